@@ -1,0 +1,7 @@
+"""synthaug: data augmentation and tabular synthesis with diffusion models and GANs."""
+
+from .samplers import DiffusionSampler
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["DiffusionSampler", "__version__"]

@@ -1,0 +1,244 @@
+"""The estimator base shared by :class:`DiffusionSampler` and :class:`GANSampler`.
+
+It owns everything that is not the generative model: parameter and data
+validation, the table encoder, the class label, conditioning, devices and
+random streams, batching of samples, decoding and pickling. A subclass adds
+two methods:
+
+* ``_fit_model(encoded, generator)`` — build and train its networks on the
+  encoded table (tensors already on the device);
+* ``_generate(n, given, x_given, cond, constraints, generator)`` — return
+  ``(continuous, codes)`` tensors for ``n`` rows in model space.
+"""
+
+from __future__ import annotations
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_random_state
+
+from ._validation import check_n_samples, check_table, check_target
+from .conditioning import condition_tensors, enforce_conditions, parse_conditions
+from .encoding import TableEncoder
+
+__all__ = ["BaseGenerativeSampler", "resolve_device"]
+
+_TARGET = "__synthaug_target__"
+
+
+def resolve_device(device):
+    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available; use device='auto' or 'cpu'.")
+    return dev
+
+
+def _torch_generator(rng, device):
+    """A torch generator on ``device`` seeded from the numpy stream ``rng``."""
+    return torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
+
+
+class BaseGenerativeSampler(BaseEstimator):
+    """Shared surface of the generative samplers (not for direct use)."""
+
+    _parameter_constraints: dict = {
+        "max_steps": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "discrete_columns": ["array-like", None],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["boolean"],
+    }
+
+    def __init__(self, *, max_steps="auto", batch_size=512, lr=1e-3, discrete_columns=None,
+                 device="auto", random_state=None, verbose=True):
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.discrete_columns = discrete_columns
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the distribution of ``X`` (and of ``y`` given ``X`` when ``y`` is given).
+
+        Parameters
+        ----------
+        X : DataFrame or ndarray of shape (n_samples, n_features)
+            Mixed-type table; NaN/None allowed in any column.
+        y : array-like of shape (n_samples,), default=None
+            Class labels. When given, the model is class-conditional and
+            :meth:`sample` returns ``(X, y)``.
+
+        Returns
+        -------
+        self
+        """
+        frame, self.schema_ = check_table(X)
+        self.n_features_in_ = frame.shape[1]
+        if all(isinstance(c, str) for c in frame.columns) and self.schema_.container == "frame":
+            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        table = frame
+        discrete = list(self.discrete_columns) if self.discrete_columns is not None else []
+        if y is not None:
+            y_series, self.target_schema_ = check_target(y, len(frame))
+            table = frame.reset_index(drop=True).assign(**{_TARGET: y_series})
+            discrete.append(_TARGET)
+            counts = y_series.value_counts()
+            self.classes_ = np.asarray(counts.sort_index().index) if _sortable(counts.index) \
+                else np.asarray(counts.index)
+            self.class_prior_ = (counts.reindex(self.classes_) / len(y_series)).to_numpy()
+        else:
+            for attr in ("target_schema_", "classes_", "class_prior_"):
+                self.__dict__.pop(attr, None)
+        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+        self.device_ = resolve_device(self.device)
+        self.encoder_ = TableEncoder(discrete_columns=discrete).fit(table, random_state=int(rng.integers(2**31)))
+        encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
+        self._fit_model(encoded, _torch_generator(rng, self.device_))
+        self._sample_rng = np.random.default_rng(rng.integers(2**62))
+        return self
+
+    def _n_steps(self, n_rows):
+        """Training steps: ``max_steps``, or with ``"auto"`` a count that grows with the data."""
+        if self.max_steps != "auto":
+            return int(self.max_steps)
+        epochs_steps = 20 * n_rows / min(self.batch_size, n_rows)
+        return int(np.clip(epochs_steps, 2_000, 30_000))
+
+    # --------------------------------------------------------------- sample
+    def sample(self, n, *, conditions=None, y=None, random_state=None):
+        """Generate ``n`` new rows like the training data.
+
+        Parameters
+        ----------
+        n : int
+            Number of rows.
+        conditions : dict, default=None
+            Column → a value, a list of allowed values, or a ``(low, high)``
+            interval (numeric and datetime columns). Every returned row
+            satisfies every condition; the other columns follow the model's
+            conditional distribution.
+        y : label or array-like of shape (n,), default=None
+            Only for a model fitted with ``y``: the class of every row, or of
+            each row. By default labels are drawn with the training class
+            frequencies.
+        random_state : int, RandomState or Generator, default=None
+            Seed of this call. None continues the model's own stream (seeded
+            by the estimator's ``random_state`` at fit), so successive calls
+            give new rows and the whole sequence is reproducible.
+
+        Returns
+        -------
+        X_new : DataFrame or ndarray
+            Same container, columns and dtypes as the training ``X``.
+        y_new : Series or ndarray
+            Only when the model was fitted with ``y``.
+        """
+        check_is_fitted(self, "encoder_")
+        n = check_n_samples(n)
+        parsed = parse_conditions(self.encoder_, conditions)
+        if _TARGET in parsed.exact or _TARGET in parsed.allowed:
+            raise ValueError("Condition on the class with y=..., not conditions=.")
+        rng = self._call_rng(random_state)
+        conditional = hasattr(self, "classes_")
+        given_frame = None
+        if conditional:
+            labels = self._requested_labels(n, y, rng)
+            given_frame = pd.DataFrame({_TARGET: labels})
+        elif y is not None:
+            raise ValueError("y was given, but the model was fitted without y.")
+        frame = self._sample_frame(n, parsed, given_frame, rng)
+        frame = enforce_conditions(frame, parsed)
+        if not conditional:
+            return self.schema_.wrap(frame)
+        y_new = self.target_schema_.wrap(frame.pop(_TARGET).to_numpy())
+        return self.schema_.wrap(frame), y_new
+
+    def _call_rng(self, random_state):
+        if random_state is None:
+            return self._sample_rng
+        if isinstance(random_state, np.random.Generator):
+            return random_state
+        return np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+
+    def _requested_labels(self, n, y, rng):
+        if y is None:
+            return rng.choice(self.classes_, size=n, p=self.class_prior_)
+        if np.ndim(y) == 0:
+            labels = np.repeat(np.asarray([y], dtype=object), n)
+        else:
+            labels = np.asarray(y, dtype=object)
+            if labels.shape != (n,):
+                raise ValueError(f"y has {labels.size} labels but n={n} rows were requested.")
+        known = set(self.classes_.tolist())
+        unknown = [v for v in pd.unique(labels) if v not in known]
+        if unknown:
+            raise ValueError(f"y holds class {unknown[0]!r}, which was not seen during fit; "
+                             f"classes are {self.classes_.tolist()}.")
+        return labels
+
+    @torch.no_grad()
+    def _sample_frame(self, n, parsed, given_frame, rng, *, batch_size=16_384):
+        device = self.device_
+        layout = self.encoder_.layout_
+        lt = layout.tensors(device)
+        generator = _torch_generator(rng, device)
+        conts, codes = [], []
+        for start in range(0, n, batch_size):
+            b = min(batch_size, n - start)
+            part = None if given_frame is None else given_frame.iloc[start: start + b]
+            given, x_given, cond, constraints = condition_tensors(
+                self.encoder_, lt, parsed, b, given_frame=part, device=device)
+            cont, code = self._generate(b, given, x_given, cond, constraints, generator)
+            conts.append(cont.cpu().numpy())
+            codes.append(code.cpu().numpy() if code is not None else np.zeros((b, 0), np.int64))
+        from .encoding import EncodedTable
+        table = EncodedTable(np.concatenate(conts) if conts else np.zeros((0, layout.n_continuous), np.float32),
+                             np.concatenate(codes) if codes else np.zeros((0, layout.n_discrete), np.int64))
+        return self.encoder_.inverse_transform(table, random_state=np.random.RandomState(rng.integers(2**31)))
+
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = super().__getstate__()
+        return {k: (copy.deepcopy(v).cpu() if isinstance(v, torch.nn.Module) else v) for k, v in state.items()}
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if getattr(self, "device_", None) is not None and self.device_.type == "cuda" \
+                and not torch.cuda.is_available():
+            self.device_ = torch.device("cpu")  # a GPU-trained model samples on a CPU-only machine
+        for k, v in self.__dict__.items():
+            if isinstance(v, torch.nn.Module):
+                v.to(self.device_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.non_deterministic = False
+        return tags
+
+
+def _sortable(index):
+    try:
+        sorted(index)
+        return True
+    except TypeError:
+        return False

@@ -1,0 +1,162 @@
+"""Input validation shared by every public entry point.
+
+Each check raises one ``TypeError``/``ValueError`` that names the argument or
+column at fault. Nothing here mutates the caller's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TableSchema", "check_table", "check_target", "check_n_samples", "check_same_columns"]
+
+
+@dataclass
+class TableSchema:
+    """How a table arrived, so results go back in the same container."""
+
+    container: str            # "frame" or "array"
+    columns: list
+    dtypes: dict
+    array_dtype: object = None
+
+    def wrap(self, frame: pd.DataFrame):
+        if self.container == "array":
+            return frame.to_numpy(dtype=self.array_dtype)
+        return frame
+
+
+@dataclass
+class TargetSchema:
+    container: str            # "series", "array" or "list"
+    name: object
+    dtype: object
+
+    def wrap(self, values):
+        if self.container == "series":
+            return pd.Series(values, name=self.name).astype(self.dtype)
+        return np.asarray(values).astype(self.dtype)
+
+
+def _array_to_frame(X):
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-D (rows × columns) for tables, got an array of shape {arr.shape}.")
+    columns = [f"x{i}" for i in range(arr.shape[1])]
+    frame = pd.DataFrame(arr, columns=columns)
+    if arr.dtype == object:
+        frame = frame.infer_objects()
+    return frame, TableSchema("array", columns, frame.dtypes.to_dict(), arr.dtype)
+
+
+def check_table(X, *, name="X", min_rows=2):
+    """Validate a table and return ``(frame, schema)``.
+
+    ``frame`` is a DataFrame view/copy of ``X`` that callers may read but must
+    not modify.
+    """
+    if isinstance(X, pd.DataFrame):
+        frame = X
+        schema = TableSchema("frame", list(X.columns), X.dtypes.to_dict())
+    elif isinstance(X, (np.ndarray, list)):
+        frame, schema = _array_to_frame(X)
+    else:
+        raise TypeError(f"{name} must be a pandas DataFrame or a 2-D numpy array, got {type(X).__name__}.")
+    if frame.shape[1] == 0:
+        raise ValueError(f"{name} has no columns.")
+    if len(frame) == 0:
+        raise ValueError(f"{name} is empty (0 rows).")
+    if len(frame) < min_rows:
+        raise ValueError(f"{name} has {len(frame)} row(s); at least {min_rows} are needed to learn a distribution.")
+    if frame.columns.duplicated().any():
+        dup = frame.columns[frame.columns.duplicated()][0]
+        raise ValueError(f"{name} has duplicate column name {dup!r}.")
+    for col in frame.columns:
+        _check_column(frame[col], name)
+    return frame, schema
+
+
+def _check_column(series, name):
+    col = series.name
+    if pd.api.types.is_object_dtype(series.dtype):
+        try:
+            uniq = pd.unique(series)
+        except TypeError:
+            raise TypeError(f"Column {col!r} of {name} holds unhashable values (e.g. lists or dicts).") from None
+        non_na = [v for v in uniq if not _isna_scalar(v)]
+        if any(isinstance(v, float) and np.isinf(v) for v in non_na):
+            raise ValueError(f"Column {col!r} of {name} contains infinite values.")
+    elif pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan) if not pd.api.types.is_complex_dtype(series.dtype) \
+            else None
+        if values is not None and np.isinf(values).any():
+            raise ValueError(f"Column {col!r} of {name} contains infinite values.")
+    n_missing = int(series.isna().sum())
+    if n_missing == len(series):
+        raise ValueError(f"Column {col!r} of {name} is entirely missing; drop it.")
+    n_distinct = series.nunique(dropna=True) + (1 if n_missing else 0)
+    if n_distinct < 2:
+        raise ValueError(f"Column {col!r} of {name} is constant (one value in every row); drop it "
+                         "and add it back after sampling.")
+
+
+def _isna_scalar(v):
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def check_target(y, n_rows, *, name="y"):
+    """Validate a 1-D target of ``n_rows`` labels; return ``(series, schema)``."""
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ValueError(f"{name} must be 1-D; got a DataFrame with {y.shape[1]} columns.")
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        schema = TargetSchema("series", y.name, y.dtype)
+        series = y.reset_index(drop=True)
+    else:
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {arr.shape}.")
+        schema = TargetSchema("array", None, arr.dtype)
+        series = pd.Series(arr)
+    if len(series) != n_rows:
+        raise ValueError(f"{name} has {len(series)} labels but X has {n_rows} rows.")
+    if series.isna().any():
+        raise ValueError(f"{name} contains missing values (NaN/None); every row needs a label.")
+    try:
+        series.nunique()
+    except TypeError:
+        raise TypeError(f"{name} holds unhashable values.") from None
+    return series, schema
+
+
+def check_n_samples(n, *, name="n"):
+    """``n`` must be a non-negative integer."""
+    if isinstance(n, bool) or not isinstance(n, Integral):
+        raise TypeError(f"{name} must be a non-negative integer, got {n!r}.")
+    if n < 0:
+        raise ValueError(f"{name} must be >= 0, got {n}.")
+    return int(n)
+
+
+def check_same_columns(frame, columns, *, name="X"):
+    """Return ``frame`` with ``columns`` in training order; ``ValueError`` naming missing/extra ones."""
+    missing = [c for c in columns if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in columns]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing}")
+        if extra:
+            parts.append(f"columns unseen at fit {extra}")
+        raise ValueError(f"{name} does not match the training columns: " + "; ".join(parts) + ".")
+    return frame[list(columns)]

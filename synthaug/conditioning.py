@@ -1,0 +1,300 @@
+"""Conditioning shared by every model: which cells are given, and constraints.
+
+A generative model in synthaug is trained with random *conditioning masks*:
+for each training row a random subset of columns is given (clean) and the
+model learns to generate the others. The same fitted model then serves
+
+* unconditional sampling — nothing given;
+* exact conditional sampling — the conditioned columns given;
+* class-conditional sampling / upsampling — the target column given;
+* imputation — the observed cells of each row given.
+
+Conditions that are not a single value (a set of levels, a numeric or
+datetime interval) become :class:`~synthaug.diffusion.Constraints` on the
+generated cells, enforced at every denoising step, so every returned row
+satisfies them with no rejection loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .diffusion.gaussian import Constraints
+
+__all__ = ["random_given_columns", "ParsedConditions", "parse_conditions", "condition_tensors",
+           "enforce_conditions"]
+
+
+def random_given_columns(n_rows, n_columns, *, generator, device, p_unconditional=0.5, always=None,
+                         p_always=0.5):
+    """Random mask of given columns for a training batch, shape ``(n_rows, n_columns)``.
+
+    A share ``p_unconditional`` of rows has nothing given; each other row draws
+    a rate ``r ~ U(0, 1)`` and gives each column with probability ``r``. Column
+    ``always`` (e.g. the class label) is additionally given with probability
+    ``p_always``, so class-conditional sampling is well trained.
+    """
+    u_row = torch.rand(n_rows, 1, generator=generator, device=device)
+    rate = torch.rand(n_rows, 1, generator=generator, device=device)
+    cells = torch.rand(n_rows, n_columns, generator=generator, device=device)
+    given = (cells < rate) & (u_row >= p_unconditional)
+    if always is not None:
+        extra = torch.rand(n_rows, generator=generator, device=device) < p_always
+        given[:, always] |= extra
+    # never give every column of a row: there would be nothing to learn
+    all_given = given.all(dim=1)
+    if n_columns > 1 and bool(all_given.any()):
+        drop = torch.randint(n_columns, (n_rows,), generator=generator, device=device)
+        given[all_given, drop[all_given]] = False
+    return given
+
+
+@dataclass
+class ParsedConditions:
+    """Conditions translated into the encoder's terms.
+
+    Attributes
+    ----------
+    exact : dict
+        Column → the single value every row must take.
+    allowed : dict
+        Discrete index → boolean array of allowed codes.
+    z_bounds : dict
+        Continuous index → (low, high) bounds of the normal score.
+    intervals : dict
+        Column → (low, high) in the column's own units, enforced after decoding.
+    """
+
+    exact: dict = field(default_factory=dict)
+    allowed: dict = field(default_factory=dict)
+    z_bounds: dict = field(default_factory=dict)
+    intervals: dict = field(default_factory=dict)
+
+    def __bool__(self):
+        return bool(self.exact or self.allowed or self.z_bounds)
+
+
+def _is_interval(value):
+    return isinstance(value, tuple) and len(value) == 2
+
+
+def _is_missing(value):
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def parse_conditions(encoder, conditions):
+    """Validate ``conditions`` against a fitted :class:`~synthaug.encoding.TableEncoder`.
+
+    Raises ``ValueError`` naming the column for unknown columns, unseen levels
+    and intervals with no training support; ``TypeError`` for malformed values.
+    """
+    parsed = ParsedConditions()
+    if conditions is None:
+        return parsed
+    if not isinstance(conditions, dict):
+        raise TypeError(f"conditions must be a dict mapping column to value, got {type(conditions).__name__}.")
+    for name, value in conditions.items():
+        if name not in encoder.encoders_:
+            raise ValueError(f"Unknown condition column {name!r}; columns are {list(encoder.columns_)}.")
+        kind = encoder.kinds_[name]
+        enc = encoder.encoders_[name]
+        ci, di = encoder.layout_.column_parts[encoder.columns_.index(name)]
+        if _is_interval(value):
+            if kind == "categorical":
+                raise ValueError(f"Condition on {name!r}: an interval needs a numeric or datetime column; "
+                                 "give a value or a list of values.")
+            lo, hi = _interval_floats(encoder, name, value)
+            _parse_interval(parsed, name, enc, ci, di, lo, hi)
+            parsed.intervals[name] = (value[0], value[1])
+        elif isinstance(value, (list, set, frozenset, np.ndarray, pd.Index, pd.Series)):
+            values = list(value)
+            if not values:
+                raise ValueError(f"Condition on {name!r} is an empty list of values.")
+            if len(values) == 1:
+                _parse_exact(parsed, encoder, name, values[0])
+            else:
+                _parse_set(parsed, encoder, name, enc, ci, di, values)
+        else:
+            _parse_exact(parsed, encoder, name, value)
+    return parsed
+
+
+def _interval_floats(encoder, name, value):
+    lo, hi = value
+    if encoder.kinds_[name] == "datetime":
+        conv = [_datetime_ns(encoder, name, v) for v in (lo, hi)]
+    else:
+        try:
+            conv = [float(v) for v in (lo, hi)]
+        except (TypeError, ValueError):
+            raise TypeError(f"Condition on {name!r}: interval bounds must be numbers, got {value!r}.") from None
+    if np.isnan(conv).any() or conv[0] > conv[1]:
+        raise ValueError(f"Condition on {name!r}: interval {value!r} is empty or invalid (need low <= high).")
+    return conv
+
+
+def _datetime_ns(encoder, name, v):
+    ts = pd.Timestamp(v)
+    tz = encoder.datetime_info_.get(name)
+    if tz is not None:
+        ts = ts.tz_localize(tz) if ts.tzinfo is None else ts
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    elif ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return float(ts.as_unit("ns").value)
+
+
+def _parse_interval(parsed, name, enc, ci, di, lo, hi):
+    bounds = enc.z_bounds(lo, hi)
+    spikes_in = (enc.spikes_ >= lo) & (enc.spikes_ <= hi)
+    if bounds is None and not spikes_in.any():
+        raise ValueError(f"Condition on {name!r}: no training value lies in [{lo:g}, {hi:g}] "
+                         f"(training range [{enc.min_:g}, {enc.max_:g}]).")
+    if di is not None:
+        allowed = np.zeros(enc.n_levels, dtype=bool)
+        if bounds is not None:
+            allowed[enc.CONTINUOUS] = True
+        allowed[enc._first_spike_code + np.flatnonzero(spikes_in)] = True
+        parsed.allowed[di] = allowed
+    if ci is not None and bounds is not None:
+        parsed.z_bounds[ci] = bounds
+
+
+def _parse_set(parsed, encoder, name, enc, ci, di, values):
+    kind = encoder.kinds_[name]
+    if kind == "categorical":
+        codes = enc.codes_for(pd.Series(values, dtype=object), name=name)
+        allowed = np.zeros(enc.n_levels, dtype=bool)
+        allowed[codes] = True
+        if enc.has_other_ and allowed[enc.other_code]:
+            raise ValueError(f"Condition on {name!r}: a list may only hold frequent levels; rare levels "
+                             "(grouped at fit) can be conditioned on one at a time.")
+        parsed.allowed[di] = allowed
+        return
+    floats = np.array([np.nan if _is_missing(v) else
+                       (_datetime_ns(encoder, name, v) if kind == "datetime" else float(v)) for v in values])
+    codes = enc.modes_for(floats)
+    if (codes < 0).any() or (enc.has_continuous and (codes == enc.CONTINUOUS).any()) or di is None:
+        raise ValueError(f"Condition on {name!r}: a list of values for a numeric column is supported only "
+                         f"for its frequent exact values {list(enc.spikes_)}; use one value or an interval "
+                         "(low, high).")
+    allowed = np.zeros(enc.n_levels, dtype=bool)
+    allowed[codes] = True
+    parsed.allowed[di] = allowed
+
+
+def _parse_exact(parsed, encoder, name, value):
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(f"Condition on {name!r}: value {value!r} is not hashable.") from None
+    kind = encoder.kinds_[name]
+    enc = encoder.encoders_[name]
+    if _is_missing(value):
+        if not enc.has_missing_:
+            raise ValueError(f"Condition on {name!r}: the column had no missing values during fit.")
+        parsed.exact[name] = None
+        return
+    if kind == "categorical":
+        enc.codes_for(pd.Series([value], dtype=object), name=name)   # raises on unseen
+    else:
+        v = _datetime_ns(encoder, name, value) if kind == "datetime" else _as_float(name, value)
+        if not enc.min_ <= v <= enc.max_:
+            raise ValueError(f"Condition on {name!r}: {value!r} is outside the training range "
+                             f"[{enc.min_:g}, {enc.max_:g}].")
+    parsed.exact[name] = value
+
+
+def _as_float(name, value):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"Condition on {name!r}: {value!r} is not a number.") from None
+    if not np.isfinite(v):
+        raise ValueError(f"Condition on {name!r}: {value!r} is not finite.")
+    return v
+
+
+def condition_tensors(encoder, layout_tensors, parsed, n_rows, *, given_frame=None, device):
+    """Tensors for a sampler: ``given`` (n, width), ``x_given`` (n, width), ``cond`` (n, n_columns), ``Constraints``.
+
+    ``given_frame`` (optional, n rows) holds per-row exact values for some
+    columns (e.g. the class label of each requested row); ``parsed.exact``
+    applies to all rows.
+    """
+    layout = encoder.layout_
+    cols = {}
+    if parsed.exact:
+        cols.update({k: pd.Series([v] * n_rows, dtype=object) for k, v in parsed.exact.items()})
+    if given_frame is not None:
+        cols.update({k: given_frame[k].reset_index(drop=True) for k in given_frame.columns})
+    cont = np.zeros((n_rows, layout.n_continuous), dtype=np.float32)
+    disc = np.zeros((n_rows, layout.n_discrete), dtype=np.int64)
+    col_given = np.zeros(layout.n_columns, dtype=bool)
+    for name, series in cols.items():
+        j = encoder.columns_.index(name)
+        codes, z = encoder.encode_column(name, series)
+        ci, di = layout.column_parts[j]
+        if di is not None:
+            disc[:, di] = codes
+        if ci is not None:
+            cont[:, ci] = z
+        col_given[j] = True
+    x_given = layout_tensors.to_model(torch.as_tensor(cont, device=device), torch.as_tensor(disc, device=device))
+    col_mask = torch.as_tensor(col_given, device=device)
+    given = col_mask[layout_tensors.dim_to_column].expand(n_rows, -1)
+    cond = col_mask.float().expand(n_rows, -1)
+    constraints = None
+    if parsed.allowed or parsed.z_bounds:
+        allowed = torch.ones(layout.width, dtype=torch.bool)
+        for di, mask in parsed.allowed.items():
+            off = int(layout.offsets[di])
+            allowed[off: off + len(mask)] = torch.as_tensor(mask)
+        low = torch.full((layout.n_continuous,), -torch.inf)
+        high = torch.full((layout.n_continuous,), torch.inf)
+        for ci, (lo, hi) in parsed.z_bounds.items():
+            low[ci], high[ci] = lo, hi
+        constraints = Constraints(allowed.to(device), low.to(device), high.to(device))
+    return given, x_given, cond, constraints
+
+
+def enforce_conditions(frame, parsed):
+    """Write exact values and clip intervals on the decoded frame (in place).
+
+    The model already generates inside the constraints; this removes the
+    last rounding error (an integer grid, a decoded value on an interval's
+    edge) and restores the exact requested value (e.g. a rare level).
+    """
+    for name, value in parsed.exact.items():
+        col = frame[name]
+        filled = pd.Series([value] * len(frame), index=frame.index, dtype=object)
+        frame[name] = filled.astype(col.dtype) if value is not None else _missing_like(col)
+    for name, (lo, hi) in parsed.intervals.items():
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
+            tz = getattr(col.dtype, "tz", None)
+            if tz is not None:
+                lo = lo.tz_localize(tz) if lo.tzinfo is None else lo
+                hi = hi.tz_localize(tz) if hi.tzinfo is None else hi
+            frame[name] = col.clip(lo, hi)
+        else:
+            if pd.api.types.is_integer_dtype(col.dtype):
+                lo, hi = np.ceil(lo), np.floor(hi)
+            frame[name] = col.clip(lo, hi).astype(col.dtype)
+    return frame
+
+
+def _missing_like(col):
+    out = pd.Series([None] * len(col), index=col.index, dtype=object)
+    try:
+        return out.astype(col.dtype)
+    except (TypeError, ValueError):
+        return out.astype(np.float64)

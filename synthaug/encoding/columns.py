@@ -1,0 +1,335 @@
+"""Per-column encoders: each turns one table column into a discrete code and/or
+one continuous score, and back.
+
+Two kinds cover every supported dtype:
+
+* :class:`CategoricalColumn` — object, string, category and bool columns (and
+  numeric columns the user declares discrete). Levels seen often enough are
+  kept; the long tail of a high-cardinality column is grouped into one
+  ``<other>`` code and decoded by drawing from the tail's empirical
+  frequencies. Missing values are a level of their own.
+* :class:`NumericColumn` — float, integer and datetime columns. Frequent exact
+  values ("spikes": 0, round amounts, sentinel codes) become discrete modes;
+  the remaining values are mapped through their empirical CDF to a standard
+  normal score. Ties are dequantised (a value owns the CDF step it sits on), so
+  decoding lands exactly on the training value grid and inside its bounds.
+  Missing values are a mode of their own, so sampling reproduces the missing
+  rate.
+
+Each encoder exposes ``n_levels`` (0 when it has no discrete part) and
+``has_continuous``; :class:`~synthaug.encoding.TableEncoder` lays them side by
+side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+__all__ = ["CategoricalColumn", "NumericColumn"]
+
+# Normal scores are kept inside ±_Z_MAX (a CDF of 1e-7 .. 1 - 1e-7).
+_U_EPS = 1e-7
+_Z_MAX = float(ndtri(1 - _U_EPS))
+
+
+class CategoricalColumn:
+    """Encode a column of hashable values as integer codes.
+
+    Parameters
+    ----------
+    max_levels : int
+        Most levels kept as themselves; rarer levels share the ``<other>`` code.
+    min_count : int
+        A level seen fewer times than this joins ``<other>`` (only when the
+        column has more than ``max_levels`` levels).
+    """
+
+    def __init__(self, *, max_levels=100, min_count=1):
+        self.max_levels = max_levels
+        self.min_count = min_count
+
+    def fit(self, values: pd.Series):
+        missing = values.isna().to_numpy()
+        counts = values[~missing].value_counts(sort=True)
+        if len(counts) > self.max_levels:
+            keep = counts.iloc[: self.max_levels]
+            keep = keep[keep >= self.min_count]
+            tail = counts.iloc[len(keep):]
+        else:
+            keep, tail = counts, counts.iloc[:0]
+        # Stable order: the kept levels sorted when sortable, else by frequency.
+        kept = list(keep.index)
+        try:
+            kept = sorted(kept)
+        except TypeError:
+            pass
+        self.levels_ = pd.Index(kept, dtype=object)
+        self.tail_levels_ = np.asarray(tail.index, dtype=object)
+        self.tail_probs_ = (tail.to_numpy(np.float64) / tail.sum()) if len(tail) else np.zeros(0)
+        self.all_levels_ = pd.Index(list(counts.index), dtype=object)
+        self.has_other_ = len(tail) > 0
+        self.has_missing_ = bool(missing.any())
+        self.missing_rate_ = float(missing.mean())
+        self.frequencies_ = counts / len(values)
+        return self
+
+    # -- layout -----------------------------------------------------------------
+    @property
+    def n_levels(self):
+        return len(self.levels_) + int(self.has_other_) + int(self.has_missing_)
+
+    has_continuous = False
+
+    @property
+    def other_code(self):
+        return len(self.levels_) if self.has_other_ else None
+
+    @property
+    def missing_code(self):
+        return self.n_levels - 1 if self.has_missing_ else None
+
+    def level_labels(self):
+        """Human-readable label of every code, in code order."""
+        labels = list(self.levels_)
+        if self.has_other_:
+            labels.append("<other>")
+        if self.has_missing_:
+            labels.append("<missing>")
+        return labels
+
+    # -- values <-> codes -------------------------------------------------------
+    def codes_for(self, values, *, name="column"):
+        """Codes of ``values`` (array-like); unseen values raise ``ValueError``."""
+        values = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+        missing = values.isna().to_numpy()
+        codes = self.levels_.get_indexer(values.astype(object))
+        unknown = (codes < 0) & ~missing
+        if unknown.any() and self.has_other_:
+            in_tail = pd.Index(self.tail_levels_).get_indexer(values[unknown].astype(object)) >= 0
+            idx = np.flatnonzero(unknown)
+            codes[idx[in_tail]] = self.other_code
+            unknown[idx[in_tail]] = False
+        if unknown.any():
+            bad = values[unknown].iloc[0]
+            raise ValueError(f"Column {name!r}: value {bad!r} was not seen during fit.")
+        if missing.any():
+            if not self.has_missing_:
+                raise ValueError(f"Column {name!r} had no missing values during fit.")
+            codes[missing] = self.missing_code
+        return codes.astype(np.int64)
+
+    def encode(self, values: pd.Series, *, name="column", rng=None):
+        return self.codes_for(values, name=name), None
+
+    def decode(self, codes, z=None, *, rng):
+        out = np.empty(len(codes), dtype=object)
+        n_kept = len(self.levels_)
+        kept = codes < n_kept
+        out[kept] = np.asarray(self.levels_, dtype=object)[codes[kept]]
+        if self.has_other_:
+            other = codes == self.other_code
+            if other.any():
+                out[other] = rng.choice(self.tail_levels_, size=int(other.sum()), p=self.tail_probs_)
+        if self.has_missing_:
+            out[codes == self.missing_code] = None
+        return out
+
+
+class NumericColumn:
+    """Encode a numeric column as a mode code plus a normal score.
+
+    Parameters
+    ----------
+    spike_threshold : float
+        A value is a spike when its frequency is at least this share of rows
+        *and* at least ``spike_ratio`` times the average frequency of a value.
+    spike_ratio : float
+        See ``spike_threshold``.
+    max_spikes : int
+        Most spikes kept (the most frequent ones).
+    n_knots : int
+        Continuous parts with more distinct values than this are described by
+        ``n_knots`` quantiles and decoded by interpolation; with fewer, the
+        exact step CDF is kept and decoding returns training values.
+    integral : bool
+        Round decoded values to integers.
+    step : float or None
+        Grid to round decoded values onto (e.g. 0.01 for cents); None = none.
+    """
+
+    CONTINUOUS = 0  # mode code of the continuous part
+
+    def __init__(self, *, spike_threshold=0.02, spike_ratio=3.0, max_spikes=16,
+                 n_knots=1000, integral=False, step=None):
+        self.spike_threshold = spike_threshold
+        self.spike_ratio = spike_ratio
+        self.max_spikes = max_spikes
+        self.n_knots = n_knots
+        self.integral = integral
+        self.step = step
+
+    def fit(self, values: np.ndarray):
+        """Fit on a float64 array (NaN = missing)."""
+        values = np.asarray(values, dtype=np.float64)
+        missing = np.isnan(values)
+        observed = values[~missing]
+        n = len(values)
+        uniq, counts = np.unique(observed, return_counts=True)
+        freq = counts / n
+        is_spike = (freq >= self.spike_threshold) & (freq >= self.spike_ratio / max(len(uniq), 1))
+        order = np.argsort(-counts[is_spike], kind="stable")[: self.max_spikes]
+        spikes = np.sort(uniq[is_spike][order])
+        self.spikes_ = spikes
+        self.has_missing_ = bool(missing.any())
+        self.missing_rate_ = float(missing.mean())
+        self.min_ = float(observed.min())
+        self.max_ = float(observed.max())
+        rest_mask = ~np.isin(uniq, spikes)
+        rest_vals, rest_counts = uniq[rest_mask], counts[rest_mask]
+        self.has_continuous = len(rest_vals) > 0
+        if self.has_continuous:
+            cdf = np.cumsum(rest_counts) / rest_counts.sum()
+            if len(rest_vals) <= self.n_knots:
+                # exact step CDF: value k owns the interval (cdf[k-1], cdf[k]]
+                self.exact_ = True
+                self.values_ = rest_vals
+                self.cdf_right_ = cdf
+                self.cdf_left_ = np.concatenate([[0.0], cdf[:-1]])
+            else:
+                self.exact_ = False
+                rest = np.repeat(rest_vals, rest_counts) if len(rest_vals) < 5 * self.n_knots \
+                    else observed[np.isin(observed, rest_vals)]
+                probs = np.linspace(0.0, 1.0, self.n_knots)
+                knots = np.quantile(rest, probs)
+                # strictly increasing knots for a well-defined interpolation
+                knots, first = np.unique(knots, return_index=True)
+                self.knots_ = knots
+                self.knot_probs_ = probs[first] if len(knots) > 1 else np.array([0.0])
+                self.cont_min_, self.cont_max_ = float(rest_vals[0]), float(rest_vals[-1])
+        self.mode_values_ = np.concatenate([[np.nan] if self.has_continuous else [], spikes])
+        return self
+
+    # -- layout -----------------------------------------------------------------
+    @property
+    def n_levels(self):
+        n = int(self.has_continuous) + len(self.spikes_) + int(self.has_missing_)
+        return n if n > 1 else 0
+
+    @property
+    def _first_spike_code(self):
+        return int(self.has_continuous)
+
+    @property
+    def missing_code(self):
+        return self.n_levels - 1 if self.has_missing_ and self.n_levels else None
+
+    def level_labels(self):
+        labels = (["<continuous>"] if self.has_continuous else []) + list(self.spikes_)
+        if self.has_missing_:
+            labels.append("<missing>")
+        return labels
+
+    # -- values <-> (codes, z) ----------------------------------------------------
+    def to_uniform(self, v, *, rng=None):
+        """CDF position in (0, 1) of continuous-part values ``v``.
+
+        With ``rng``, a tied value is placed uniformly inside its CDF step
+        (dequantisation); without, at the step's midpoint.
+        """
+        if self.exact_:
+            k = np.clip(np.searchsorted(self.values_, v), 0, len(self.values_) - 1)
+            lo, hi = self.cdf_left_[k], self.cdf_right_[k]
+            w = rng.random(len(v)) if rng is not None else 0.5
+            u = lo + w * (hi - lo)
+        else:
+            if len(self.knots_) == 1:
+                u = np.full(len(v), 0.5)
+            else:
+                u = np.interp(v, self.knots_, self.knot_probs_)
+        return np.clip(u, _U_EPS, 1 - _U_EPS)
+
+    def from_uniform(self, u):
+        if self.exact_:
+            k = np.searchsorted(self.cdf_right_, u, side="left")
+            return self.values_[np.clip(k, 0, len(self.values_) - 1)]
+        if len(self.knots_) == 1:
+            return np.full(len(u), self.knots_[0])
+        v = np.interp(u, self.knot_probs_, self.knots_)
+        if self.integral:
+            v = np.round(v)
+        elif self.step:
+            v = np.round(v / self.step) * self.step
+        return np.clip(v, self.cont_min_, self.cont_max_)
+
+    def z_bounds(self, low, high):
+        """Normal-score interval holding the continuous values in ``[low, high]``.
+
+        Returns ``None`` when no continuous training value lies in the interval.
+        """
+        if not self.has_continuous:
+            return None
+        if self.exact_:
+            inside = (self.values_ >= low) & (self.values_ <= high)
+            if not inside.any():
+                return None
+            k = np.flatnonzero(inside)
+            u_lo, u_hi = self.cdf_left_[k[0]], self.cdf_right_[k[-1]]
+            # stay strictly inside the steps so decoding cannot leave them
+            pad = 1e-9
+            u_lo, u_hi = u_lo + pad, u_hi - pad
+        else:
+            if high < self.cont_min_ or low > self.cont_max_:
+                return None
+            u_lo = float(np.interp(max(low, self.cont_min_), self.knots_, self.knot_probs_))
+            u_hi = float(np.interp(min(high, self.cont_max_), self.knots_, self.knot_probs_))
+        u_lo, u_hi = np.clip([u_lo, u_hi], _U_EPS, 1 - _U_EPS)
+        return float(ndtri(u_lo)), float(ndtri(u_hi))
+
+    def modes_for(self, values):
+        """Mode codes of values (float array, NaN = missing); continuous = 0."""
+        codes = np.full(len(values), self.CONTINUOUS if self.has_continuous else -1, dtype=np.int64)
+        if len(self.spikes_):
+            k = np.clip(np.searchsorted(self.spikes_, values), 0, len(self.spikes_) - 1)
+            hit = self.spikes_[k] == values
+            codes[hit] = self._first_spike_code + k[hit]
+        missing = np.isnan(values)
+        if missing.any():
+            codes[missing] = self.missing_code if self.has_missing_ else -1
+        return codes
+
+    def encode(self, values, *, name="column", rng=None):
+        """``(codes or None, z or None)`` for a float64 array."""
+        values = np.asarray(values, dtype=np.float64)
+        codes = self.modes_for(values)
+        bad = codes < 0
+        if bad.any():
+            missing = np.isnan(values) & bad
+            if missing.any():
+                raise ValueError(f"Column {name!r} has missing values, but had none during fit.")
+            raise ValueError(f"Column {name!r}: value {values[bad][0]!r} was not seen during fit.")
+        z = None
+        if self.has_continuous:
+            cont = codes == self.CONTINUOUS
+            z = np.zeros(len(values))
+            if cont.any():
+                z[cont] = ndtri(self.to_uniform(values[cont], rng=rng))
+        if self.n_levels == 0:
+            codes = None
+        return codes, z
+
+    def decode(self, codes, z, *, rng=None):
+        n = len(codes) if codes is not None else len(z)
+        out = np.empty(n, dtype=np.float64)
+        if codes is None:
+            codes = np.zeros(n, dtype=np.int64) if self.has_continuous else np.zeros(n, np.int64)
+        cont = (codes == self.CONTINUOUS) if self.has_continuous else np.zeros(n, bool)
+        if cont.any():
+            out[cont] = self.from_uniform(ndtr(np.asarray(z, dtype=np.float64)[cont]))
+        spike = ~cont
+        if self.has_missing_:
+            spike &= codes != self.missing_code
+            out[codes == self.missing_code] = np.nan
+        out[spike] = self.spikes_[codes[spike] - self._first_spike_code]
+        return out

@@ -1,0 +1,136 @@
+"""Where each table column lives in the encoded arrays and in model space.
+
+Model space is one float vector per row: the continuous scores first, then
+one block per discrete column holding its one-hot code mapped to ±1
+(``2 * one_hot - 1``, "analog bits"). Every model (diffusion or GAN) reads and
+writes this space through :class:`Layout`, so the column book-keeping lives in
+one place and is computed once, not per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["Layout"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Column book-keeping of an encoded table.
+
+    Attributes
+    ----------
+    n_continuous : int
+        Number of continuous scores.
+    cardinalities : tuple of int
+        Number of codes of each discrete column.
+    column_parts : tuple of (int or None, int or None)
+        For each table column, its continuous index and its discrete index.
+    """
+
+    n_continuous: int
+    cardinalities: tuple
+    column_parts: tuple
+
+    @classmethod
+    def from_encoders(cls, encoders):
+        parts, n_cont, cards = [], 0, []
+        for enc in encoders:
+            ci = di = None
+            if enc.has_continuous:
+                ci, n_cont = n_cont, n_cont + 1
+            if enc.n_levels:
+                di = len(cards)
+                cards.append(enc.n_levels)
+            parts.append((ci, di))
+        return cls(n_cont, tuple(cards), tuple(parts))
+
+    @property
+    def n_discrete(self):
+        return len(self.cardinalities)
+
+    @property
+    def n_columns(self):
+        return len(self.column_parts)
+
+    @property
+    def width(self):
+        """Dimension of model space."""
+        return self.n_continuous + int(sum(self.cardinalities))
+
+    @property
+    def offsets(self):
+        """Start of each discrete block in model space."""
+        return self.n_continuous + np.concatenate([[0], np.cumsum(self.cardinalities)[:-1]]).astype(np.int64) \
+            if self.cardinalities else np.zeros(0, dtype=np.int64)
+
+    def dim_to_column(self):
+        """Table-column index of every model-space dimension, shape ``(width,)``."""
+        out = np.empty(self.width, dtype=np.int64)
+        offsets = self.offsets
+        for j, (ci, di) in enumerate(self.column_parts):
+            if ci is not None:
+                out[ci] = j
+            if di is not None:
+                out[offsets[di]: offsets[di] + self.cardinalities[di]] = j
+        return out
+
+    def disc_to_column(self):
+        return np.array([j for j, (_, di) in enumerate(self.column_parts) if di is not None], dtype=np.int64)
+
+    def cont_to_column(self):
+        return np.array([j for j, (ci, _) in enumerate(self.column_parts) if ci is not None], dtype=np.int64)
+
+    def tensors(self, device):
+        """Index tensors used on the hot path, built once per fit/sample call."""
+        return LayoutTensors(self, device)
+
+
+class LayoutTensors:
+    """Precomputed index tensors for a :class:`Layout` on one device.
+
+    ``block_index`` is ``(n_discrete, max_card)``: the model-space dims of each
+    discrete block, padded with a valid dim and flagged in ``block_valid``, so
+    a softmax over every block is one gather, one masked ``log_softmax`` and
+    one scatter — no Python loop over columns.
+    """
+
+    def __init__(self, layout: Layout, device):
+        self.layout = layout
+        self.device = torch.device(device)
+        k = max(layout.cardinalities, default=1)
+        idx = np.zeros((layout.n_discrete, k), dtype=np.int64)
+        valid = np.zeros((layout.n_discrete, k), dtype=bool)
+        for d, (off, card) in enumerate(zip(layout.offsets, layout.cardinalities)):
+            idx[d, :card] = off + np.arange(card)
+            idx[d, card:] = off
+            valid[d, :card] = True
+        self.block_index = torch.as_tensor(idx, device=device)
+        self.block_valid = torch.as_tensor(valid, device=device)
+        # valid entries of the flattened blocks, in order, are exactly the discrete dims
+        self.valid_flat = torch.as_tensor(np.flatnonzero(valid.reshape(-1)), device=device)
+        self.offsets = torch.as_tensor(layout.offsets, device=device)
+        self.dim_to_column = torch.as_tensor(layout.dim_to_column(), device=device)
+        self.n_continuous = layout.n_continuous
+        self.width = layout.width
+
+    def to_model(self, continuous, discrete):
+        """``(B, n_cont)`` scores and ``(B, n_disc)`` codes → ``(B, width)`` model-space rows."""
+        b = max(continuous.shape[0], discrete.shape[0])
+        x = torch.full((b, self.width), -1.0, dtype=torch.float32, device=self.device)
+        x[:, : self.n_continuous] = continuous
+        if discrete.shape[1]:
+            x.scatter_(1, discrete + self.offsets, 1.0)
+        return x
+
+    def block_logits(self, out):
+        """Gather the discrete blocks of ``out`` (B, width) → (B, n_disc, max_card), padding = -inf."""
+        g = out[:, self.block_index]
+        return g.masked_fill(~self.block_valid, float("-inf"))
+
+    def blocks_to_flat(self, blocks):
+        """Inverse of :meth:`block_logits`: (B, n_disc, max_card) → (B, width - n_continuous)."""
+        return blocks.reshape(blocks.shape[0], -1)[:, self.valid_flat]

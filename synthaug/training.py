@@ -1,0 +1,111 @@
+"""One training loop for every model family.
+
+:func:`train` draws mini-batch indices on the device (the encoded table lives
+there), calls a model-specific ``step(index) -> dict of loss tensors`` and
+keeps the history. Losses are accumulated on the device and copied to the
+host once every ``log_every`` steps, so there is no host synchronisation per
+step.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+__all__ = ["train", "EMA", "warmup_cosine"]
+
+
+class EMA:
+    """Exponential moving average of a module's parameters.
+
+    The effective decay ramps up as ``min(decay, (1 + k) / (10 + k))`` so that
+    short trainings are not dominated by the initial weights.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay=0.999):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.n_updates = 0
+
+    @torch.no_grad()
+    def update(self, model):
+        self.n_updates += 1
+        d = min(self.decay, (1 + self.n_updates) / (10 + self.n_updates))
+        ema_p = list(self.model.parameters())
+        p = [q.detach() for q in model.parameters()]
+        torch._foreach_mul_(ema_p, d)
+        torch._foreach_add_(ema_p, p, alpha=1 - d)
+        for eb, b in zip(self.model.buffers(), model.buffers()):
+            eb.copy_(b)
+
+
+def warmup_cosine(optimizer, n_steps, warmup=0.05, floor=0.1):
+    """Linear warm-up then cosine decay to ``floor`` × the base learning rate."""
+    import math
+
+    n_warm = max(1, int(warmup * n_steps))
+
+    def factor(step):
+        if step < n_warm:
+            return (step + 1) / n_warm
+        progress = min(1.0, (step - n_warm) / max(1, n_steps - n_warm))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _batches(n_rows, batch_size, generator, device):
+    """Endless stream of index tensors: a fresh permutation each epoch, drawn on the device."""
+    batch_size = min(batch_size, n_rows)
+    while True:
+        perm = torch.randperm(n_rows, generator=generator, device=device)
+        for start in range(0, n_rows - batch_size + 1, batch_size):
+            yield perm[start: start + batch_size]
+
+
+def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
+          desc="training", log_every=25):
+    """Run ``n_steps`` calls of ``step(index)`` and return the loss history.
+
+    Parameters
+    ----------
+    step : callable
+        ``step(index: LongTensor) -> dict[str, Tensor]`` performs one update on
+        the rows ``index`` and returns detached scalar losses.
+    n_rows, batch_size, n_steps : int
+    generator : torch.Generator
+        On ``device``; the only source of randomness for batching.
+    verbose : bool
+        Show a progress bar (only when stderr is a terminal).
+
+    Returns
+    -------
+    history : dict of lists
+        ``"step"``, ``"seconds"`` and each loss, averaged over ``log_every``
+        steps.
+    """
+    history = {"step": [], "seconds": []}
+    start = time.perf_counter()
+    running, n_run = None, 0
+    disable = (not verbose) or not sys.stderr.isatty()
+    with tqdm(total=n_steps, desc=desc, disable=disable, leave=False, unit="step") as bar:
+        batches = _batches(n_rows, batch_size, generator, device)
+        for k in range(n_steps):
+            losses = step(next(batches))
+            stacked = torch.stack([v.detach().float() for v in losses.values()])
+            running = stacked if running is None else running + stacked
+            n_run += 1
+            if n_run == log_every or k == n_steps - 1:
+                values = (running / n_run).tolist()   # one host sync per log_every steps
+                history["step"].append(k + 1)
+                history["seconds"].append(time.perf_counter() - start)
+                for name, v in zip(losses, values):
+                    history.setdefault(name, []).append(v)
+                bar.set_postfix({name: f"{v:.3f}" for name, v in zip(losses, values)}, refresh=False)
+                bar.update(n_run)
+                running, n_run = None, 0
+    return history
