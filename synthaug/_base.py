@@ -110,7 +110,12 @@ class BaseGenerativeSampler(BaseEstimator):
         self.device_ = resolve_device(self.device)
         self.encoder_ = TableEncoder(discrete_columns=discrete).fit(table, random_state=int(rng.integers(2**31)))
         encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
-        self._fit_model(encoded, _torch_generator(rng, self.device_))
+        # Weight initialisation (and dropout) draw from torch's global RNG: run them in a
+        # forked, seeded scope so fit is reproducible and the caller's RNG state is untouched.
+        cuda = [self.device_] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(int(rng.integers(2**62)))
+            self._fit_model(encoded, _torch_generator(rng, self.device_))
         self._sample_rng = np.random.default_rng(rng.integers(2**62))
         return self
 

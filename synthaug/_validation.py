@@ -11,6 +11,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 __all__ = ["TableSchema", "check_table", "check_target", "check_n_samples", "check_same_columns"]
 
@@ -59,6 +60,8 @@ def check_table(X, *, name="X", min_rows=2):
     ``frame`` is a DataFrame view/copy of ``X`` that callers may read but must
     not modify.
     """
+    if sp.issparse(X):
+        raise TypeError(f"{name} is a sparse matrix; sparse input is not supported, pass a dense array or DataFrame.")
     if isinstance(X, pd.DataFrame):
         frame = X
         schema = TableSchema("frame", list(X.columns), X.dtypes.to_dict())
@@ -67,7 +70,8 @@ def check_table(X, *, name="X", min_rows=2):
     else:
         raise TypeError(f"{name} must be a pandas DataFrame or a 2-D numpy array, got {type(X).__name__}.")
     if frame.shape[1] == 0:
-        raise ValueError(f"{name} has no columns.")
+        raise ValueError(f"{name} has no columns: 0 feature(s) (shape={frame.shape}) while a minimum of 1 "
+                         "is required.")
     if len(frame) == 0:
         raise ValueError(f"{name} is empty (0 rows).")
     if len(frame) < min_rows:
@@ -82,6 +86,8 @@ def check_table(X, *, name="X", min_rows=2):
 
 def _check_column(series, name):
     col = series.name
+    if pd.api.types.is_complex_dtype(series.dtype):
+        raise ValueError(f"Complex data not supported: column {col!r} of {name} is complex.")
     if pd.api.types.is_object_dtype(series.dtype):
         try:
             uniq = pd.unique(series)
@@ -91,9 +97,8 @@ def _check_column(series, name):
         if any(isinstance(v, float) and np.isinf(v) for v in non_na):
             raise ValueError(f"Column {col!r} of {name} contains infinite values.")
     elif pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan) if not pd.api.types.is_complex_dtype(series.dtype) \
-            else None
-        if values is not None and np.isinf(values).any():
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(values).any():
             raise ValueError(f"Column {col!r} of {name} contains infinite values.")
     n_missing = int(series.isna().sum())
     if n_missing == len(series):

@@ -168,6 +168,8 @@ def _parse_interval(parsed, name, enc, ci, di, lo, hi):
 
 
 def _parse_set(parsed, encoder, name, enc, ci, di, values):
+    for v in values:
+        _check_hashable(name, v)
     kind = encoder.kinds_[name]
     if kind == "categorical":
         codes = enc.codes_for(pd.Series(values, dtype=object), name=name)
@@ -190,11 +192,15 @@ def _parse_set(parsed, encoder, name, enc, ci, di, values):
     parsed.allowed[di] = allowed
 
 
-def _parse_exact(parsed, encoder, name, value):
+def _check_hashable(name, value):
     try:
         hash(value)
     except TypeError:
         raise TypeError(f"Condition on {name!r}: value {value!r} is not hashable.") from None
+
+
+def _parse_exact(parsed, encoder, name, value):
+    _check_hashable(name, value)
     kind = encoder.kinds_[name]
     enc = encoder.encoders_[name]
     if _is_missing(value):

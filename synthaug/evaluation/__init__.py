@@ -1,0 +1,19 @@
+"""Evaluation of synthetic tables: fidelity, utility and privacy, with an HTML report.
+
+>>> from synthaug.evaluation import evaluate                       # doctest: +SKIP
+>>> report = evaluate(train, synthetic, holdout=test, target="Status")  # doctest: +SKIP
+>>> report.scores, report.to_frame(), report.to_html("report.html")     # doctest: +SKIP
+
+Modules: :mod:`~synthaug.evaluation.metrics` (synthaug's own figures),
+:mod:`~synthaug.evaluation.sdmetrics_scores` (sdmetrics-based figures),
+:mod:`~synthaug.evaluation.report` (:class:`EvaluationReport`),
+:mod:`~synthaug.evaluation.plots` (matplotlib figures) and
+:mod:`~synthaug.evaluation.html` (the self-contained page).
+"""
+
+from ._descriptions import SCORE_NAMES
+from ._evaluate import evaluate
+from ._schema import infer_metadata
+from .report import EvaluationReport
+
+__all__ = ["SCORE_NAMES", "EvaluationReport", "evaluate", "infer_metadata"]

@@ -1,0 +1,301 @@
+"""``evaluate``: run every applicable figure and collect them in a report."""
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
+from sklearn.utils import check_random_state
+
+from . import metrics, sdmetrics_scores
+from ._schema import check_column_argument, prepare_frames
+from .report import EvaluationReport
+
+__all__ = ["evaluate"]
+
+
+def evaluate(real, synthetic, holdout=None, target=None, *, metadata=None, random_state=0,
+             sensitive_columns=None):
+    """Score a synthetic table against the real one: fidelity, utility and privacy.
+
+    Every figure that the inputs allow is computed; the others are simply
+    absent from ``report.scores`` (``report.skipped`` says why).
+
+    ========================  ======================================  ==================
+    scores                    what                                    needs
+    ========================  ======================================  ==================
+    quality, column_shapes,   sdmetrics QualityReport, **all** pairs  always
+    column_pair_trends        scored (thresholds set to 0)
+    diagnostic,               sdmetrics DiagnosticReport              always
+    data_validity,
+    data_structure
+    detection_auc             classifier two-sample test against      always (against
+                              the holdout                             ``real`` without
+                                                                      a holdout)
+    ml_efficacy_real,         train on real / on synthetic, test on   ``holdout`` and
+    ml_efficacy_synthetic,    the holdout                             ``target``
+    ml_efficacy_gap
+    exact_copy_share,         copies of training rows                 always
+    dcr_baseline_protection,
+    new_row_synthesis
+    dcr_closer_to_train_share nearest real row: train or holdout?     ``holdout``
+    dcr_overfitting_protection
+    disclosure_protection     CAP attribute-disclosure attack         ``sensitive_columns``
+    ========================  ======================================  ==================
+
+    See :data:`synthaug.evaluation.SCORE_NAMES` and ``report.to_frame()`` for
+    each score's definition and direction, and ``docs/evaluation.md``.
+
+    Parameters
+    ----------
+    real : pandas.DataFrame
+        The rows the generator was fitted on. Mixed dtypes (numeric, integer,
+        bool, object/string, category, datetime) and missing values allowed.
+    synthetic : pandas.DataFrame
+        Generated rows with the same columns (any order).
+    holdout : pandas.DataFrame, optional
+        Real rows from the same population that the generator never saw.
+        Needed for ML efficacy and the overfitting privacy figures, and the
+        right reference for detection.
+    target : str, optional
+        Column to predict for ML efficacy (classification when categorical,
+        R² when numerical).
+    metadata : dict, optional
+        sdmetrics single-table metadata ``{"columns": {name: {"sdtype": ...}}}``;
+        inferred from ``real`` by :func:`synthaug.evaluation.infer_metadata`
+        when None (integer columns with at most 10 distinct values count as
+        categorical). Columns with other sdtypes (``"id"``, ``"pii"``...) are
+        ignored by synthaug's own figures.
+    random_state : int, RandomState instance or None, default=0
+        Seeds every subsample, fold split and model, so the same inputs give
+        the same report.
+    sensitive_columns : list of str, optional
+        Columns an attacker wants to learn; adds ``disclosure_protection``
+        (the other columns are the attacker's knowledge).
+
+    Returns
+    -------
+    report : EvaluationReport
+        ``.scores`` (dict of floats), ``.details`` (DataFrames),
+        ``.to_frame()``, ``.to_html(path)``.
+
+    Raises
+    ------
+    TypeError
+        If a table is not a DataFrame.
+    ValueError
+        If a table is empty, the columns differ (the message names them),
+        ``target`` or a sensitive column is not a column, or the metadata does
+        not match the data.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from synthaug.evaluation import evaluate
+    >>> rng = np.random.default_rng(0)
+    >>> def table(n):
+    ...     x = rng.normal(size=n)
+    ...     return pd.DataFrame({"x": x, "y": np.where(x + rng.normal(size=n) > 0, "a", "b")})
+    >>> train, holdout, synthetic = table(300), table(200), table(300)
+    >>> report = evaluate(train, synthetic, holdout, target="y")
+    >>> sorted(report.scores)[:4]
+    ['column_pair_trends', 'column_shapes', 'data_structure', 'data_validity']
+    >>> report.scores["quality"] > 0.8, abs(report.scores["detection_auc"] - 0.5) < 0.1
+    (True, True)
+    >>> list(report.to_frame().columns)
+    ['metric', 'value', 'description']
+    """
+    frames = {"real": real, "synthetic": synthetic}
+    if holdout is not None:
+        frames["holdout"] = holdout
+    normalized, kinds, metadata = prepare_frames(frames, metadata)
+    columns = list(normalized[0].columns)
+    target = check_column_argument(target, columns, "target")
+    if target is not None and target not in kinds:
+        raise ValueError(f"target {target!r} has an sdtype that cannot be predicted.")
+    sensitive = check_column_argument(sensitive_columns, columns, "sensitive_columns")
+    real_n, synth_n = normalized[0], normalized[1]
+    hold_n = normalized[2] if holdout is not None else None
+
+    rng = check_random_state(random_state)
+    seeds = {k: int(rng.randint(np.iinfo(np.int32).max)) for k in (
+        "detection", "ml", "dcr", "dcr_baseline", "dcr_overfitting", "new_rows", "disclosure")}
+
+    run = _Runner()
+    info = {
+        "n_rows": {"real": len(real_n), "synthetic": len(synth_n),
+                   "holdout": None if hold_n is None else len(hold_n)},
+        "n_columns": len(columns),
+        "target": target,
+        "sensitive_columns": sensitive,
+        "detection_against": "held-out" if hold_n is not None else "training",
+        "random_state": random_state if isinstance(random_state, (int, type(None))) else "given",
+        "pair_trends_thresholds": {"real_correlation_threshold": 0,
+                                   "real_association_threshold": 0},
+        "seconds": run.seconds,
+    }
+    meta_kw = {"metadata": metadata}
+
+    # Fidelity and validity ------------------------------------------------------------
+    for step, func, names in (
+        ("quality", sdmetrics_scores.quality_scores,
+         ("quality", "column_shapes", "column_pair_trends")),
+        ("diagnostic", sdmetrics_scores.diagnostic_scores,
+         ("diagnostic", "data_validity", "data_structure")),
+    ):
+        out = run(step, func, real_n, synth_n, **meta_kw)
+        if out is None:
+            run.skipped.update({n: run.skipped[step] for n in names if n != step})
+            continue
+        run.scores.update(out[0])
+        run.details.update(out[1])
+    run.details["association_real"] = metrics.association_matrix(real_n, **meta_kw)
+    run.details["association_synthetic"] = metrics.association_matrix(synth_n, **meta_kw)
+
+    reference = hold_n if hold_n is not None else real_n
+    auc, det = run.own("detection_auc", metrics.detection_auc, reference, synth_n,
+                       random_state=seeds["detection"], return_details=True, **meta_kw)
+    if auc is not None:
+        run.scores["detection_auc"] = auc
+        fpr, tpr, _ = roc_curve(det["y_true"], det["y_score"])
+        run.details["detection_roc"] = pd.DataFrame({"fpr": fpr, "tpr": tpr})
+        run.details["detection_folds"] = pd.DataFrame(
+            {"fold": np.arange(1, len(det["fold_auc"]) + 1), "auc": det["fold_auc"]})
+        info["detection_rows_per_class"] = det["n_per_class"]
+    else:
+        run.skipped["detection_auc"] = "fewer than 2 rows in a table"
+
+    # Utility ---------------------------------------------------------------------------
+    ml_names = ("ml_efficacy_real", "ml_efficacy_synthetic", "ml_efficacy_gap")
+    if target is None or hold_n is None:
+        why = "needs target and holdout" if target is None else "needs a holdout"
+        run.skipped.update({name: why for name in ml_names})
+    else:
+        ml = run.own("ml_efficacy", metrics.ml_efficacy, real_n, synth_n, hold_n, target,
+                     random_state=seeds["ml"], **meta_kw)
+        if ml is None:
+            run.skipped.update({n: "the holdout target has a single class" for n in ml_names})
+        else:
+            info["ml_metric"] = ml["metric"]
+            run.scores.update({k: ml[k] for k in ml_names if k in ml})
+            run.details["ml_efficacy"] = pd.DataFrame({
+                "trained_on": ["real", "synthetic"],
+                "metric": ml["metric"],
+                "value": [ml.get("ml_efficacy_real"), ml.get("ml_efficacy_synthetic")],
+            })
+
+    # Privacy ---------------------------------------------------------------------------
+    privacy_rows = []
+    run.scores["exact_copy_share"] = run.own(
+        "exact_copy_share", metrics.exact_copy_share, real_n, synth_n, **meta_kw)
+    if hold_n is not None:
+        ref_copies = metrics.exact_copy_share(real_n, hold_n, **meta_kw)
+        privacy_rows.append(("exact_copy_share", "holdout rows copying a training row", ref_copies))
+        share, dcr = run.own("dcr_closer_to_train_share", metrics.dcr_closer_to_train_share,
+                             real_n, hold_n, synth_n, random_state=seeds["dcr"],
+                             return_details=True, **meta_kw)
+        run.scores["dcr_closer_to_train_share"] = share
+        info["dcr_rows"] = dcr["n_compared"]
+        run.details["dcr"] = pd.DataFrame({"dcr_train": dcr["dcr_train"],
+                                           "dcr_holdout": dcr["dcr_holdout"]})
+    else:
+        run.skipped["dcr_closer_to_train_share"] = "needs a holdout"
+        run.skipped["dcr_overfitting_protection"] = "needs a holdout"
+
+    out = run("dcr_baseline_protection", sdmetrics_scores.dcr_baseline_protection,
+              real_n, synth_n, random_state=seeds["dcr_baseline"], **meta_kw)
+    if out is not None:
+        run.set("dcr_baseline_protection", out[0], "random rows at distance 0")
+        info["dcr_sdm_rows"] = out[1]["n_rows"]
+        privacy_rows += [
+            ("dcr_baseline_protection", "median DCR synthetic -> train", out[1]["median_dcr_synthetic"]),
+            ("dcr_baseline_protection", "median DCR random -> train", out[1]["median_dcr_random"]),
+        ]
+    if hold_n is not None:
+        out = run("dcr_overfitting_protection", sdmetrics_scores.dcr_overfitting_protection,
+                  real_n, hold_n, synth_n, random_state=seeds["dcr_overfitting"], **meta_kw)
+        if out is not None:
+            run.set("dcr_overfitting_protection", out[0])
+            info["dcr_sdm_rows"] = out[1]["n_rows"]
+            privacy_rows.append(("dcr_overfitting_protection", "share closer to training",
+                                 out[1]["closer_to_training"]))
+    out = run("new_row_synthesis", sdmetrics_scores.new_row_synthesis, real_n, synth_n,
+              random_state=seeds["new_rows"], **meta_kw)
+    if out is not None:
+        run.set("new_row_synthesis", out[0])
+        info["nrs_rows"] = out[1]["n_rows"]
+        privacy_rows.append(("new_row_synthesis",
+                             f"sampled rows matching a training row (of {out[1]['n_rows']})",
+                             out[1]["num_matched_rows"]))
+    if sensitive is None:
+        run.skipped["disclosure_protection"] = "needs sensitive_columns"
+    else:
+        out = run("disclosure_protection", sdmetrics_scores.disclosure_protection,
+                  real_n, synth_n, sensitive, random_state=seeds["disclosure"], **meta_kw)
+        if out is not None:
+            run.set("disclosure_protection", out[0], "sensitive columns are constant")
+            privacy_rows += [
+                ("disclosure_protection", "CAP protection", out[1]["cap_protection"]),
+                ("disclosure_protection", "baseline protection", out[1]["baseline_protection"]),
+            ]
+    run.details["privacy"] = pd.DataFrame({
+        "metric": [r[0] for r in privacy_rows],
+        "quantity": [r[1] for r in privacy_rows],
+        "value": pd.Series([r[2] for r in privacy_rows], dtype=object),
+    })
+
+    # Reference: what a fresh real sample (the holdout) scores on the same figures.
+    if hold_n is not None:
+        rows = []
+        for func in (sdmetrics_scores.quality_scores, sdmetrics_scores.diagnostic_scores):
+            ref = run("holdout_reference", func, real_n, hold_n, **meta_kw)
+            rows += [] if ref is None else list(ref[0].items())
+        rows.append(("exact_copy_share", ref_copies))
+        rows.append(("detection_auc", 0.5))
+        rows.append(("dcr_closer_to_train_share", 0.5))
+        run.details["holdout_reference"] = pd.DataFrame(rows, columns=["metric", "value"])
+
+    data = {"real": real_n, "synthetic": synth_n}
+    if hold_n is not None:
+        data["holdout"] = hold_n
+    return EvaluationReport(run.scores, run.details, skipped=run.skipped, info=info,
+                            metadata=metadata, data=data)
+
+
+class _Runner:
+    """Times each step; turns a failing third-party (sdmetrics) step into a warning."""
+
+    def __init__(self):
+        self.scores, self.details, self.skipped, self.seconds = {}, {}, {}, {}
+
+    def own(self, name, func, *args, **kwargs):
+        """Run one of synthaug's own metrics: errors propagate (they are bugs)."""
+        start = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            self._add_time(name, start)
+
+    def _add_time(self, name, start):
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+    def __call__(self, name, func, *args, **kwargs):
+        """Run an sdmetrics-backed step; on failure warn, record why and return None."""
+        start = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:  # sdmetrics can fail on unusual data; keep the rest.
+            reason = f"sdmetrics failed: {type(exc).__name__}: {exc}"
+            warnings.warn(f"{name} could not be computed ({reason}).", RuntimeWarning,
+                          stacklevel=3)
+            self.skipped[name] = reason
+            return None
+        finally:
+            self._add_time(name, start)
+
+    def set(self, name, value, reason_if_none="undefined for this data"):
+        if value is None:
+            self.skipped[name] = reason_if_none
+        else:
+            self.scores[name] = float(value)

@@ -1,0 +1,457 @@
+"""Fidelity, utility and privacy figures computed by synthaug itself.
+
+Each function takes pandas DataFrames (mixed types, NaN allowed), never
+modifies them and returns plain floats (or, with ``return_details=True``, a
+``(score, details)`` pair used by the HTML report). The sdmetrics-based
+figures live in :mod:`synthaug.evaluation.sdmetrics_scores`.
+
+Column kinds come from ``metadata`` (sdmetrics single-table metadata); when it
+is None they are inferred from the first frame with
+:func:`synthaug.evaluation.infer_metadata`.
+"""
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
+
+from ._encoding import (
+    distance_matrices,
+    row_hashes,
+    shared_codes,
+    tree_matrices,
+    with_missing_level,
+)
+from ._schema import check_column_argument, prepare_frames, to_float
+
+__all__ = [
+    "association_matrix",
+    "dcr_closer_to_train_share",
+    "detection_auc",
+    "exact_copy_share",
+    "ml_efficacy",
+]
+
+#: Below this many training rows gradient boosting runs on one OpenMP thread: the
+#: fits take well under a second, and on a busy machine OpenMP threads that wait
+#: for each other made them 5x slower (measured on 2 shared cores).
+_SINGLE_THREAD_ROWS = 20_000
+
+
+def _threads(n_rows):
+    """Context limiting OpenMP to one thread for small fits (a no-op for large ones)."""
+    return threadpool_limits(limits=1 if n_rows < _SINGLE_THREAD_ROWS else None,
+                             user_api="openmp")
+
+
+def _seed(rng):
+    return int(rng.randint(np.iinfo(np.int32).max))
+
+
+# --------------------------------------------------------------------------- detection
+def detection_auc(real, synthetic, *, metadata=None, n_splits=5, random_state=0,
+                  return_details=False):
+    """Classifier two-sample test: how well can a model tell synthetic rows from real ones?
+
+    The larger of the two tables is subsampled (seeded) to the size of the
+    smaller, rows are labelled 1 (synthetic) or 0 (real), and a
+    :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with native
+    categorical support (missing values passed through) is scored by
+    stratified ``n_splits``-fold cross-validated ROC AUC, averaged over folds.
+
+    Pass *held-out* real rows as ``real``: against the training rows a model
+    that copies its training data would look perfect.
+
+    Parameters
+    ----------
+    real, synthetic : pandas.DataFrame
+        Same columns, any order.
+    metadata : dict, optional
+        sdmetrics single-table metadata; inferred from ``real`` when None.
+    n_splits : int, default=5
+        Folds; reduced when a class has fewer rows.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the subsampling, the folds and the classifier.
+    return_details : bool, default=False
+        Also return a dict with the fold AUCs and the out-of-fold
+        probabilities (for ROC curves).
+
+    Returns
+    -------
+    auc : float
+        0.5 means the classifier cannot tell the tables apart (the goal);
+        1.0 means every synthetic row is recognisable. Values a little below
+        0.5 are noise. None if either table has fewer than 2 rows.
+    details : dict, only if ``return_details``
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from synthaug.evaluation.metrics import detection_auc
+    >>> rng = np.random.default_rng(0)
+    >>> real = pd.DataFrame({"x": rng.normal(size=300), "c": rng.choice(list("ab"), 300)})
+    >>> same = pd.DataFrame({"x": rng.normal(size=300), "c": rng.choice(list("ab"), 300)})
+    >>> shifted = same.assign(x=same["x"] + 3)
+    >>> round(detection_auc(real, shifted), 2)
+    1.0
+    >>> bool(abs(detection_auc(real, same) - 0.5) < 0.1)
+    True
+    """
+    (real_n, synth_n), kinds, _ = prepare_frames({"real": real, "synthetic": synthetic}, metadata)
+    rng = check_random_state(random_state)
+    n = min(len(real_n), len(synth_n))
+    if n < 2:
+        return (None, {}) if return_details else None
+    real_idx = np.sort(rng.choice(len(real_n), n, replace=False))
+    synth_idx = np.sort(rng.choice(len(synth_n), n, replace=False))
+    (X_real, X_synth), categorical, _ = tree_matrices(
+        [real_n.iloc[real_idx], synth_n.iloc[synth_idx]], kinds
+    )
+    X = np.vstack([X_real, X_synth])
+    y = np.r_[np.zeros(n, dtype=int), np.ones(n, dtype=int)]
+    folds = StratifiedKFold(n_splits=min(n_splits, n), shuffle=True, random_state=_seed(rng))
+    model_seed = _seed(rng)
+    proba = np.empty(len(y))
+    fold_auc = []
+    with _threads(len(y)):
+        for train_idx, test_idx in folds.split(X, y):
+            model = HistGradientBoostingClassifier(
+                categorical_features=categorical, random_state=model_seed
+            )
+            model.fit(X[train_idx], y[train_idx])
+            proba[test_idx] = model.predict_proba(X[test_idx])[:, 1]
+            fold_auc.append(roc_auc_score(y[test_idx], proba[test_idx]))
+    auc = float(np.mean(fold_auc))
+    if not return_details:
+        return auc
+    return auc, {"fold_auc": fold_auc, "y_true": y, "y_score": proba, "n_per_class": n}
+
+
+# --------------------------------------------------------------------------- ML efficacy
+def ml_efficacy(train, synthetic, holdout, target, *, metadata=None, random_state=0):
+    """Train-on-synthetic / test-on-real against train-on-real / test-on-real.
+
+    A :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (categorical
+    target) or :class:`~sklearn.ensemble.HistGradientBoostingRegressor`
+    (numerical target) is fitted once on ``train`` and once on ``synthetic``
+    and both are scored on ``holdout``:
+
+    * binary target: ROC AUC;
+    * multiclass target: macro one-vs-rest ROC AUC over the classes present in
+      ``holdout``;
+    * numerical target: R².
+
+    Rows with a missing target are dropped. A class absent from the synthetic
+    table gets probability 0 (a synthetic table with one class scores 0.5).
+
+    Parameters
+    ----------
+    train, synthetic, holdout : pandas.DataFrame
+        Same columns; ``holdout`` must not have been used to fit the generator.
+    target : str
+        Column to predict from the others.
+    metadata : dict, optional
+        sdmetrics single-table metadata; inferred from ``train`` when None.
+        The target's sdtype decides classification or regression.
+    random_state : int, RandomState instance or None, default=0
+
+    Returns
+    -------
+    scores : dict or None
+        ``{"ml_efficacy_real": float, "ml_efficacy_synthetic": float,
+        "ml_efficacy_gap": float, "metric": "roc_auc" | "roc_auc_ovr" | "r2"}``;
+        the gap is real − synthetic (lower is better, 0 is parity). None when
+        the holdout cannot be scored (a single class, or fewer than 2 rows).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from synthaug.evaluation.metrics import ml_efficacy
+    >>> rng = np.random.default_rng(0)
+    >>> def table(n):
+    ...     x = rng.normal(size=n)
+    ...     return pd.DataFrame({"x": x, "y": np.where(x + rng.normal(0, .5, n) > 0, "a", "b")})
+    >>> train, holdout = table(400), table(200)
+    >>> noise = train.assign(y=rng.permutation(train["y"].to_numpy()))
+    >>> out = ml_efficacy(train, noise, holdout, "y")
+    >>> out["metric"], out["ml_efficacy_real"] > 0.85, abs(out["ml_efficacy_synthetic"] - 0.5) < 0.15
+    ('roc_auc', True, True)
+    """
+    (train_n, synth_n, hold_n), kinds, _ = prepare_frames(
+        {"train": train, "synthetic": synthetic, "holdout": holdout}, metadata
+    )
+    target = check_column_argument(target, list(train_n.columns), "target")
+    if target is None:
+        raise ValueError("target is required for ml_efficacy.")
+    if target not in kinds:
+        raise ValueError(f"target {target!r} has an sdtype that cannot be predicted.")
+    rng = check_random_state(random_state)
+    model_seed = _seed(rng)
+    frames = [f[f[target].notna().to_numpy()] for f in (train_n, synth_n, hold_n)]
+    if len(frames[2]) < 2 or len(frames[0]) < 2:
+        return None
+    (X_train, X_synth, X_hold), categorical, _ = tree_matrices(frames, kinds, exclude=(target,))
+    kind = kinds[target]
+
+    if kind != "categorical":
+        y_train, y_synth, y_hold = (to_float(f, target, kind) for f in frames)
+        if np.ptp(y_hold) == 0:
+            return None
+
+        def score(X, y):
+            if len(y) < 2:
+                return None
+            model = HistGradientBoostingRegressor(
+                categorical_features=categorical, random_state=model_seed
+            )
+            return float(r2_score(y_hold, model.fit(X, y).predict(X_hold)))
+
+        metric = "r2"
+    else:
+        codes, n_classes = shared_codes(frames, target)
+        y_train, y_synth, y_hold = codes
+        present = np.unique(y_hold)
+        if present.size < 2:
+            return None
+        metric = "roc_auc" if np.unique(np.r_[y_train, y_hold]).size <= 2 else "roc_auc_ovr"
+
+        def score(X, y):
+            if len(y) < 1:
+                return None
+            proba = np.zeros((len(y_hold), n_classes))
+            classes = np.unique(y)
+            if classes.size == 1:
+                proba[:, classes[0]] = 1.0
+            else:
+                model = HistGradientBoostingClassifier(
+                    categorical_features=categorical, random_state=model_seed
+                )
+                model.fit(X, y)
+                proba[:, model.classes_] = model.predict_proba(X_hold)
+            if metric == "roc_auc":
+                positive = present.max()
+                return float(roc_auc_score(y_hold == positive, proba[:, positive]))
+            return float(np.mean([roc_auc_score(y_hold == c, proba[:, c]) for c in present]))
+
+    with _threads(max(len(X_train), len(X_synth))):
+        real_score = score(X_train, y_train)
+        synth_score = score(X_synth, y_synth)
+    out = {"metric": metric}
+    if real_score is not None:
+        out["ml_efficacy_real"] = real_score
+    if synth_score is not None:
+        out["ml_efficacy_synthetic"] = synth_score
+    if real_score is not None and synth_score is not None:
+        out["ml_efficacy_gap"] = real_score - synth_score
+    return out
+
+
+# --------------------------------------------------------------------------- privacy
+def dcr_closer_to_train_share(train, holdout, synthetic, *, metadata=None, random_state=0,
+                              return_details=False):
+    """Share of synthetic rows whose nearest real row is a training row.
+
+    The larger of ``train`` and ``holdout`` is subsampled (seeded) to the
+    size of the smaller, so that a generator which never saw either would have
+    half of its rows closer to each: **0.5 is ideal**, values well above 0.5
+    mean the synthetic rows sit closer to the training rows than fresh real
+    rows do (overfitting), 1.0 means every synthetic row copies one of the
+    compared training rows. Rows are encoded as in sdmetrics' DCR metrics but
+    vectorised: numerics min-max scaled on the real rows (missing values
+    imputed and flagged), categoricals one-hot (see ``_encoding``); distances
+    are Euclidean, found with :class:`~sklearn.neighbors.NearestNeighbors`.
+    A synthetic row at the same distance from both sets counts one half.
+
+    Note that only training rows kept by the subsample count: a synthetic copy
+    of the full training table, with a training table twice the holdout's
+    size, scores about 0.75, not 1.0.
+
+    Parameters
+    ----------
+    train, holdout, synthetic : pandas.DataFrame
+        Same columns.
+    metadata : dict, optional
+        sdmetrics single-table metadata; inferred from ``train`` when None.
+    random_state : int, RandomState instance or None, default=0
+    return_details : bool, default=False
+        Also return a dict with the distances of each synthetic row to its
+        nearest training and holdout row.
+
+    Returns
+    -------
+    share : float
+    details : dict, only if ``return_details``
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from synthaug.evaluation.metrics import dcr_closer_to_train_share
+    >>> rng = np.random.default_rng(0)
+    >>> train = pd.DataFrame({"x": rng.normal(size=200), "c": rng.choice(list("abc"), 200)})
+    >>> holdout = pd.DataFrame({"x": rng.normal(size=200), "c": rng.choice(list("abc"), 200)})
+    >>> dcr_closer_to_train_share(train, holdout, synthetic=train)
+    1.0
+    """
+    (train_n, hold_n, synth_n), kinds, _ = prepare_frames(
+        {"train": train, "holdout": holdout, "synthetic": synthetic}, metadata
+    )
+    rng = check_random_state(random_state)
+    n = min(len(train_n), len(hold_n))
+    train_s = train_n.iloc[np.sort(rng.choice(len(train_n), n, replace=False))]
+    hold_s = hold_n.iloc[np.sort(rng.choice(len(hold_n), n, replace=False))]
+    X_train, X_hold, X_synth = distance_matrices(
+        [train_n, hold_n], [train_s, hold_s, synth_n], kinds
+    )
+    d_train = NearestNeighbors(n_neighbors=1).fit(X_train).kneighbors(X_synth)[0][:, 0]
+    d_hold = NearestNeighbors(n_neighbors=1).fit(X_hold).kneighbors(X_synth)[0][:, 0]
+    # Exact ties (frequent in discrete data) are split evenly; a tolerance absorbs
+    # floating-point noise between two identical encodings.
+    tie = np.isclose(d_train, d_hold, rtol=1e-9, atol=1e-12)
+    share = float(np.mean(np.where(tie, 0.5, (d_train < d_hold).astype(float))))
+    if not return_details:
+        return share
+    return share, {"dcr_train": d_train, "dcr_holdout": d_hold, "n_compared": n}
+
+
+def exact_copy_share(train, synthetic, *, metadata=None):
+    """Share of synthetic rows identical, in every column, to some training row.
+
+    Missing values match missing values; numbers must be exactly equal.
+    Rows are hashed, so this is linear in the table sizes. On discrete data
+    some copies happen by chance: compare with the same share computed for
+    held-out real rows (the HTML report shows both).
+
+    Parameters
+    ----------
+    train, synthetic : pandas.DataFrame
+        Same columns.
+    metadata : dict, optional
+        sdmetrics single-table metadata; inferred from ``train`` when None.
+
+    Returns
+    -------
+    share : float
+        0.0 is best; 1.0 means every synthetic row is a copy.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from synthaug.evaluation.metrics import exact_copy_share
+    >>> train = pd.DataFrame({"x": [1.0, 2.0, None], "c": ["a", "b", "c"]})
+    >>> synth = pd.DataFrame({"x": [1.0, None, 5.0, 2.0], "c": ["a", "c", "a", "a"]})
+    >>> exact_copy_share(train, synth)
+    0.5
+    """
+    (train_n, synth_n), kinds, _ = prepare_frames({"train": train, "synthetic": synthetic}, metadata)
+    h_train, h_synth = row_hashes([train_n, synth_n], kinds)
+    return float(np.isin(h_synth, h_train).mean())
+
+
+# --------------------------------------------------------------------------- associations
+def association_matrix(frame, *, metadata=None):
+    """Pairwise association between columns, for every column kind.
+
+    * numerical–numerical (datetimes as numbers): Spearman rank correlation,
+      signed, in [-1, 1], over rows where both are observed;
+    * categorical–categorical: bias-corrected Cramér's V (Bergsma, 2013) in
+      [0, 1], missing values a level of their own;
+    * categorical–numerical: correlation ratio η in [0, 1] over rows where the
+      number is observed, missing categories a level of their own.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    metadata : dict, optional
+        sdmetrics single-table metadata; inferred from ``frame`` when None.
+
+    Returns
+    -------
+    matrix : pandas.DataFrame
+        Square, symmetric, 1 on the diagonal, NaN where undefined (a
+        constant column).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from synthaug.evaluation.metrics import association_matrix
+    >>> df = pd.DataFrame({"x": [1, 2, 3, 4, 5, 6.0], "y": [6, 5, 4, 3, 2, 1.0],
+    ...                    "c": list("aabbcc")})
+    >>> association_matrix(df).round(2)
+          x     y     c
+    x  1.00 -1.00  0.93
+    y -1.00  1.00  0.93
+    c  0.93  0.93  1.00
+    """
+    (frame_n,), kinds, _ = prepare_frames({"frame": frame}, metadata)
+    names = list(kinds)
+    values = {}
+    for name in names:
+        if kinds[name] == "categorical":
+            values[name] = pd.factorize(with_missing_level(frame_n[name]))[0]
+        else:
+            values[name] = to_float(frame_n, name, kinds[name])
+    out = np.eye(len(names))
+    for i, a in enumerate(names):
+        if kinds[a] != "categorical" and np.nanstd(values[a]) == 0:
+            out[i, i] = np.nan
+        elif kinds[a] == "categorical" and np.unique(values[a]).size < 2:
+            out[i, i] = np.nan
+        for j in range(i + 1, len(names)):
+            b = names[j]
+            cat_a, cat_b = kinds[a] == "categorical", kinds[b] == "categorical"
+            if cat_a and cat_b:
+                v = _cramers_v(values[a], values[b])
+            elif cat_a:
+                v = _correlation_ratio(values[a], values[b])
+            elif cat_b:
+                v = _correlation_ratio(values[b], values[a])
+            else:
+                v = _spearman(values[a], values[b])
+            out[i, j] = out[j, i] = v
+    return pd.DataFrame(out, index=names, columns=names)
+
+
+def _spearman(x, y):
+    ok = ~(np.isnan(x) | np.isnan(y))
+    if ok.sum() < 3:
+        return np.nan
+    rx = pd.Series(x[ok]).rank().to_numpy()
+    ry = pd.Series(y[ok]).rank().to_numpy()
+    if rx.std() == 0 or ry.std() == 0:
+        return np.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _cramers_v(a, b):
+    n = len(a)
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    r, k = ia.max() + 1, ib.max() + 1
+    if r < 2 or k < 2 or n < 2:
+        return np.nan
+    table = np.zeros((r, k))
+    np.add.at(table, (ia, ib), 1)
+    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
+    chi2 = np.sum((table - expected) ** 2 / expected)
+    phi2 = max(0.0, chi2 / n - (k - 1) * (r - 1) / (n - 1))
+    r_c = r - (r - 1) ** 2 / (n - 1)
+    k_c = k - (k - 1) ** 2 / (n - 1)
+    denom = min(k_c - 1, r_c - 1)
+    return float(np.sqrt(phi2 / denom)) if denom > 0 else np.nan
+
+
+def _correlation_ratio(codes, x):
+    ok = ~np.isnan(x)
+    codes, x = codes[ok], x[ok]
+    if x.size < 2 or x.std() == 0:
+        return np.nan
+    _, inv = np.unique(codes, return_inverse=True)
+    counts = np.bincount(inv)
+    means = np.bincount(inv, weights=x) / counts
+    between = np.sum(counts * (means - x.mean()) ** 2)
+    total = np.sum((x - x.mean()) ** 2)
+    return float(np.sqrt(between / total))

@@ -1,0 +1,76 @@
+"""Reading and writing tables (CSV or Parquet by extension) and fitted models."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["read_table", "write_table", "save_model", "load_model"]
+
+_TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _table_format(path):
+    fmt = _TABLE_SUFFIXES.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unknown table format; use a .csv or .parquet file.")
+    return fmt
+
+
+def read_table(path):
+    """Read a CSV or Parquet file into a DataFrame."""
+    fmt = _table_format(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file.")
+    if fmt == "csv":
+        return pd.read_csv(path)
+    try:
+        return pd.read_parquet(path)
+    except ImportError:
+        raise ImportError("Reading Parquet needs pyarrow: pip install 'synthaug[parquet]'.") from None
+
+
+def write_table(frame, path):
+    """Write a DataFrame to CSV or Parquet, atomically (temporary name, then rename)."""
+    fmt = _table_format(path)
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            try:
+                frame.to_parquet(tmp, index=False)
+            except ImportError:
+                raise ImportError("Writing Parquet needs pyarrow: pip install 'synthaug[parquet]'.") from None
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def save_model(model, path):
+    """Pickle a fitted estimator (networks are stored on the CPU)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return path
+
+
+def load_model(path):
+    """Load an estimator written by :func:`save_model` (only load files you trust)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file.")
+    with open(path, "rb") as fh:
+        try:
+            return pickle.load(fh)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ModuleNotFoundError) as exc:
+            raise ValueError(f"{path}: not a synthaug model file ({exc}).") from None

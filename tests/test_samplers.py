@@ -1,0 +1,218 @@
+"""Estimator behaviour of DiffusionSampler with tiny training."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from synthaug import DiffusionSampler
+from synthaug.datasets import load_credit
+
+from _tiny import TINY
+
+
+@pytest.fixture(scope="module")
+def credit():
+    return load_credit().sample(400, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def fitted(credit):
+    return DiffusionSampler(**TINY, random_state=0).fit(credit)
+
+
+def mixed_frame(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "f": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        "i": rng.integers(0, 50, n),
+        "zero_inflated": np.where(rng.random(n) < 0.7, 0.0, rng.gamma(2, 100, n).round()),
+        "b": rng.random(n) < 0.3,
+        "s": pd.Series(rng.choice(["a", "b", "c", None], n), dtype=object),
+        "c": pd.Categorical(rng.choice(["lo", "mid", "hi"], n), categories=["lo", "mid", "hi", "unused"]),
+        "t": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
+        "nullable": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 5, n)), dtype="Int64"),
+    })
+
+
+def test_sample_returns_what_fit_took(credit, fitted):
+    synth = fitted.sample(300)
+    assert isinstance(synth, pd.DataFrame)
+    assert list(synth.columns) == list(credit.columns)
+    assert synth.dtypes.equals(credit.dtypes)
+    assert len(synth) == 300
+    for col in ["Home", "Marital", "Records", "Job", "Status"]:
+        assert set(synth[col].dropna()) <= set(credit[col].dropna())
+    for col in credit.select_dtypes("number"):
+        assert synth[col].min() >= credit[col].min() and synth[col].max() <= credit[col].max()
+
+
+def test_mixed_dtypes_round_trip():
+    df = mixed_frame()
+    synth = DiffusionSampler(**TINY, random_state=0).fit(df).sample(200)
+    assert synth.dtypes.equals(df.dtypes)
+    assert synth["c"].cat.categories.tolist() == ["lo", "mid", "hi", "unused"]
+    assert set(synth["s"].dropna()) <= {"a", "b", "c"}
+    assert synth["t"].between(df["t"].min(), df["t"].max()).all()
+    assert (synth["i"] == synth["i"].round()).all()
+
+
+def test_ndarray_in_ndarray_out():
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    out = DiffusionSampler(**TINY, random_state=0).fit(X).sample(7)
+    assert isinstance(out, np.ndarray) and out.shape == (7, 3) and out.dtype == X.dtype
+
+
+def test_same_random_state_same_samples(credit):
+    a = DiffusionSampler(**TINY, random_state=3).fit(credit).sample(50)
+    b = DiffusionSampler(**TINY, random_state=3).fit(credit).sample(50)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_sample_stream_advances_and_random_state_repeats(fitted):
+    a, b = fitted.sample(40), fitted.sample(40)
+    assert not a.equals(b)
+    pd.testing.assert_frame_equal(fitted.sample(40, random_state=1), fitted.sample(40, random_state=1))
+
+
+def test_conditions_value_set_and_range(fitted, credit):
+    synth = fitted.sample(300, conditions={"Home": ["owner", "parents"], "Age": (30, 40), "Records": "yes"})
+    assert synth["Home"].isin(["owner", "parents"]).all()
+    assert synth["Age"].between(30, 40).all()
+    assert (synth["Records"] == "yes").all()
+    assert synth.dtypes.equals(credit.dtypes)
+
+
+def test_conditions_on_spike_and_continuous_values(fitted):
+    synth = fitted.sample(100, conditions={"Debt": 0.0, "Price": (1000, 1500), "Income": None})
+    assert (synth["Debt"] == 0).all()
+    assert synth["Price"].between(1000, 1500).all()
+    assert synth["Income"].isna().all()
+
+
+def test_impossible_conditions_raise(fitted):
+    with pytest.raises(ValueError, match="Nope"):
+        fitted.sample(5, conditions={"Nope": 1})
+    with pytest.raises(ValueError, match="Home"):
+        fitted.sample(5, conditions={"Home": "castle"})
+    with pytest.raises(ValueError, match="Age"):
+        fitted.sample(5, conditions={"Age": (200, 300)})
+    with pytest.raises(ValueError, match="Age"):
+        fitted.sample(5, conditions={"Age": (40, 30)})
+    with pytest.raises(ValueError, match="Home"):
+        fitted.sample(5, conditions={"Home": (1, 2)})
+    with pytest.raises(TypeError, match="Home"):
+        fitted.sample(5, conditions={"Home": ["owner", ["x"]]})
+    with pytest.raises(TypeError, match="conditions"):
+        fitted.sample(5, conditions=[("Home", "owner")])
+
+
+def test_fit_with_y_returns_x_and_y(credit):
+    X, y = credit.drop(columns="Status"), credit["Status"]
+    model = DiffusionSampler(**TINY, random_state=0).fit(X, y)
+    X_new, y_new = model.sample(200)
+    assert isinstance(y_new, pd.Series) and y_new.name == "Status" and len(y_new) == 200
+    assert list(X_new.columns) == list(X.columns)
+    assert set(y_new) <= {"good", "bad"}
+    X_bad, y_bad = model.sample(30, y="bad")
+    assert (y_bad == "bad").all() and len(X_bad) == 30
+    labels = np.array(["good"] * 10 + ["bad"] * 5)
+    _, y_arr = model.sample(15, y=labels)
+    np.testing.assert_array_equal(y_arr.to_numpy(), labels)
+    with pytest.raises(ValueError, match="meh"):
+        model.sample(5, y="meh")
+    with pytest.raises(ValueError, match="labels"):
+        model.sample(5, y=["good"] * 4)
+    assert model.classes_.tolist() == ["bad", "good"]
+
+
+def test_y_frequencies_follow_training(credit):
+    X, y = credit.drop(columns="Status"), credit["Status"]
+    model = DiffusionSampler(**TINY, random_state=0).fit(X, y)
+    _, y_new = model.sample(4000)
+    assert abs((y_new == "bad").mean() - (y == "bad").mean()) < 0.03
+
+
+def test_not_fitted_error():
+    with pytest.raises(NotFittedError):
+        DiffusionSampler().sample(3)
+
+
+def test_clone_and_params():
+    model = DiffusionSampler(width=32, random_state=5)
+    params = model.get_params()
+    assert params["width"] == 32 and params["device"] == "auto"
+    copy = clone(model)
+    assert copy.get_params() == params
+    copy.set_params(depth=1)
+    assert copy.depth == 1 and model.depth == 3
+
+
+def test_pickle_round_trip(fitted):
+    loaded = pickle.loads(pickle.dumps(fitted))
+    pd.testing.assert_frame_equal(fitted.sample(20, random_state=0), loaded.sample(20, random_state=0))
+
+
+def test_history_and_fitted_attributes(fitted, credit):
+    assert fitted.n_iter_ == TINY["max_steps"]
+    assert len(fitted.history_["loss"]) == len(fitted.history_["step"]) >= 1
+    assert np.isfinite(fitted.history_["loss"]).all()
+    assert fitted.n_features_in_ == credit.shape[1]
+    assert list(fitted.feature_names_in_) == list(credit.columns)
+    assert str(fitted.device_) == "cpu"
+
+
+def test_input_not_mutated(credit):
+    before = credit.copy()
+    DiffusionSampler(**TINY, random_state=0).fit(credit)
+    pd.testing.assert_frame_equal(credit, before)
+
+
+def test_missing_rate_reproduced_by_sampling():
+    rng = np.random.default_rng(0)
+    n = 600
+    df = pd.DataFrame({"x": np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n)),
+                       "c": rng.choice(["a", "b"], n)})
+    model = DiffusionSampler(max_steps=300, batch_size=128, width=32, depth=1, n_timesteps=50,
+                             sampling_steps=10, verbose=False, random_state=0).fit(df)
+    synth = model.sample(3000)
+    assert abs(synth["x"].isna().mean() - 0.3) < 0.06
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (pd.DataFrame(), ValueError, "no columns"),
+    (pd.DataFrame({"a": []}), ValueError, "empty"),
+    (pd.DataFrame({"a": [1.0], "b": ["x"]}), ValueError, "row"),
+    (pd.DataFrame({"a": [np.nan] * 5, "b": list("abcab")}), ValueError, "'a'.*missing"),
+    (pd.DataFrame({"a": [1.0] * 5, "b": list("abcab")}), ValueError, "'a'.*constant"),
+    (pd.DataFrame({"a": [1.0, np.inf, 2, 3, 4], "b": list("abcab")}), ValueError, "'a'.*infinite"),
+    (pd.DataFrame({"a": [[1], [2], [3], [1], [2]], "b": list("abcab")}), TypeError, "'a'.*unhashable"),
+    ("not a table", TypeError, "DataFrame"),
+    (np.zeros((3, 2, 2)), ValueError, "2-D"),
+])
+def test_bad_tables_raise_named_errors(bad, error, match):
+    with pytest.raises(error, match=match):
+        DiffusionSampler(**TINY).fit(bad)
+
+
+def test_bad_y_and_n(credit, fitted):
+    X = credit.drop(columns="Status")
+    with pytest.raises(ValueError, match="labels"):
+        DiffusionSampler(**TINY).fit(X, credit["Status"].iloc[:-1])
+    with pytest.raises(ValueError, match="missing"):
+        DiffusionSampler(**TINY).fit(X, credit["Status"].where(credit.index > 3))
+    with pytest.raises(ValueError, match=">= 0"):
+        fitted.sample(-1)
+    with pytest.raises(TypeError, match="integer"):
+        fitted.sample(2.5)
+    assert len(fitted.sample(0)) == 0
+    with pytest.raises(ValueError, match="without y"):
+        fitted.sample(3, y="good")
+
+
+def test_invalid_parameter_is_named():
+    with pytest.raises(ValueError, match="sampling_steps"):
+        DiffusionSampler(sampling_steps=0).fit(pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
