@@ -274,6 +274,14 @@ def peak_rss_mb() -> float:
     return rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024  # bytes vs KiB
 
 
+def load_average() -> float | None:
+    """1-minute load average (other work on a shared machine slows every timing)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def align_dtypes(synth: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
     """Give ``synth`` the columns, order and dtypes of ``like`` where possible.
 
@@ -298,7 +306,7 @@ def align_dtypes(synth: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
 def run_model(dataset: str, model: str, quick: bool, large_n: int, result_queue) -> None:
     """Child-process body: fit, sample ``len(train)`` rows, time ``large_n`` rows."""
     warnings.filterwarnings("ignore")
-    record: dict = {"dataset": dataset, "model": model}
+    record: dict = {"dataset": dataset, "model": model, "load_avg_1min_at_start": load_average()}
     try:
         ds = DATASETS[dataset]()
         t0 = time.perf_counter()
@@ -414,7 +422,7 @@ def environment() -> dict:
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
         "cpu": cpu_model(),
-        "platform": platform.platform(terse=True),
+        "platform": f"{platform.system()} {platform.machine()}",
         "python": platform.python_version(),
         "versions": versions,
     }

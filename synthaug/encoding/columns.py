@@ -32,6 +32,37 @@ __all__ = ["CategoricalColumn", "NumericColumn"]
 # Normal scores are kept inside ±_Z_MAX (a CDF of 1e-7 .. 1 - 1e-7).
 _U_EPS = 1e-7
 _Z_MAX = float(ndtri(1 - _U_EPS))
+# Dequantised CDF positions keep this far from the edges of their step (see
+# NumericColumn.to_uniform): ~3x the largest shift of u caused by storing the
+# normal score in float32 (max of z·φ(z)·2**-24 ≈ 1.45e-8).
+_DEQUANT_MARGIN = 5e-8
+
+
+def _squeeze(u):
+    """Map a CDF position in [0, 1] affinely onto [_U_EPS, 1 - _U_EPS].
+
+    An affine map, not a clip, so that the extremes of the training data
+    (CDF 0 and 1) still decode to themselves.
+    """
+    return _U_EPS + (1.0 - 2.0 * _U_EPS) * np.asarray(u, dtype=np.float64)
+
+
+def _unsqueeze(u):
+    """Inverse of :func:`_squeeze`, clipped to [0, 1]."""
+    return np.clip((np.asarray(u, dtype=np.float64) - _U_EPS) / (1.0 - 2.0 * _U_EPS), 0.0, 1.0)
+
+
+def _round_to_step(v, step):
+    """Round ``v`` onto the grid ``k * step``.
+
+    A decimal grid (step 10**-d) divides by 10**d so the result is the float
+    nearest the decimal (``round(v * 100) / 100`` gives 226.39 where
+    ``round(v / 0.01) * 0.01`` gives 226.39000000000001).
+    """
+    if step < 1:
+        scale = float(round(1.0 / step))
+        return np.round(v * scale) / scale
+    return np.round(v / step) * step
 
 
 class CategoricalColumn:
@@ -53,6 +84,9 @@ class CategoricalColumn:
     def fit(self, values: pd.Series):
         missing = values.isna().to_numpy()
         counts = values[~missing].value_counts(sort=True)
+        # a Categorical lists its unused categories with count 0: they were never
+        # seen, so they get no code (they stay in the dtype restored at decoding)
+        counts = counts[counts > 0]
         if len(counts) > self.max_levels:
             keep = counts.iloc[: self.max_levels]
             keep = keep[keep >= self.min_count]
@@ -170,24 +204,43 @@ class NumericColumn:
         self.integral = integral
         self.step = step
 
-    def fit(self, values: np.ndarray):
-        """Fit on a float64 array (NaN = missing)."""
+    def fit(self, values: np.ndarray, *, sample=None):
+        """Fit on a float64 array (NaN = missing).
+
+        ``sample`` (optional row indices) limits the estimation of spikes and
+        of the CDF quantiles to those rows; the missing rate, the bounds and,
+        when the continuous part has at most ``n_knots`` distinct values, the
+        exact value set always come from every row, so that every training
+        value encodes and decodes to itself.
+        """
         values = np.asarray(values, dtype=np.float64)
         missing = np.isnan(values)
         observed = values[~missing]
-        n = len(values)
-        uniq, counts = np.unique(observed, return_counts=True)
-        freq = counts / n
+        self.has_missing_ = bool(missing.any())
+        self.missing_rate_ = float(missing.mean()) if len(values) else 0.0
+        # an all-missing column has no bounds (NaN) and only the missing mode
+        self.min_ = float(observed.min()) if len(observed) else np.nan
+        self.max_ = float(observed.max()) if len(observed) else np.nan
+        if sample is None:
+            n, fit_observed = len(values), observed
+        else:
+            fit_values = values[sample]
+            n, fit_observed = len(fit_values), fit_values[~np.isnan(fit_values)]
+        uniq, counts = np.unique(fit_observed, return_counts=True)
+        freq = counts / max(n, 1)
         is_spike = (freq >= self.spike_threshold) & (freq >= self.spike_ratio / max(len(uniq), 1))
         order = np.argsort(-counts[is_spike], kind="stable")[: self.max_spikes]
         spikes = np.sort(uniq[is_spike][order])
         self.spikes_ = spikes
-        self.has_missing_ = bool(missing.any())
-        self.missing_rate_ = float(missing.mean())
-        self.min_ = float(observed.min())
-        self.max_ = float(observed.max())
         rest_mask = ~np.isin(uniq, spikes)
         rest_vals, rest_counts = uniq[rest_mask], counts[rest_mask]
+        full_rest = None
+        if sample is not None and len(observed) > len(fit_observed):
+            full_rest = observed[~np.isin(observed, spikes)] if len(spikes) else observed
+            if len(rest_vals) <= self.n_knots:
+                # a value set small enough to keep exactly: count it on every row,
+                # so rare values missed by the sample still decode to themselves
+                rest_vals, rest_counts = np.unique(full_rest, return_counts=True)
         self.has_continuous = len(rest_vals) > 0
         if self.has_continuous:
             cdf = np.cumsum(rest_counts) / rest_counts.sum()
@@ -205,8 +258,15 @@ class NumericColumn:
                 knots = np.quantile(rest, probs)
                 # strictly increasing knots for a well-defined interpolation
                 knots, first = np.unique(knots, return_index=True)
+                knot_probs = probs[first] if len(knots) > 1 else np.array([0.0])
+                if full_rest is not None and len(full_rest):
+                    # the CDF spans the bounds of every row, not only of the sample
+                    lo, hi = float(full_rest.min()), float(full_rest.max())
+                    if len(knots) > 1:
+                        knots[0], knots[-1] = min(knots[0], lo), max(knots[-1], hi)
+                    rest_vals = np.array([min(rest_vals[0], lo), max(rest_vals[-1], hi)])
                 self.knots_ = knots
-                self.knot_probs_ = probs[first] if len(knots) > 1 else np.array([0.0])
+                self.knot_probs_ = knot_probs
                 self.cont_min_, self.cont_max_ = float(rest_vals[0]), float(rest_vals[-1])
         self.mode_values_ = np.concatenate([[np.nan] if self.has_continuous else [], spikes])
         return self
@@ -215,7 +275,9 @@ class NumericColumn:
     @property
     def n_levels(self):
         n = int(self.has_continuous) + len(self.spikes_) + int(self.has_missing_)
-        return n if n > 1 else 0
+        # a single mode needs no code, unless it is all the column has (e.g. an
+        # all-missing column): then a one-level block keeps the row count
+        return n if n > 1 or not self.has_continuous else 0
 
     @property
     def _first_spike_code(self):
@@ -241,16 +303,23 @@ class NumericColumn:
         if self.exact_:
             k = np.clip(np.searchsorted(self.values_, v), 0, len(self.values_) - 1)
             lo, hi = self.cdf_left_[k], self.cdf_right_[k]
-            w = rng.random(len(v)) if rng is not None else 0.5
-            u = lo + w * (hi - lo)
+            if rng is None:
+                u = lo + 0.5 * (hi - lo)
+            else:
+                # uniform inside the step, minus a margin on each side: the score is
+                # stored as float32, whose rounding moves u by up to ~1.5e-8, and a
+                # draw at the very edge of a narrow step would decode to its neighbour
+                margin = np.minimum(0.25 * (hi - lo), _DEQUANT_MARGIN)
+                u = lo + margin + rng.random(len(v)) * (hi - lo - 2 * margin)
         else:
             if len(self.knots_) == 1:
                 u = np.full(len(v), 0.5)
             else:
                 u = np.interp(v, self.knots_, self.knot_probs_)
-        return np.clip(u, _U_EPS, 1 - _U_EPS)
+        return _squeeze(u)
 
     def from_uniform(self, u):
+        u = _unsqueeze(u)
         if self.exact_:
             k = np.searchsorted(self.cdf_right_, u, side="left")
             return self.values_[np.clip(k, 0, len(self.values_) - 1)]
@@ -260,7 +329,7 @@ class NumericColumn:
         if self.integral:
             v = np.round(v)
         elif self.step:
-            v = np.round(v / self.step) * self.step
+            v = _round_to_step(v, self.step)
         return np.clip(v, self.cont_min_, self.cont_max_)
 
     def z_bounds(self, low, high):
@@ -284,7 +353,7 @@ class NumericColumn:
                 return None
             u_lo = float(np.interp(max(low, self.cont_min_), self.knots_, self.knot_probs_))
             u_hi = float(np.interp(min(high, self.cont_max_), self.knots_, self.knot_probs_))
-        u_lo, u_hi = np.clip([u_lo, u_hi], _U_EPS, 1 - _U_EPS)
+        u_lo, u_hi = _squeeze([u_lo, u_hi])
         return float(ndtri(u_lo)), float(ndtri(u_hi))
 
     def modes_for(self, values):

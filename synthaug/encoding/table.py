@@ -58,17 +58,45 @@ def infer_column_kind(series: pd.Series):
                     "convert it to numeric, datetime or string first.")
 
 
-def _decimal_step(values: np.ndarray, max_decimals=6):
-    """The coarsest grid 10**-d (d <= max_decimals) that holds all ``values``."""
+def _decimal_step(values: np.ndarray, max_decimals=6, eps=np.finfo(np.float64).eps):
+    """The coarsest grid 10**-d (d <= max_decimals) that holds all ``values``.
+
+    A value is on the grid when ``values * 10**d`` is an integer up to the
+    representation error of its dtype (``eps``: float64, or float32 for a
+    float32 column), *relative to that value*: a tolerance relative to the
+    column's largest value would put every value of a column of large numbers
+    "on the grid" (e.g. incomes around 1e6 with cents were taken for integers).
+    """
     values = values[np.isfinite(values)]
     if len(values) > 20_000:
         values = values[:: len(values) // 20_000]
-    scale = max(1.0, float(np.abs(values).max(initial=1.0)))
     for d in range(max_decimals + 1):
         scaled = values * 10.0 ** d
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * scale * 10.0 ** d):
+        tol = 4.0 * eps * np.maximum(np.abs(scaled), 1.0)
+        if np.all(np.abs(scaled - np.round(scaled)) <= tol):
             return 10.0 ** -d
     return None
+
+
+def _float_eps(dtype):
+    """Machine epsilon of a float column's dtype (float64 for anything else)."""
+    try:
+        np_dtype = getattr(dtype, "numpy_dtype", dtype)   # Float32Dtype -> float32
+        if np.issubdtype(np_dtype, np.floating):
+            return float(np.finfo(np_dtype).eps)
+    except TypeError:
+        pass
+    return float(np.finfo(np.float64).eps)
+
+
+def _datetime_ns(col: pd.Series):
+    """``(int64 nanoseconds since the epoch in UTC, missing mask)`` of a datetime column."""
+    s = col
+    if getattr(col.dtype, "tz", None) is not None:
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    s = s.astype("datetime64[ns]")
+    missing = s.isna().to_numpy()
+    return s.to_numpy(dtype="int64", na_value=0), missing
 
 
 _DATETIME_UNITS = np.array([86_400e9, 3_600e9, 60e9, 1e9, 1e6, 1e3, 1.0])  # day .. ns
@@ -98,7 +126,8 @@ class TableEncoder:
         Resolution of the empirical CDF of a numeric column's continuous part.
     fit_subsample : int, default=200_000
         Numeric CDFs and spikes are estimated on at most this many rows
-        (levels, bounds and missing rates always use every row).
+        (levels, bounds, missing rates and the value set of a numeric column
+        with at most ``n_knots`` distinct values always use every row).
 
     Attributes
     ----------
@@ -140,6 +169,8 @@ class TableEncoder:
         if unknown:
             raise ValueError(f"discrete_columns names columns not in the data: {sorted(map(str, unknown))}")
         n = len(X)
+        if n == 0:
+            raise ValueError("Cannot fit a TableEncoder on a frame with 0 rows.")
         sub = None
         if n > self.fit_subsample:
             sub = np.sort(rng.choice(n, self.fit_subsample, replace=False))
@@ -154,41 +185,38 @@ class TableEncoder:
                 enc = CategoricalColumn(max_levels=self.max_levels).fit(col)
             else:
                 values = self._to_float(name, col, kind, fitting=True)
-                fit_values = values if sub is None else values[sub]
                 integral, step = self._grid(name, col, kind, values)
                 enc = NumericColumn(spike_threshold=self.spike_threshold, n_knots=self.n_knots,
                                     integral=integral, step=step)
-                enc.fit(fit_values)
-                if sub is not None:  # bounds and missing rate from every row
-                    enc.min_, enc.max_ = float(np.nanmin(values)), float(np.nanmax(values))
+                # bounds, missing rate and small value sets from every row, CDF from ``sub``
+                enc.fit(values, sample=sub)
             self.encoders_[name] = enc
         self.layout_ = Layout.from_encoders([self.encoders_[c] for c in self.columns_])
         return self
 
     def _grid(self, name, col, kind, values):
         if kind == "datetime":
-            finite = values[np.isfinite(values)]
+            # on the exact int64 nanoseconds: their float64 copy is not exact
+            # (spacing 256 ns today), so a millisecond grid would be missed
+            ns, missing = _datetime_ns(col)
+            ns = ns[~missing]
             for unit in _DATETIME_UNITS:
-                if np.all(np.mod(finite, unit) == 0):
+                if np.all(ns % np.int64(unit) == 0):
                     return False, float(unit)
-            return True, None
+            return False, 1.0
         if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
             return True, None
-        step = _decimal_step(values)
+        step = _decimal_step(values, eps=_float_eps(col.dtype))
         return step == 1.0, (None if step == 1.0 else step)
 
     def _to_float(self, name, col, kind, *, fitting=False):
         """Column values as float64 with NaN for missing."""
         if kind == "datetime":
-            tz = getattr(col.dtype, "tz", None)
             if fitting:
-                self.datetime_info_[name] = tz
-            s = col
-            if tz is not None:
-                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            s = s.astype("datetime64[ns]")
-            out = s.to_numpy(dtype="int64", na_value=np.iinfo(np.int64).min).astype(np.float64)
-            out[s.isna().to_numpy()] = np.nan
+                self.datetime_info_[name] = getattr(col.dtype, "tz", None)
+            ns, missing = _datetime_ns(col)
+            out = ns.astype(np.float64)
+            out[missing] = np.nan
             return out
         if col.dtype == object:
             col = pd.to_numeric(col, errors="raise")
@@ -245,7 +273,13 @@ class TableEncoder:
         dtype = self.dtypes_[name]
         kind = self.kinds_[name]
         if kind == "datetime":
-            out = pd.to_datetime(pd.Series(values).round(), unit="ns")
+            # snap onto the training time grid in int64 arithmetic: float64
+            # nanoseconds are only exact to ~256 ns, the grid (day .. µs) is exact
+            unit = self.encoders_[name].step or 1.0
+            missing = np.isnan(values)
+            ns = np.round(np.where(missing, 0.0, values) / unit).astype(np.int64) * np.int64(unit)
+            ns[missing] = np.iinfo(np.int64).min      # NaT
+            out = pd.Series(ns.view("datetime64[ns]"))
             tz = self.datetime_info_.get(name)
             if tz is not None:
                 out = out.dt.tz_localize("UTC").dt.tz_convert(tz)
@@ -268,11 +302,25 @@ class TableEncoder:
         if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
             if np.isnan(values).any():
                 return values  # a numpy int column cannot hold NaN
-            info = np.iinfo(dtype)
-            return np.clip(np.round(values), info.min, info.max).astype(dtype)
+            return _to_int(values, dtype)
         if isinstance(dtype, pd.api.extensions.ExtensionDtype):
-            s = pd.Series(values)
             if pd.api.types.is_integer_dtype(dtype):
-                s = s.round()
-            return s.astype(dtype)
+                missing = np.isnan(values)
+                ints = _to_int(np.where(missing, 0.0, values), dtype.numpy_dtype)
+                return pd.arrays.IntegerArray(ints, missing).astype(dtype) if missing.any() \
+                    else pd.array(ints, dtype=dtype)
+            return pd.Series(values).astype(dtype)
         return values.astype(dtype)
+
+
+def _to_int(values, dtype):
+    """Round float ``values`` into integer ``dtype`` without wrapping around at its limits.
+
+    ``float(np.iinfo(np.int64).max)`` is 2**63, which does not fit an int64:
+    clip to the largest float that does.
+    """
+    info = np.iinfo(dtype)
+    lo, hi = float(info.min), float(info.max)
+    if int(hi) > info.max:
+        hi = float(np.nextafter(hi, 0.0))
+    return np.clip(np.round(values), lo, hi).astype(dtype)

@@ -204,7 +204,8 @@ def evaluate(real, synthetic, holdout=None, target=None, *, metadata=None, rando
         run.skipped["dcr_overfitting_protection"] = "needs a holdout"
 
     out = run("dcr_baseline_protection", sdmetrics_scores.dcr_baseline_protection,
-              real_n, synth_n, random_state=seeds["dcr_baseline"], **meta_kw)
+              real_n, synth_n, n_rows=sdmetrics_scores.DCR_ROWS,
+              random_state=seeds["dcr_baseline"], **meta_kw)
     if out is not None:
         run.set("dcr_baseline_protection", out[0], "random rows at distance 0")
         info["dcr_sdm_rows"] = out[1]["n_rows"]
@@ -214,14 +215,16 @@ def evaluate(real, synthetic, holdout=None, target=None, *, metadata=None, rando
         ]
     if hold_n is not None:
         out = run("dcr_overfitting_protection", sdmetrics_scores.dcr_overfitting_protection,
-                  real_n, hold_n, synth_n, random_state=seeds["dcr_overfitting"], **meta_kw)
+                  real_n, hold_n, synth_n, n_rows=sdmetrics_scores.DCR_ROWS,
+                  random_state=seeds["dcr_overfitting"], **meta_kw)
         if out is not None:
             run.set("dcr_overfitting_protection", out[0])
             info["dcr_sdm_rows"] = out[1]["n_rows"]
             privacy_rows.append(("dcr_overfitting_protection", "share closer to training",
                                  out[1]["closer_to_training"]))
     out = run("new_row_synthesis", sdmetrics_scores.new_row_synthesis, real_n, synth_n,
-              random_state=seeds["new_rows"], **meta_kw)
+              n_rows=sdmetrics_scores.NEW_ROW_SYNTHESIS_ROWS, random_state=seeds["new_rows"],
+              **meta_kw)
     if out is not None:
         run.set("new_row_synthesis", out[0])
         info["nrs_rows"] = out[1]["n_rows"]
@@ -232,9 +235,10 @@ def evaluate(real, synthetic, holdout=None, target=None, *, metadata=None, rando
         run.skipped["disclosure_protection"] = "needs sensitive_columns"
     else:
         out = run("disclosure_protection", sdmetrics_scores.disclosure_protection,
-                  real_n, synth_n, sensitive, random_state=seeds["disclosure"], **meta_kw)
+                  real_n, synth_n, sensitive, n_rows=sdmetrics_scores.DISCLOSURE_ROWS,
+                  random_state=seeds["disclosure"], **meta_kw)
         if out is not None:
-            run.set("disclosure_protection", out[0], "sensitive columns are constant")
+            run.set("disclosure_protection", out[0], out[1]["reason"])
             privacy_rows += [
                 ("disclosure_protection", "CAP protection", out[1]["cap_protection"]),
                 ("disclosure_protection", "baseline protection", out[1]["baseline_protection"]),

@@ -329,8 +329,7 @@ def matrix_figure(matrix, title, *, vmin=-1.0, vmax=1.0, cmap="RdBu_r", center=N
     norm = TwoSlopeNorm(vcenter=center, vmin=vmin, vmax=vmax) if center is not None else None
     import matplotlib
 
-    cm = matplotlib.colormaps[cmap].copy()
-    cm.set_bad("#d9d9d9")
+    cm = matplotlib.colormaps[cmap].with_extremes(bad="#d9d9d9")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cm, norm=norm,
                       vmin=None if norm else vmin, vmax=None if norm else vmax)
     labels = [_short(c, 14) for c in matrix.columns]

@@ -24,7 +24,9 @@ scores near 0 against every categorical column. :func:`quality_scores`
 therefore also reports ``column_pair_trends_shared_bins``: the same property
 with the real table's bin edges used for both tables (what sdmetrics intends,
 see sdv-dev/SDMetrics#368). On the credit data, the real holdout scores 0.88
-on ``column_pair_trends`` and 0.97 on ``column_pair_trends_shared_bins``. Inputs are validated and normalised exactly as in
+on ``column_pair_trends`` and 0.97 on ``column_pair_trends_shared_bins``.
+
+Inputs are validated and normalised exactly as in
 :mod:`synthaug.evaluation.metrics`.
 """
 
@@ -36,11 +38,6 @@ import pandas as pd
 from sklearn.utils import check_random_state
 
 from ._schema import check_column_argument, prepare_frames, to_float
-
-try:  # the property behind Column Pair Trends; private module, pinned sdmetrics<0.33
-    from sdmetrics.reports.single_table._properties import ColumnPairTrends as _PairTrends
-except ImportError:  # pragma: no cover
-    _PairTrends = None
 
 __all__ = [
     "dcr_baseline_protection",
@@ -86,11 +83,18 @@ def _strip_table(details):
     return details.drop(columns=["Table"], errors="ignore").reset_index(drop=True)
 
 
-if _PairTrends is not None:
+def _shared_bins_pair_trends(real, synthetic, metadata):
+    """sdmetrics' Column Pair Trends with the real data's bin edges for both tables.
 
-    class _SharedBinsPairTrends(_PairTrends):
-        """sdmetrics' Column Pair Trends with the real data's bin edges for both tables."""
+    Subclasses the property behind the report (a private sdmetrics module;
+    sdmetrics is pinned below 0.33). Returns None if that module moved.
+    """
+    try:
+        from sdmetrics.reports.single_table._properties import ColumnPairTrends
+    except ImportError:  # pragma: no cover
+        return None
 
+    class SharedBins(ColumnPairTrends):
         def _generate_details(self, real_data, synthetic_data, metadata, progress_bar=None,
                               column_pairs=None):
             real = self._convert_datetime_columns_to_numeric(real_data.copy(), metadata)
@@ -108,13 +112,47 @@ if _PairTrends is not None:
                 bin_edges = getattr(self, "_shared_edges", {}).get(column_name)
             return super()._discretize_column(column_name, data, bin_edges)
 
-
-def _shared_bins_pair_trends(real, synthetic, metadata):
-    prop = _SharedBinsPairTrends()
+    prop = SharedBins()
     prop.real_correlation_threshold = 0
     prop.real_association_threshold = 0
     score = prop.get_score(real, synthetic, metadata)
     return float(score), prop.details.reset_index(drop=True)
+
+
+def _random_rows(real, n, rng):
+    """Uniform random rows within the real ranges/levels, as sdmetrics' DCR baseline.
+
+    Same recipe as ``DCRBaselineProtection._generate_random_data`` (integers
+    for integer-valued columns, uniform floats, uniform datetimes, levels
+    drawn uniformly, the real missing share), but every draw comes from
+    ``rng``: sdmetrics 0.32 draws the missing-value mask from numpy's global
+    generator, which made the score change from run to run.
+    """
+    out = {}
+    for name in real.columns:
+        col = real[name]
+        observed = col.dropna()
+        missing = rng.random(n) < col.isna().mean()
+        if observed.empty:
+            out[name] = pd.Series([np.nan] * n, dtype=col.dtype if col.dtype != object else object)
+            continue
+        if pd.api.types.is_datetime64_any_dtype(col):
+            lo, hi = observed.min(), observed.max()
+            values = lo + pd.to_timedelta(rng.uniform(0, (hi - lo).total_seconds(), n), unit="s")
+            values = pd.Series(values).where(~missing, pd.NaT)
+        elif pd.api.types.is_numeric_dtype(col):
+            lo, hi = float(observed.min()), float(observed.max())
+            if np.all(observed == np.round(observed)):
+                values = rng.integers(int(lo), int(hi) + 1, size=n).astype("float64")
+            else:
+                values = rng.uniform(lo, hi, size=n)
+            values = pd.Series(np.where(missing, np.nan, values))
+        else:
+            values = rng.choice(observed.unique(), size=n).astype(object)
+            values[missing] = np.nan
+            values = pd.Series(values)
+        out[name] = values
+    return pd.DataFrame(out)
 
 
 def quality_scores(real, synthetic, *, metadata=None):
@@ -169,10 +207,9 @@ def quality_scores(real, synthetic, *, metadata=None):
             "column_shapes": _strip_table(report.get_details("Column Shapes")),
             "column_pair_trends": _strip_table(report.get_details("Column Pair Trends")),
         }
-        shared = None
-        if _PairTrends is not None:
-            shared, details["column_pair_trends_shared_bins"] = _shared_bins_pair_trends(
-                real_n, synth_n, metadata)
+        shared = _shared_bins_pair_trends(real_n, synth_n, metadata)
+        if shared is not None:
+            shared, details["column_pair_trends_shared_bins"] = shared
     scores = {
         "quality": float(report.get_score()),
         "column_shapes": float(props["Column Shapes"]),
@@ -236,7 +273,9 @@ def dcr_baseline_protection(train, synthetic, *, metadata=None, n_rows=DCR_ROWS,
     Median distance from synthetic rows to their closest training row,
     divided by the same median for uniformly random rows (capped at 1).
     ``n_rows`` rows of each table are drawn (seeded) before the call, and
-    sdmetrics' random baseline is seeded too.
+    the random baseline rows are drawn with the same recipe as sdmetrics but
+    from a seeded generator (sdmetrics 0.32 draws part of them from numpy's
+    global generator).
 
     Returns
     -------
@@ -262,10 +301,15 @@ def dcr_baseline_protection(train, synthetic, *, metadata=None, n_rows=DCR_ROWS,
     )
     rng = check_random_state(random_state)
     train_s, synth_s = _subsample(train_n, n_rows, rng), _subsample(synth_n, n_rows, rng)
-    # sdmetrics draws its random baseline from ``cls._seed``; a private subclass seeds it.
-    seeded = type("DCRBaselineProtection", (DCRBaselineProtection,), {"_seed": _seed(rng)})
+    random_rows = _random_rows(train_s, len(synth_s), np.random.default_rng(_seed(rng)))
+
+    class Seeded(DCRBaselineProtection):
+        @classmethod
+        def _generate_random_data(cls, real_data, num_samples=None):
+            return random_rows
+
     with _quiet():
-        out = seeded.compute_breakdown(train_s, synth_s, metadata, None)
+        out = Seeded.compute_breakdown(train_s, synth_s, metadata, None)
     medians = out["median_DCR_to_real_data"]
     details = {
         "median_dcr_synthetic": float(medians["synthetic_data"]),
@@ -372,8 +416,9 @@ def disclosure_protection(train, synthetic, sensitive_columns, *, metadata=None,
     Returns
     -------
     score : float or None
-        In [0, 1], higher is better. None when the sensitive columns are
-        constant (nothing to disclose).
+        In [0, 1], higher is better. None (with ``details["reason"]``) when
+        the sensitive columns are constant or no synthetic row matches the
+        known columns of any real row (the attack never applies).
     details : dict
 
     Examples
@@ -415,7 +460,12 @@ def disclosure_protection(train, synthetic, sensitive_columns, *, metadata=None,
             continuous_column_names=continuous or None,
         )
     score = float(out["score"])
-    details = {"cap_protection": float(out["cap_protection"]),
+    reason = None
+    if not np.isfinite(score):
+        reason = ("the sensitive columns are constant" if out["baseline_protection"] == 0 else
+                  "no synthetic row matches the known columns of any real row, so the "
+                  "attack never applies (sdmetrics returns NaN)")
+    details = {"reason": reason, "cap_protection": float(out["cap_protection"]),
                "baseline_protection": float(out["baseline_protection"]),
                "known_columns": known, "sensitive_columns": sensitive,
                "n_rows": min(len(train_s), len(synth_s))}
