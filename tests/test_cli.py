@@ -1,0 +1,66 @@
+"""The `synthaug` command line: commands work, user mistakes give one line and exit 2."""
+
+import pandas as pd
+import pytest
+
+from synthaug.cli import main
+from synthaug.datasets import load_credit
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data = load_credit().sample(300, random_state=0)
+    data.to_csv(root / "train.csv", index=False)
+    model = root / "model.pkl"
+    assert main(["fit", str(root / "train.csv"), "--out", str(model), "--steps", "5", "--quiet"]) == 0
+    return root, model, data
+
+
+def test_sample_csv_and_parquet(files):
+    root, model, data = files
+    assert main(["sample", str(model), "-n", "25", "--out", str(root / "s.csv"), "--seed", "0"]) == 0
+    out = pd.read_csv(root / "s.csv")
+    assert list(out.columns) == list(data.columns) and len(out) == 25
+    pytest.importorskip("pyarrow")
+    assert main(["sample", str(model), "-n", "10", "--out", str(root / "s.parquet")]) == 0
+    assert len(pd.read_parquet(root / "s.parquet")) == 10
+
+
+def test_sample_with_conditions(files):
+    root, model, _ = files
+    out_path = root / "cond.csv"
+    code = main(["sample", str(model), "-n", "40", "--out", str(out_path),
+                 "--condition", "Home=owner,rent", "--condition", "Age=30..40", "--condition", "Records=yes"])
+    assert code == 0
+    out = pd.read_csv(out_path)
+    assert out["Home"].isin(["owner", "rent"]).all()
+    assert out["Age"].between(30, 40).all()
+    assert (out["Records"] == "yes").all()
+
+
+def test_fit_with_target_writes_label_column(files):
+    root, _, _ = files
+    model = root / "cond_model.pkl"
+    assert main(["fit", str(root / "train.csv"), "--out", str(model), "--target", "Status", "--steps", "3",
+                 "--quiet"]) == 0
+    assert main(["sample", str(model), "-n", "12", "--out", str(root / "xy.csv")]) == 0
+    assert "Status" in pd.read_csv(root / "xy.csv").columns
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["fit", "missing.csv", "--out", "m.pkl"], "no such file"),
+    (["fit", "data.txt", "--out", "m.pkl"], "unknown table format"),
+    (["sample", "{model}", "-n", "5", "--out", "x.csv", "--condition", "Nope=1"], "unknown column 'Nope'"),
+    (["sample", "{model}", "-n", "5", "--out", "x.csv", "--condition", "Home=castle"], "castle"),
+    (["sample", "{model}", "-n", "5", "--out", "x.csv", "--condition", "Age"], "COL=VALUE"),
+    (["sample", "{model}", "-n", "-3", "--out", "x.csv"], ">= 0"),
+    (["fit", "{train}", "--out", "m.pkl", "--target", "Nope"], "--target 'Nope'"),
+    (["sample", "{train}", "-n", "5", "--out", "x.csv"], "not a synthaug model"),
+])
+def test_user_errors_are_one_line(files, capsys, argv, needle):
+    root, model, _ = files
+    argv = [a.format(model=model, train=root / "train.csv") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err and "Traceback" not in err
