@@ -37,7 +37,6 @@ import platform
 import queue
 import shlex
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -199,13 +198,12 @@ def fit_tabularargn(ds: Dataset, quick: bool):
     """MOSTLY AI ``TabularARGN`` (mostlyai-engine) at its defaults, on CPU.
 
     The estimator runs the engine's split/analyze/encode/train workflow in a
-    temporary workspace; ``sample`` runs ``generate`` there.
+    temporary workspace it removes itself; ``sample`` runs ``generate`` there.
     """
     from mostlyai.engine import TabularARGN
 
-    workspace = tempfile.mkdtemp(prefix="fidelity_argn_")
     kwargs = {"max_epochs": 1} if quick else {}
-    model = TabularARGN(device="cpu", random_state=RANDOM_STATE, workspace_dir=workspace, **kwargs)
+    model = TabularARGN(device="cpu", random_state=RANDOM_STATE, **kwargs)
     model.fit(ds.train)
     return model.sample
 
@@ -213,23 +211,28 @@ def fit_tabularargn(ds: Dataset, quick: bool):
 def fit_forestdiffusion(ds: Dataset, quick: bool):
     """ForestDiffusion (flow, XGBoost) with n_t=20, duplicate_K=20.
 
-    Categorical columns are integer-coded, a missing category becoming a level
-    of its own; two-level ones are passed as ``bin_indexes``, the others as
+    Categorical columns are integer-coded by descending frequency, a missing
+    category becoming a level of its own; two-level ones are passed as ``bin_indexes``, the others as
     ``cat_indexes``, and integer-valued numeric columns as ``int_indexes``.
     Missing numeric cells are left as NaN (XGBoost trains on them) but
     ForestDiffusion generates complete rows.
     """
     from ForestDiffusion import ForestDiffusionModel
 
-    codes, levels = {}, {}
+    codes, levels, missing = {}, {}, object()
     for col in ds.categorical:
-        values = ds.train[col].astype(object).where(ds.train[col].notna(), None)
-        cats = sorted({v for v in values if v is not None}, key=str)
-        if values.isna().any():
-            cats.append(None)
-        levels[col] = cats
-        codes[col] = values.map({c: i for i, c in enumerate(cats)}).astype(float)
-    X = pd.DataFrame({c: codes[c] if c in codes else ds.train[c].astype(float) for c in ds.train})
+        # Most frequent level first: ForestDiffusion drops the first dummy and
+        # decodes "no dummy above 0.5" to it, so it should be the mode.
+        values = ds.train[col].astype(object).where(ds.train[col].notna(), missing)
+        levels[col] = list(values.value_counts().index)
+        codes[col] = values.map({c: i for i, c in enumerate(levels[col])}).astype(float)
+    # ForestDiffusion finds a column's dummies by the substring "<index>_", so
+    # column 1 would also claim column 11's: many-level categoricals go first.
+    many = [c for c in levels if len(levels[c]) > 2]
+    if len(many) > 10:
+        raise ValueError("ForestDiffusion runner supports at most 10 categoricals with > 2 levels")
+    order = many + [c for c in ds.train.columns if c not in many]
+    X = pd.DataFrame({c: codes[c] if c in codes else ds.train[c].astype(float) for c in order})
     cols = list(X.columns)
     cat_idx = [cols.index(c) for c in levels if len(levels[c]) > 2]
     bin_idx = [cols.index(c) for c in levels if len(levels[c]) <= 2]
@@ -247,8 +250,9 @@ def fit_forestdiffusion(ds: Dataset, quick: bool):
         out = pd.DataFrame(model.generate(batch_size=n), columns=cols)
         for col, cats in levels.items():
             idx = out[col].round().clip(0, len(cats) - 1).astype(int)
-            out[col] = pd.Series(np.asarray(cats, dtype=object)[idx], index=out.index)
-        return out
+            decoded = [np.nan if cats[i] is missing else cats[i] for i in idx]
+            out[col] = pd.Series(decoded, index=out.index, dtype=object)
+        return out[list(ds.train.columns)]
 
     return sample
 

@@ -25,9 +25,9 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ._validation import check_n_samples, check_table, check_target
 from .conditioning import condition_tensors, enforce_conditions, parse_conditions
-from .encoding import TableEncoder
+from .encoding import EncodedTable, TableEncoder
 
-__all__ = ["BaseGenerativeSampler", "resolve_device"]
+__all__ = ["BaseGenerativeSampler", "resolve_device", "to_device"]
 
 _TARGET = "__synthaug_target__"
 
@@ -40,6 +40,14 @@ def resolve_device(device):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available; use device='auto' or 'cpu'.")
     return dev
+
+
+def to_device(array, device):
+    """Copy a numpy array to ``device`` (through pinned memory on CUDA)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type == "cuda":  # CUDA only: page-locked staging for a fast asynchronous copy
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def _torch_generator(rng, device):
@@ -213,7 +221,6 @@ class BaseGenerativeSampler(BaseEstimator):
             cont, code = self._generate(b, given, x_given, cond, constraints, generator)
             conts.append(cont.cpu().numpy())
             codes.append(code.cpu().numpy() if code is not None else np.zeros((b, 0), np.int64))
-        from .encoding import EncodedTable
         table = EncodedTable(np.concatenate(conts) if conts else np.zeros((0, layout.n_continuous), np.float32),
                              np.concatenate(codes) if codes else np.zeros((0, layout.n_discrete), np.int64))
         return self.encoder_.inverse_transform(table, random_state=np.random.RandomState(rng.integers(2**31)))

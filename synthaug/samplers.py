@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _TARGET, BaseGenerativeSampler
+from ._base import _TARGET, BaseGenerativeSampler, to_device
 from .diffusion import SCHEDULES, GaussianDiffusion, get_betas
 from .diffusion.trainer import DiffusionStep
 from .encoding.columns import _Z_MAX
@@ -42,8 +42,10 @@ class DiffusionSampler(BaseGenerativeSampler):
         Number of residual blocks.
     schedule : {"cosine", "linear"}, default="cosine"
         Noise schedule.
+    solver : {"dpm++2m", "ddim"}, default="dpm++2m"
+        Few-step sampler: second-order multistep DPM-Solver++ or DDIM.
     eta : float, default=0.0
-        DDIM stochasticity (0 deterministic, 1 ancestral-like).
+        DDIM stochasticity (0 deterministic, 1 ancestral-like); DDIM only.
     ema_decay : float, default=0.999
         Decay of the exponential moving average of the weights used to sample.
     p_unconditional : float, default=0.5
@@ -103,13 +105,14 @@ class DiffusionSampler(BaseGenerativeSampler):
         "width": [Interval(Integral, 1, None, closed="left")],
         "depth": [Interval(Integral, 0, None, closed="left")],
         "schedule": [StrOptions(set(SCHEDULES))],
+        "solver": [StrOptions({"ddim", "dpm++2m"})],
         "eta": [Interval(Real, 0, 1, closed="both")],
         "ema_decay": [Interval(Real, 0, 1, closed="left")],
         "p_unconditional": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(self, *, n_timesteps=1000, sampling_steps=20, width=256, depth=3, schedule="cosine",
-                 eta=0.0, ema_decay=0.999, p_unconditional=0.5, max_steps="auto", batch_size=512,
+                 solver="dpm++2m", eta=0.0, ema_decay=0.999, p_unconditional=0.5, max_steps="auto", batch_size=512,
                  lr=1e-3, discrete_columns=None, device="auto", random_state=None, verbose=True):
         super().__init__(max_steps=max_steps, batch_size=batch_size, lr=lr,
                          discrete_columns=discrete_columns, device=device,
@@ -119,6 +122,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         self.width = width
         self.depth = depth
         self.schedule = schedule
+        self.solver = solver
         self.eta = eta
         self.ema_decay = ema_decay
         self.p_unconditional = p_unconditional
@@ -136,8 +140,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         n_steps = self._n_steps(len(encoded))
         optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=1e-4)
         ema = EMA(network, self.ema_decay)
-        data = (torch.as_tensor(encoded.continuous, device=device),
-                torch.as_tensor(encoded.discrete, device=device))
+        data = (to_device(encoded.continuous, device), to_device(encoded.discrete, device))
         columns = self.encoder_.columns_
         step = DiffusionStep(self.process_, network, optimizer, warmup_cosine(optimizer, n_steps), ema, data, lt,
                              generator=generator, p_unconditional=self.p_unconditional,
@@ -151,7 +154,7 @@ class DiffusionSampler(BaseGenerativeSampler):
     def _generate(self, n, given, x_given, cond, constraints, generator):
         width = self.encoder_.layout_.width
         noise = torch.randn((n, width), generator=generator, device=self.device_)
-        x0, codes = self.process_.ddim_sample(self.network_, noise, steps=self.sampling_steps, eta=self.eta,
-                                              given=given, x_given=x_given, cond=cond,
-                                              constraints=constraints, generator=generator)
+        x0, codes = self.process_.sample(self.network_, noise, steps=self.sampling_steps, solver=self.solver,
+                                         eta=self.eta, given=given, x_given=x_given, cond=cond,
+                                         constraints=constraints, generator=generator)
         return x0[:, : self.encoder_.layout_.n_continuous], codes

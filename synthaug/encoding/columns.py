@@ -52,6 +52,24 @@ def _unsqueeze(u):
     return np.clip((np.asarray(u, dtype=np.float64) - _U_EPS) / (1.0 - 2.0 * _U_EPS), 0.0, 1.0)
 
 
+def _in_sorted(x, sorted_values):
+    """``np.isin(x, sorted_values)`` for a short sorted array, by binary search (no sort of ``x``)."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(x), dtype=bool)
+    k = np.clip(np.searchsorted(sorted_values, x), 0, len(sorted_values) - 1)
+    return sorted_values[k] == x
+
+
+def _count_values(x, known):
+    """``np.unique(x, return_counts=True)``, fast when ``x`` holds only the sorted ``known`` values."""
+    k = np.clip(np.searchsorted(known, x), 0, max(len(known) - 1, 0))
+    if len(known) and np.array_equal(known[k], x):
+        counts = np.bincount(k, minlength=len(known))
+        seen = counts > 0
+        return known[seen], counts[seen]
+    return np.unique(x, return_counts=True)
+
+
 def _round_to_step(v, step):
     """Round ``v`` onto the grid ``k * step``.
 
@@ -138,13 +156,17 @@ class CategoricalColumn:
         """Codes of ``values`` (array-like); unseen values raise ``ValueError``."""
         values = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
         missing = values.isna().to_numpy()
-        codes = self.levels_.get_indexer(values.astype(object))
+        # look up each distinct value once (factorize hashes the column, or reads a
+        # Categorical's codes), not every row: get_indexer on 1M objects is slow
+        row_uniq, uniques = pd.factorize(values, use_na_sentinel=True)
+        uniques = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
+        lookup = self.levels_.get_indexer(uniques)
+        if self.has_other_ and (lookup < 0).any():
+            idx = np.flatnonzero(lookup < 0)
+            in_tail = pd.Index(self.tail_levels_).get_indexer(uniques[idx]) >= 0
+            lookup[idx[in_tail]] = self.other_code
+        codes = np.append(lookup, -1)[row_uniq]      # NA sentinel -1 -> -1
         unknown = (codes < 0) & ~missing
-        if unknown.any() and self.has_other_:
-            in_tail = pd.Index(self.tail_levels_).get_indexer(values[unknown].astype(object)) >= 0
-            idx = np.flatnonzero(unknown)
-            codes[idx[in_tail]] = self.other_code
-            unknown[idx[in_tail]] = False
         if unknown.any():
             bad = values[unknown].iloc[0]
             raise ValueError(f"Column {name!r}: value {bad!r} was not seen during fit.")
@@ -232,15 +254,15 @@ class NumericColumn:
         order = np.argsort(-counts[is_spike], kind="stable")[: self.max_spikes]
         spikes = np.sort(uniq[is_spike][order])
         self.spikes_ = spikes
-        rest_mask = ~np.isin(uniq, spikes)
+        rest_mask = ~_in_sorted(uniq, spikes)
         rest_vals, rest_counts = uniq[rest_mask], counts[rest_mask]
         full_rest = None
         if sample is not None and len(observed) > len(fit_observed):
-            full_rest = observed[~np.isin(observed, spikes)] if len(spikes) else observed
+            full_rest = observed[~_in_sorted(observed, spikes)] if len(spikes) else observed
             if len(rest_vals) <= self.n_knots:
                 # a value set small enough to keep exactly: count it on every row,
                 # so rare values missed by the sample still decode to themselves
-                rest_vals, rest_counts = np.unique(full_rest, return_counts=True)
+                rest_vals, rest_counts = _count_values(full_rest, rest_vals)
         self.has_continuous = len(rest_vals) > 0
         if self.has_continuous:
             cdf = np.cumsum(rest_counts) / rest_counts.sum()
@@ -253,7 +275,7 @@ class NumericColumn:
             else:
                 self.exact_ = False
                 rest = np.repeat(rest_vals, rest_counts) if len(rest_vals) < 5 * self.n_knots \
-                    else observed[np.isin(observed, rest_vals)]
+                    else fit_observed[~_in_sorted(fit_observed, spikes)]
                 probs = np.linspace(0.0, 1.0, self.n_knots)
                 knots = np.quantile(rest, probs)
                 # strictly increasing knots for a well-defined interpolation

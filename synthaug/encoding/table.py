@@ -235,15 +235,16 @@ class TableEncoder:
         """
         rng = None if random_state is None else check_random_state(random_state)
         n = len(X)
-        cont = np.zeros((n, self.layout_.n_continuous), dtype=np.float32)
-        disc = np.zeros((n, self.layout_.n_discrete), dtype=np.int64)
+        # filled column by column: column-major buffers, made row-major once at the end
+        cont = np.zeros((n, self.layout_.n_continuous), dtype=np.float32, order="F")
+        disc = np.zeros((n, self.layout_.n_discrete), dtype=np.int64, order="F")
         for name, (ci, di) in zip(self.columns_, self.layout_.column_parts):
             codes, z = self.encode_column(name, X[name], rng=rng)
             if di is not None:
                 disc[:, di] = codes
             if ci is not None:
                 cont[:, ci] = z
-        return EncodedTable(cont, disc)
+        return EncodedTable(np.ascontiguousarray(cont), np.ascontiguousarray(disc))
 
     def encode_column(self, name, values, *, rng=None):
         """``(codes or None, z or None)`` of one column's values (a Series)."""
@@ -292,6 +293,8 @@ class TableEncoder:
                 return s.astype(bool)
             if dtype == object:
                 return s
+            if pd.api.types.is_bool_dtype(dtype):     # nullable "boolean": no to_numeric pass
+                return s.astype(dtype)
             if pd.api.types.is_numeric_dtype(dtype):  # a numeric column declared discrete
                 s = pd.to_numeric(s)
                 if s.isna().any() and pd.api.types.is_integer_dtype(dtype) and dtype.kind != "O" \

@@ -121,6 +121,8 @@ _DEFAULTS = {
 
 def describe(name, info=None):
     """Plain-language description of score ``name``, filled in from ``info``."""
+    if name not in SCORES:
+        return ""
     info = info or {}
     fields = dict(_DEFAULTS)
     if info.get("target") is not None:
@@ -138,5 +140,5 @@ def describe(name, info=None):
 
 
 def group(name):
-    """Group of a score: fidelity, validity, utility or privacy."""
-    return SCORES[name][0]
+    """Group of a score: fidelity, validity, utility, privacy (or "other")."""
+    return SCORES[name][0] if name in SCORES else "other"

@@ -1,5 +1,6 @@
 """``evaluate``: run every applicable figure and collect them in a report."""
 
+import numbers
 import time
 import warnings
 
@@ -99,8 +100,8 @@ def evaluate(real, synthetic, holdout=None, target=None, *, metadata=None, rando
     ...     return pd.DataFrame({"x": x, "y": np.where(x + rng.normal(size=n) > 0, "a", "b")})
     >>> train, holdout, synthetic = table(300), table(200), table(300)
     >>> report = evaluate(train, synthetic, holdout, target="y")
-    >>> sorted(report.scores)[:4]
-    ['column_pair_trends', 'column_shapes', 'data_structure', 'data_validity']
+    >>> list(report.scores)[:3]
+    ['quality', 'column_shapes', 'column_pair_trends']
     >>> report.scores["quality"] > 0.8, abs(report.scores["detection_auc"] - 0.5) < 0.1
     (True, True)
     >>> list(report.to_frame().columns)
@@ -115,163 +116,188 @@ def evaluate(real, synthetic, holdout=None, target=None, *, metadata=None, rando
     if target is not None and target not in kinds:
         raise ValueError(f"target {target!r} has an sdtype that cannot be predicted.")
     sensitive = check_column_argument(sensitive_columns, columns, "sensitive_columns")
-    real_n, synth_n = normalized[0], normalized[1]
-    hold_n = normalized[2] if holdout is not None else None
 
     rng = check_random_state(random_state)
-    seeds = {k: int(rng.randint(np.iinfo(np.int32).max)) for k in (
-        "detection", "ml", "dcr", "dcr_baseline", "dcr_overfitting", "new_rows", "disclosure")}
-
-    run = _Runner()
-    info = {
-        "n_rows": {"real": len(real_n), "synthetic": len(synth_n),
-                   "holdout": None if hold_n is None else len(hold_n)},
+    run = _Runner(
+        real=normalized[0], synthetic=normalized[1],
+        holdout=normalized[2] if holdout is not None else None,
+        metadata=metadata, target=target, sensitive=sensitive,
+        # One seed per step, drawn in a fixed order: a step's draws do not depend
+        # on which other steps run.
+        seeds={k: int(rng.randint(np.iinfo(np.int32).max)) for k in _SEEDED_STEPS},
+    )
+    run.info.update({
+        "n_rows": {name: len(f) for name, f in zip(frames, normalized)},
         "n_columns": len(columns),
         "target": target,
         "sensitive_columns": sensitive,
-        "detection_against": "held-out" if hold_n is not None else "training",
-        "random_state": random_state if isinstance(random_state, (int, type(None))) else "given",
+        "detection_against": "held-out" if run.holdout is not None else "training",
+        "random_state": random_state if isinstance(random_state, (numbers.Integral, type(None)))
+        else "given",
         "pair_trends_thresholds": {"real_correlation_threshold": 0,
                                    "real_association_threshold": 0},
-        "seconds": run.seconds,
-    }
-    meta_kw = {"metadata": metadata}
+    })
+    for step in (_fidelity, _detection, _utility, _privacy, _holdout_reference):
+        step(run)
+    data = {name: f for name, f in zip(frames, normalized)}
+    return EvaluationReport(run.scores, run.details, skipped=run.skipped, info=run.info,
+                            metadata=metadata, data=data)
 
-    # Fidelity and validity ------------------------------------------------------------
+
+_SEEDED_STEPS = ("detection", "ml", "dcr", "dcr_baseline", "dcr_overfitting", "new_rows",
+                 "disclosure")
+
+
+def _fidelity(run):
+    """sdmetrics Quality and Diagnostic reports, and the association matrices."""
     for step, func, names in (
         ("quality", sdmetrics_scores.quality_scores,
-         ("quality", "column_shapes", "column_pair_trends")),
+         ("quality", "column_shapes", "column_pair_trends", "column_pair_trends_shared_bins")),
         ("diagnostic", sdmetrics_scores.diagnostic_scores,
          ("diagnostic", "data_validity", "data_structure")),
     ):
-        out = run(step, func, real_n, synth_n, **meta_kw)
+        out = run.call(step, func, run.real, run.synthetic, metadata=run.metadata)
         if out is None:
             run.skipped.update({n: run.skipped[step] for n in names if n != step})
             continue
         run.scores.update(out[0])
         run.details.update(out[1])
-    run.details["association_real"] = metrics.association_matrix(real_n, **meta_kw)
-    run.details["association_synthetic"] = metrics.association_matrix(synth_n, **meta_kw)
+    for name, frame in (("real", run.real), ("synthetic", run.synthetic)):
+        run.details[f"association_{name}"] = metrics.association_matrix(
+            frame, metadata=run.metadata)
 
-    reference = hold_n if hold_n is not None else real_n
-    auc, det = run.own("detection_auc", metrics.detection_auc, reference, synth_n,
-                       random_state=seeds["detection"], return_details=True, **meta_kw)
-    if auc is not None:
-        run.scores["detection_auc"] = auc
-        fpr, tpr, _ = roc_curve(det["y_true"], det["y_score"])
-        run.details["detection_roc"] = pd.DataFrame({"fpr": fpr, "tpr": tpr})
-        run.details["detection_folds"] = pd.DataFrame(
-            {"fold": np.arange(1, len(det["fold_auc"]) + 1), "auc": det["fold_auc"]})
-        info["detection_rows_per_class"] = det["n_per_class"]
-    else:
+
+def _detection(run):
+    """Classifier two-sample test against the holdout (the training rows without one)."""
+    reference = run.holdout if run.holdout is not None else run.real
+    auc, det = run.own("detection_auc", metrics.detection_auc, reference, run.synthetic,
+                       metadata=run.metadata, random_state=run.seeds["detection"],
+                       return_details=True)
+    if auc is None:
         run.skipped["detection_auc"] = "fewer than 2 rows in a table"
+        return
+    run.scores["detection_auc"] = auc
+    fpr, tpr, _ = roc_curve(det["y_true"], det["y_score"])
+    run.details["detection_roc"] = pd.DataFrame({"fpr": fpr, "tpr": tpr})
+    run.details["detection_folds"] = pd.DataFrame(
+        {"fold": np.arange(1, len(det["fold_auc"]) + 1), "auc": det["fold_auc"]})
+    run.info["detection_rows_per_class"] = det["n_per_class"]
 
-    # Utility ---------------------------------------------------------------------------
-    ml_names = ("ml_efficacy_real", "ml_efficacy_synthetic", "ml_efficacy_gap")
-    if target is None or hold_n is None:
-        why = "needs target and holdout" if target is None else "needs a holdout"
-        run.skipped.update({name: why for name in ml_names})
-    else:
-        ml = run.own("ml_efficacy", metrics.ml_efficacy, real_n, synth_n, hold_n, target,
-                     random_state=seeds["ml"], **meta_kw)
-        if ml is None:
-            run.skipped.update({n: "the holdout target has a single class" for n in ml_names})
-        else:
-            info["ml_metric"] = ml["metric"]
-            run.scores.update({k: ml[k] for k in ml_names if k in ml})
-            run.details["ml_efficacy"] = pd.DataFrame({
-                "trained_on": ["real", "synthetic"],
-                "metric": ml["metric"],
-                "value": [ml.get("ml_efficacy_real"), ml.get("ml_efficacy_synthetic")],
-            })
 
-    # Privacy ---------------------------------------------------------------------------
-    privacy_rows = []
-    run.scores["exact_copy_share"] = run.own(
-        "exact_copy_share", metrics.exact_copy_share, real_n, synth_n, **meta_kw)
-    if hold_n is not None:
-        ref_copies = metrics.exact_copy_share(real_n, hold_n, **meta_kw)
-        privacy_rows.append(("exact_copy_share", "holdout rows copying a training row", ref_copies))
-        share, dcr = run.own("dcr_closer_to_train_share", metrics.dcr_closer_to_train_share,
-                             real_n, hold_n, synth_n, random_state=seeds["dcr"],
-                             return_details=True, **meta_kw)
-        run.scores["dcr_closer_to_train_share"] = share
-        info["dcr_rows"] = dcr["n_compared"]
-        run.details["dcr"] = pd.DataFrame({"dcr_train": dcr["dcr_train"],
-                                           "dcr_holdout": dcr["dcr_holdout"]})
-    else:
-        run.skipped["dcr_closer_to_train_share"] = "needs a holdout"
-        run.skipped["dcr_overfitting_protection"] = "needs a holdout"
-
-    out = run("dcr_baseline_protection", sdmetrics_scores.dcr_baseline_protection,
-              real_n, synth_n, n_rows=sdmetrics_scores.DCR_ROWS,
-              random_state=seeds["dcr_baseline"], **meta_kw)
-    if out is not None:
-        run.set("dcr_baseline_protection", out[0], "random rows at distance 0")
-        info["dcr_sdm_rows"] = out[1]["n_rows"]
-        privacy_rows += [
-            ("dcr_baseline_protection", "median DCR synthetic -> train", out[1]["median_dcr_synthetic"]),
-            ("dcr_baseline_protection", "median DCR random -> train", out[1]["median_dcr_random"]),
-        ]
-    if hold_n is not None:
-        out = run("dcr_overfitting_protection", sdmetrics_scores.dcr_overfitting_protection,
-                  real_n, hold_n, synth_n, n_rows=sdmetrics_scores.DCR_ROWS,
-                  random_state=seeds["dcr_overfitting"], **meta_kw)
-        if out is not None:
-            run.set("dcr_overfitting_protection", out[0])
-            info["dcr_sdm_rows"] = out[1]["n_rows"]
-            privacy_rows.append(("dcr_overfitting_protection", "share closer to training",
-                                 out[1]["closer_to_training"]))
-    out = run("new_row_synthesis", sdmetrics_scores.new_row_synthesis, real_n, synth_n,
-              n_rows=sdmetrics_scores.NEW_ROW_SYNTHESIS_ROWS, random_state=seeds["new_rows"],
-              **meta_kw)
-    if out is not None:
-        run.set("new_row_synthesis", out[0])
-        info["nrs_rows"] = out[1]["n_rows"]
-        privacy_rows.append(("new_row_synthesis",
-                             f"sampled rows matching a training row (of {out[1]['n_rows']})",
-                             out[1]["num_matched_rows"]))
-    if sensitive is None:
-        run.skipped["disclosure_protection"] = "needs sensitive_columns"
-    else:
-        out = run("disclosure_protection", sdmetrics_scores.disclosure_protection,
-                  real_n, synth_n, sensitive, n_rows=sdmetrics_scores.DISCLOSURE_ROWS,
-                  random_state=seeds["disclosure"], **meta_kw)
-        if out is not None:
-            run.set("disclosure_protection", out[0], out[1]["reason"])
-            privacy_rows += [
-                ("disclosure_protection", "CAP protection", out[1]["cap_protection"]),
-                ("disclosure_protection", "baseline protection", out[1]["baseline_protection"]),
-            ]
-    run.details["privacy"] = pd.DataFrame({
-        "metric": [r[0] for r in privacy_rows],
-        "quantity": [r[1] for r in privacy_rows],
-        "value": pd.Series([r[2] for r in privacy_rows], dtype=object),
+def _utility(run):
+    """Train on real / on synthetic, test on the holdout."""
+    names = ("ml_efficacy_real", "ml_efficacy_synthetic", "ml_efficacy_gap")
+    if run.target is None or run.holdout is None:
+        why = "needs target and holdout" if run.target is None else "needs a holdout"
+        run.skipped.update({name: why for name in names})
+        return
+    ml = run.own("ml_efficacy", metrics.ml_efficacy, run.real, run.synthetic, run.holdout,
+                 run.target, metadata=run.metadata, random_state=run.seeds["ml"])
+    if ml is None:
+        run.skipped.update({n: "the holdout target has a single class" for n in names})
+        return
+    run.info["ml_metric"] = ml["metric"]
+    run.scores.update({k: ml[k] for k in names if k in ml})
+    run.details["ml_efficacy"] = pd.DataFrame({
+        "trained_on": ["real", "synthetic"],
+        "metric": ml["metric"],
+        "value": [ml.get("ml_efficacy_real"), ml.get("ml_efficacy_synthetic")],
     })
 
-    # Reference: what a fresh real sample (the holdout) scores on the same figures.
-    if hold_n is not None:
-        rows = []
-        for func in (sdmetrics_scores.quality_scores, sdmetrics_scores.diagnostic_scores):
-            ref = run("holdout_reference", func, real_n, hold_n, **meta_kw)
-            rows += [] if ref is None else list(ref[0].items())
-        rows.append(("exact_copy_share", ref_copies))
-        rows.append(("detection_auc", 0.5))
-        rows.append(("dcr_closer_to_train_share", 0.5))
-        run.details["holdout_reference"] = pd.DataFrame(rows, columns=["metric", "value"])
 
-    data = {"real": real_n, "synthetic": synth_n}
-    if hold_n is not None:
-        data["holdout"] = hold_n
-    return EvaluationReport(run.scores, run.details, skipped=run.skipped, info=info,
-                            metadata=metadata, data=data)
+def _privacy(run):
+    """Distances and copies (synthaug), then sdmetrics' privacy metrics on samples."""
+    rows = []  # breakdown: (metric, quantity, value)
+    meta = {"metadata": run.metadata}
+    run.scores["exact_copy_share"] = run.own(
+        "exact_copy_share", metrics.exact_copy_share, run.real, run.synthetic, **meta)
+    if run.holdout is None:
+        run.skipped["dcr_closer_to_train_share"] = "needs a holdout"
+        run.skipped["dcr_overfitting_protection"] = "needs a holdout"
+    else:
+        run.info["holdout_copy_share"] = metrics.exact_copy_share(run.real, run.holdout, **meta)
+        rows.append(("exact_copy_share", "holdout rows copying a training row",
+                     run.info["holdout_copy_share"]))
+        share, dcr = run.own("dcr_closer_to_train_share", metrics.dcr_closer_to_train_share,
+                             run.real, run.holdout, run.synthetic,
+                             random_state=run.seeds["dcr"], return_details=True, **meta)
+        run.scores["dcr_closer_to_train_share"] = share
+        run.info["dcr_rows"] = dcr["n_compared"]
+        run.details["dcr"] = pd.DataFrame({"dcr_train": dcr["dcr_train"],
+                                           "dcr_holdout": dcr["dcr_holdout"]})
+
+    out = run.call("dcr_baseline_protection", sdmetrics_scores.dcr_baseline_protection,
+                   run.real, run.synthetic, n_rows=sdmetrics_scores.DCR_ROWS,
+                   random_state=run.seeds["dcr_baseline"], **meta)
+    if out is not None:
+        run.set("dcr_baseline_protection", out[0], "random rows at distance 0")
+        run.info["dcr_sdm_rows"] = out[1]["n_rows"]
+        rows.append(("dcr_baseline_protection", "median DCR synthetic -> train",
+                     out[1]["median_dcr_synthetic"]))
+        rows.append(("dcr_baseline_protection", "median DCR random -> train",
+                     out[1]["median_dcr_random"]))
+    if run.holdout is not None:
+        out = run.call("dcr_overfitting_protection", sdmetrics_scores.dcr_overfitting_protection,
+                       run.real, run.holdout, run.synthetic, n_rows=sdmetrics_scores.DCR_ROWS,
+                       random_state=run.seeds["dcr_overfitting"], **meta)
+        if out is not None:
+            run.set("dcr_overfitting_protection", out[0])
+            run.info["dcr_sdm_rows"] = out[1]["n_rows"]
+            rows.append(("dcr_overfitting_protection", "share closer to training",
+                         out[1]["closer_to_training"]))
+    out = run.call("new_row_synthesis", sdmetrics_scores.new_row_synthesis, run.real,
+                   run.synthetic, n_rows=sdmetrics_scores.NEW_ROW_SYNTHESIS_ROWS,
+                   random_state=run.seeds["new_rows"], **meta)
+    if out is not None:
+        run.set("new_row_synthesis", out[0])
+        run.info["nrs_rows"] = out[1]["n_rows"]
+        rows.append(("new_row_synthesis",
+                     f"sampled rows matching a training row (of {out[1]['n_rows']})",
+                     out[1]["num_matched_rows"]))
+    if run.sensitive is None:
+        run.skipped["disclosure_protection"] = "needs sensitive_columns"
+    else:
+        out = run.call("disclosure_protection", sdmetrics_scores.disclosure_protection,
+                       run.real, run.synthetic, run.sensitive,
+                       n_rows=sdmetrics_scores.DISCLOSURE_ROWS,
+                       random_state=run.seeds["disclosure"], **meta)
+        if out is not None:
+            run.set("disclosure_protection", out[0], out[1]["reason"])
+            rows.append(("disclosure_protection", "CAP protection", out[1]["cap_protection"]))
+            rows.append(("disclosure_protection", "baseline protection",
+                         out[1]["baseline_protection"]))
+    run.details["privacy"] = pd.DataFrame({
+        "metric": [r[0] for r in rows],
+        "quantity": [r[1] for r in rows],
+        "value": pd.Series([r[2] for r in rows], dtype=object),  # counts stay integers
+    })
+
+
+def _holdout_reference(run):
+    """The same figures with the holdout as the synthetic table: what a perfect generator gets."""
+    if run.holdout is None:
+        return
+    rows = []
+    for func in (sdmetrics_scores.quality_scores, sdmetrics_scores.diagnostic_scores):
+        ref = run.call("holdout_reference", func, run.real, run.holdout, metadata=run.metadata)
+        rows += [] if ref is None else list(ref[0].items())
+    rows += [("detection_auc", 0.5), ("dcr_closer_to_train_share", 0.5),
+             ("exact_copy_share", run.info["holdout_copy_share"])]
+    run.details["holdout_reference"] = pd.DataFrame(rows, columns=["metric", "value"])
 
 
 class _Runner:
-    """Times each step; turns a failing third-party (sdmetrics) step into a warning."""
+    """Inputs and results of one ``evaluate`` call.
 
-    def __init__(self):
+    Times each step; turns a failing third-party (sdmetrics) step into a
+    warning and a ``skipped`` entry instead of losing every other figure.
+    """
+
+    def __init__(self, *, real, synthetic, holdout, metadata, target, sensitive, seeds):
+        self.real, self.synthetic, self.holdout = real, synthetic, holdout
+        self.metadata, self.target, self.sensitive, self.seeds = metadata, target, sensitive, seeds
         self.scores, self.details, self.skipped, self.seconds = {}, {}, {}, {}
+        self.info = {"seconds": self.seconds}
 
     def own(self, name, func, *args, **kwargs):
         """Run one of synthaug's own metrics: errors propagate (they are bugs)."""
@@ -284,7 +310,7 @@ class _Runner:
     def _add_time(self, name, start):
         self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
 
-    def __call__(self, name, func, *args, **kwargs):
+    def call(self, name, func, *args, **kwargs):
         """Run an sdmetrics-backed step; on failure warn, record why and return None."""
         start = time.perf_counter()
         try:

@@ -58,8 +58,8 @@ def infer_metadata(frame, *, max_categorical_levels=10):
     >>> from synthaug.evaluation import infer_metadata
     >>> df = pd.DataFrame({"age": [23.5, 41.0, 37.2], "n_cards": [0, 1, 2],
     ...                    "home": ["rent", "own", None]})
-    >>> infer_metadata(df)["columns"]
-    {'age': {'sdtype': 'numerical'}, 'n_cards': {'sdtype': 'categorical'}, 'home': {'sdtype': 'categorical'}}
+    >>> {name: meta["sdtype"] for name, meta in infer_metadata(df)["columns"].items()}
+    {'age': 'numerical', 'n_cards': 'categorical', 'home': 'categorical'}
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}.")
@@ -108,7 +108,9 @@ def check_metadata(metadata, columns):
             raise ValueError("metadata describes several tables; pass one table's metadata.")
         metadata = next(iter(tables.values()))
     if not isinstance(metadata.get("columns"), dict):
-        raise ValueError('metadata must have a "columns" dict: {"columns": {name: {"sdtype": ...}}}.')
+        raise ValueError(
+            'metadata must have a "columns" dict: {"columns": {name: {"sdtype": ...}}}.'
+        )
     described = [str(name) for name in metadata["columns"]]
     missing = [c for c in columns if c not in described]
     unknown = [c for c in described if c not in columns]

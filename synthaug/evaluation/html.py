@@ -227,7 +227,7 @@ def _columns(report, kinds):
     overview = ""
     if shapes is not None and len(shapes):
         overview = (
-            '<div class="row"><div class="fig">'
+            '<div class="row"><div class="fig" style="max-width:520px">'
             f"{_img(plots.shape_scores_figure(shapes), 'shape score per column')}</div>"
             '<div><p class="note">Each column\'s distribution, real (filled blue) against '
             "synthetic (orange outline), as shares of rows. Numbers: 1 - KS statistic "
@@ -378,7 +378,10 @@ def _privacy(report):
 
 
 def _validity(report):
-    validity = report.details["data_validity"]
+    validity = report.details["data_validity"].copy()
+    if "Score" in validity:
+        validity["synthetic values outside"] = [
+            "–" if pd.isna(v) else f"{100 * (1 - v):.2f} %" for v in validity["Score"]]
     low = validity[validity["Score"] < 1] if "Score" in validity else validity.iloc[:0]
     text = ("Every synthetic value is inside the real range or among the real levels."
             if low.empty else "Columns with values outside the real range or levels:")

@@ -322,7 +322,8 @@ def matrix_figure(matrix, title, *, vmin=-1.0, vmax=1.0, cmap="RdBu_r", center=N
         columns.
     """
     n = len(matrix)
-    size = width or max(3.6, 0.36 * n + 1.8)
+    size = width or min(max(3.6, 0.36 * n + 1.8), 12.0)
+    label_size = max(4.0, min(_FONT - 1, 190.0 / max(n, 1)))
     fig = _figure(size, size * 0.9)
     ax = fig.add_subplot()
     values = matrix.to_numpy(dtype=float)
@@ -334,8 +335,8 @@ def matrix_figure(matrix, title, *, vmin=-1.0, vmax=1.0, cmap="RdBu_r", center=N
                       vmin=None if norm else vmin, vmax=None if norm else vmax)
     labels = [_short(c, 14) for c in matrix.columns]
     ax.set_xticks(np.arange(n), labels, rotation=60, ha="right", rotation_mode="anchor",
-                  fontsize=_FONT - 1)
-    ax.set_yticks(np.arange(n), labels, fontsize=_FONT - 1)
+                  fontsize=label_size)
+    ax.set_yticks(np.arange(n), labels, fontsize=label_size)
     ax.set_title(title, fontsize=_FONT + 1, loc="left", fontweight="bold")
     if annotate is None:
         annotate = n <= 16
@@ -396,7 +397,7 @@ def ml_efficacy_figure(table, metric_label, target, *, width=3.8):
 
 def dcr_figure(dcr, share, *, width=5.0):
     """Distances of each synthetic row to its nearest training and holdout row."""
-    fig = _figure(width, width * 0.62)
+    fig = _figure(width, width * 0.7)
     ax = fig.add_subplot()
     _style(ax)
     d_train = dcr["dcr_train"].to_numpy()
@@ -409,9 +410,12 @@ def dcr_figure(dcr, share, *, width=5.0):
             linewidth=1.8, label="to nearest holdout row")
     ax.set_xlabel("distance (min-max scaled numerics, one-hot categoricals)", fontsize=_FONT)
     ax.set_ylabel("synthetic rows", fontsize=_FONT)
-    ax.legend(fontsize=_FONT - 1, frameon=False, loc="upper right")
-    ax.set_title(f"Distance to closest real row · closer to train: {share:.3f} (ideal 0.5)",
-                 fontsize=_FONT + 1, loc="left", fontweight="bold")
+    ax.legend(fontsize=_FONT - 1, frameon=False, loc="upper center", ncol=2,
+              bbox_to_anchor=(0.5, -0.2))
+    fig.suptitle("Distance from each synthetic row to the closest real row",
+                 fontsize=_FONT + 1.5, x=0.02, ha="left", fontweight="bold")
+    ax.set_title(f"share closer to a training row: {share:.3f} (ideal 0.5)",
+                 fontsize=_FONT - 0.5, color="#555555", loc="left")
     zero_train, zero_hold = np.mean(d_train < 1e-9), np.mean(d_hold < 1e-9)
     if zero_train or zero_hold:
         ax.text(0.98, 0.7, f"at distance 0: train {_pct(zero_train)}, "

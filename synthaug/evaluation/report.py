@@ -1,6 +1,7 @@
 """The object ``evaluate`` returns: scores, details, and ways to look at them."""
 
 import html as _html
+import math
 import pathlib
 
 import pandas as pd
@@ -36,7 +37,9 @@ class EvaluationReport:
         absent (see ``skipped``), never NaN.
     details : dict of str to pandas.DataFrame
         ``"column_shapes"`` (per column), ``"column_pair_trends"`` (per pair,
-        as sdmetrics reports them), ``"data_validity"``, ``"data_structure"``,
+        as sdmetrics reports them), ``"column_pair_trends_shared_bins"`` (per
+        pair, real bin edges in both tables), ``"data_validity"``,
+        ``"data_structure"``,
         ``"association_real"`` / ``"association_synthetic"`` (square matrices,
         see :func:`synthaug.evaluation.metrics.association_matrix`),
         ``"detection_folds"`` and ``"detection_roc"``, ``"ml_efficacy"``,
@@ -64,13 +67,14 @@ class EvaluationReport:
     def __init__(self, scores, details=None, *, skipped=None, info=None, metadata=None,
                  data=None):
         order = {name: i for i, name in enumerate(SCORE_NAMES)}
-        self.scores = {
-            k: float(v)
-            for k, v in sorted(scores.items(), key=lambda kv: order.get(kv[0], len(order)))
-            if v is not None
-        }
-        self.details = dict(details or {})
         self.skipped = dict(skipped or {})
+        self.scores = {}
+        for k, v in sorted(scores.items(), key=lambda kv: order.get(kv[0], len(order))):
+            if v is None or not math.isfinite(float(v)):
+                self.skipped.setdefault(k, "undefined for this data")
+            else:
+                self.scores[k] = float(v)
+        self.details = dict(details or {})
         self.info = dict(info or {})
         self.metadata = metadata
         self._data = dict(data or {})
@@ -138,9 +142,10 @@ class EvaluationReport:
         return path
 
     def __repr__(self):
-        inner = ", ".join(f"{k}={v:.3f}" for k, v in self.scores.items())
+        items = [f"{k}={v:.3f}" for k, v in self.scores.items()]
+        inner = ", ".join(items)
         if len(inner) > 70:
-            inner = "\n    " + ",\n    ".join(f"{k}={v:.3f}" for k, v in self.scores.items()) + ",\n"
+            inner = "\n    " + ",\n    ".join(items) + ",\n"
         return f"EvaluationReport({inner})"
 
     def _repr_html_(self):

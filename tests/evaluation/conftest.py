@@ -5,6 +5,7 @@ from _tables import make_table
 
 from synthaug.evaluation import evaluate, sdmetrics_scores
 
+
 @pytest.fixture(scope="session")
 def train():
     return make_table(seed=0)

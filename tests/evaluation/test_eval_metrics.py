@@ -1,0 +1,182 @@
+"""synthaug's own figures: detection, ML efficacy, distances, copies, associations."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from _tables import make_table, noise_like
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.pandas import column, data_frames, range_indexes
+
+from synthaug.evaluation.metrics import (
+    association_matrix,
+    dcr_closer_to_train_share,
+    detection_auc,
+    exact_copy_share,
+    ml_efficacy,
+)
+
+
+def test_detection_same_population_is_near_half(train, fresh):
+    assert abs(detection_auc(fresh, train, random_state=0) - 0.5) < 0.1
+
+
+def test_detection_noise_is_near_one(train):
+    assert detection_auc(train, noise_like(train)) > 0.97
+
+
+def test_detection_sees_a_single_broken_column(train, fresh):
+    broken = fresh.assign(debt=fresh["debt"] + 0.5)  # no zeros left: the spike is gone
+    assert detection_auc(train, broken) > 0.9
+
+
+def test_detection_balances_classes_and_is_seeded(train, fresh):
+    auc, details = detection_auc(train, fresh.iloc[:100], random_state=3, return_details=True)
+    assert details["n_per_class"] == 100
+    assert np.bincount(details["y_true"]).tolist() == [100, 100]
+    assert len(details["fold_auc"]) == 5
+    assert auc == detection_auc(train, fresh.iloc[:100], random_state=3)
+
+
+def test_ml_efficacy_binary(train, holdout, fresh):
+    out = ml_efficacy(train, fresh, holdout, "y")
+    assert out["metric"] == "roc_auc"
+    assert out["ml_efficacy_real"] > 0.75
+    assert abs(out["ml_efficacy_gap"]) < 0.08
+    assert out["ml_efficacy_gap"] == pytest.approx(
+        out["ml_efficacy_real"] - out["ml_efficacy_synthetic"])
+
+
+def test_ml_efficacy_synthetic_missing_a_class(train, holdout, fresh):
+    one_class = fresh[fresh["y"] == "good"]
+    out = ml_efficacy(train, one_class, holdout, "y")
+    assert out["ml_efficacy_synthetic"] == 0.5
+    assert out["ml_efficacy_gap"] > 0.2
+
+
+def test_ml_efficacy_multiclass_missing_a_class(train, holdout, fresh):
+    # color has three levels (and missing values, which are dropped as targets).
+    out = ml_efficacy(train, fresh[fresh["color"] != "blue"], holdout, "color")
+    assert out["metric"] == "roc_auc_ovr"
+    assert 0.5 <= out["ml_efficacy_synthetic"] < out["ml_efficacy_real"]
+
+
+def test_ml_efficacy_regression(train, holdout, fresh):
+    out = ml_efficacy(train, fresh, holdout, "x")
+    assert out["metric"] == "r2"
+    assert out["ml_efficacy_real"] > 0.6  # z ≈ 2x
+    noise = ml_efficacy(train, noise_like(fresh), holdout, "x")
+    assert noise["ml_efficacy_synthetic"] < 0.2
+
+
+def test_ml_efficacy_single_class_holdout_is_none(train, holdout):
+    assert ml_efficacy(train, train, holdout[holdout["y"] == "good"], "y") is None
+
+
+def test_dcr_copy_of_train_is_one():
+    train, holdout = make_table(200, 0), make_table(200, 1)
+    assert dcr_closer_to_train_share(train, holdout, train.copy()) == 1.0
+
+
+def test_dcr_fresh_sample_is_near_half(train, holdout, fresh):
+    share, details = dcr_closer_to_train_share(train, holdout, fresh, return_details=True)
+    assert abs(share - 0.5) < 0.08
+    assert details["dcr_train"].shape == (len(fresh),)
+    assert np.all(details["dcr_holdout"] >= 0)
+
+
+def test_dcr_subsamples_the_larger_table():
+    train, holdout = make_table(400, 0), make_table(100, 1)
+    share, details = dcr_closer_to_train_share(train, holdout, train, return_details=True)
+    assert details["n_compared"] == 100
+    # A quarter of the copies are of kept training rows, the rest land near either set.
+    assert 0.55 < share < 0.75
+
+
+def test_dcr_ties_count_half():
+    train = pd.DataFrame({"a": ["x", "y"], "b": [1.0, 2.0]})
+    holdout = train.copy()
+    assert dcr_closer_to_train_share(train, holdout, train) == 0.5
+
+
+def test_exact_copies_nan_equals_nan():
+    train = pd.DataFrame({"x": [1.0, np.nan, 3.0], "c": ["a", None, "c"]})
+    synth = pd.DataFrame({"x": [np.nan, 1.0, 3.0, 3.0], "c": [None, "a", "c", "d"]})
+    assert exact_copy_share(train, synth) == 0.75
+    assert exact_copy_share(train, synth.assign(x=synth["x"] + 1e-9)) == 0.25
+
+
+def test_exact_copies_match_across_dtypes():
+    train = pd.DataFrame({"n": [1, 2], "c": pd.Categorical(["a", "b"]), "f": [True, False]})
+    synth = pd.DataFrame({"n": [1.0, 2.0], "c": ["a", "x"], "f": pd.array([True, False])})
+    assert exact_copy_share(train, synth) == 0.5
+
+
+def test_exact_copies_of_fresh_data_are_rare(train, fresh):
+    assert exact_copy_share(train, fresh) == 0.0
+    assert exact_copy_share(train, pd.concat([train.iloc[:30], fresh.iloc[:90]])) == 0.25
+
+
+def test_association_matrix_known_values():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=500)
+    df = pd.DataFrame({
+        "x": x,
+        "neg": -x ** 3,                                   # monotone: Spearman -1
+        "sign": np.where(x > 0, "pos", "neg"),            # determined by x
+        "copy": np.where(x > 0, "P", "N"),                # same partition as sign
+        "indep": rng.choice(["u", "v"], 500),
+    })
+    m = association_matrix(df)
+    assert m.loc["x", "neg"] == pytest.approx(-1.0)
+    assert m.loc["sign", "copy"] == pytest.approx(1.0, abs=0.01)
+    assert m.loc["x", "sign"] > 0.75  # η of a median split of a normal ≈ 0.80
+    assert m.loc["indep", "sign"] < 0.1 and m.loc["indep", "x"] < 0.15
+    np.testing.assert_allclose(m.to_numpy(), m.to_numpy().T)
+
+
+def test_association_constant_float_column_is_nan():
+    # Regression (found by the property test below): the std of identical floats
+    # came out as ~1e-11 instead of 0, and the correlation ratio as 2.
+    df = pd.DataFrame({"f": [199729.223516] * 20, "c": ["a", "b"] * 10})
+    m = association_matrix(df)
+    assert np.isnan(m.loc["f", "c"]) and np.isnan(m.loc["f", "f"])
+
+
+def test_association_matrix_constant_column_is_nan():
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "k": [5.0] * 4, "c": list("abab")})
+    m = association_matrix(df)
+    assert np.isnan(m.loc["k", "k"]) and np.isnan(m.loc["x", "k"])
+
+
+# --------------------------------------------------------------------------- properties
+_frames = data_frames(
+    [
+        column("f", elements=st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False))),
+        column("c", elements=st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))),
+        column("b", dtype=bool),
+    ],
+    index=range_indexes(min_size=3, max_size=30),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(frame=_frames, seed=st.integers(0, 2**16))
+def test_copies_survive_row_and_column_shuffles(frame, seed):
+    shuffled = frame.sample(frac=1.0, random_state=seed)[["b", "c", "f"]]
+    assert exact_copy_share(frame, shuffled) == 1.0
+    meta = {"columns": {"f": {"sdtype": "numerical"}, "c": {"sdtype": "categorical"},
+                        "b": {"sdtype": "categorical"}}}
+    assert dcr_closer_to_train_share(frame, frame, shuffled, metadata=meta) == 0.5
+
+
+@settings(max_examples=30, deadline=None)
+@given(frame=_frames)
+def test_association_matrix_is_symmetric_and_bounded(frame):
+    meta = {"columns": {"f": {"sdtype": "numerical"}, "c": {"sdtype": "categorical"},
+                        "b": {"sdtype": "categorical"}}}
+    m = association_matrix(frame, metadata=meta).to_numpy()
+    np.testing.assert_array_equal(np.isnan(m), np.isnan(m.T))
+    np.testing.assert_allclose(np.nan_to_num(m), np.nan_to_num(m.T))
+    finite = m[np.isfinite(m)]
+    assert np.all((finite >= -1 - 1e-9) & (finite <= 1 + 1e-9))
