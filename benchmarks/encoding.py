@@ -5,8 +5,8 @@ and NaN, integers, money amounts, categoricals including one with 10,000
 levels, booleans, nullable integers, strings, datetimes naive and tz-aware),
 times each phase separately (wall clock, best of ``--repeat``), measures the
 peak resident memory of the process (``ru_maxrss``) and the peak Python
-allocation of each phase (``tracemalloc``, off by default: it slows numpy
-allocation-heavy code), checks that the round trip is exact, and prints a
+allocation of each phase (``tracemalloc``, ``--tracemalloc``: one extra,
+untimed run per phase), checks that the round trip is exact, and prints a
 markdown table.
 
 Usage (from the repository root)::
@@ -100,18 +100,23 @@ def _rss_mb():
 
 
 def timed(fn, *, repeat, trace):
-    """``(result, best seconds, peak traced MB or None)``."""
+    """``(result, best seconds, peak traced MB or None)``.
+
+    The timing runs untraced (tracemalloc slows allocation-heavy numpy code);
+    with ``trace`` one more run measures the peak of new allocations.
+    """
     best, result, peak = np.inf, None, None
     for _ in range(repeat):
         gc.collect()
-        if trace:
-            tracemalloc.start()
         t0 = time.perf_counter()
         result = fn()
         best = min(best, time.perf_counter() - t0)
-        if trace:
-            peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
-            tracemalloc.stop()
+    if trace:
+        gc.collect()
+        tracemalloc.start()
+        fn()
+        peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        tracemalloc.stop()
     return result, best, peak
 
 
@@ -200,7 +205,7 @@ def render(rows, info, *, trace):
         f"{platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}, "
         f"pandas {pd.__version__}, {os.cpu_count()} CPU core(s) ({platform.machine()}).",
         "",
-        "| phase | seconds | rows / second |" + (" peak traced MB |" if trace else ""),
+        "| phase | seconds | rows / second |" + (" peak allocation (MB) |" if trace else ""),
         "|---|---:|---:|" + ("---:|" if trace else ""),
     ]
     for name, secs, peak in rows:
@@ -215,7 +220,7 @@ def render(rows, info, *, trace):
         f"model-space width {info['width']} (widest one-hot block: {info['widest']} codes, "
         "for the 10,000-level column).",
         f"Peak resident memory of the whole run: {info['rss_peak_mb']:,.0f} MB "
-        f"({info['rss_before_mb']:,.0f} MB after building the frame).",
+        f"({info['rss_before_mb']:,.0f} MB after importing synthaug and torch and building the frame).",
         f"Round trip `inverse_transform(transform(df))`: {len(info['exact'])} columns bit-exact"
         + (f"; {', '.join(f'`{c}`' for c in info['close'])} (more than `n_knots` distinct values, decoded "
            f"through a float32 score) within {info['worst_rel']:.1e} of the column's range"

@@ -427,9 +427,20 @@ def environment() -> dict:
         "cores": os.cpu_count(),
         "cpu": cpu_model(),
         "platform": f"{platform.system()} {platform.machine()}",
+        "gpu": gpu_name(),
         "python": platform.python_version(),
         "versions": versions,
     }
+
+
+def gpu_name() -> str:
+    """Name of the first CUDA device, or "no GPU"."""
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    except ImportError:
+        return "unknown GPU (torch not installed)"
 
 
 def cpu_model() -> str:
@@ -544,7 +555,7 @@ def render_section(results: dict, datasets: list[str]) -> str:
         "Ratios are fit time divided by SDV CTGAN's fit time in the same run.",
         "",
         f"- Date: {env['date']}",
-        f"- Machine: {env['cores']} cores, {env['cpu']}, {env['platform']}, no GPU",
+        f"- Machine: {env['cores']} cores, {env['cpu']}, {env['platform']}, {env.get('gpu', 'no GPU')}",
         f"- Python {env['python']}; {versions}",
         "- Command(s):",
         *[f"  `{c}`" for c in commands],

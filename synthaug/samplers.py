@@ -42,14 +42,18 @@ class DiffusionSampler(BaseGenerativeSampler):
         Number of residual blocks.
     schedule : {"cosine", "linear"}, default="cosine"
         Noise schedule.
-    solver : {"dpm++2m", "ddim"}, default="dpm++2m"
-        Few-step sampler: second-order multistep DPM-Solver++ or DDIM.
+    solver : {"ddim", "dpm++2m"}, default="ddim"
+        Few-step sampler: DDIM or the second-order multistep DPM-Solver++.
+        On credit, DDIM gave the lower detection AUC at 20 steps (0.69 vs
+        0.71); the multistep extrapolation hurts the one-hot blocks.
     eta : float, default=0.0
         DDIM stochasticity (0 deterministic, 1 ancestral-like); DDIM only.
     ema_decay : float, default=0.999
         Decay of the exponential moving average of the weights used to sample.
-    p_unconditional : float, default=0.5
-        Share of training rows with no column given.
+    p_unconditional : float, default=0.8
+        Share of training rows with no column given; the rest train
+        conditional sampling (and imputation). On credit at 2,000 steps,
+        0.5 / 0.8 / 1.0 gave detection AUC 0.77 / 0.69 / 0.67.
     max_steps : int or "auto", default="auto"
         Optimiser steps; ``"auto"`` scales with the table (20 epochs, between
         2,000 and 30,000 steps).
@@ -112,7 +116,7 @@ class DiffusionSampler(BaseGenerativeSampler):
     }
 
     def __init__(self, *, n_timesteps=1000, sampling_steps=20, width=256, depth=3, schedule="cosine",
-                 solver="dpm++2m", eta=0.0, ema_decay=0.999, p_unconditional=0.5, max_steps="auto", batch_size=512,
+                 solver="ddim", eta=0.0, ema_decay=0.999, p_unconditional=0.8, max_steps="auto", batch_size=512,
                  lr=1e-3, discrete_columns=None, device="auto", random_state=None, verbose=True):
         super().__init__(max_steps=max_steps, batch_size=batch_size, lr=lr,
                          discrete_columns=discrete_columns, device=device,

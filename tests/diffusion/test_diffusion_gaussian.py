@@ -14,6 +14,7 @@ from synthaug.encoding import Layout
 LAYOUT = Layout(n_continuous=2, cardinalities=(3, 2), column_parts=((0, None), (1, 0), (None, 1)))
 LT = LAYOUT.tensors("cpu")
 T = 40
+SOLVERS = [("ddim", 0.0), ("ddim", 1.0), ("dpm++2m", 0.0)]
 
 
 def _gen(seed=0):
@@ -227,12 +228,12 @@ def test_ddim_with_oracle_eps_returns_x0_in_float64():
     torch.testing.assert_close(out, x0)
 
 
-@pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_ddim_with_an_oracle_returns_the_right_codes(eta):
+@pytest.mark.parametrize("solver, eta", SOLVERS)
+def test_sampling_with_an_oracle_returns_the_right_codes(solver, eta):
     proc = GaussianDiffusion(cosine_betas(T), layout=LAYOUT)
     x0, codes = _rows(128)
-    out, got = proc.ddim_sample(_oracle(proc, x0), torch.randn(128, LAYOUT.width, generator=_gen(1)),
-                                steps=8, eta=eta, generator=_gen(2))
+    out, got = proc.sample(_oracle(proc, x0), torch.randn(128, LAYOUT.width, generator=_gen(1)),
+                           steps=8, solver=solver, eta=eta, generator=_gen(2))
     assert torch.equal(got, codes)
     torch.testing.assert_close(out, x0)                     # blocks exactly ±1, scores recovered
 
@@ -246,8 +247,8 @@ def test_ddim_output_blocks_are_one_hot_and_match_the_codes():
     torch.testing.assert_close(out[:, LAYOUT.n_continuous:], LT.to_model(out[:, :2], codes)[:, 2:])
 
 
-@pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_given_dims_are_returned_exactly(eta):
+@pytest.mark.parametrize("solver, eta", SOLVERS)
+def test_given_dims_are_returned_exactly(solver, eta):
     """Inpainting: given cells (scores and codes) come back untouched, whatever the network."""
     proc = GaussianDiffusion(cosine_betas(T), layout=LAYOUT)
     x_given, given_codes = _rows(64, seed=3)
@@ -259,8 +260,8 @@ def test_given_dims_are_returned_exactly(eta):
         seen.append(cond)
         return net(x_t, t)
 
-    out, codes = proc.ddim_sample(model, torch.randn(64, LAYOUT.width, generator=_gen(5)), steps=6, eta=eta,
-                                  given=given, x_given=x_given, cond=cols.float(), generator=_gen(6))
+    out, codes = proc.sample(model, torch.randn(64, LAYOUT.width, generator=_gen(5)), steps=6, solver=solver,
+                             eta=eta, given=given, x_given=x_given, cond=cols.float(), generator=_gen(6))
     assert torch.equal(out[given], x_given[given])
     block_given = given[:, LT.offsets]
     assert torch.equal(codes[block_given], given_codes[block_given])
@@ -276,16 +277,16 @@ def test_inpainting_without_layout():
     assert codes is None and torch.equal(out[given], x_given[given])
 
 
-@pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_constraints_are_respected_by_every_row(eta):
+@pytest.mark.parametrize("solver, eta", SOLVERS)
+def test_constraints_are_respected_by_every_row(solver, eta):
     proc = GaussianDiffusion(cosine_betas(T), layout=LAYOUT)
     allowed = torch.ones(LAYOUT.width, dtype=torch.bool)
     allowed[LAYOUT.offsets[0] + 1] = False                 # block 0: levels {0, 2}
     allowed[LAYOUT.offsets[1]] = False                     # block 1: level {1}
     low, high = torch.tensor([-0.5, 0.0]), torch.tensor([0.25, 2.0])
-    out, codes = proc.ddim_sample(_random_network(LAYOUT.width, scale=6.0),
-                                  torch.randn(500, LAYOUT.width, generator=_gen(10)), steps=5, eta=eta,
-                                  constraints=Constraints(allowed, low, high), generator=_gen(11))
+    out, codes = proc.sample(_random_network(LAYOUT.width, scale=6.0),
+                             torch.randn(500, LAYOUT.width, generator=_gen(10)), steps=5, solver=solver, eta=eta,
+                             constraints=Constraints(allowed, low, high), generator=_gen(11))
     assert set(codes[:, 0].tolist()) <= {0, 2} and (codes[:, 1] == 1).all()
     assert (out[:, :2] >= low).all() and (out[:, :2] <= high).all()
 
@@ -318,7 +319,8 @@ def test_sampling_is_reproducible_with_a_generator():
     assert not torch.equal(a[0], c[0])
 
 
-def test_ddim_evaluates_the_model_once_per_step_at_decreasing_times():
+@pytest.mark.parametrize("solver", ["ddim", "dpm++2m"])
+def test_sampling_evaluates_the_model_once_per_step_at_decreasing_times(solver):
     proc = GaussianDiffusion(cosine_betas(T))
     times = []
 
@@ -327,5 +329,37 @@ def test_ddim_evaluates_the_model_once_per_step_at_decreasing_times():
         assert (t == t[0]).all()
         return torch.zeros_like(x_t)
 
-    proc.ddim_sample(model, torch.randn(3, 2), steps=5)
+    proc.sample(model, torch.randn(3, 2), steps=5, solver=solver)
     assert times == [T - 1, 29, 20, 10, 0]
+
+
+@pytest.mark.parametrize("solver", ["ddim", "dpm++2m"])
+@pytest.mark.parametrize("steps", [T, 12, 3])
+def test_with_an_oracle_every_solver_stays_on_the_noising_path(solver, steps):
+    """With the exact x̂₀, DDIM (η = 0) and DPM-Solver++ (an exponential integrator) are exact:
+    every x_t the model sees is √ᾱ_t·x0 + √(1 − ᾱ_t)·ε for the one ε of x_T."""
+    g = _gen(3)
+    proc = GaussianDiffusion(cosine_betas(T))
+    x0 = torch.randn(32, 3, generator=g)
+    ab = torch.as_tensor(proc.alphas_cumprod)
+    x_T = torch.randn(32, 3, generator=g)
+    eps_T = (x_T - ab[-1].sqrt() * x0) / (1 - ab[-1]).sqrt()
+    implied = []
+
+    def oracle(x_t, t, cond=None):
+        a = ab[t, None]
+        eps = ((x_t - a.sqrt() * x0) / (1 - a).sqrt()).float()
+        implied.append(eps)
+        return eps
+
+    out, _ = proc.sample(oracle, x_T, steps=steps, solver=solver)
+    assert len(implied) == steps
+    for eps in implied:
+        torch.testing.assert_close(eps, eps_T, atol=2e-4, rtol=2e-4)
+    torch.testing.assert_close(out, x0)
+
+
+def test_unknown_solver_raises():
+    proc = GaussianDiffusion(cosine_betas(T))
+    with pytest.raises(ValueError, match="'euler'"):
+        proc.sample(lambda x, t, c=None: x, torch.zeros(2, 2), steps=2, solver="euler")
