@@ -68,7 +68,8 @@ def ddim_timesteps(n_timesteps, steps):
     """
     if not 1 <= steps <= n_timesteps:
         raise ValueError(f"sampling steps must be in [1, {n_timesteps}], got {steps}.")
-    return np.unique(np.linspace(0, n_timesteps - 1, steps).round().astype(np.int64))[::-1].copy()
+    # from T − 1 (pure noise) down to 0; one step evaluates the model at T − 1
+    return np.unique(np.linspace(n_timesteps - 1, 0, steps).round().astype(np.int64))[::-1].copy()
 
 
 class GaussianDiffusion:
@@ -105,10 +106,10 @@ class GaussianDiffusion:
         self._tensors = {}
 
     # ----------------------------------------------------------- helpers
-    def _tables(self, device):
-        key = str(device)
+    def _tables(self, device, dtype=torch.float32):
+        key = (str(device), dtype)
         if key not in self._tensors:
-            ab = torch.as_tensor(self.alphas_cumprod, dtype=torch.float32, device=device)
+            ab = torch.as_tensor(self.alphas_cumprod, dtype=dtype, device=device)
             blocks = self.layout.tensors(device) if self.layout is not None and self.layout.n_discrete else None
             self._tensors[key] = (ab, blocks)
         return self._tensors[key]
@@ -120,8 +121,8 @@ class GaussianDiffusion:
 
     def _ab(self, t, x):
         """ᾱ_t gathered per row, shaped to broadcast against ``x``; t = −1 gives 1."""
-        ab, _ = self._tables(x.device)
-        out = torch.where(t >= 0, ab[t.clamp(min=0)], torch.ones((), device=x.device))
+        ab, _ = self._tables(x.device, x.dtype if x.dtype.is_floating_point else torch.float32)
+        out = torch.where(t >= 0, ab[t.clamp(min=0)], torch.ones((), device=x.device, dtype=ab.dtype))
         return out.view(-1, *([1] * (x.dim() - 1)))
 
     @property
@@ -151,14 +152,15 @@ class GaussianDiffusion:
         _, blocks = self._tables(x0.device)
         nc = x0.shape[1] if blocks is None else self.layout.n_continuous
         sq = (out[:, :nc] - noise[:, :nc]) ** 2
-        total = (sq * free[:, :nc]).flatten(1).sum(1)
+        # torch.where, not a product: a non-finite output on a given dim must not reach the loss
+        total = torch.where(free[:, :nc], sq, 0.0).flatten(1).sum(1)
         count = free[:, :nc].flatten(1).sum(1)
         if blocks is not None:
             logp = torch.log_softmax(blocks.block_logits(out), dim=-1)
             target = blocks.block_logits(x0).argmax(-1, keepdim=True)
             ce = -logp.gather(-1, target).squeeze(-1)
             block_free = free[:, blocks.offsets]
-            total = total + (ce * block_free).sum(1)
+            total = total + torch.where(block_free, ce, 0.0).sum(1)
             count = count + block_free.sum(1)
         return total / count.clamp(min=1)
 
@@ -167,7 +169,7 @@ class GaussianDiffusion:
         """Denoised estimate x̂₀, the implied ε̂ and the block logits (or None)."""
         if given is not None:
             x_t = torch.where(given, x_given, x_t)
-        out = model(x_t, t, cond).float()
+        out = model(x_t, t, cond).to(x_t.dtype)
         ab = self._ab(t, x_t)
         _, blocks = self._tables(x_t.device)
         nc = x_t.shape[1] if blocks is None else self.layout.n_continuous
@@ -175,7 +177,9 @@ class GaussianDiffusion:
         if self.clip is not None:
             x0_c = x0_c.clamp(-self.clip, self.clip)
         if constraints is not None and constraints.low is not None:
-            x0_c = torch.maximum(torch.minimum(x0_c, constraints.high), constraints.low)
+            x0_c = torch.maximum(x0_c, constraints.low.to(x0_c.dtype))
+        if constraints is not None and constraints.high is not None:
+            x0_c = torch.minimum(x0_c, constraints.high.to(x0_c.dtype))
         logits = None
         if blocks is not None:
             logits = blocks.block_logits(out)

@@ -70,11 +70,12 @@ def _decimal_step(values: np.ndarray, max_decimals=6, eps=np.finfo(np.float64).e
     values = values[np.isfinite(values)]
     if len(values) > 20_000:
         values = values[:: len(values) // 20_000]
-    for d in range(max_decimals + 1):
-        scaled = values * 10.0 ** d
-        tol = 4.0 * eps * np.maximum(np.abs(scaled), 1.0)
-        if np.all(np.abs(scaled - np.round(scaled)) <= tol):
-            return 10.0 ** -d
+    with np.errstate(over="ignore", invalid="ignore"):   # values near 1e308 overflow: no grid
+        for d in range(max_decimals + 1):
+            scaled = values * 10.0 ** d
+            tol = 4.0 * eps * np.maximum(np.abs(scaled), 1.0)
+            if np.all(np.abs(scaled - np.round(scaled)) <= tol):
+                return 10.0 ** -d
     return None
 
 

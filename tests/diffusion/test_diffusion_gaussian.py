@@ -184,9 +184,6 @@ def test_loss_of_a_row_is_the_mean_over_its_free_items():
     assert (loss[count == 0] == 0).all()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (synthaug/diffusion/gaussian.py, training_loss): given dims "
-                   "are masked by multiplying with 0, so a non-finite output there (inf*0 = nan) makes "
-                   "the whole row's loss NaN; torch.where would leave them out.")
 @pytest.mark.parametrize("value", [float("inf"), float("nan")])
 def test_non_finite_output_on_given_dims_does_not_reach_the_loss(value):
     proc = GaussianDiffusion(cosine_betas(T), layout=LAYOUT)
@@ -214,9 +211,6 @@ def test_ddim_with_oracle_eps_returns_x0(betas, steps):
     torch.testing.assert_close(out, x0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (synthaug/diffusion/gaussian.py, _tables/predict): ᾱ is gathered "
-                   "from a float32 table and the model output is cast with .float(), so float64 sampling "
-                   "is only float32-accurate (error ~1e-6 near t=0, where 1 − ᾱ is small).")
 def test_ddim_with_oracle_eps_returns_x0_in_float64():
     g = _gen()
     proc = GaussianDiffusion(cosine_betas(50))
@@ -291,9 +285,6 @@ def test_constraints_are_respected_by_every_row(solver, eta):
     assert (out[:, :2] >= low).all() and (out[:, :2] <= high).all()
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="BUG (synthaug/diffusion/gaussian.py, predict): "
-                   "Constraints documents low/high as optional each, but a low without a high (or the "
-                   "reverse) calls torch.minimum(x, None) -> TypeError.")
 def test_a_lower_bound_alone_is_a_valid_constraint():
     proc = GaussianDiffusion(cosine_betas(T), layout=LAYOUT)
     out, _ = proc.ddim_sample(_random_network(LAYOUT.width), torch.randn(20, LAYOUT.width, generator=_gen()),

@@ -60,9 +60,6 @@ def test_ddim_timesteps_with_every_step_kept():
     np.testing.assert_array_equal(ddim_timesteps(1000, 5), [999, 749, 500, 250, 0])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (synthaug/diffusion/gaussian.py, ddim_timesteps): "
-                   "np.linspace(0, T-1, 1) is [0], so one-step sampling evaluates the model at t=0 "
-                   "on pure noise instead of at t=T-1.")
 @pytest.mark.parametrize("n", [2, 10, 1000])
 def test_single_ddim_step_starts_from_pure_noise(n):
     np.testing.assert_array_equal(ddim_timesteps(n, 1), [n - 1])
