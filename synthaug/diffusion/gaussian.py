@@ -196,8 +196,8 @@ class GaussianDiffusion:
         return x0, eps, logits
 
     @torch.no_grad()
-    def sample(self, model, noise, *, steps=50, solver="dpm++2m", eta=0.0, given=None, x_given=None,
-               cond=None, constraints=None, generator=None):
+    def sample(self, model, noise, *, steps=50, solver="dpm++2m", eta=0.0, categorical="sample", given=None,
+               x_given=None, cond=None, constraints=None, generator=None):
         """Few-step sampler over ``steps`` network evaluations.
 
         ``solver="ddim"`` is DDIM (Song et al. 2021, eq. 12; ``eta`` > 0 adds
@@ -211,6 +211,10 @@ class GaussianDiffusion:
 
         its first step being DDIM. Both reach in ~10–20 steps what DDPM
         needs hundreds for.
+
+        With DDIM and ``categorical="sample"`` (default) each one-hot block's
+        x̂₀ is a level drawn from its softmax at every step rather than the
+        probability-weighted mean (``"mean"``); DPM-Solver++ always uses the mean.
 
         Parameters
         ----------
@@ -227,6 +231,8 @@ class GaussianDiffusion:
         """
         if solver not in ("ddim", "dpm++2m"):
             raise ValueError(f"Unknown solver {solver!r}; choose 'ddim' or 'dpm++2m'.")
+        if categorical not in ("sample", "mean"):
+            raise ValueError(f"categorical must be 'sample' or 'mean', got {categorical!r}.")
         x = noise
         ts = ddim_timesteps(self.n_timesteps, steps)
         ab_table = self.alphas_cumprod
@@ -239,6 +245,13 @@ class GaussianDiffusion:
             if i + 1 == len(ts):
                 break
             ab, ab_prev = float(ab_table[t_now]), float(ab_table[ts[i + 1]])
+            if solver == "ddim" and logits is not None and categorical == "sample":
+                # Plug a *drawn* level into each block instead of its mean: with η = 1 the step
+                # is then a draw from Σ_k p(k | x_t) q(x_{t−1} | x_t, x₀ = e_k), the exact
+                # reverse kernel of one categorical variable at any step size (the mean
+                # plug-in drifts towards majority levels when steps are few).
+                x0, _ = self._draw_blocks(x0, logits, given, x_given, generator)
+                eps = (x - np.sqrt(ab) * x0) / np.sqrt(1 - ab)
             if solver == "ddim":
                 # DDIM eq. 16: σ_t = η √((1 − ᾱ_{t−1}) / (1 − ᾱ_t)) √(1 − ᾱ_t / ᾱ_{t−1})
                 sigma = eta * np.sqrt(max(0.0, (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)))
@@ -254,17 +267,17 @@ class GaussianDiffusion:
                 d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * prev_x0
             x = np.sqrt((1 - ab_prev) / (1 - ab)) * x - np.sqrt(ab_prev) * np.expm1(-h) * d
             prev_x0, prev_h = x0, h
-        return self._finalize(x0, logits, given, x_given, generator)
+        if logits is None:
+            return x0, None
+        return self._draw_blocks(x0, logits, given, x_given, generator)
 
     def ddim_sample(self, model, noise, *, steps=50, eta=0.0, **kwargs):
         """DDIM sampling; see :meth:`sample`."""
         return self.sample(model, noise, steps=steps, solver="ddim", eta=eta, **kwargs)
 
-    def _finalize(self, x0, logits, given, x_given, generator):
-        """Draw each free block's level from its final softmax (Gumbel-max)."""
+    def _draw_blocks(self, x0, logits, given, x_given, generator):
+        """Draw each free block's level from its softmax (Gumbel-max); ``(x0 with ±1 blocks, codes)``."""
         _, blocks = self._tables(x0.device)
-        if blocks is None:
-            return x0, None
         u = torch.rand(logits.shape, generator=generator, device=x0.device).clamp_(1e-10, 1 - 1e-10)
         codes = (logits - torch.log(-torch.log(u))).argmax(-1)
         if given is not None:
