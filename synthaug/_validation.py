@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["TableSchema", "check_table", "check_target", "check_n_samples", "check_same_columns"]
+__all__ = ["TableSchema", "check_table", "check_target", "check_n_samples", "check_same_columns", "column_mismatch"]
 
 
 @dataclass
@@ -153,15 +153,17 @@ def check_n_samples(n, *, name="n"):
     return int(n)
 
 
+def column_mismatch(expected, actual, *, missing="missing columns", extra="unexpected columns"):
+    """Describe how ``actual`` column names differ from ``expected``; None when they hold the same names."""
+    absent = [c for c in expected if c not in actual]
+    unknown = [c for c in actual if c not in expected]
+    parts = ([f"{missing} {absent}"] if absent else []) + ([f"{extra} {unknown}"] if unknown else [])
+    return "; ".join(parts) if parts else None
+
+
 def check_same_columns(frame, columns, *, name="X"):
     """Return ``frame`` with ``columns`` in training order; ``ValueError`` naming missing/extra ones."""
-    missing = [c for c in columns if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in columns]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing columns {missing}")
-        if extra:
-            parts.append(f"columns unseen at fit {extra}")
-        raise ValueError(f"{name} does not match the training columns: " + "; ".join(parts) + ".")
+    problem = column_mismatch(list(columns), list(frame.columns), extra="columns unseen at fit")
+    if problem:
+        raise ValueError(f"{name} does not match the training columns: {problem}.")
     return frame[list(columns)]

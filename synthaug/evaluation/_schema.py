@@ -11,6 +11,8 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from .._validation import column_mismatch
+
 __all__ = ["infer_metadata"]
 
 #: sdtypes the metrics understand, mapped to the three kinds used internally.
@@ -112,15 +114,10 @@ def check_metadata(metadata, columns):
             'metadata must have a "columns" dict: {"columns": {name: {"sdtype": ...}}}.'
         )
     described = [str(name) for name in metadata["columns"]]
-    missing = [c for c in columns if c not in described]
-    unknown = [c for c in described if c not in columns]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"columns missing from metadata: {missing}")
-        if unknown:
-            parts.append(f"metadata columns not in the data: {unknown}")
-        raise ValueError("metadata does not match the data; " + "; ".join(parts) + ".")
+    problem = column_mismatch(columns, described, missing="columns missing from metadata:",
+                              extra="metadata columns not in the data:")
+    if problem:
+        raise ValueError(f"metadata does not match the data; {problem}.")
     for name, meta in metadata["columns"].items():
         if not isinstance(meta, dict) or "sdtype" not in meta:
             raise ValueError(f'metadata for column {name!r} must be a dict with an "sdtype" key.')
@@ -152,17 +149,9 @@ def check_frames(frames):
         if name == ref_name:
             continue
         other = [str(c) for c in frame.columns]
-        missing = [c for c in columns if c not in other]
-        extra = [c for c in other if c not in columns]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing columns {missing}")
-            if extra:
-                parts.append(f"unexpected columns {extra}")
-            raise ValueError(
-                f"{name} does not have the same columns as {ref_name}: " + ", ".join(parts) + "."
-            )
+        problem = column_mismatch(columns, other)
+        if problem:
+            raise ValueError(f"{name} does not have the same columns as {ref_name}: {problem}.")
         if len(set(other)) != len(other):
             raise ValueError(f"{name} has duplicate column names.")
     return columns
