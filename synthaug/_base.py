@@ -206,7 +206,7 @@ class BaseGenerativeSampler(BaseEstimator):
                              f"classes are {self.classes_.tolist()}.")
         return labels
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _sample_frame(self, n, parsed, given_frame, rng, *, batch_size=16_384):
         device = self.device_
         layout = self.encoder_.layout_

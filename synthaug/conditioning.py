@@ -253,10 +253,13 @@ def condition_tensors(encoder, layout_tensors, parsed, n_rows, *, given_frame=No
         if ci is not None:
             cont[:, ci] = z
         col_given[j] = True
-    x_given = layout_tensors.to_model(torch.as_tensor(cont, device=device), torch.as_tensor(disc, device=device))
     col_mask = torch.as_tensor(col_given, device=device)
-    given = col_mask[layout_tensors.dim_to_column].expand(n_rows, -1)
     cond = col_mask.float().expand(n_rows, -1)
+    if col_given.any():
+        x_given = layout_tensors.to_model(torch.as_tensor(cont, device=device), torch.as_tensor(disc, device=device))
+        given = col_mask[layout_tensors.dim_to_column].expand(n_rows, -1)
+    else:  # nothing given: the sampler skips the inpainting work
+        given = x_given = None
     constraints = None
     if parsed.allowed or parsed.z_bounds:
         allowed = torch.ones(layout.width, dtype=torch.bool)

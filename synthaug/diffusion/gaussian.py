@@ -166,7 +166,7 @@ class GaussianDiffusion:
 
     # ---------------------------------------------------------- reverse
     def predict(self, model, x_t, t, *, given=None, x_given=None, cond=None, constraints=None):
-        """Denoised estimate x̂₀, the implied ε̂ and the block logits (or None)."""
+        """Denoised estimate x̂₀, the implied ε̂ and the block probabilities (B, n_disc, max_card) or None."""
         if given is not None:
             x_t = torch.where(given, x_given, x_t)
         out = model(x_t, t, cond).to(x_t.dtype)
@@ -186,7 +186,7 @@ class GaussianDiffusion:
             if constraints is not None and constraints.allowed is not None:
                 allowed = blocks.block_logits(constraints.allowed[None].float()) > 0
                 logits = logits.masked_fill(~allowed, float("-inf"))
-            probs = torch.softmax(logits, dim=-1)
+            logits = probs = torch.softmax(logits, dim=-1)
             x0 = torch.cat([x0_c, 2 * blocks.blocks_to_flat(probs) - 1], dim=1)
         else:
             x0 = x0_c
@@ -195,7 +195,7 @@ class GaussianDiffusion:
         eps = (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
         return x0, eps, logits
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(self, model, noise, *, steps=50, solver="dpm++2m", eta=0.0, categorical="sample", given=None,
                x_given=None, cond=None, constraints=None, generator=None):
         """Few-step sampler over ``steps`` network evaluations.
@@ -275,14 +275,20 @@ class GaussianDiffusion:
         """DDIM sampling; see :meth:`sample`."""
         return self.sample(model, noise, steps=steps, solver="ddim", eta=eta, **kwargs)
 
-    def _draw_blocks(self, x0, logits, given, x_given, generator):
-        """Draw each free block's level from its softmax (Gumbel-max); ``(x0 with ±1 blocks, codes)``."""
+    def _draw_blocks(self, x0, probs, given, x_given, generator):
+        """Draw each free block's level from its probabilities; ``(x0 with ±1 blocks, codes)``.
+
+        Inverse-CDF draw: one uniform per block, ``code = #{k : F_k < u}``.
+        """
         _, blocks = self._tables(x0.device)
-        u = torch.rand(logits.shape, generator=generator, device=x0.device).clamp_(1e-10, 1 - 1e-10)
-        codes = (logits - torch.log(-torch.log(u))).argmax(-1)
+        cdf = probs.cumsum(-1)
+        u = torch.rand(probs.shape[:-1], generator=generator, device=x0.device, dtype=cdf.dtype)
+        # u in (0, F_last): a zero-probability level (masked, or padding) can never be drawn
+        u = u.clamp_(min=1e-12) * cdf[..., -1]
+        codes = (cdf < u[..., None]).sum(-1)
         if given is not None:
             given_codes = blocks.block_logits(x_given).argmax(-1)
             codes = torch.where(given[:, blocks.offsets], given_codes, codes)
-        onehot = torch.zeros_like(logits).scatter_(-1, codes[..., None], 1.0)
+        onehot = torch.zeros_like(probs).scatter_(-1, codes[..., None], 1.0)
         x0 = torch.cat([x0[:, : self.layout.n_continuous], 2 * blocks.blocks_to_flat(onehot) - 1], dim=1)
         return x0, codes
