@@ -278,6 +278,15 @@ def peak_rss_mb() -> float:
     return rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024  # bytes vs KiB
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its reaped children."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def load_average() -> float | None:
     """1-minute load average (other work on a shared machine slows every timing)."""
     try:
@@ -313,9 +322,10 @@ def run_model(dataset: str, model: str, quick: bool, large_n: int, result_queue)
     record: dict = {"dataset": dataset, "model": model, "load_avg_1min_at_start": load_average()}
     try:
         ds = DATASETS[dataset]()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         sample = MODELS[model](ds, quick)
         record["fit_s"] = time.perf_counter() - t0
+        record["fit_cpu_s"] = cpu_seconds() - c0
         t0 = time.perf_counter()
         synth = sample(len(ds.train))
         record["sample_s"] = time.perf_counter() - t0
@@ -507,7 +517,7 @@ def markdown_table(records: dict) -> str:
     """Markdown table of one dataset's records, with fit-time ratios vs CTGAN."""
     ctgan_fit = records.get("ctgan", {}).get("fit_s")
     head = (
-        "| model | fit s | × CTGAN fit | sample s (len(train)) | sample 100k s "
+        "| model | fit s | fit CPU s | × CTGAN fit | sample s (len(train)) | sample 100k s "
         "| peak RSS MB (fit / +100k) | quality | shapes | trends | detection AUC "
         "| ML eff. synth / real | DCR train share | exact copies |"
     )
@@ -516,7 +526,7 @@ def markdown_table(records: dict) -> str:
     for model, rec in records.items():
         if "fit_s" not in rec:
             reason = rec.get("unavailable") or rec.get("error") or "not run"
-            lines.append(f"| {model} | {reason.splitlines()[0][:80]} |" + " |" * 12)
+            lines.append(f"| {model} | {reason.splitlines()[0][:80]} |" + " |" * 13)
             continue
         s = rec.get("scores", {})
         ratio = rec["fit_s"] / ctgan_fit if ctgan_fit else None
@@ -527,7 +537,7 @@ def markdown_table(records: dict) -> str:
         rss = f"{fmt(rec.get('peak_rss_fit_mb'), 0)} / {fmt(rec.get('peak_rss_mb'), 0)}"
         eff = f"{fmt(s.get('ml_efficacy_synthetic'))} / {fmt(s.get('ml_efficacy_real'))}"
         lines.append(
-            f"| {model} | {fmt(rec['fit_s'], 1)} | {fmt(ratio, 2)} | {fmt(rec['sample_s'], 2)} "
+            f"| {model} | {fmt(rec['fit_s'], 1)} | {fmt(rec.get('fit_cpu_s'), 0)} | {fmt(ratio, 2)} | {fmt(rec['sample_s'], 2)} "
             f"| {large} | {rss} | {fmt(s.get('quality'))} | {fmt(s.get('column_shapes'))} "
             f"| {fmt(s.get('column_pair_trends'))} | {fmt(s.get('detection_auc'))} | {eff} "
             f"| {fmt(s.get('dcr_closer_to_train_share'))} | {fmt(s.get('exact_copy_share'))} |"
@@ -537,6 +547,11 @@ def markdown_table(records: dict) -> str:
                 f"{model}: scored with the sdmetrics fallback only (synthaug.evaluate was "
                 "not importable); run with --rescore once it is."
             )
+    loads = [f"{m} {r['load_avg_1min_at_start']}" for m, r in records.items()
+             if r.get("load_avg_1min_at_start") is not None]
+    if loads:
+        notes.append("1-minute load average when each model started (2 cores; above ~2 "
+                     "other work was slowing it): " + ", ".join(loads) + ".")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes])
 
 
