@@ -36,6 +36,7 @@ import os
 import platform
 import queue
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -318,6 +319,8 @@ def align_dtypes(synth: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
 
 def run_model(dataset: str, model: str, quick: bool, large_n: int, result_queue) -> None:
     """Child-process body: fit, sample ``len(train)`` rows, time ``large_n`` rows."""
+    if hasattr(os, "setsid"):
+        os.setsid()  # own process group, so a time-out also ends its workers
     warnings.filterwarnings("ignore")
     record: dict = {"dataset": dataset, "model": model, "load_avg_1min_at_start": load_average()}
     try:
@@ -349,20 +352,51 @@ def run_model(dataset: str, model: str, quick: bool, large_n: int, result_queue)
     result_queue.put(record)
 
 
+def end_process_group(proc) -> None:
+    """End ``proc`` and any workers it started (e.g. joblib's loky pool).
+
+    The child leads its own process group (``run_model`` calls ``os.setsid``),
+    so signalling the group also reaches workers that would otherwise run on
+    as orphans after a time-out.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (AttributeError, ProcessLookupError, PermissionError):
+        if proc.is_alive():
+            proc.terminate()
+    proc.join(10)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+
+
 def run_isolated(dataset: str, model: str, quick: bool, large_n: int, timeout: float | None):
-    """Run ``run_model`` in a fresh spawned process and return its record."""
+    """Run ``run_model`` in a fresh spawned process and return its record.
+
+    Waits for the record until ``timeout`` seconds, or until the child dies
+    without one (a crash, the out-of-memory killer).
+    """
     ctx = mp.get_context("spawn")
     result_queue = ctx.Queue()
     proc = ctx.Process(target=run_model, args=(dataset, model, quick, large_n, result_queue))
+    start = time.perf_counter()
     proc.start()
+    record = None
     try:
-        record = result_queue.get(timeout=timeout)
-    except queue.Empty:
-        record = {"dataset": dataset, "model": model, "error": f"timed out after {timeout} s"}
-        proc.terminate()
-    proc.join()
-    if proc.exitcode not in (0, None) and "error" not in record:
-        record["error"] = f"process exited with code {proc.exitcode}"
+        while record is None:
+            try:
+                record = result_queue.get(timeout=5)
+            except queue.Empty:
+                if not proc.is_alive():
+                    error = f"process died with exit code {proc.exitcode}"
+                elif timeout is not None and time.perf_counter() - start > timeout:
+                    error = f"timed out after {timeout:.0f} s"
+                else:
+                    continue
+                record = {"dataset": dataset, "model": model, "error": error}
+        proc.join(30)  # a child that sent its record exits by itself
+    finally:
+        end_process_group(proc)
     return record
 
 
