@@ -145,7 +145,9 @@ class DiffusionSampler(BaseGenerativeSampler):
         network = ResidualMLP(layout.width, layout.width, cond_dim=layout.n_columns,
                               width=self.width, depth=self.depth).to(device)
         n_steps = self._n_steps(len(encoded))
-        optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=1e-4)
+        # fused: one kernel for all parameters (torch otherwise loops per tensor on CPU;
+        # 27 → 20 ms per step on credit, same losses)
+        optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=1e-4, fused=True)
         ema = EMA(network, self.ema_decay)
         data = (to_device(encoded.continuous, device), to_device(encoded.discrete, device))
         columns = self.encoder_.columns_

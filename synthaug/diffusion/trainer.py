@@ -48,7 +48,7 @@ class DiffusionStep:
                                               generator=g).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0, foreach=True)
         self.optimizer.step()
         self.scheduler.step()
         self.ema.update(self.network)
