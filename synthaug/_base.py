@@ -132,7 +132,7 @@ class BaseGenerativeSampler(BaseEstimator):
         if self.max_steps != "auto":
             return int(self.max_steps)
         epochs_steps = 20 * n_rows / min(self.batch_size, n_rows)
-        return int(np.clip(epochs_steps, 2_000, 30_000))
+        return int(np.clip(epochs_steps, 1_000, 30_000))
 
     # --------------------------------------------------------------- sample
     def sample(self, n, *, conditions=None, y=None, random_state=None):
@@ -207,7 +207,7 @@ class BaseGenerativeSampler(BaseEstimator):
         return labels
 
     @torch.inference_mode()
-    def _sample_frame(self, n, parsed, given_frame, rng, *, batch_size=16_384):
+    def _sample_frame(self, n, parsed, given_frame, rng, *, batch_size=4_096):
         device = self.device_
         layout = self.encoder_.layout_
         lt = layout.tensors(device)

@@ -34,8 +34,10 @@ class DiffusionSampler(BaseGenerativeSampler):
     ----------
     n_timesteps : int, default=1000
         Length T of the diffusion chain used in training.
-    sampling_steps : int, default=20
+    sampling_steps : int, default=10
         Network evaluations per sample (DDIM); ``n_timesteps`` gives full DDPM.
+        On credit and breast_cancer 10 and 20 steps gave the same quality
+        (0.967 / 0.960 and 0.958 / 0.963) at half the sampling time.
     width : int, default=128
         Width of the residual MLP. On credit, width 128 trained for 4,000
         steps matched width 256 for 2,000 (same compute) and samples 4× faster.
@@ -59,7 +61,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         0.5 / 0.8 / 1.0 gave detection AUC 0.77 / 0.69 / 0.67.
     max_steps : int or "auto", default="auto"
         Optimiser steps; ``"auto"`` scales with the table (20 epochs, between
-        2,000 and 30,000 steps).
+        1,000 and 30,000 steps).
     batch_size : int, default=512
     lr : float, default=1e-3
         Peak AdamW learning rate (warm-up, then cosine decay).
@@ -118,7 +120,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         "p_unconditional": [Interval(Real, 0, 1, closed="both")],
     }
 
-    def __init__(self, *, n_timesteps=1000, sampling_steps=20, width=128, depth=3, schedule="cosine",
+    def __init__(self, *, n_timesteps=1000, sampling_steps=10, width=128, depth=3, schedule="cosine",
                  solver="ddim", eta=1.0, ema_decay=0.999, p_unconditional=0.8, max_steps="auto", batch_size=512,
                  lr=1e-3, discrete_columns=None, device="auto", random_state=None, verbose=True):
         super().__init__(max_steps=max_steps, batch_size=batch_size, lr=lr,

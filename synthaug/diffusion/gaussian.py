@@ -278,14 +278,15 @@ class GaussianDiffusion:
     def _draw_blocks(self, x0, probs, given, x_given, generator):
         """Draw each free block's level from its probabilities; ``(x0 with ±1 blocks, codes)``.
 
-        Inverse-CDF draw: one uniform per block, ``code = #{k : F_k < u}``.
+        Inverse-CDF draw: one uniform per block, ``code = #{k : F_k < u}`` (a
+        batched binary search over each block's cumulative probabilities).
         """
         _, blocks = self._tables(x0.device)
         cdf = probs.cumsum(-1)
         u = torch.rand(probs.shape[:-1], generator=generator, device=x0.device, dtype=cdf.dtype)
         # u in (0, F_last): a zero-probability level (masked, or padding) can never be drawn
         u = u.clamp_(min=1e-12) * cdf[..., -1]
-        codes = (cdf < u[..., None]).sum(-1)
+        codes = torch.searchsorted(cdf, u[..., None]).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
         if given is not None:
             given_codes = blocks.block_logits(x_given).argmax(-1)
             codes = torch.where(given[:, blocks.offsets], given_codes, codes)

@@ -128,9 +128,10 @@ class LayoutTensors:
 
     def block_logits(self, out):
         """Gather the discrete blocks of ``out`` (B, width) → (B, n_disc, max_card), padding = -inf."""
-        g = out[:, self.block_index]
-        return g.masked_fill(~self.block_valid, float("-inf"))
+        # index_select on a flat index is several times faster than advanced indexing on CPU
+        g = out.index_select(1, self.block_index.view(-1)).view(out.shape[0], *self.block_index.shape)
+        return g.masked_fill_(~self.block_valid, float("-inf"))
 
     def blocks_to_flat(self, blocks):
         """Inverse of :meth:`block_logits`: (B, n_disc, max_card) → (B, width - n_continuous)."""
-        return blocks.reshape(blocks.shape[0], -1)[:, self.valid_flat]
+        return blocks.reshape(blocks.shape[0], -1).index_select(1, self.valid_flat)
