@@ -1,8 +1,9 @@
 """synthaug: data augmentation and tabular synthesis with diffusion models and GANs."""
 
 from .evaluation import EvaluationReport, evaluate
-from .samplers import DiffusionSampler
+from .gan import ModeCollapseWarning
+from .samplers import DiffusionSampler, GANSampler
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DiffusionSampler", "evaluate", "EvaluationReport", "__version__"]
+__all__ = ["DiffusionSampler", "GANSampler", "ModeCollapseWarning", "evaluate", "EvaluationReport", "__version__"]

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from ._validation import check_n_samples, check_table, check_target
 from .conditioning import condition_tensors, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
+from .training import train
 
 __all__ = ["BaseGenerativeSampler", "resolve_device", "to_device"]
 
@@ -127,12 +128,32 @@ class BaseGenerativeSampler(BaseEstimator):
         self._sample_rng = np.random.default_rng(rng.integers(2**62))
         return self
 
+    # "auto" training length: this many epochs, within these bounds (a subclass may change them)
+    _auto_epochs, _auto_min_steps, _auto_max_steps = 20, 1_000, 30_000
+
     def _n_steps(self, n_rows):
         """Training steps: ``max_steps``, or with ``"auto"`` a count that grows with the data."""
         if self.max_steps != "auto":
             return int(self.max_steps)
-        epochs_steps = 20 * n_rows / min(self.batch_size, n_rows)
-        return int(np.clip(epochs_steps, 1_000, 30_000))
+        epochs_steps = self._auto_epochs * n_rows / min(self.batch_size, n_rows)
+        return int(np.clip(epochs_steps, self._auto_min_steps, self._auto_max_steps))
+
+    # ------------------------------------------------- helpers for _fit_model
+    def _device_data(self, encoded):
+        """The encoded table as ``(continuous, codes)`` tensors on the device."""
+        return to_device(encoded.continuous, self.device_), to_device(encoded.discrete, self.device_)
+
+    def _always_column(self):
+        """Index of the class column (given in half of the training rows), or None."""
+        columns = self.encoder_.columns_
+        return columns.index(_TARGET) if _TARGET in columns else None
+
+    def _run_training(self, step, n_rows, n_steps, desc, monitor=None):
+        """Run the shared loop; sets ``history_`` and ``n_iter_``."""
+        self.history_ = train(step, n_rows=n_rows, batch_size=self.batch_size, n_steps=n_steps,
+                              generator=step.generator, device=self.device_, verbose=self.verbose, desc=desc,
+                              monitor=monitor)
+        self.n_iter_ = n_steps
 
     # --------------------------------------------------------------- sample
     def sample(self, n, *, conditions=None, y=None, random_state=None):

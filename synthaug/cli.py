@@ -20,14 +20,9 @@ class _UserError(Exception):
 
 
 def _model_class(name):
-    from . import DiffusionSampler
+    from . import DiffusionSampler, GANSampler
 
-    models = {"diffusion": DiffusionSampler}
-    try:
-        from . import GANSampler
-        models["gan"] = GANSampler
-    except ImportError:
-        pass
+    models = {"diffusion": DiffusionSampler, "gan": GANSampler}
     if name not in models:
         raise _UserError(f"--model {name!r} is not available; choose from {sorted(models)}.")
     return models[name]
@@ -124,30 +119,42 @@ def cmd_evaluate(args):
 def cmd_demo(args):
     from sklearn.model_selection import train_test_split
 
-    from . import DiffusionSampler
     from .datasets import load_credit
-    from .evaluation import evaluate
+    from .evaluation import compare_reports, evaluate
     from .io import write_table
 
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    classes = {name: _model_class(name) for name in names}
+    if not classes:
+        raise _UserError("--models: name at least one model (diffusion, gan).")
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = load_credit()
     train, holdout = train_test_split(data, test_size=0.3, stratify=data["Status"], random_state=0)
     print(f"credit data: {len(data)} rows × {data.shape[1]} columns; training on {len(train)}, "
           f"holding out {len(holdout)}")
-    model = DiffusionSampler(random_state=args.seed, verbose=not args.quiet)
-    start = time.perf_counter()
-    model.fit(train)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    synth = model.sample(len(train))
-    sample_s = time.perf_counter() - start
-    csv_path = write_table(synth, out_dir / "synthetic_credit.csv")
-    print(f"fit {fit_s:.1f} s, sampled {len(synth)} rows in {sample_s:.2f} s → {csv_path}")
-    report = evaluate(train, synth, holdout=holdout, target="Status")
-    html = out_dir / "report.html"
-    report.to_html(html)
-    _print_scores(report.scores)
+    reports, timings, links = {}, {}, {}
+    for i, (name, cls) in enumerate(classes.items()):
+        model = cls(random_state=args.seed, verbose=not args.quiet)
+        if args.steps:
+            model.set_params(max_steps=args.steps)
+        start = time.perf_counter()
+        model.fit(train)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        synth = model.sample(len(train))
+        sample_s = time.perf_counter() - start
+        # the first model's sample is the demo's synthetic table; every model also gets its own file
+        csv_path = write_table(synth, out_dir / f"synthetic_credit_{name}.csv")
+        if i == 0:
+            write_table(synth, out_dir / "synthetic_credit.csv")
+        print(f"[{name}] fit {fit_s:.1f} s, sampled {len(synth)} rows in {sample_s:.2f} s → {csv_path}")
+        reports[name] = evaluate(train, synth, holdout=holdout, target="Status")
+        links[name] = f"report_{name}.html"
+        reports[name].to_html(out_dir / links[name])
+        timings[name] = {"fit_seconds": fit_s, "sample_seconds": sample_s}
+        _print_scores(reports[name].scores)
+    html = compare_reports(reports, out_dir / "report.html", links=links, timings=timings)
     print(f"report → {html}")
 
 
@@ -164,6 +171,9 @@ def build_parser():
 
     d = sub.add_parser("demo", help="fit, sample and evaluate on the bundled credit data")
     d.add_argument("--out-dir", default="synthaug_demo", help="folder for the CSV and the HTML report")
+    d.add_argument("--steps", type=int, help="training steps (default: scaled to the data)")
+    d.add_argument("--models", default="diffusion,gan",
+                   help="comma-separated models to fit and compare (default: diffusion,gan)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)

@@ -10,8 +10,8 @@ model learns to generate the others. The same fitted model then serves
 * imputation — the observed cells of each row given.
 
 Conditions that are not a single value (a set of levels, a numeric or
-datetime interval) become :class:`~synthaug.diffusion.Constraints` on the
-generated cells, enforced at every denoising step, so every returned row
+datetime interval) become :class:`~synthaug.encoding.layout.Constraints` on the
+generated cells, enforced by the model while it generates, so every returned row
 satisfies them with no rejection loop.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .diffusion.gaussian import Constraints
+from .encoding.layout import Constraints
 
 __all__ = ["random_given_columns", "ParsedConditions", "parse_conditions", "condition_tensors",
            "enforce_conditions"]

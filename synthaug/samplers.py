@@ -7,14 +7,15 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _TARGET, BaseGenerativeSampler, to_device
+from ._base import BaseGenerativeSampler
 from .diffusion import SCHEDULES, GaussianDiffusion, get_betas
 from .diffusion.trainer import DiffusionStep
 from .encoding.columns import _Z_MAX
-from .nn import ResidualMLP
-from .training import EMA, train, warmup_cosine
+from .gan import LOSSES, ConditionalRowSampler, GANStep, ModeCoverage, TabularGAN, warn_if_collapsed
+from .nn import DenseGenerator, PackedCritic, ResidualMLP
+from .training import EMA, warmup_cosine
 
-__all__ = ["DiffusionSampler"]
+__all__ = ["DiffusionSampler", "GANSampler"]
 
 
 class DiffusionSampler(BaseGenerativeSampler):
@@ -151,15 +152,11 @@ class DiffusionSampler(BaseGenerativeSampler):
         # 27 → 20 ms per step on credit, same losses)
         optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=1e-4, fused=True)
         ema = EMA(network, self.ema_decay)
-        data = (to_device(encoded.continuous, device), to_device(encoded.discrete, device))
-        columns = self.encoder_.columns_
-        step = DiffusionStep(self.process_, network, optimizer, warmup_cosine(optimizer, n_steps), ema, data, lt,
-                             generator=generator, p_unconditional=self.p_unconditional,
-                             always_column=columns.index(_TARGET) if _TARGET in columns else None,
+        step = DiffusionStep(self.process_, network, optimizer, warmup_cosine(optimizer, n_steps), ema,
+                             self._device_data(encoded), lt, generator=generator,
+                             p_unconditional=self.p_unconditional, always_column=self._always_column(),
                              autocast=device.type == "cuda")
-        self.history_ = train(step, n_rows=len(encoded), batch_size=self.batch_size, n_steps=n_steps,
-                              generator=generator, device=device, verbose=self.verbose, desc="diffusion")
-        self.n_iter_ = n_steps
+        self._run_training(step, len(encoded), n_steps, "diffusion")
         self.network_ = ema.model
 
     def _generate(self, n, given, x_given, cond, constraints, generator):
@@ -169,3 +166,176 @@ class DiffusionSampler(BaseGenerativeSampler):
                                          eta=self.eta, given=given, x_given=x_given, cond=cond,
                                          constraints=constraints, generator=generator)
         return x0[:, : self.encoder_.layout_.n_continuous], codes
+
+
+class GANSampler(BaseGenerativeSampler):
+    """Conditional GAN for mixed-type tables.
+
+    Same encoder, conditioning and surface as :class:`DiffusionSampler`;
+    only the generative model differs. The generator (a residual MLP) maps
+    noise plus a conditioning input — the mask of given columns and their
+    values — to a row in model space: continuous scores, and one-hot blocks
+    (Gumbel-softmax while training, drawn levels while sampling). The critic
+    sees the row and the mask, ``pac`` rows at a time (PacGAN). Part of every
+    batch is drawn by training-by-sampling (a column, then one of its levels
+    by log-frequency, then a real row with it), so rare levels are learnt;
+    the rest has random conditioning masks, so the same generator samples
+    unconditionally, conditionally on any columns and per class. One
+    forward pass generates a sample, so sampling is fast.
+
+    Parameters
+    ----------
+    loss : {"wgan-gp", "hinge", "bce"}, default="wgan-gp"
+        The GAN game (see :mod:`synthaug.gan.losses`): Wasserstein with
+        gradient penalty, hinge, or the original minimax game with the
+        non-saturating generator loss.
+    gp_weight : float or None, default=None
+        Weight of the gradient penalty; None means 10 for ``"wgan-gp"`` and
+        0 for the others.
+    n_critic : int, default=5
+        Critic updates per generator update. On credit at 1,000 steps,
+        1 / 2 / 5 gave quality 0.81 / 0.90 / 0.92: the generator learns the
+        columns' dependence only from a well-trained critic.
+    pac : int, default=10
+        Rows per critic input (PacGAN); ``batch_size`` is rounded down to a
+        multiple of it.
+    spectral_norm : bool, default=False
+        Spectral normalisation of the critic's layers.
+    noise_dim : int, default=64
+    width, depth : int, default=128, 2
+        Generator (:class:`~synthaug.nn.DenseGenerator`): layers of
+        Linear–BatchNorm–ReLU, each output concatenated to its input.
+    critic_width, critic_depth : int, default=256, 2
+    dropout : float, default=0.0
+        Critic dropout (CTGAN uses 0.5; it weakened the critic here).
+    tau : float, default=0.2
+        Gumbel-softmax temperature of the one-hot blocks while training.
+    ema_decay : float, default=0.999
+        Decay of the moving average of the generator weights used to sample
+        (0 disables it).
+    p_unconditional : float, default=0.5
+        Share of uniformly drawn training rows with no column given.
+    p_conditional_rows : float, default=0.5
+        Share of each batch drawn by training-by-sampling.
+    max_steps : int or "auto", default="auto"
+        Generator updates; ``"auto"`` scales with the table (100 epochs,
+        between 500 and 30,000 steps).
+    batch_size : int, default=500
+    lr : float, default=2e-4
+        Adam learning rate of both networks (β = (0.5, 0.9)).
+    discrete_columns, device, random_state, verbose
+        As in :class:`DiffusionSampler`.
+
+    Attributes
+    ----------
+    encoder_ : TableEncoder
+    generator_ : DenseGenerator
+        EMA weights of the generator.
+    critic_ : PackedCritic
+    gan_ : TabularGAN
+        Input and output heads.
+    history_ : dict of lists
+        ``critic`` and ``generator`` losses, ``level_coverage`` and
+        ``mode_coverage`` (share of frequent levels and numeric deciles the
+        generator produces) per logged step.
+    n_iter_ : int
+    n_features_in_, feature_names_in_, classes_, device_
+        As in :class:`DiffusionSampler`.
+
+    Warns
+    -----
+    ModeCollapseWarning
+        When at the end of training the generator misses frequent levels or
+        numeric modes, with what to change.
+
+    Examples
+    --------
+    >>> from synthaug import GANSampler
+    >>> from synthaug.datasets import load_credit
+    >>> df = load_credit().head(300)
+    >>> model = GANSampler(max_steps=20, random_state=0, verbose=False).fit(df)
+    >>> synth = model.sample(5, conditions={"Home": "owner"})
+    >>> bool((synth["Home"] == "owner").all())
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseGenerativeSampler._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES))],
+        "gp_weight": [Interval(Real, 0, None, closed="left"), None],
+        "n_critic": [Interval(Integral, 1, None, closed="left")],
+        "pac": [Interval(Integral, 1, None, closed="left")],
+        "spectral_norm": ["boolean"],
+        "noise_dim": [Interval(Integral, 1, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "depth": [Interval(Integral, 0, None, closed="left")],
+        "critic_width": [Interval(Integral, 1, None, closed="left")],
+        "critic_depth": [Interval(Integral, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "tau": [Interval(Real, 0, None, closed="neither")],
+        "ema_decay": [Interval(Real, 0, 1, closed="left")],
+        "p_unconditional": [Interval(Real, 0, 1, closed="both")],
+        "p_conditional_rows": [Interval(Real, 0, 1, closed="both")],
+    }
+    _auto_epochs, _auto_min_steps = 100, 500
+
+    def __init__(self, *, loss="wgan-gp", gp_weight=None, n_critic=5, pac=10, spectral_norm=False, noise_dim=64,
+                 width=128, depth=2, critic_width=256, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
+                 p_unconditional=0.5, p_conditional_rows=0.5, max_steps="auto", batch_size=500, lr=2e-4,
+                 discrete_columns=None, device="auto", random_state=None, verbose=True):
+        super().__init__(max_steps=max_steps, batch_size=batch_size, lr=lr,
+                         discrete_columns=discrete_columns, device=device,
+                         random_state=random_state, verbose=verbose)
+        self.loss = loss
+        self.gp_weight = gp_weight
+        self.n_critic = n_critic
+        self.pac = pac
+        self.spectral_norm = spectral_norm
+        self.noise_dim = noise_dim
+        self.width = width
+        self.depth = depth
+        self.critic_width = critic_width
+        self.critic_depth = critic_depth
+        self.dropout = dropout
+        self.tau = tau
+        self.ema_decay = ema_decay
+        self.p_unconditional = p_unconditional
+        self.p_conditional_rows = p_conditional_rows
+
+    def _fit_model(self, encoded, generator):
+        device = self.device_
+        layout = self.encoder_.layout_
+        lt = layout.tensors(device)
+        pac = min(self.pac, len(encoded))
+        self.gan_ = TabularGAN(layout, clip=_Z_MAX, tau=self.tau)
+        g_net = DenseGenerator(self.noise_dim, layout.width, cond_dim=self.gan_.cond_dim, width=self.width,
+                               depth=self.depth).to(device)
+        critic = PackedCritic(self.gan_.critic_dim, pac=pac, width=self.critic_width, depth=self.critic_depth,
+                              dropout=self.dropout, spectral_norm=self.spectral_norm).to(device)
+        opt_g, opt_c = (torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.9), weight_decay=1e-6,
+                                         fused=True) for net in (g_net, critic))
+        ema = EMA(g_net, self.ema_decay)
+        data = self._device_data(encoded)
+        rows = ConditionalRowSampler(data[1], layout.cardinalities) if layout.n_discrete else None
+        gp = self.gp_weight if self.gp_weight is not None else (10.0 if self.loss == "wgan-gp" else 0.0)
+        step = GANStep(self.gan_, g_net, critic, opt_g, opt_c, ema, data, lt, loss=self.loss, n_critic=self.n_critic,
+                       gp_weight=gp, noise_dim=self.noise_dim, row_sampler=rows,
+                       p_conditional_rows=self.p_conditional_rows, p_unconditional=self.p_unconditional,
+                       always_column=self._always_column(), generator=generator, autocast=device.type == "cuda")
+        coverage = ModeCoverage(*data, layout.cardinalities)
+
+        def monitor():
+            noise = torch.randn((2048, self.noise_dim), generator=generator, device=device)
+            x, codes = self.gan_.sample(ema.model, noise, generator=generator)
+            codes = codes if codes is not None else torch.zeros((2048, 0), dtype=torch.long, device=device)
+            return coverage(x[:, : layout.n_continuous], codes)
+
+        self._run_training(step, len(encoded), self._n_steps(len(encoded)), "gan", monitor=monitor)
+        self.generator_, self.critic_ = ema.model, critic.eval()
+        warn_if_collapsed(self.history_)
+
+    def _generate(self, n, given, x_given, cond, constraints, generator):
+        noise = torch.randn((n, self.noise_dim), generator=generator, device=self.device_)
+        x, codes = self.gan_.sample(self.generator_, noise, cols=cond > 0, given=given, x_given=x_given,
+                                    constraints=constraints, generator=generator)
+        return x[:, : self.encoder_.layout_.n_continuous], codes

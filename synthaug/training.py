@@ -68,7 +68,7 @@ def _batches(n_rows, batch_size, generator, device):
 
 
 def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
-          desc="training", log_every=25):
+          desc="training", log_every=25, monitor=None):
     """Run ``n_steps`` calls of ``step(index)`` and return the loss history.
 
     Parameters
@@ -81,6 +81,9 @@ def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
         On ``device``; the only source of randomness for batching.
     verbose : bool
         Show a progress bar (only when stderr is a terminal).
+    monitor : callable, default=None
+        ``monitor() -> dict[str, Tensor]`` evaluated at every log point
+        (e.g. mode coverage of a GAN); its values join the history.
 
     Returns
     -------
@@ -100,12 +103,19 @@ def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
             running = stacked if running is None else running + stacked
             n_run += 1
             if n_run == log_every or k == n_steps - 1:
-                values = (running / n_run).tolist()   # one host sync per log_every steps
+                names = list(losses)
+                if monitor is not None:
+                    extra = monitor()
+                    names += list(extra)
+                    running = torch.cat([running / n_run, torch.stack([v.float() for v in extra.values()])])
+                else:
+                    running = running / n_run
+                values = running.tolist()   # one host sync per log_every steps
                 history["step"].append(k + 1)
                 history["seconds"].append(time.perf_counter() - start)
-                for name, v in zip(losses, values):
+                for name, v in zip(names, values):
                     history.setdefault(name, []).append(v)
-                bar.set_postfix({name: f"{v:.3f}" for name, v in zip(losses, values)}, refresh=False)
+                bar.set_postfix({name: f"{v:.3f}" for name, v in zip(names, values)}, refresh=False)
                 bar.update(n_run)
                 running, n_run = None, 0
     return history

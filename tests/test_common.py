@@ -2,9 +2,9 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from synthaug import DiffusionSampler
+from synthaug import DiffusionSampler, GANSampler
 
-from _tiny import TINY
+from _tiny import TINY, TINY_GAN
 
 # Checks that do not apply to a generative sampler, each with the reason.
 _NOT_APPLICABLE = {
@@ -17,7 +17,7 @@ def _expected_failed_checks(estimator):
     return _NOT_APPLICABLE
 
 
-@parametrize_with_checks([DiffusionSampler(**TINY, random_state=0)],
+@parametrize_with_checks([DiffusionSampler(**TINY, random_state=0), GANSampler(**TINY_GAN, random_state=0)],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -26,31 +26,12 @@ network as an argument (improved-diffusion style).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from ..encoding.layout import Layout
+from ..encoding.layout import Constraints, Layout
 
 __all__ = ["GaussianDiffusion", "Constraints", "ddim_timesteps"]
-
-
-@dataclass
-class Constraints:
-    """Constraints on the free dimensions of a sample, broadcast over rows.
-
-    Attributes
-    ----------
-    allowed : torch.BoolTensor (width,) or None
-        False marks a discrete level that must not be generated.
-    low, high : torch.Tensor (n_continuous,) or None
-        Interval for each continuous score.
-    """
-
-    allowed: torch.Tensor | None = None
-    low: torch.Tensor | None = None
-    high: torch.Tensor | None = None
 
 
 def _log_snr(alpha_bar):
@@ -182,10 +163,7 @@ class GaussianDiffusion:
             x0_c = torch.minimum(x0_c, constraints.high.to(x0_c.dtype))
         logits = None
         if blocks is not None:
-            logits = blocks.block_logits(out)
-            if constraints is not None and constraints.allowed is not None:
-                allowed = blocks.block_logits(constraints.allowed[None].float()) > 0
-                logits = logits.masked_fill(~allowed, float("-inf"))
+            logits = blocks.mask_logits(blocks.block_logits(out), constraints)
             logits = probs = torch.softmax(logits, dim=-1)
             x0 = torch.cat([x0_c, 2 * blocks.blocks_to_flat(probs) - 1], dim=1)
         else:
@@ -276,20 +254,11 @@ class GaussianDiffusion:
         return self.sample(model, noise, steps=steps, solver="ddim", eta=eta, **kwargs)
 
     def _draw_blocks(self, x0, probs, given, x_given, generator):
-        """Draw each free block's level from its probabilities; ``(x0 with ±1 blocks, codes)``.
-
-        Inverse-CDF draw: one uniform per block, ``code = #{k : F_k < u}`` (a
-        batched binary search over each block's cumulative probabilities).
-        """
+        """Draw each free block's level from its probabilities; ``(x0 with ±1 blocks, codes)``."""
         _, blocks = self._tables(x0.device)
-        cdf = probs.cumsum(-1)
-        u = torch.rand(probs.shape[:-1], generator=generator, device=x0.device, dtype=cdf.dtype)
-        # u in (0, F_last): a zero-probability level (masked, or padding) can never be drawn
-        u = u.clamp_(min=1e-12) * cdf[..., -1]
-        codes = torch.searchsorted(cdf, u[..., None]).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
+        codes = blocks.draw_codes(probs, generator)
         if given is not None:
             given_codes = blocks.block_logits(x_given).argmax(-1)
             codes = torch.where(given[:, blocks.offsets], given_codes, codes)
-        onehot = torch.zeros_like(probs).scatter_(-1, codes[..., None], 1.0)
-        x0 = torch.cat([x0[:, : self.layout.n_continuous], 2 * blocks.blocks_to_flat(onehot) - 1], dim=1)
+        x0 = torch.cat([x0[:, : self.layout.n_continuous], blocks.codes_to_flat(codes)], dim=1)
         return x0, codes

@@ -14,7 +14,27 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Layout"]
+__all__ = ["Layout", "LayoutTensors", "Constraints"]
+
+
+@dataclass
+class Constraints:
+    """Constraints on the generated dimensions of model-space rows, broadcast over rows.
+
+    Every model honours them while generating (the diffusion sampler at each
+    step, the GAN in its output head), so no rejection is needed.
+
+    Attributes
+    ----------
+    allowed : torch.BoolTensor (width,) or None
+        False marks a discrete level that must not be generated.
+    low, high : torch.Tensor (n_continuous,) or None
+        Interval for each continuous score.
+    """
+
+    allowed: torch.Tensor | None = None
+    low: torch.Tensor | None = None
+    high: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +151,31 @@ class LayoutTensors:
         # index_select on a flat index is several times faster than advanced indexing on CPU
         g = out.index_select(1, self.block_index.view(-1)).view(out.shape[0], *self.block_index.shape)
         return g.masked_fill_(~self.block_valid, float("-inf"))
+
+    def mask_logits(self, logits, constraints):
+        """Set the logits (B, n_disc, max_card) of levels a :class:`Constraints` forbids to -inf."""
+        if constraints is None or constraints.allowed is None:
+            return logits
+        allowed = self.block_logits(constraints.allowed[None].float()) > 0
+        return logits.masked_fill(~allowed, float("-inf"))
+
+    def draw_codes(self, probs, generator):
+        """Draw one level per block from ``probs`` (B, n_disc, max_card) → codes (B, n_disc).
+
+        Inverse-CDF draw: one uniform per block, ``code = #{k : F_k < u}`` (a
+        batched binary search over each block's cumulative probabilities); a
+        level of probability zero (forbidden, or padding) is never drawn.
+        """
+        cdf = probs.cumsum(-1)
+        u = torch.rand(probs.shape[:-1], generator=generator, device=probs.device, dtype=cdf.dtype)
+        u = u.clamp_(min=1e-12) * cdf[..., -1]
+        return torch.searchsorted(cdf, u[..., None]).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
+
+    def codes_to_flat(self, codes):
+        """Codes (B, n_disc) → the ±1 one-hot discrete dims (B, width - n_continuous)."""
+        onehot = torch.zeros((*codes.shape, self.block_index.shape[1]), device=codes.device)
+        onehot.scatter_(-1, codes[..., None], 1.0)
+        return 2 * self.blocks_to_flat(onehot) - 1
 
     def blocks_to_flat(self, blocks):
         """Inverse of :meth:`block_logits`: (B, n_disc, max_card) → (B, width - n_continuous)."""

@@ -14,6 +14,6 @@ Modules: :mod:`~synthaug.evaluation.metrics` (synthaug's own figures),
 from ._descriptions import SCORE_NAMES
 from ._evaluate import evaluate
 from ._schema import infer_metadata
-from .report import EvaluationReport
+from .report import EvaluationReport, compare_reports
 
-__all__ = ["SCORE_NAMES", "EvaluationReport", "evaluate", "infer_metadata"]
+__all__ = ["SCORE_NAMES", "EvaluationReport", "compare_reports", "evaluate", "infer_metadata"]

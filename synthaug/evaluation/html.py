@@ -16,7 +16,7 @@ from . import plots
 from ._descriptions import SCORE_NAMES, group
 from ._schema import column_kinds
 
-__all__ = ["render_report"]
+__all__ = ["render_report", "render_comparison"]
 
 _CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;color:#222;margin:0;
@@ -419,4 +419,47 @@ def _method(report):
         "</ul><h3>Seconds per step</h3><table><tbody>"
         f"{time_rows}<tr><th>total</th><th class=\"num\">{total or 0:.2f}</th></tr>"
         "</tbody></table></div></div></section>"
+    )
+
+
+def render_comparison(reports, *, links=None, timings=None):
+    """One HTML page comparing several models' reports side by side.
+
+    Parameters
+    ----------
+    reports : dict of str → EvaluationReport
+    links : dict of str → str, optional
+        Each model's full report, linked from its column header.
+    timings : dict of str → dict of str → float, optional
+        Extra per-model figures (e.g. fit and sample seconds), shown first.
+    """
+    names = list(reports)
+    links = links or {}
+    timings = timings or {}
+    head = "".join(
+        f'<th><a href="{html.escape(links[n])}">{html.escape(n)}</a></th>' if n in links
+        else f"<th>{html.escape(n)}</th>" for n in names)
+    rows = []
+    extra = list(dict.fromkeys(k for n in names for k in timings.get(n, {})))
+    for key in extra:
+        cells = "".join(f'<td class="num">{_fmt(timings.get(n, {}).get(key))}</td>' for n in names)
+        rows.append(f'<tr><td class="grp">run</td><td><code>{html.escape(key)}</code></td>{cells}<td></td></tr>')
+    first = reports[names[0]]
+    for score in SCORE_NAMES:
+        if not any(score in r.scores for r in reports.values()):
+            continue
+        cells = "".join(f'<td class="num">{_fmt(reports[n].scores.get(score))}</td>' for n in names)
+        rows.append(f'<tr><td class="grp">{group(score)}</td><td><code>{score}</code></td>{cells}'
+                    f"<td>{html.escape(first.describe(score))}</td></tr>")
+    body = ('<section id="summary"><h2>Models side by side</h2>'
+            f"<table><thead><tr><th>group</th><th>metric</th>{head}<th>meaning and direction</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            '<p class="note">Each model was fitted on the same training rows and evaluated against the same '
+            "holdout; follow a model's name for its full report (column plots, pairs, detection, ML "
+            "efficacy, privacy).</p></section>")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+        f"<title>synthaug model comparison</title><style>{_CSS}</style></head><body>"
+        f"{_header(first)}<main>{body}</main></body></html>\n"
     )

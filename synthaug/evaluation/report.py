@@ -8,7 +8,7 @@ import pandas as pd
 
 from ._descriptions import SCORE_NAMES, describe
 
-__all__ = ["EvaluationReport"]
+__all__ = ["EvaluationReport", "compare_reports"]
 
 
 class EvaluationReport:
@@ -159,3 +159,40 @@ class EvaluationReport:
             "<table><thead><tr><th>metric</th><th>value</th><th>meaning</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>"
         )
+
+
+def compare_reports(reports, path=None, *, links=None, timings=None):
+    """Write one HTML page with several models' scores side by side.
+
+    Parameters
+    ----------
+    reports : dict of str → EvaluationReport
+        One report per model, evaluated on the same real data.
+    path : str or path-like, optional
+        File to write; when None the HTML is returned.
+    links : dict of str → str, optional
+        Where each model's full report is (linked from its name).
+    timings : dict of str → dict, optional
+        Extra figures per model, e.g. ``{"gan": {"fit_seconds": 40.1}}``.
+
+    Returns
+    -------
+    pathlib.Path or str
+
+    Examples
+    --------
+    >>> from synthaug.evaluation import EvaluationReport, compare_reports
+    >>> page = compare_reports({"a": EvaluationReport({"quality": 0.9}), "b": EvaluationReport({"quality": 0.8})})
+    >>> "0.900" in page and "0.800" in page
+    True
+    """
+    from .html import render_comparison
+
+    if not reports:
+        raise ValueError("compare_reports needs at least one report.")
+    text = render_comparison(dict(reports), links=links, timings=timings)
+    if path is None:
+        return text
+    path = pathlib.Path(path)
+    path.write_text(text, encoding="utf-8")
+    return path

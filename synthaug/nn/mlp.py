@@ -17,12 +17,14 @@ class _Block(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(width)
         self.fc1 = nn.Linear(width, width)
-        self.time = nn.Linear(time_dim, width)
+        self.time = nn.Linear(time_dim, width) if time_dim else None
         self.fc2 = nn.Linear(width, width)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, h, temb):
-        z = self.fc1(nn.functional.silu(self.norm(h))) + self.time(temb)
+        z = self.fc1(nn.functional.silu(self.norm(h)))
+        if temb is not None:
+            z = z + self.time(temb)
         return h + self.fc2(self.drop(nn.functional.silu(z)))
 
 
@@ -44,8 +46,11 @@ class ResidualMLP(nn.Module):
     depth : int, default=3
         Number of residual blocks.
     time_dim : int, default=128
-        Width of the sinusoidal time embedding.
+        Width of the sinusoidal time embedding; 0 for a network without time
+        (a GAN generator), whose ``t`` is then ignored.
     dropout : float, default=0.0
+    zero_out : bool, default=True
+        Initialise the output layer at zero.
 
     Examples
     --------
@@ -55,22 +60,24 @@ class ResidualMLP(nn.Module):
     torch.Size([3, 5])
     """
 
-    def __init__(self, d_in, d_out, *, cond_dim=0, width=256, depth=3, time_dim=128, dropout=0.0):
+    def __init__(self, d_in, d_out, *, cond_dim=0, width=256, depth=3, time_dim=128, dropout=0.0, zero_out=True):
         super().__init__()
         self.cond_dim = cond_dim
         self.time_dim = time_dim
         self.inp = nn.Linear(d_in + cond_dim, width)
-        self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
+        self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim)) \
+            if time_dim else None
         self.blocks = nn.ModuleList(_Block(width, time_dim, dropout) for _ in range(depth))
         self.out_norm = nn.LayerNorm(width)
         self.out = nn.Linear(width, d_out)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        if zero_out:  # a denoiser starts as the identity-in-expectation; a generator must not start constant
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
-    def forward(self, x, t, cond=None):
+    def forward(self, x, t=None, cond=None):
         if self.cond_dim:
             x = torch.cat([x, cond.to(x.dtype)], dim=1)
-        temb = self.time_mlp(timestep_embedding(t, self.time_dim))
+        temb = self.time_mlp(timestep_embedding(t, self.time_dim)) if self.time_dim else None
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, temb)

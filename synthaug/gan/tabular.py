@@ -1,0 +1,176 @@
+"""A conditional GAN over model-space rows: how the generator's output becomes a row.
+
+:class:`TabularGAN` is a plain object, like
+:class:`~synthaug.diffusion.GaussianDiffusion`: it holds no weights, and its
+methods take the networks as arguments. It defines
+
+* the generator's input — noise plus the conditioning (the mask of given
+  columns and the given cells, GAIN-style), so one generator serves
+  unconditional, conditional and class-conditional sampling and imputation;
+* the output head — continuous scores squashed into the encoder's range,
+  one-hot blocks as Gumbel-softmax relaxations while training and drawn
+  levels while sampling, allowed-level and interval constraints, and the
+  given cells written back;
+* the critic's input — the row plus the mask, so the critic judges the
+  conditional distribution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..encoding.layout import Layout
+
+__all__ = ["TabularGAN", "truncate_scores"]
+
+
+def truncate_scores(z, low, high):
+    """Map normal scores into ``[low, high]`` by their quantile: Φ⁻¹(Φ(lo) + Φ(z)(Φ(hi) − Φ(lo))).
+
+    If ``z`` is standard normal the result is the normal truncated to the
+    interval, and the map is increasing, so each row keeps its rank: an
+    interval condition becomes exact without rejection.
+
+    Examples
+    --------
+    >>> import torch
+    >>> out = truncate_scores(torch.tensor([-3.0, 0.0, 3.0]), torch.tensor(0.0), torch.tensor(1.0))
+    >>> bool(((out >= 0) & (out <= 1)).all() and (out.diff() > 0).all())
+    True
+    """
+    dtype = z.dtype
+    z, low, high = z.double(), low.double(), high.double()   # float64: Φ⁻¹ is ill-conditioned in the tails
+    lo, hi = torch.special.ndtr(low), torch.special.ndtr(high)
+    u = (lo + torch.special.ndtr(z) * (hi - lo)).clamp(1e-300, 1 - 1e-16)
+    return torch.special.ndtri(u).clamp(low.clamp(min=-1e30), high.clamp(max=1e30)).to(dtype)
+
+
+class TabularGAN:
+    """Heads and inputs of a conditional tabular GAN over a :class:`Layout`.
+
+    Parameters
+    ----------
+    layout : Layout
+    clip : float, default=None
+        Continuous outputs are squashed to ``(-clip, clip)`` by a scaled tanh.
+    tau : float, default=0.2
+        Gumbel-softmax temperature of the one-hot blocks while training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from synthaug.encoding import Layout
+    >>> from synthaug.nn import ResidualMLP
+    >>> layout = Layout(1, (3,), ((0, None), (None, 0)))
+    >>> gan = TabularGAN(layout)
+    >>> net = ResidualMLP(4, layout.width, cond_dim=gan.cond_dim, width=8, depth=1, time_dim=0)
+    >>> x, codes = gan.sample(net, torch.randn(5, 4))
+    >>> x.shape, codes.shape
+    (torch.Size([5, 4]), torch.Size([5, 1]))
+    """
+
+    def __init__(self, layout: Layout, *, clip=None, tau=0.2):
+        self.layout = layout
+        self.clip = clip
+        self.tau = tau
+        self._tensors = {}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_tensors"] = {}
+        return state
+
+    @property
+    def cond_dim(self):
+        """Width of the generator's conditioning input: column mask + given cells."""
+        return self.layout.n_columns + self.layout.width
+
+    @property
+    def critic_dim(self):
+        """Width of one critic input row: the row + the column mask."""
+        return self.layout.width + self.layout.n_columns
+
+    def _tables(self, device):
+        key = str(device)
+        if key not in self._tensors:
+            layout = self.layout
+            lt = layout.tensors(device)
+            # a numeric column with modes keeps its score only in its continuous mode (code 0);
+            # gate the score by that level so spikes/missing rows carry 0, as in the encoded data
+            gate_cont, gate_dim = [], []
+            for ci, di in layout.column_parts:
+                if ci is not None and di is not None:
+                    gate_cont.append(ci)
+                    gate_dim.append(int(layout.offsets[di]))
+            gates = (torch.as_tensor(np.array(gate_cont, dtype=np.int64), device=device),
+                     torch.as_tensor(np.array(gate_dim, dtype=np.int64), device=device))
+            self._tensors[key] = (lt, gates)
+        return self._tensors[key]
+
+    # ----------------------------------------------------------- inputs
+    def generator_condition(self, cols, given=None, x_given=None):
+        """Generator conditioning ``(B, n_columns + width)``: the mask and the given cells (0 elsewhere)."""
+        b = cols.shape[0]
+        cells = torch.zeros((b, self.layout.width), device=cols.device) if given is None \
+            else torch.where(given, x_given, 0.0)
+        return torch.cat([cols.float(), cells], dim=1)
+
+    def critic_input(self, x, cols):
+        """Critic input ``(B, width + n_columns)``: the row and the mask of given columns."""
+        return torch.cat([x, cols.to(x.dtype)], dim=1)
+
+    # ------------------------------------------------------------ heads
+    def _continuous(self, out, constraints):
+        nc = self.layout.n_continuous
+        z = out[:, :nc]
+        if self.clip is not None:
+            z = self.clip * torch.tanh(z / self.clip)
+        if constraints is not None and constraints.low is not None:
+            z = truncate_scores(z, constraints.low.to(z.dtype), constraints.high.to(z.dtype))
+        return z
+
+    def _finish(self, z, flat, given, x_given, device):
+        """Gate scores by their continuous mode, assemble the row, write the given cells back."""
+        _, (gate_cont, gate_dim) = self._tables(device)
+        if gate_cont.numel():
+            gate = (flat[:, gate_dim - self.layout.n_continuous] + 1) / 2
+            z = z.index_copy(1, gate_cont, z.index_select(1, gate_cont) * gate)
+        x = torch.cat([z, flat], dim=1)
+        if given is not None:
+            x = torch.where(given, x_given, x)
+        return x
+
+    def relaxed(self, network, noise, cols, *, given=None, x_given=None, generator=None):
+        """Differentiable generated rows (B, width) for training: Gumbel-softmax blocks at ``tau``."""
+        out = network(noise, None, self.generator_condition(cols, given, x_given))
+        lt, _ = self._tables(noise.device)
+        z = self._continuous(out, None)
+        if not self.layout.n_discrete:
+            return self._finish(z, out[:, :0], given, x_given, noise.device)
+        logits = lt.block_logits(out)
+        u = torch.rand(logits.shape, generator=generator, device=noise.device, dtype=logits.dtype)
+        gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
+        soft = torch.softmax((logits + gumbel) / self.tau, dim=-1)
+        return self._finish(z, 2 * lt.blocks_to_flat(soft) - 1, given, x_given, noise.device)
+
+    @torch.inference_mode()
+    def sample(self, network, noise, *, cols=None, given=None, x_given=None, constraints=None, generator=None):
+        """Generated rows for release: ``(x (B, width) with exact ±1 blocks, codes (B, n_disc) or None)``.
+
+        Each block's level is drawn from the softmax of its logits (the
+        ``tau → 0`` limit of training), restricted to the allowed levels.
+        """
+        b, device = noise.shape[0], noise.device
+        if cols is None:
+            cols = torch.zeros((b, self.layout.n_columns), dtype=torch.bool, device=device)
+        out = network(noise, None, self.generator_condition(cols, given, x_given))
+        lt, _ = self._tables(device)
+        z = self._continuous(out, constraints)
+        if not self.layout.n_discrete:
+            return self._finish(z, out[:, :0], given, x_given, device), None
+        probs = torch.softmax(lt.mask_logits(lt.block_logits(out), constraints), dim=-1)
+        codes = lt.draw_codes(probs, generator)
+        if given is not None:
+            codes = torch.where(given[:, lt.offsets], lt.block_logits(x_given).argmax(-1), codes)
+        return self._finish(z, lt.codes_to_flat(codes), given, x_given, device), codes

@@ -1,0 +1,97 @@
+"""One optimisation step of a conditional tabular GAN: ``n_critic`` critic updates, then one generator update."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from ..conditioning import random_given_columns
+from .losses import critic_loss, generator_loss, gradient_penalty
+
+__all__ = ["GANStep"]
+
+
+class GANStep:
+    """Callable ``step(index) -> {"critic": tensor, "generator": tensor}`` for :func:`synthaug.training.train`.
+
+    A batch is the rows ``index`` (uniform over the table), a share
+    ``p_conditional_rows`` of them replaced by training-by-sampling rows
+    (:class:`~synthaug.gan.conditional_rows.ConditionalRowSampler`) whose
+    sampled column is given. The other rows get random conditioning masks as
+    in the diffusion model (``p_unconditional`` of them with nothing given).
+    Fake row *i* is generated under real row *i*'s mask and given cells, so
+    both sides of the critic see the same conditions. The batch is cut to a
+    multiple of the critic's ``pac``; further critic steps draw fresh uniform
+    rows. The generator runs once per step: its rows of the last critic update
+    (detached there) are scored again by the updated critic for its own loss.
+    """
+
+    def __init__(self, gan, generator_net, critic, opt_g, opt_c, ema, data, layout_tensors, *, loss, n_critic=1,
+                 gp_weight=10.0, noise_dim=64, row_sampler=None, p_conditional_rows=0.5, p_unconditional=0.5,
+                 always_column=None, generator, autocast=False):
+        self.gan, self.g_net, self.critic = gan, generator_net, critic
+        self.opt_g, self.opt_c, self.ema = opt_g, opt_c, ema
+        self.continuous, self.discrete = data
+        self.lt = layout_tensors
+        self.loss, self.n_critic, self.gp_weight, self.noise_dim = loss, n_critic, gp_weight, noise_dim
+        self.row_sampler = row_sampler
+        self.p_conditional_rows = p_conditional_rows if row_sampler is not None else 0.0
+        self.p_unconditional = p_unconditional
+        self.always_column = always_column
+        self.generator = generator
+        self.autocast = autocast
+        self._disc_to_column = torch.as_tensor(layout_tensors.layout.disc_to_column(), device=self.continuous.device)
+
+    def _batch(self, index):
+        g, device = self.generator, self.continuous.device
+        pac = self.critic.pac
+        b = max(pac * -(-2 // pac), index.shape[0] // pac * pac)   # ≥ 2 rows: the generator batch-normalises
+        index = index[:b] if index.shape[0] >= b else index.repeat(b // index.shape[0] + 1)[:b]
+        n_columns = self.lt.layout.n_columns
+        cols = random_given_columns(b, n_columns, generator=g, device=device, p_unconditional=self.p_unconditional,
+                                    always=self.always_column)
+        n_cond = int(round(self.p_conditional_rows * b))
+        if n_cond:
+            rows, blocks = self.row_sampler.sample(n_cond, generator=g)
+            index = torch.cat([rows, index[n_cond:]])
+            one = torch.nn.functional.one_hot(self._disc_to_column[blocks], n_columns).bool()
+            cols = torch.cat([one, cols[n_cond:]])
+        x = self.lt.to_model(self.continuous[index], self.discrete[index])
+        return x, cols, cols[:, self.lt.dim_to_column]
+
+    def _fake(self, x, cols, given):
+        noise = torch.randn((x.shape[0], self.noise_dim), generator=self.generator, device=x.device)
+        return self.gan.relaxed(self.g_net, noise, cols, given=given, x_given=x, generator=self.generator)
+
+    def _context(self, device):
+        return torch.autocast(device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
+
+    def __call__(self, index):
+        device = self.continuous.device
+        for k in range(self.n_critic):
+            if k:
+                index = torch.randint(self.continuous.shape[0], index.shape, generator=self.generator, device=device)
+            x, cols, given = self._batch(index)
+            with self._context(device):
+                # the last critic step's fake rows also serve the generator step (one generator pass per step)
+                fake = self._fake(x, cols, given) if k == self.n_critic - 1 else None
+                with torch.no_grad():
+                    fake_c = fake.detach() if fake is not None else self._fake(x, cols, given)
+                real_in, fake_in = self.gan.critic_input(x, cols), self.gan.critic_input(fake_c, cols)
+                loss_c = critic_loss(self.loss, self.critic(real_in), self.critic(fake_in))
+                if self.gp_weight:
+                    loss_c = loss_c + self.gp_weight * gradient_penalty(
+                        self.critic, real_in, fake_in, generator=self.generator, pac=self.critic.pac)
+            self.opt_c.zero_grad(set_to_none=True)
+            loss_c.backward()
+            self.opt_c.step()
+        self.critic.requires_grad_(False)   # the generator step needs no critic gradients
+        with self._context(device):
+            loss_g = generator_loss(self.loss, self.critic(self.gan.critic_input(fake, cols)))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.critic.requires_grad_(True)
+        self.ema.update(self.g_net)
+        return {"critic": loss_c.detach(), "generator": loss_g.detach()}
