@@ -67,10 +67,19 @@ class BaseGenerativeSampler(BaseEstimator):
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["boolean"],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "depth": [Interval(Integral, 0, None, closed="left")],
+        "ema_decay": [Interval(Real, 0, 1, closed="left")],
+        "p_unconditional": [Interval(Real, 0, 1, closed="both")],
     }
 
-    def __init__(self, *, max_steps="auto", batch_size=512, lr=1e-3, discrete_columns=None,
-                 device="auto", random_state=None, verbose=True):
+    def __init__(self, *, width, depth, ema_decay, p_unconditional, max_steps, batch_size, lr, discrete_columns,
+                 device, random_state, verbose):
+        # parameters every generative model has (network size, EMA, conditioning masks, training, devices)
+        self.width = width
+        self.depth = depth
+        self.ema_decay = ema_decay
+        self.p_unconditional = p_unconditional
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = lr

@@ -112,30 +112,22 @@ class DiffusionSampler(BaseGenerativeSampler):
         **BaseGenerativeSampler._parameter_constraints,
         "n_timesteps": [Interval(Integral, 2, None, closed="left")],
         "sampling_steps": [Interval(Integral, 1, None, closed="left")],
-        "width": [Interval(Integral, 1, None, closed="left")],
-        "depth": [Interval(Integral, 0, None, closed="left")],
         "schedule": [StrOptions(set(SCHEDULES))],
         "solver": [StrOptions({"ddim", "dpm++2m"})],
         "eta": [Interval(Real, 0, 1, closed="both")],
-        "ema_decay": [Interval(Real, 0, 1, closed="left")],
-        "p_unconditional": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(self, *, n_timesteps=1000, sampling_steps=10, width=128, depth=3, schedule="cosine",
                  solver="ddim", eta=1.0, ema_decay=0.999, p_unconditional=0.8, max_steps="auto", batch_size=512,
                  lr=1e-3, discrete_columns=None, device="auto", random_state=None, verbose=True):
-        super().__init__(max_steps=max_steps, batch_size=batch_size, lr=lr,
-                         discrete_columns=discrete_columns, device=device,
-                         random_state=random_state, verbose=verbose)
+        super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
+                         max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
+                         device=device, random_state=random_state, verbose=verbose)
         self.n_timesteps = n_timesteps
         self.sampling_steps = sampling_steps
-        self.width = width
-        self.depth = depth
         self.schedule = schedule
         self.solver = solver
         self.eta = eta
-        self.ema_decay = ema_decay
-        self.p_unconditional = p_unconditional
 
     def _fit_model(self, encoded, generator):
         if self.sampling_steps > self.n_timesteps:
@@ -267,14 +259,10 @@ class GANSampler(BaseGenerativeSampler):
         "pac": [Interval(Integral, 1, None, closed="left")],
         "spectral_norm": ["boolean"],
         "noise_dim": [Interval(Integral, 1, None, closed="left")],
-        "width": [Interval(Integral, 1, None, closed="left")],
-        "depth": [Interval(Integral, 0, None, closed="left")],
         "critic_width": [Interval(Integral, 1, None, closed="left")],
         "critic_depth": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "tau": [Interval(Real, 0, None, closed="neither")],
-        "ema_decay": [Interval(Real, 0, 1, closed="left")],
-        "p_unconditional": [Interval(Real, 0, 1, closed="both")],
         "p_conditional_rows": [Interval(Real, 0, 1, closed="both")],
     }
     _auto_epochs, _auto_min_steps = 100, 500
@@ -283,23 +271,12 @@ class GANSampler(BaseGenerativeSampler):
                  width=128, depth=2, critic_width=256, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
                  p_unconditional=0.5, p_conditional_rows=0.5, max_steps="auto", batch_size=500, lr=2e-4,
                  discrete_columns=None, device="auto", random_state=None, verbose=True):
-        super().__init__(max_steps=max_steps, batch_size=batch_size, lr=lr,
-                         discrete_columns=discrete_columns, device=device,
-                         random_state=random_state, verbose=verbose)
-        self.loss = loss
-        self.gp_weight = gp_weight
-        self.n_critic = n_critic
-        self.pac = pac
-        self.spectral_norm = spectral_norm
-        self.noise_dim = noise_dim
-        self.width = width
-        self.depth = depth
-        self.critic_width = critic_width
-        self.critic_depth = critic_depth
-        self.dropout = dropout
-        self.tau = tau
-        self.ema_decay = ema_decay
-        self.p_unconditional = p_unconditional
+        super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
+                         max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
+                         device=device, random_state=random_state, verbose=verbose)
+        self.loss, self.gp_weight, self.n_critic, self.pac = loss, gp_weight, n_critic, pac
+        self.spectral_norm, self.noise_dim, self.tau = spectral_norm, noise_dim, tau
+        self.critic_width, self.critic_depth, self.dropout = critic_width, critic_depth, dropout
         self.p_conditional_rows = p_conditional_rows
 
     def _fit_model(self, encoded, generator):
