@@ -147,6 +147,31 @@ def fit_synthaug_diffusion(ds: Dataset, quick: bool):
     return model.sample
 
 
+def fit_synthaug_gan(ds: Dataset, quick: bool):
+    """synthaug's ``GANSampler`` at its defaults."""
+    from synthaug import GANSampler
+
+    model = GANSampler(random_state=RANDOM_STATE)
+    if quick:
+        shrink_epochs(model)
+    model.fit(ds.train)
+    return model.sample
+
+
+def level_figures(synth: pd.DataFrame, train: pd.DataFrame, min_frequency: float = 0.01) -> dict:
+    """Categorical levels with ≥ 1 % training frequency: how many are absent, worst frequency error (pp)."""
+    missing, worst = 0, 0.0
+    for col in train.columns:
+        if pd.api.types.is_numeric_dtype(train[col]) and not pd.api.types.is_bool_dtype(train[col]):
+            continue
+        real = train[col].astype(str).value_counts(normalize=True)
+        fake = synth[col].astype(str).value_counts(normalize=True)
+        frequent = real[real >= min_frequency]
+        missing += int((fake.reindex(frequent.index).fillna(0) == 0).sum())
+        worst = max(worst, float((fake.reindex(real.index).fillna(0) - real).abs().max() * 100))
+    return {"levels_absent": missing, "level_freq_max_error_pp": worst}
+
+
 QUICK_BUDGETS = {"max_steps": 20, "epochs": 1, "n_epochs": 1, "max_epochs": 1, "max_iter": 1}
 
 
@@ -260,6 +285,7 @@ def fit_forestdiffusion(ds: Dataset, quick: bool):
 
 MODELS = {
     "synthaug-diffusion": fit_synthaug_diffusion,
+    "synthaug-gan": fit_synthaug_gan,
     "ctgan": fit_ctgan,
     "tvae": fit_tvae,
     "gaussiancopula": fit_gaussiancopula,
@@ -342,6 +368,7 @@ def run_model(dataset: str, model: str, quick: bool, large_n: int, result_queue)
             del big
         elif large_n:
             record["sample_large_skipped"] = f"estimated {estimate:.0f} s from the len(train) timing"
+        record.update(level_figures(sample(10_000), ds.train))
         record["peak_rss_mb"] = peak_rss_mb()
         record["synthetic"] = align_dtypes(synth, ds.train)
     except ImportError as exc:
@@ -553,14 +580,14 @@ def markdown_table(records: dict) -> str:
     head = (
         "| model | fit s | fit CPU s | × CTGAN fit | sample s (len(train)) | sample 100k s "
         "| peak RSS MB (fit / +100k) | quality | shapes | trends | detection AUC "
-        "| ML eff. synth / real | DCR train share | exact copies |"
+        "| ML eff. synth / real | DCR train share | exact copies | levels ≥1 % absent / max freq. error pp (10k rows) |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     notes = []
     for model, rec in records.items():
         if "fit_s" not in rec:
             reason = rec.get("unavailable") or rec.get("error") or "not run"
-            lines.append(f"| {model} | {reason.splitlines()[0][:80]} |" + " |" * 13)
+            lines.append(f"| {model} | {reason.splitlines()[0][:80]} |" + " |" * 14)
             continue
         s = rec.get("scores", {})
         ratio = rec["fit_s"] / ctgan_fit if ctgan_fit else None
@@ -574,7 +601,8 @@ def markdown_table(records: dict) -> str:
             f"| {model} | {fmt(rec['fit_s'], 1)} | {fmt(rec.get('fit_cpu_s'), 0)} | {fmt(ratio, 2)} | {fmt(rec['sample_s'], 2)} "
             f"| {large} | {rss} | {fmt(s.get('quality'))} | {fmt(s.get('column_shapes'))} "
             f"| {fmt(s.get('column_pair_trends'))} | {fmt(s.get('detection_auc'))} | {eff} "
-            f"| {fmt(s.get('dcr_closer_to_train_share'))} | {fmt(s.get('exact_copy_share'))} |"
+            f"| {fmt(s.get('dcr_closer_to_train_share'))} | {fmt(s.get('exact_copy_share'))} "
+            f"| {rec.get('levels_absent', '–')} / {fmt(rec.get('level_freq_max_error_pp'), 1)} |"
         )
         if rec.get("scorer") == "sdmetrics-fallback":
             notes.append(
@@ -619,12 +647,12 @@ def render_section(results: dict, datasets: list[str]) -> str:
     return "\n".join(parts)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the fidelity section of ``path`` (or append it), keeping the rest."""
+def write_section(path: Path, section: str, start: str = START_MARKER, end: str = END_MARKER) -> None:
+    """Replace the section between ``start`` and ``end`` of ``path`` (or append it), keeping the rest."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START_MARKER in text and END_MARKER in text:
-        before, rest = text.split(START_MARKER, 1)
-        after = rest.split(END_MARKER, 1)[1]
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
         text = before + section + after
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"

@@ -19,13 +19,14 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ._validation import check_n_samples, check_table, check_target
 from .conditioning import condition_tensors, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
+from .resampling import OverSamplerMixin
 from .training import train
 
 __all__ = ["BaseGenerativeSampler", "resolve_device", "to_device"]
@@ -56,7 +57,7 @@ def _torch_generator(rng, device):
     return torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
 
 
-class BaseGenerativeSampler(BaseEstimator):
+class BaseGenerativeSampler(OverSamplerMixin, OneToOneFeatureMixin, BaseEstimator):
     """Shared surface of the generative samplers (not for direct use)."""
 
     _parameter_constraints: dict = {
@@ -71,15 +72,18 @@ class BaseGenerativeSampler(BaseEstimator):
         "depth": [Interval(Integral, 0, None, closed="left")],
         "ema_decay": [Interval(Real, 0, 1, closed="left")],
         "p_unconditional": [Interval(Real, 0, 1, closed="both")],
+        # validated by imblearn.utils.check_sampling_strategy in fit_resample
+        "sampling_strategy": [Interval(Real, 0, 1, closed="right"), str, dict, callable],
     }
 
-    def __init__(self, *, width, depth, ema_decay, p_unconditional, max_steps, batch_size, lr, discrete_columns,
-                 device, random_state, verbose):
+    def __init__(self, *, width, depth, ema_decay, p_unconditional, sampling_strategy, max_steps, batch_size, lr,
+                 discrete_columns, device, random_state, verbose):
         # parameters every generative model has (network size, EMA, conditioning masks, training, devices)
         self.width = width
         self.depth = depth
         self.ema_decay = ema_decay
         self.p_unconditional = p_unconditional
+        self.sampling_strategy = sampling_strategy
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = lr
@@ -194,24 +198,26 @@ class BaseGenerativeSampler(BaseEstimator):
             Only when the model was fitted with ``y``.
         """
         check_is_fitted(self, "encoder_")
-        n = check_n_samples(n)
+        frame, labels = self._sample_table(check_n_samples(n), conditions, y, self._call_rng(random_state))
+        if labels is None:
+            return self.schema_.wrap(frame)
+        return self.schema_.wrap(frame), self.target_schema_.wrap(labels)
+
+    def _sample_table(self, n, conditions, y, rng):
+        """``(frame, labels or None)``: decoded rows under the conditions, and their classes."""
         parsed = parse_conditions(self.encoder_, conditions)
         if _TARGET in parsed.exact or _TARGET in parsed.allowed:
             raise ValueError("Condition on the class with y=..., not conditions=.")
-        rng = self._call_rng(random_state)
         conditional = hasattr(self, "classes_")
         given_frame = None
         if conditional:
-            labels = self._requested_labels(n, y, rng)
-            given_frame = pd.DataFrame({_TARGET: labels})
+            given_frame = pd.DataFrame({_TARGET: self._requested_labels(n, y, rng)})
         elif y is not None:
             raise ValueError("y was given, but the model was fitted without y.")
-        frame = self._sample_frame(n, parsed, given_frame, rng)
-        frame = enforce_conditions(frame, parsed)
+        frame = enforce_conditions(self._sample_frame(n, parsed, given_frame, rng), parsed)
         if not conditional:
-            return self.schema_.wrap(frame)
-        y_new = self.target_schema_.wrap(frame.pop(_TARGET).to_numpy())
-        return self.schema_.wrap(frame), y_new
+            return frame, None
+        return frame, frame.pop(_TARGET).to_numpy()
 
     def _call_rng(self, random_state):
         if random_state is None:
@@ -270,7 +276,14 @@ class BaseGenerativeSampler(BaseEstimator):
                 v.to(self.device_)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+        from imblearn.utils._tags import InputTags, SamplerTags, Tags
+
+        base = super().__sklearn_tags__()
+        # imbalanced-learn's tags: a sampler (it has fit_resample) taking DataFrames; y stays optional for fit
+        fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+        fields["input_tags"] = InputTags(**{f: getattr(base.input_tags, f)
+                                            for f in base.input_tags.__dataclass_fields__}, dataframe=True)
+        tags = Tags(**fields, sampler_tags=SamplerTags())
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
         tags.input_tags.categorical = True

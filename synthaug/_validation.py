@@ -20,7 +20,7 @@ __all__ = ["TableSchema", "check_table", "check_target", "check_n_samples", "che
 class TableSchema:
     """How a table arrived, so results go back in the same container."""
 
-    container: str            # "frame" or "array"
+    container: str            # "frame", "array" or "list"
     columns: list
     dtypes: dict
     array_dtype: object = None
@@ -28,19 +28,28 @@ class TableSchema:
     def wrap(self, frame: pd.DataFrame):
         if self.container == "array":
             return frame.to_numpy(dtype=self.array_dtype)
+        if self.container == "list":
+            return frame.to_numpy(dtype=self.array_dtype).tolist()
         return frame
 
 
 @dataclass
 class TargetSchema:
-    container: str            # "series", "array" or "list"
+    container: str            # "series", "frame" (one column), "array", "list" or "indicator" (one-vs-all)
     name: object
     dtype: object
+    classes: object = None    # the columns' classes of an indicator target
 
     def wrap(self, values):
         if self.container == "series":
             return pd.Series(values, name=self.name).astype(self.dtype)
-        return np.asarray(values).astype(self.dtype)
+        if self.container == "frame":
+            return pd.DataFrame({self.name: pd.Series(values).astype(self.dtype)})
+        if self.container == "indicator":
+            values = np.asarray(values)
+            return (values[:, None] == np.asarray(self.classes)[None]).astype(self.dtype)
+        out = np.asarray(values).astype(self.dtype)
+        return out.tolist() if self.container == "list" else out
 
 
 def _array_to_frame(X):
@@ -67,6 +76,8 @@ def check_table(X, *, name="X", min_rows=2):
         schema = TableSchema("frame", list(X.columns), X.dtypes.to_dict())
     elif isinstance(X, (np.ndarray, list)):
         frame, schema = _array_to_frame(X)
+        if isinstance(X, list):
+            schema.container = "list"
     else:
         raise TypeError(f"{name} must be a pandas DataFrame or a 2-D numpy array, got {type(X).__name__}.")
     if frame.shape[1] == 0:
@@ -121,17 +132,24 @@ def check_target(y, n_rows, *, name="y"):
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise ValueError(f"{name} must be 1-D; got a DataFrame with {y.shape[1]} columns.")
-        y = y.iloc[:, 0]
-    if isinstance(y, pd.Series):
+        schema = TargetSchema("frame", y.columns[0], y.dtypes.iloc[0])
+        series = y.iloc[:, 0].reset_index(drop=True)
+    elif isinstance(y, pd.Series):
         schema = TargetSchema("series", y.name, y.dtype)
         series = y.reset_index(drop=True)
     else:
         arr = np.asarray(y)
+        container = "list" if isinstance(y, list) else "array"
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
+        elif arr.ndim == 2 and arr.shape[1] > 1 and _is_indicator(arr):
+            # one-vs-all encoding (one 1 per row): model the class index, return the same encoding
+            schema = TargetSchema("indicator", None, arr.dtype, classes=np.arange(arr.shape[1]))
+            arr, container = arr.argmax(axis=1), None
         if arr.ndim != 1:
-            raise ValueError(f"{name} must be 1-D, got shape {arr.shape}.")
-        schema = TargetSchema("array", None, arr.dtype)
+            raise ValueError(f"{name} must be 1-D (or a one-vs-all indicator matrix), got shape {arr.shape}.")
+        if container is not None:
+            schema = TargetSchema(container, None, arr.dtype)
         series = pd.Series(arr)
     if len(series) != n_rows:
         raise ValueError(f"{name} has {len(series)} labels but X has {n_rows} rows.")
@@ -142,6 +160,13 @@ def check_target(y, n_rows, *, name="y"):
     except TypeError:
         raise TypeError(f"{name} holds unhashable values.") from None
     return series, schema
+
+
+def _is_indicator(arr):
+    try:
+        return bool(np.isin(arr, (0, 1)).all() and (arr.sum(axis=1) == 1).all())
+    except TypeError:
+        return False
 
 
 def check_n_samples(n, *, name="n"):

@@ -55,6 +55,50 @@ def cmd_fit(args):
           f"{time.perf_counter() - start:.1f} s → {args.out}")
 
 
+def _parse_strategy(text, y):
+    """``auto``/``minority``/…, a float ratio, or ``CLASS=N,CLASS=N`` (labels matched as in the data)."""
+    if text in ("auto", "minority", "not minority", "not majority", "all"):
+        return text
+    if "=" in text:
+        by_text = {str(label): label for label in y.unique()}
+        out = {}
+        for part in text.split(","):
+            name, _, count = part.partition("=")
+            if name not in by_text:
+                raise _UserError(f"--strategy: unknown class {name!r}; classes are {sorted(by_text)}.")
+            try:
+                out[by_text[name]] = int(count)
+            except ValueError:
+                raise _UserError(f"--strategy: {part!r} is not CLASS=N with an integer N.") from None
+        return out
+    try:
+        return float(text)
+    except ValueError:
+        raise _UserError(f"--strategy {text!r}: expected auto, minority, 'not minority', 'not majority', all, "
+                         "a float ratio or CLASS=N,CLASS=N.") from None
+
+
+def cmd_resample(args):
+    from .io import read_table, write_table
+
+    frame = read_table(args.data)
+    if not args.target:
+        raise _UserError("--target is required: the class column to balance.")
+    X, y = _split_xy(frame, args.target)
+    params = {"random_state": args.seed, "verbose": not args.quiet,
+              "sampling_strategy": _parse_strategy(args.strategy, y)}
+    if args.steps is not None:
+        params["max_steps"] = args.steps
+    model = _model_class(args.model)(**params)
+    start = time.perf_counter()
+    X_res, y_res = model.fit_resample(X, y)
+    out = X_res.assign(**{args.target: y_res.to_numpy()})[list(frame.columns)]
+    path = write_table(out, args.out)
+    added = ", ".join(f"{k}: +{v}" for k, v in model.sampling_strategy_.items())
+    print(f"resampled {len(frame)} → {len(out)} rows ({added}) with {args.model} in "
+          f"{time.perf_counter() - start:.1f} s → {path}")
+
+
 def _parse_condition(model, text):
     """``COL=VALUE``, ``COL=A,B,C`` (a set) or ``COL=LOW..HIGH`` (an interval)."""
     if "=" not in text:
@@ -188,6 +232,18 @@ def build_parser():
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--quiet", action="store_true")
     f.set_defaults(func=cmd_fit)
+
+    r = sub.add_parser("resample", help="up-sample minority classes of a table (imbalanced-learn style)")
+    r.add_argument("data")
+    r.add_argument("--target", required=True, help="class column")
+    r.add_argument("--out", required=True, help="CSV or Parquet file to write (original rows first)")
+    r.add_argument("--strategy", default="auto",
+                   help="auto, minority, 'not minority', 'not majority', all, a float ratio, or CLASS=N,CLASS=N")
+    r.add_argument("--model", default="diffusion")
+    r.add_argument("--steps", type=int, help="training steps (default: scaled to the data)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=cmd_resample)
 
     s = sub.add_parser("sample", help="sample rows from a saved model")
     s.add_argument("model")

@@ -60,6 +60,13 @@ class DiffusionSampler(BaseGenerativeSampler):
         Share of training rows with no column given; the rest train
         conditional sampling (and imputation). On credit at 2,000 steps,
         0.5 / 0.8 / 1.0 gave detection AUC 0.77 / 0.69 / 0.67.
+    sampling_strategy : float, str, dict or callable, default="auto"
+        Which classes :meth:`fit_resample` up-samples and to how many rows —
+        exactly imbalanced-learn's over-sampling meaning: a float (binary
+        only: minority / majority ratio after resampling), ``"auto"`` (=
+        ``"not majority"``), ``"minority"``, ``"not minority"``,
+        ``"not majority"``, ``"all"``, a dict ``{class: n_rows}`` or a callable
+        ``y -> dict``.
     max_steps : int or "auto", default="auto"
         Optimiser steps; ``"auto"`` scales with the table (20 epochs, between
         1,000 and 30,000 steps).
@@ -92,6 +99,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         Only when ``X`` is a DataFrame with string column names.
     classes_ : ndarray
         Only when fitted with ``y``.
+    sampling_strategy_ : dict
+        Only after :meth:`fit_resample`: rows generated per class.
     device_ : torch.device
 
     Examples
@@ -118,11 +127,13 @@ class DiffusionSampler(BaseGenerativeSampler):
     }
 
     def __init__(self, *, n_timesteps=1000, sampling_steps=10, width=128, depth=3, schedule="cosine",
-                 solver="ddim", eta=1.0, ema_decay=0.999, p_unconditional=0.8, max_steps="auto", batch_size=512,
-                 lr=1e-3, discrete_columns=None, device="auto", random_state=None, verbose=True):
+                 solver="ddim", eta=1.0, ema_decay=0.999, p_unconditional=0.8, sampling_strategy="auto",
+                 max_steps="auto", batch_size=512, lr=1e-3, discrete_columns=None, device="auto", random_state=None,
+                 verbose=True):
         super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
-                         max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
-                         device=device, random_state=random_state, verbose=verbose)
+                         sampling_strategy=sampling_strategy, max_steps=max_steps, batch_size=batch_size, lr=lr,
+                         discrete_columns=discrete_columns, device=device, random_state=random_state,
+                         verbose=verbose)
         self.n_timesteps = n_timesteps
         self.sampling_steps = sampling_steps
         self.schedule = schedule
@@ -209,6 +220,13 @@ class GANSampler(BaseGenerativeSampler):
         Share of uniformly drawn training rows with no column given.
     p_conditional_rows : float, default=0.5
         Share of each batch drawn by training-by-sampling.
+    sampling_strategy : float, str, dict or callable, default="auto"
+        Which classes :meth:`fit_resample` up-samples and to how many rows —
+        exactly imbalanced-learn's over-sampling meaning: a float (binary
+        only: minority / majority ratio after resampling), ``"auto"`` (=
+        ``"not majority"``), ``"minority"``, ``"not minority"``,
+        ``"not majority"``, ``"all"``, a dict ``{class: n_rows}`` or a callable
+        ``y -> dict``.
     max_steps : int or "auto", default="auto"
         Generator updates; ``"auto"`` scales with the table (100 epochs,
         between 500 and 30,000 steps).
@@ -231,7 +249,7 @@ class GANSampler(BaseGenerativeSampler):
         ``mode_coverage`` (share of frequent levels and numeric deciles the
         generator produces) per logged step.
     n_iter_ : int
-    n_features_in_, feature_names_in_, classes_, device_
+    n_features_in_, feature_names_in_, classes_, sampling_strategy_, device_
         As in :class:`DiffusionSampler`.
 
     Warns
@@ -269,11 +287,12 @@ class GANSampler(BaseGenerativeSampler):
 
     def __init__(self, *, loss="wgan-gp", gp_weight=None, n_critic=5, pac=10, spectral_norm=False, noise_dim=64,
                  width=128, depth=2, critic_width=256, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
-                 p_unconditional=0.5, p_conditional_rows=0.5, max_steps="auto", batch_size=500, lr=2e-4,
-                 discrete_columns=None, device="auto", random_state=None, verbose=True):
+                 p_unconditional=0.5, p_conditional_rows=0.5, sampling_strategy="auto", max_steps="auto",
+                 batch_size=500, lr=2e-4, discrete_columns=None, device="auto", random_state=None, verbose=True):
         super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
-                         max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
-                         device=device, random_state=random_state, verbose=verbose)
+                         sampling_strategy=sampling_strategy, max_steps=max_steps, batch_size=batch_size, lr=lr,
+                         discrete_columns=discrete_columns, device=device, random_state=random_state,
+                         verbose=verbose)
         self.loss, self.gp_weight, self.n_critic, self.pac = loss, gp_weight, n_critic, pac
         self.spectral_norm, self.noise_dim, self.tau = spectral_norm, noise_dim, tau
         self.critic_width, self.critic_depth, self.dropout = critic_width, critic_depth, dropout

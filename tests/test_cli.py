@@ -84,3 +84,18 @@ def test_demo_writes_both_models_side_by_side(tmp_path, capsys):
     page = (tmp_path / "report.html").read_text()
     assert "report_gan.html" in page and "report_diffusion.html" in page and "fit_seconds" in page
     assert "[gan]" in capsys.readouterr().out
+
+
+def test_resample_balances_the_target_column(files, capsys):
+    root = files[0]
+    out = root / "balanced.csv"
+    assert main(["resample", str(root / "train.csv"), "--target", "Status", "--out", str(out), "--steps", "3",
+                 "--quiet"]) == 0
+    data, res = pd.read_csv(root / "train.csv"), pd.read_csv(out)
+    assert list(res.columns) == list(data.columns)
+    assert res["Status"].value_counts().nunique() == 1
+    pd.testing.assert_frame_equal(res.iloc[: len(data)], data, check_dtype=False)
+    assert "+" in capsys.readouterr().out
+    assert main(["resample", str(root / "train.csv"), "--target", "Status", "--out", str(out), "--steps", "3",
+                 "--strategy", "nope=5", "--quiet"]) == 2
+    assert "unknown class 'nope'" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """scikit-learn's common estimator checks on the samplers (tiny training)."""
 
+from imblearn.utils.estimator_checks import parametrize_with_checks as imblearn_parametrize_with_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from synthaug import DiffusionSampler, GANSampler
@@ -20,4 +21,21 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks([DiffusionSampler(**TINY, random_state=0), GANSampler(**TINY_GAN, random_state=0)],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# imbalanced-learn's sampler checks (which include scikit-learn's); each skipped check with the reason.
+_IMBLEARN_NOT_APPLICABLE = {
+    **_NOT_APPLICABLE,
+}
+
+
+def _imblearn_expected_failed_checks(estimator):
+    return _IMBLEARN_NOT_APPLICABLE
+
+
+@imblearn_parametrize_with_checks(
+    [DiffusionSampler(**TINY, random_state=0), GANSampler(**TINY_GAN, random_state=0)],
+    expected_failed_checks=_imblearn_expected_failed_checks)
+def test_imblearn_sampler_compatible(estimator, check):
     check(estimator)

@@ -1,0 +1,248 @@
+"""Minority up-sampling benchmark: synthaug's samplers against imbalanced-learn's.
+
+Protocol (BENCHMARKS.md): 5-fold stratified cross-validation over the whole
+table; inside each training fold the same imputation (median / most frequent,
+so that every resampler and classifier can run), then the resampler — it sees
+only the training fold — then the classifier. Compared: no resampling,
+``RandomOverSampler``, ``SMOTENC`` (``SMOTE`` when every column is numeric),
+``DiffusionSampler`` and ``GANSampler`` at their defaults; classifiers
+``HistGradientBoostingClassifier`` and ``LogisticRegression`` (one-hot,
+scaled). Figures, averaged over the folds: balanced accuracy, F1 of the
+smallest class, average precision (AUPRC) of the smallest class, the
+detection AUC of synthetic vs real rows of the smallest class, and the
+``fit_resample`` seconds.
+
+Run from this folder::
+
+    python upsampling.py                       # all tables, writes docs/benchmarks.md
+    python upsampling.py --datasets wine_5pct --folds 2 --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fidelity import REPO_ROOT, load_average, write_section
+
+START, END = "<!-- upsampling:start -->", "<!-- upsampling:end -->"
+RESULTS = Path(__file__).resolve().parent / "results"
+SEED = 0
+
+
+# --------------------------------------------------------------------- tables
+def credit():
+    from synthaug.datasets import load_credit
+
+    df = load_credit()
+    return df.drop(columns="Status"), df["Status"].astype(str)
+
+
+def breast_cancer():
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    return data.data, data.target.map({0: "malignant", 1: "benign"})
+
+
+def wine_5pct():
+    """Wine, three classes, class 2 subsampled to 5 % of the table (a multi-class imbalance)."""
+    from sklearn.datasets import load_wine
+
+    data = load_wine(as_frame=True)
+    X, y = data.data, data.target
+    rng = np.random.default_rng(SEED)
+    rare = np.flatnonzero(y.to_numpy() == 2)
+    n_keep = int(round(0.05 * (len(y) - len(rare)) / 0.95))
+    drop = rng.choice(rare, size=len(rare) - n_keep, replace=False)
+    keep = np.setdiff1d(np.arange(len(y)), drop)
+    return X.iloc[keep].reset_index(drop=True), y.iloc[keep].map(lambda c: f"class_{c}").reset_index(drop=True)
+
+
+DATASETS = {"credit": credit, "breast_cancer": breast_cancer, "wine_5pct": wine_5pct}
+
+
+# ----------------------------------------------------------------- components
+def categorical_columns(X):
+    return [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
+
+
+def impute(train, test):
+    """Median / most-frequent imputation fitted on the training fold."""
+    train, test = train.copy(), test.copy()
+    for c in train.columns:
+        fill = train[c].mode().iloc[0] if c in categorical_columns(train) else train[c].median()
+        train[c] = train[c].fillna(fill)
+        test[c] = test[c].fillna(fill)
+    return train, test
+
+
+def make_resampler(name, X, quick):
+    from imblearn.over_sampling import SMOTE, SMOTENC, RandomOverSampler
+
+    from synthaug import DiffusionSampler, GANSampler
+
+    cats = categorical_columns(X)
+    if name == "none":
+        return None
+    if name == "random_over":
+        return RandomOverSampler(random_state=SEED)
+    if name == "smote":
+        return SMOTENC(categorical_features=cats, random_state=SEED) if cats else SMOTE(random_state=SEED)
+    model = {"synthaug-diffusion": DiffusionSampler, "synthaug-gan": GANSampler}[name](random_state=SEED,
+                                                                                       verbose=False)
+    if quick:
+        model.set_params(max_steps=20)
+    return model
+
+
+def classifiers(X):
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    cats = categorical_columns(X)
+    pre = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), cats), remainder=StandardScaler())
+    return {
+        "hgb": lambda: HistGradientBoostingClassifier(categorical_features=cats or None, random_state=SEED),
+        "logreg": lambda: make_pipeline(pre, LogisticRegression(max_iter=2000)),
+    }
+
+
+def as_categories(X, reference):
+    """Categorical columns as pandas categories of the training fold (for HistGradientBoosting)."""
+    out = X.copy()
+    for c in categorical_columns(reference):
+        out[c] = pd.Categorical(out[c].astype(str), categories=sorted(reference[c].astype(str).unique()))
+    return out
+
+
+def detection_auc(real, synth, seed=SEED):
+    """5-fold ROC AUC of HistGradientBoosting separating synthetic from real rows (0.5 = indistinguishable)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    n = min(len(real), len(synth))
+    if n < 10:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    a = real.iloc[rng.choice(len(real), n, replace=False)]
+    b = synth.iloc[rng.choice(len(synth), n, replace=False)]
+    X = as_categories(pd.concat([a, b], ignore_index=True), real)
+    y = np.r_[np.zeros(n), np.ones(n)]
+    clf = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
+    folds = min(5, n)
+    return float(cross_val_score(clf, X, y, cv=StratifiedKFold(folds, shuffle=True, random_state=0),
+                                 scoring="roc_auc").mean())
+
+
+# ------------------------------------------------------------------------ run
+def run_fold(X_tr, y_tr, X_te, y_te, resampler_name, quick):
+    from sklearn.metrics import average_precision_score, balanced_accuracy_score, f1_score
+
+    minority = y_tr.value_counts().idxmin()
+    X_tr, X_te = impute(X_tr, X_te)
+    resampler = make_resampler(resampler_name, X_tr, quick)
+    start = time.perf_counter()
+    if resampler is None:
+        X_res, y_res = X_tr, y_tr
+    else:
+        X_res, y_res = resampler.fit_resample(X_tr, y_tr)
+    seconds = time.perf_counter() - start
+    out = {"fit_resample_s": seconds}
+    new = X_res.iloc[len(X_tr):]
+    new_labels = pd.Series(np.asarray(y_res)[len(X_tr):])
+    if resampler is not None and len(new):
+        out["minority_detection_auc"] = detection_auc(X_tr[y_tr.to_numpy() == minority],
+                                                      new[new_labels.to_numpy() == minority])
+    for clf_name, make in classifiers(X_tr).items():
+        clf = make()
+        fit_X, test_X = (as_categories(X_res, X_tr), as_categories(X_te, X_tr)) if clf_name == "hgb" \
+            else (X_res, X_te)
+        clf.fit(fit_X, np.asarray(y_res))
+        pred = clf.predict(test_X)
+        proba = clf.predict_proba(test_X)[:, list(clf.classes_).index(minority)]
+        out[f"{clf_name}_balanced_accuracy"] = balanced_accuracy_score(y_te, pred)
+        out[f"{clf_name}_minority_f1"] = f1_score(y_te, pred, labels=[minority], average="macro")
+        out[f"{clf_name}_minority_ap"] = average_precision_score(y_te.to_numpy() == minority, proba)
+    return out
+
+
+def run_dataset(name, resamplers, folds, quick):
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = DATASETS[name]()
+    print(f"[{name}] {len(X)} rows, classes {dict(y.value_counts())}", flush=True)
+    records = {}
+    for res_name in resamplers:
+        per_fold = []
+        for k, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=SEED).split(X, y)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                per_fold.append(run_fold(X.iloc[tr].reset_index(drop=True), y.iloc[tr].reset_index(drop=True),
+                                         X.iloc[te].reset_index(drop=True), y.iloc[te].reset_index(drop=True),
+                                         res_name, quick))
+        mean = pd.DataFrame(per_fold).mean().to_dict()
+        mean["load_avg_1min_at_end"] = load_average()
+        records[res_name] = mean
+        print(f"[{name}] {res_name}: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items() if v is not None),
+              flush=True)
+    return {"rows": len(X), "classes": {str(k): int(v) for k, v in y.value_counts().items()}, "results": records}
+
+
+METRICS = [("hgb_balanced_accuracy", "HGB bal. acc."), ("hgb_minority_f1", "HGB minority F1"),
+           ("hgb_minority_ap", "HGB minority AP"), ("logreg_balanced_accuracy", "LR bal. acc."),
+           ("logreg_minority_f1", "LR minority F1"), ("logreg_minority_ap", "LR minority AP"),
+           ("minority_detection_auc", "minority detection AUC"), ("fit_resample_s", "fit_resample s")]
+
+
+def render(all_results, folds):
+    lines = [START, "", "## Minority up-sampling", "",
+             f"`python benchmarks/upsampling.py` — {folds}-fold stratified CV, imputation then resampling "
+             "inside each training fold, mean over folds. *Minority* is the smallest class; detection AUC "
+             "separates the synthetic minority rows from the real minority rows of the fold (0.5 = "
+             "indistinguishable). Run on 2 CPU cores; all figures of a table come from one run.", ""]
+    for name, block in all_results.items():
+        lines += [f"### {name} ({block['rows']} rows; classes {block['classes']})", ""]
+        head = "| resampler | " + " | ".join(label for _, label in METRICS) + " |"
+        lines += [head, "|" + "---|" * (len(METRICS) + 1)]
+        for res_name, rec in block["results"].items():
+            cells = []
+            for key, _ in METRICS:
+                v = rec.get(key)
+                cells.append("—" if v is None or (isinstance(v, float) and np.isnan(v)) else
+                             (f"{v:.1f}" if key.endswith("_s") else f"{v:.3f}"))
+            lines.append(f"| {res_name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--resamplers", nargs="+",
+                        default=["none", "random_over", "smote", "synthaug-diffusion", "synthaug-gan"])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="tiny training, results under results/quick/")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    folder = RESULTS / "quick" if args.quick else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    out = args.out or (folder / "benchmarks.md" if args.quick else REPO_ROOT / "docs" / "benchmarks.md")
+    all_results = {name: run_dataset(name, args.resamplers, args.folds, args.quick) for name in args.datasets}
+    (folder / "upsampling.json").write_text(json.dumps(all_results, indent=2, default=float))
+    write_section(out, render(all_results, args.folds), START, END)
+    print(f"wrote {out} and {folder / 'upsampling.json'}")
+
+
+if __name__ == "__main__":
+    main()

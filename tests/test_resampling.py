@@ -1,0 +1,116 @@
+"""fit_resample under imbalanced-learn's contract, on both samplers (tiny training)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from imblearn.pipeline import make_pipeline
+from sklearn.compose import make_column_transformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from synthaug.datasets import load_credit
+
+from _tiny import SAMPLERS, tiny
+
+
+@pytest.fixture(scope="module", params=sorted(SAMPLERS))
+def kind(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def credit():
+    df = load_credit().sample(400, random_state=1).reset_index(drop=True)
+    return df.drop(columns="Status"), df["Status"]
+
+
+def three_classes(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.repeat(["a", "b", "c"], [166, 47, 27]))[:n]
+    X = pd.DataFrame({"u": rng.normal(size=n) + (y == "b"), "v": rng.integers(0, 9, n),
+                      "w": pd.Categorical(rng.choice(["p", "q"], n))})
+    return X, pd.Series(y, name="label")
+
+
+def test_binary_auto_balances_and_keeps_originals_first(credit, kind):
+    X, y = credit
+    X_before, y_before = X.copy(), y.copy()
+    model = tiny(kind, random_state=0)
+    X_res, y_res = model.fit_resample(X, y)
+    counts = y.value_counts()
+    assert model.sampling_strategy_ == {counts.idxmin(): counts.max() - counts.min()}
+    assert y_res.value_counts().nunique() == 1 and len(y_res) == 2 * counts.max()
+    assert isinstance(X_res, pd.DataFrame) and isinstance(y_res, pd.Series) and y_res.name == "Status"
+    assert X_res.dtypes.equals(X.dtypes) and y_res.dtype == y.dtype
+    pd.testing.assert_frame_equal(X_res.iloc[: len(X)], X.reset_index(drop=True))
+    pd.testing.assert_series_equal(y_res.iloc[: len(y)], y.reset_index(drop=True))
+    assert (y_res.iloc[len(y):] == counts.idxmin()).all()
+    pd.testing.assert_frame_equal(X, X_before)          # nothing the caller gave is touched
+    pd.testing.assert_series_equal(y, y_before)
+
+
+@pytest.mark.parametrize("strategy, expected", [
+    ("auto", {"b": 119, "c": 139}),
+    ("not majority", {"b": 119, "c": 139}),
+    ("minority", {"c": 139}),
+    ("not minority", {"a": 0, "b": 119}),
+    ("all", {"a": 0, "b": 119, "c": 139}),
+    ({"b": 100, "c": 50}, {"b": 53, "c": 23}),
+    (lambda y: {"c": int((y == "c").sum()) * 2}, {"c": 27}),
+])
+def test_sampling_strategies_mean_what_they_mean_in_imblearn(strategy, expected):
+    X, y = three_classes()
+    counts = y.value_counts()
+    assert dict(counts) == {"a": 166, "b": 47, "c": 27}
+    model = tiny("diffusion", sampling_strategy=strategy, random_state=0)
+    X_res, y_res = model.fit_resample(X, y)
+    assert dict(model.sampling_strategy_) == expected
+    assert dict(y_res.value_counts()) == {k: counts[k] + expected.get(k, 0) for k in counts.index}
+    assert X_res["w"].dtype == X["w"].dtype and set(X_res["w"]) <= {"p", "q"}
+
+
+def test_float_strategy_binary_and_ndarray_in_ndarray_out(kind):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (rng.random(200) < 0.15).astype(int)
+    n_min, n_maj = np.bincount(y)[1], np.bincount(y)[0]
+    X_res, y_res = tiny(kind, sampling_strategy=0.5, random_state=0).fit_resample(X, y)
+    assert isinstance(X_res, np.ndarray) and isinstance(y_res, np.ndarray)
+    assert X_res.dtype == X.dtype and y_res.dtype == y.dtype and X_res.shape[1] == 3
+    assert np.array_equal(X_res[:200], X) and np.array_equal(y_res[:200], y)
+    assert np.bincount(y_res)[1] == max(n_min, int(round(0.5 * n_maj)))
+
+
+@pytest.mark.parametrize("make_y, strategy, match", [
+    (lambda y: y.iloc[:-1], "auto", "labels"),
+    (lambda y: pd.Series(["a"] * len(y)), "auto", "single class"),
+    (lambda y: pd.Series(["a"] * (len(y) - 1) + ["b"]), "auto", "'b'.*single row"),
+    (lambda y: y.where(y.index > 2), "auto", "missing"),
+    (lambda y: y, {"a": 10}, "greater or equal"),
+    (lambda y: y, 0.5, "binary"),
+])
+def test_bad_resampling_input_is_named(make_y, strategy, match):
+    X, y = three_classes()
+    with pytest.raises(ValueError, match=match):
+        tiny("diffusion", sampling_strategy=strategy).fit_resample(X, make_y(y))
+
+
+def _classifier():
+    pre = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["Home", "Marital", "Records", "Job"]),
+                                  remainder=StandardScaler())
+    return make_pipeline(pre, LogisticRegression(max_iter=300))
+
+
+def test_in_an_imblearn_pipeline_with_cross_validation_and_grid_search(credit, kind):
+    X, y = credit
+    X = X.fillna(X.median(numeric_only=True))
+    pipe = make_pipeline(tiny(kind, random_state=0), _classifier())
+    scores = cross_val_score(pipe, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0),
+                             scoring="balanced_accuracy")
+    assert scores.shape == (3,) and np.isfinite(scores).all()
+    step = pipe.steps[0][0]
+    grid = GridSearchCV(pipe, {f"{step}__max_steps": [2, 4]}, cv=2, scoring="balanced_accuracy").fit(X, y)
+    assert grid.best_params_[f"{step}__max_steps"] in (2, 4)
+    # resampling happens only while fitting: predicting sees the rows it is given
+    assert len(grid.predict(X.iloc[:7])) == 7
