@@ -136,26 +136,25 @@ DATASETS = {"credit": load_credit, "breast_cancer": load_breast_cancer}
 # giving a DataFrame with the train columns. ``quick`` asks for a tiny fit.
 
 
-def fit_synthaug_diffusion(ds: Dataset, quick: bool):
-    """synthaug's ``DiffusionSampler`` at its defaults."""
-    from synthaug import DiffusionSampler
+def _fit_synthaug(cls_name: str, ds: Dataset, quick: bool):
+    """A synthaug sampler at its defaults."""
+    import synthaug
 
-    model = DiffusionSampler(random_state=RANDOM_STATE)
+    model = getattr(synthaug, cls_name)(random_state=RANDOM_STATE)
     if quick:
         shrink_epochs(model)
     model.fit(ds.train)
     return model.sample
+
+
+def fit_synthaug_diffusion(ds: Dataset, quick: bool):
+    """synthaug's ``DiffusionSampler`` at its defaults."""
+    return _fit_synthaug("DiffusionSampler", ds, quick)
 
 
 def fit_synthaug_gan(ds: Dataset, quick: bool):
     """synthaug's ``GANSampler`` at its defaults."""
-    from synthaug import GANSampler
-
-    model = GANSampler(random_state=RANDOM_STATE)
-    if quick:
-        shrink_epochs(model)
-    model.fit(ds.train)
-    return model.sample
+    return _fit_synthaug("GANSampler", ds, quick)
 
 
 def level_figures(synth: pd.DataFrame, train: pd.DataFrame, min_frequency: float = 0.01) -> dict:

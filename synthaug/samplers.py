@@ -221,12 +221,7 @@ class GANSampler(BaseGenerativeSampler):
     p_conditional_rows : float, default=0.5
         Share of each batch drawn by training-by-sampling.
     sampling_strategy : float, str, dict or callable, default="auto"
-        Which classes :meth:`fit_resample` up-samples and to how many rows —
-        exactly imbalanced-learn's over-sampling meaning: a float (binary
-        only: minority / majority ratio after resampling), ``"auto"`` (=
-        ``"not majority"``), ``"minority"``, ``"not minority"``,
-        ``"not majority"``, ``"all"``, a dict ``{class: n_rows}`` or a callable
-        ``y -> dict``.
+        Classes :meth:`fit_resample` up-samples, as in :class:`DiffusionSampler`.
     max_steps : int or "auto", default="auto"
         Generator updates; ``"auto"`` scales with the table (100 epochs,
         between 500 and 30,000 steps).
