@@ -195,20 +195,26 @@ class GANSampler(BaseGenerativeSampler):
     gp_weight : float or None, default=None
         Weight of the gradient penalty; None means 10 for ``"wgan-gp"`` and
         0 for the others.
-    n_critic : int, default=5
+    n_critic : int, default=3
         Critic updates per generator update. On credit at 1,000 steps,
         1 / 2 / 5 gave quality 0.81 / 0.90 / 0.92: the generator learns the
-        columns' dependence only from a well-trained critic.
-    pac : int, default=10
+        columns' dependence only from a well-trained critic (3 and 5 were
+        equal with ``pac=1``).
+    pac : int, default=1
         Rows per critic input (PacGAN); ``batch_size`` is rounded down to a
-        multiple of it.
+        multiple of it. On credit, pac 10 / 5 / 2 / 1 gave train-on-synthetic
+        ROC AUC 0.58 / 0.72 / 0.77 / 0.78 and detection AUC 0.92 / 0.88 /
+        0.79 / 0.76 with full level and mode coverage throughout: packing
+        guards against collapse but blurs each row's own dependence, and
+        training-by-sampling with the gradient penalty already keeps every
+        mode here. Raise it if ``ModeCollapseWarning`` appears.
     spectral_norm : bool, default=False
         Spectral normalisation of the critic's layers.
     noise_dim : int, default=64
     width, depth : int, default=128, 2
         Generator (:class:`~synthaug.nn.DenseGenerator`): layers of
         Linear–BatchNorm–ReLU, each output concatenated to its input.
-    critic_width, critic_depth : int, default=256, 2
+    critic_width, critic_depth : int, default=128, 2
     dropout : float, default=0.0
         Critic dropout (CTGAN uses 0.5; it weakened the critic here).
     tau : float, default=0.2
@@ -280,8 +286,8 @@ class GANSampler(BaseGenerativeSampler):
     }
     _auto_epochs, _auto_min_steps = 100, 500
 
-    def __init__(self, *, loss="wgan-gp", gp_weight=None, n_critic=5, pac=10, spectral_norm=False, noise_dim=64,
-                 width=128, depth=2, critic_width=256, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
+    def __init__(self, *, loss="wgan-gp", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
+                 width=128, depth=2, critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
                  p_unconditional=0.5, p_conditional_rows=0.5, sampling_strategy="auto", max_steps="auto",
                  batch_size=500, lr=2e-4, discrete_columns=None, device="auto", random_state=None, verbose=True):
         super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
