@@ -83,7 +83,7 @@ def impute(train, test):
     return train, test
 
 
-def make_resampler(name, X, quick):
+def make_resampler(name, X, y, quick):
     from imblearn.over_sampling import SMOTE, SMOTENC, RandomOverSampler
 
     from synthaug import DiffusionSampler, GANSampler
@@ -94,7 +94,10 @@ def make_resampler(name, X, quick):
     if name == "random_over":
         return RandomOverSampler(random_state=SEED)
     if name == "smote":
-        return SMOTENC(categorical_features=cats, random_state=SEED) if cats else SMOTE(random_state=SEED)
+        # k ≤ (smallest class − 1): SMOTE needs k neighbours inside the class
+        k = int(min(5, y.value_counts().min() - 1))
+        return SMOTENC(categorical_features=cats, k_neighbors=k, random_state=SEED) if cats \
+            else SMOTE(k_neighbors=k, random_state=SEED)
     model = {"synthaug-diffusion": DiffusionSampler, "synthaug-gan": GANSampler}[name](random_state=SEED,
                                                                                        verbose=False)
     if quick:
@@ -150,7 +153,7 @@ def run_fold(X_tr, y_tr, X_te, y_te, resampler_name, quick):
 
     minority = y_tr.value_counts().idxmin()
     X_tr, X_te = impute(X_tr, X_te)
-    resampler = make_resampler(resampler_name, X_tr, quick)
+    resampler = make_resampler(resampler_name, X_tr, y_tr, quick)
     start = time.perf_counter()
     if resampler is None:
         X_res, y_res = X_tr, y_tr
@@ -209,7 +212,9 @@ def render(all_results, folds):
              f"`python benchmarks/upsampling.py` — {folds}-fold stratified CV, imputation then resampling "
              "inside each training fold, mean over folds. *Minority* is the smallest class; detection AUC "
              "separates the synthetic minority rows from the real minority rows of the fold (0.5 = "
-             "indistinguishable). Run on 2 CPU cores; all figures of a table come from one run.", ""]
+             "indistinguishable; random over-sampling *copies* real rows, and copies that fall in the "
+             "detector's other folds make its AUC meaningless, below 0.5). Run on 2 CPU cores; all figures "
+             "of a table come from one run.", ""]
     for name, block in all_results.items():
         lines += [f"### {name} ({block['rows']} rows; classes {block['classes']})", ""]
         head = "| resampler | " + " | ".join(label for _, label in METRICS) + " |"

@@ -74,16 +74,18 @@ class BaseGenerativeSampler(OverSamplerMixin, OneToOneFeatureMixin, BaseEstimato
         "p_unconditional": [Interval(Real, 0, 1, closed="both")],
         # validated by imblearn.utils.check_sampling_strategy in fit_resample
         "sampling_strategy": [Interval(Real, 0, 1, closed="right"), str, dict, callable],
+        "quality_filter": [Interval(Real, 0, 1, closed="neither"), None],
     }
 
-    def __init__(self, *, width, depth, ema_decay, p_unconditional, sampling_strategy, max_steps, batch_size, lr,
-                 discrete_columns, device, random_state, verbose):
+    def __init__(self, *, width, depth, ema_decay, p_unconditional, sampling_strategy, quality_filter, max_steps,
+                 batch_size, lr, discrete_columns, device, random_state, verbose):
         # parameters every generative model has (network size, EMA, conditioning masks, training, devices)
         self.width = width
         self.depth = depth
         self.ema_decay = ema_decay
         self.p_unconditional = p_unconditional
         self.sampling_strategy = sampling_strategy
+        self.quality_filter = quality_filter
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = lr

@@ -16,7 +16,7 @@ from imblearn.utils import check_sampling_strategy
 
 from ._validation import check_table, check_target
 
-__all__ = ["OverSamplerMixin"]
+__all__ = ["OverSamplerMixin", "PlausibilityFilter"]
 
 
 def check_resampling_target(y_series, name="y"):
@@ -29,6 +29,63 @@ def check_resampling_target(y_series, name="y"):
         raise ValueError(f"class {lonely.index[0]!r} of {name} has a single row; a generative model needs at "
                          "least 2 rows of a class to learn it (drop the class or add rows).")
     return counts
+
+
+class PlausibilityFilter:
+    """Rank synthetic rows by how plausible a classifier trained on the real rows finds their class.
+
+    A ``HistGradientBoostingClassifier`` (categorical columns as categories,
+    missing values native) is fitted on the real ``(X, y)``; :meth:`keep`
+    returns the ``n`` candidate rows with the highest predicted probability of
+    the class they were generated for.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"a": [0.0, 0.1, 0.2, 5.0, 5.1, 5.2] * 20, "c": list("xxxyyy") * 20})
+    >>> y = ["lo", "lo", "lo", "hi", "hi", "hi"] * 20
+    >>> flt = PlausibilityFilter(X, y, random_state=0)
+    >>> candidates = pd.DataFrame({"a": [5.0, 0.1, 5.1], "c": ["y", "x", "y"]})
+    >>> sorted(flt.keep(candidates, "hi", 2).tolist())
+    [0, 2]
+    """
+
+    def __init__(self, X, y, *, random_state=None):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        self.categories_ = {c: pd.Index(pd.unique(X[c].dropna())) for c in X.columns if _is_categorical(X[c])}
+        features = self._features(X)
+        mask = [c in self.categories_ for c in X.columns]
+        self.classifier_ = HistGradientBoostingClassifier(categorical_features=mask or None, max_iter=100,
+                                                          random_state=random_state).fit(features, np.asarray(y))
+
+    def _features(self, X):
+        cols = []
+        for c in X.columns:
+            if c in self.categories_:
+                codes = self.categories_[c].get_indexer(X[c]).astype(float)
+                codes[codes < 0] = np.nan
+                cols.append(codes)
+            elif pd.api.types.is_datetime64_any_dtype(X[c]):
+                values = X[c]
+                if getattr(values.dt, "tz", None) is not None:
+                    values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+                cols.append(values.astype("int64").where(values.notna()).astype(float).to_numpy())
+            else:
+                cols.append(pd.to_numeric(X[c], errors="coerce").astype(float).to_numpy())
+        return np.column_stack(cols)
+
+    def keep(self, candidates, label, n):
+        """Positions of the ``n`` candidates most plausible for class ``label``, in their original order."""
+        proba = self.classifier_.predict_proba(self._features(candidates))
+        column = list(self.classifier_.classes_).index(label)
+        best = np.argsort(-proba[:, column], kind="stable")[:n]
+        return np.sort(best)
+
+
+def _is_categorical(series):
+    return not pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_datetime64_any_dtype(series) \
+        or pd.api.types.is_bool_dtype(series)
 
 
 class OverSamplerMixin:
@@ -60,11 +117,17 @@ class OverSamplerMixin:
         labels = y_series.to_numpy()
         self.sampling_strategy_ = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
         self.fit(X, y)
+        share = self.quality_filter
+        flt = PlausibilityFilter(frame, labels, random_state=int(self._sample_rng.integers(2**31))) if share else None
         frames, targets = [frame.reset_index(drop=True)], [labels]
         for label, n_new in self.sampling_strategy_.items():
             if n_new <= 0:
                 continue
-            new, new_labels = self._sample_table(int(n_new), None, label, self._sample_rng)
+            n_draw = int(np.ceil(n_new / (1 - share))) if share else int(n_new)
+            new, new_labels = self._sample_table(n_draw, None, label, self._sample_rng)
+            if flt is not None:   # keep the n_new rows the real-data classifier finds most plausible
+                keep = flt.keep(new, label, int(n_new))
+                new, new_labels = new.iloc[keep].reset_index(drop=True), new_labels[keep]
             frames.append(new)
             targets.append(new_labels)
         X_res = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -67,6 +67,11 @@ class DiffusionSampler(BaseGenerativeSampler):
         ``"not majority"``), ``"minority"``, ``"not minority"``,
         ``"not majority"``, ``"all"``, a dict ``{class: n_rows}`` or a callable
         ``y -> dict``.
+    quality_filter : float in (0, 1) or None, default=None
+        :meth:`fit_resample` only: draw ``1 / (1 − quality_filter)`` times the
+        rows needed and keep those a gradient-boosting classifier trained on
+        the real rows finds most plausible for their class
+        (:class:`~synthaug.resampling.PlausibilityFilter`). Off by default.
     max_steps : int or "auto", default="auto"
         Optimiser steps; ``"auto"`` scales with the table (20 epochs, between
         1,000 and 30,000 steps).
@@ -128,12 +133,12 @@ class DiffusionSampler(BaseGenerativeSampler):
 
     def __init__(self, *, n_timesteps=1000, sampling_steps=10, width=128, depth=3, schedule="cosine",
                  solver="ddim", eta=1.0, ema_decay=0.999, p_unconditional=0.8, sampling_strategy="auto",
-                 max_steps="auto", batch_size=512, lr=1e-3, discrete_columns=None, device="auto", random_state=None,
-                 verbose=True):
+                 quality_filter=None, max_steps="auto", batch_size=512, lr=1e-3, discrete_columns=None,
+                 device="auto", random_state=None, verbose=True):
         super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
-                         sampling_strategy=sampling_strategy, max_steps=max_steps, batch_size=batch_size, lr=lr,
-                         discrete_columns=discrete_columns, device=device, random_state=random_state,
-                         verbose=verbose)
+                         sampling_strategy=sampling_strategy, quality_filter=quality_filter,
+                         max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
+                         device=device, random_state=random_state, verbose=verbose)
         self.n_timesteps = n_timesteps
         self.sampling_steps = sampling_steps
         self.schedule = schedule
@@ -228,6 +233,8 @@ class GANSampler(BaseGenerativeSampler):
         Share of each batch drawn by training-by-sampling.
     sampling_strategy : float, str, dict or callable, default="auto"
         Classes :meth:`fit_resample` up-samples, as in :class:`DiffusionSampler`.
+    quality_filter : float in (0, 1) or None, default=None
+        As in :class:`DiffusionSampler`.
     max_steps : int or "auto", default="auto"
         Generator updates; ``"auto"`` scales with the table (100 epochs,
         between 500 and 30,000 steps).
@@ -288,12 +295,13 @@ class GANSampler(BaseGenerativeSampler):
 
     def __init__(self, *, loss="wgan-gp", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
                  width=128, depth=2, critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
-                 p_unconditional=0.5, p_conditional_rows=0.5, sampling_strategy="auto", max_steps="auto",
-                 batch_size=500, lr=2e-4, discrete_columns=None, device="auto", random_state=None, verbose=True):
+                 p_unconditional=0.5, p_conditional_rows=0.5, sampling_strategy="auto", quality_filter=None,
+                 max_steps="auto", batch_size=500, lr=2e-4, discrete_columns=None, device="auto", random_state=None,
+                 verbose=True):
         super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
-                         sampling_strategy=sampling_strategy, max_steps=max_steps, batch_size=batch_size, lr=lr,
-                         discrete_columns=discrete_columns, device=device, random_state=random_state,
-                         verbose=verbose)
+                         sampling_strategy=sampling_strategy, quality_filter=quality_filter,
+                         max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
+                         device=device, random_state=random_state, verbose=verbose)
         self.loss, self.gp_weight, self.n_critic, self.pac = loss, gp_weight, n_critic, pac
         self.spectral_norm, self.noise_dim, self.tau = spectral_norm, noise_dim, tau
         self.critic_width, self.critic_depth, self.dropout = critic_width, critic_depth, dropout

@@ -114,3 +114,27 @@ def test_in_an_imblearn_pipeline_with_cross_validation_and_grid_search(credit, k
     assert grid.best_params_[f"{step}__max_steps"] in (2, 4)
     # resampling happens only while fitting: predicting sees the rows it is given
     assert len(grid.predict(X.iloc[:7])) == 7
+
+
+def test_quality_filter_keeps_the_most_plausible_rows(kind):
+    X, y = three_classes()
+    model = tiny(kind, quality_filter=0.5, random_state=0)
+    X_res, y_res = model.fit_resample(X, y)
+    assert dict(y_res.value_counts()) == {"a": 166, "b": 166, "c": 166}
+    pd.testing.assert_frame_equal(X_res.iloc[: len(X)], X)
+    assert X_res.dtypes.equals(X.dtypes)
+
+
+def test_plausibility_filter_ranks_by_class_probability():
+    from synthaug.resampling import PlausibilityFilter
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"u": np.r_[rng.normal(0, 1, 100), rng.normal(4, 1, 100)],
+                      "t": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 9, 200), unit="D"),
+                      "c": pd.Categorical(rng.choice(["p", "q"], 200))})
+    y = np.repeat(["lo", "hi"], 100)
+    flt = PlausibilityFilter(X, y, random_state=0)
+    cand = pd.DataFrame({"u": [4.0, 0.0, 8.0, -3.0], "t": X["t"].iloc[:4].to_numpy(),
+                         "c": pd.Categorical(["p", "q", "zzz", None])})   # unseen and missing levels are fine
+    assert flt.keep(cand, "hi", 2).tolist() == [0, 2]
+    assert flt.keep(cand, "lo", 2).tolist() == [1, 3]
