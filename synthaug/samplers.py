@@ -18,6 +18,20 @@ from .training import EMA, warmup_cosine
 __all__ = ["DiffusionSampler", "GANSampler"]
 
 
+def _anchor_table(layout, codes):
+    """Discrete blocks of purely categorical columns and their level frequencies, or None."""
+    import numpy as np
+
+    blocks = [di for ci, di in layout.column_parts if di is not None and ci is None]
+    if not blocks:
+        return None
+    freq = np.zeros((len(blocks), max(layout.cardinalities)), dtype=np.float32)
+    for i, di in enumerate(blocks):
+        counts = np.bincount(codes[:, di], minlength=layout.cardinalities[di])
+        freq[i, : len(counts)] = counts / counts.sum()
+    return np.asarray(blocks, dtype=np.int64), freq
+
+
 class DiffusionSampler(BaseGenerativeSampler):
     """Conditional denoising diffusion model (DDPM) for mixed-type tables.
 
@@ -336,11 +350,36 @@ class GANSampler(BaseGenerativeSampler):
             return coverage(x[:, : layout.n_continuous], codes)
 
         self._run_training(step, len(encoded), self._n_steps(len(encoded)), "gan", monitor=monitor)
+        self._anchor_levels = _anchor_table(layout, encoded.discrete)
         self.generator_, self.critic_ = ema.model, critic.eval()
         warn_if_collapsed(self.history_)
 
     def _generate(self, n, given, x_given, cond, constraints, generator):
+        cols = cond > 0
+        if given is None and constraints is None and self._anchor_levels is not None:
+            cols, given, x_given = self._anchored_condition(n, generator)
         noise = torch.randn((n, self.noise_dim), generator=generator, device=self.device_)
-        x, codes = self.gan_.sample(self.generator_, noise, cols=cond > 0, given=given, x_given=x_given,
+        x, codes = self.gan_.sample(self.generator_, noise, cols=cols, given=given, x_given=x_given,
                                     constraints=constraints, generator=generator)
         return x[:, : self.encoder_.layout_.n_continuous], codes
+
+    def _anchored_condition(self, n, generator):
+        """Give each row one categorical column, its level drawn at the training frequency (as CTGAN samples).
+
+        The generator is trained to generate the rest given such a column
+        (training-by-sampling), so each anchored column keeps its exact
+        marginal and the others follow the learnt conditionals.
+        """
+        device = self.device_
+        layout = self.encoder_.layout_
+        lt = layout.tensors(device)
+        blocks, freq = (torch.as_tensor(a, device=device) for a in self._anchor_levels)
+        which = torch.randint(len(blocks), (n,), generator=generator, device=device)
+        pick = blocks[which]
+        levels = torch.multinomial(freq[which], 1, generator=generator).squeeze(1)
+        codes = torch.zeros((n, layout.n_discrete), dtype=torch.long, device=device)
+        codes[torch.arange(n, device=device), pick] = levels
+        x_given = lt.to_model(torch.zeros((n, layout.n_continuous), device=device), codes)
+        columns = torch.as_tensor(layout.disc_to_column(), device=device)[pick]
+        cols = torch.nn.functional.one_hot(columns, layout.n_columns).bool()
+        return cols, cols[:, lt.dim_to_column], x_given

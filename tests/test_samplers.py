@@ -178,10 +178,11 @@ def test_input_not_mutated(credit, kind):
     pd.testing.assert_frame_equal(credit, before)
 
 
-# The GAN reproduces a missing rate only roughly after a short training (0.20 for 0.30 here).
+# The GAN reproduces a missing rate only roughly after a short training: 0.11–0.22 for 0.30 across seeds
+# at these settings (seed 0: 0.22); the diffusion model is within a few points.
 @pytest.mark.parametrize("kind, params, tol", [
     ("diffusion", dict(max_steps=300, batch_size=128, width=32, depth=1, n_timesteps=50, sampling_steps=10), 0.06),
-    ("gan", dict(max_steps=300, batch_size=120, width=32, critic_width=32, noise_dim=8, pac=10, n_critic=2), 0.12),
+    ("gan", dict(max_steps=300, batch_size=120, width=32, critic_width=32, noise_dim=8), 0.12),
 ])
 def test_missing_rate_reproduced_by_sampling(kind, params, tol):
     rng = np.random.default_rng(0)
