@@ -98,8 +98,11 @@ def make_resampler(name, X, y, quick):
         k = int(min(5, y.value_counts().min() - 1))
         return SMOTENC(categorical_features=cats, k_neighbors=k, random_state=SEED) if cats \
             else SMOTE(k_neighbors=k, random_state=SEED)
-    model = {"synthaug-diffusion": DiffusionSampler, "synthaug-gan": GANSampler}[name](random_state=SEED,
+    base, _, option = name.partition("+")
+    model = {"synthaug-diffusion": DiffusionSampler, "synthaug-gan": GANSampler}[base](random_state=SEED,
                                                                                        verbose=False)
+    if option == "filter":   # the optional plausibility filter: draw twice the rows, keep the better half
+        model.set_params(quality_filter=0.5)
     if quick:
         model.set_params(max_steps=20)
     return model

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from ._validation import check_n_samples, check_table, check_target
 from .conditioning import condition_tensors, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
+from .imputation import ImputerMixin
 from .resampling import OverSamplerMixin
 from .training import train
 
@@ -57,7 +58,7 @@ def _torch_generator(rng, device):
     return torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
 
 
-class BaseGenerativeSampler(OverSamplerMixin, OneToOneFeatureMixin, BaseEstimator):
+class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin, BaseEstimator):
     """Shared surface of the generative samplers (not for direct use)."""
 
     _parameter_constraints: dict = {

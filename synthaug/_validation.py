@@ -63,11 +63,12 @@ def _array_to_frame(X):
     return frame, TableSchema("array", columns, frame.dtypes.to_dict(), arr.dtype)
 
 
-def check_table(X, *, name="X", min_rows=2):
+def check_table(X, *, name="X", min_rows=2, allow_constant=False):
     """Validate a table and return ``(frame, schema)``.
 
     ``frame`` is a DataFrame view/copy of ``X`` that callers may read but must
-    not modify.
+    not modify. ``allow_constant`` accepts constant columns (a batch to
+    impute may hold one value in a column; a table to learn from may not).
     """
     if sp.issparse(X):
         raise TypeError(f"{name} is a sparse matrix; sparse input is not supported, pass a dense array or DataFrame.")
@@ -91,11 +92,11 @@ def check_table(X, *, name="X", min_rows=2):
         dup = frame.columns[frame.columns.duplicated()][0]
         raise ValueError(f"{name} has duplicate column name {dup!r}.")
     for col in frame.columns:
-        _check_column(frame[col], name)
+        _check_column(frame[col], name, allow_constant)
     return frame, schema
 
 
-def _check_column(series, name):
+def _check_column(series, name, allow_constant=False):
     col = series.name
     if pd.api.types.is_complex_dtype(series.dtype):
         raise ValueError(f"Complex data not supported: column {col!r} of {name} is complex.")
@@ -112,10 +113,10 @@ def _check_column(series, name):
         if np.isinf(values).any():
             raise ValueError(f"Column {col!r} of {name} contains infinite values.")
     n_missing = int(series.isna().sum())
-    if n_missing == len(series):
+    if n_missing == len(series) and len(series) > 1:   # (one row with a missing cell is a row to impute)
         raise ValueError(f"Column {col!r} of {name} is entirely missing; drop it.")
     n_distinct = series.nunique(dropna=True) + (1 if n_missing else 0)
-    if n_distinct < 2:
+    if n_distinct < 2 and not allow_constant:
         raise ValueError(f"Column {col!r} of {name} is constant (one value in every row); drop it "
                          "and add it back after sampling.")
 

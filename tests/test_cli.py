@@ -99,3 +99,18 @@ def test_resample_balances_the_target_column(files, capsys):
     assert main(["resample", str(root / "train.csv"), "--target", "Status", "--out", str(out), "--steps", "3",
                  "--strategy", "nope=5", "--quiet"]) == 2
     assert "unknown class 'nope'" in capsys.readouterr().err
+
+
+def test_impute_fills_every_cell_and_writes_draws(files, capsys):
+    root = files[0]
+    data = pd.read_csv(root / "train.csv")
+    assert data.isna().any().any()
+    assert main(["impute", str(root / "train.csv"), "--out", str(root / "filled.csv"), "--steps", "3",
+                 "--quiet"]) == 0
+    filled = pd.read_csv(root / "filled.csv")
+    assert filled.notna().all().all() and filled.shape == data.shape
+    assert main(["impute", str(root / "train.csv"), "--out", str(root / "multi.csv"), "--steps", "3",
+                 "--draws", "2", "--model", "gan", "--quiet"]) == 0
+    assert (root / "multi_1.csv").exists() and (root / "multi_2.csv").exists()
+    assert main(["impute", str(root / "train.csv"), "--out", str(root / "x.csv"), "--draws", "0"]) == 2
+    assert "--draws" in capsys.readouterr().err
