@@ -55,7 +55,8 @@ class TargetSchema:
 def _array_to_frame(X):
     arr = np.asarray(X)
     if arr.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows × columns) for tables, got an array of shape {arr.shape}.")
+        raise ValueError(f"X must be 2-D (rows × columns) for tables, got an array of shape {arr.shape}. "
+                         "Reshape your data, e.g. X.reshape(-1, 1) for a single column.")
     columns = [f"x{i}" for i in range(arr.shape[1])]
     frame = pd.DataFrame(arr, columns=columns)
     if arr.dtype == object:
@@ -75,7 +76,7 @@ def check_table(X, *, name="X", min_rows=2, allow_constant=False):
     if isinstance(X, pd.DataFrame):
         frame = X
         schema = TableSchema("frame", list(X.columns), X.dtypes.to_dict())
-    elif isinstance(X, (np.ndarray, list)):
+    elif isinstance(X, (np.ndarray, list)) or hasattr(X, "__array__"):
         frame, schema = _array_to_frame(X)
         if isinstance(X, list):
             schema.container = "list"

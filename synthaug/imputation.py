@@ -12,7 +12,6 @@ the input, so they are returned bit for bit.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
@@ -58,7 +57,8 @@ class ImputerMixin:
         if schema.container == "frame" and hasattr(self, "feature_names_in_"):
             frame = check_same_columns(frame, self.feature_names_in_)
         elif frame.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {frame.shape[1]} columns but the model was fitted on {self.n_features_in_}.")
+            raise ValueError(f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
         else:
             frame = frame.set_axis(self.schema_.columns, axis=1)
         rng = self._call_rng(random_state)

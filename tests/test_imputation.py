@@ -7,12 +7,7 @@ import pytest
 from synthaug import DiffusionSampler
 from synthaug.datasets import load_credit
 
-from _tiny import SAMPLERS, tiny
-
-
-@pytest.fixture(scope="module", params=sorted(SAMPLERS))
-def kind(request):
-    return request.param
+from _tiny import tiny
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +111,62 @@ def test_imputation_follows_the_observed_cells():
     draws = model.impute(test_c, n_draws=5, random_state=0)
     disagree = np.mean([len(set(d["c"].iloc[i] for d in draws)) > 1 for i in np.flatnonzero(hide)])
     assert disagree > 0.5
+
+
+# ---------------------------------------------------------------- GenerativeImputer
+from imblearn.pipeline import make_pipeline as imb_make_pipeline  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from synthaug import GenerativeImputer  # noqa: E402
+
+from _tiny import TINY  # noqa: E402
+
+
+def _numeric(seed=0, n=120):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] + 0.3 * rng.normal(size=n) > 0).astype(int)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    return X, y
+
+
+@pytest.mark.parametrize("marker", [np.nan, None, pd.NA, -999.0])
+def test_missing_values_markers(marker, kind):
+    X, _ = _numeric()
+    holes = np.isnan(X)
+    if not pd.isna(marker):
+        X = np.where(holes, marker, X)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    if marker is None or marker is pd.NA:
+        frame = frame.astype(object).where(~holes, marker).astype({c: "Float64" if marker is pd.NA else object
+                                                                   for c in frame})
+        frame = frame.apply(pd.to_numeric)
+    imp = GenerativeImputer(tiny(kind, random_state=0), missing_values=marker, random_state=0)
+    out = imp.fit_transform(frame)
+    assert isinstance(out, pd.DataFrame) and not out.isna().any().any()
+    assert not (out == -999.0).any().any()
+    assert list(imp.get_feature_names_out()) == ["a", "b", "c"]
+    assert not hasattr(imp, "fit_resample")
+
+
+def test_set_output_pipelines_and_cross_validation(kind):
+    X, y = _numeric()
+    imp = GenerativeImputer(tiny(kind, random_state=0), random_state=0).set_output(transform="pandas")
+    out = imp.fit_transform(X)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["x0", "x1", "x2"]
+    pd.testing.assert_frame_equal(out, imp.transform(X))          # a fitted imputer is deterministic
+    for factory in (make_pipeline, imb_make_pipeline):
+        pipe = factory(GenerativeImputer(tiny(kind, random_state=0)), LogisticRegression())
+        scores = cross_val_score(pipe, X, y, cv=3)
+        assert scores.shape == (3,) and (scores > 0.5).all()
+
+
+@parametrize_with_checks([GenerativeImputer(DiffusionSampler(**TINY, random_state=0), random_state=0)],
+                         expected_failed_checks=lambda est: {
+                             "check_fit2d_1sample": "a single row cannot train the model; fit raises a clear "
+                                                    "ValueError"})
+def test_imputer_sklearn_compatible(estimator, check):
+    check(estimator)

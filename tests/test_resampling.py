@@ -11,12 +11,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from synthaug.datasets import load_credit
 
-from _tiny import SAMPLERS, tiny
-
-
-@pytest.fixture(scope="module", params=sorted(SAMPLERS))
-def kind(request):
-    return request.param
+from _tiny import tiny
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,6 @@ def credit():
     return load_credit().sample(400, random_state=0).reset_index(drop=True)
 
 
-@pytest.fixture(scope="module", params=sorted(SAMPLERS))
-def kind(request):
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def fitted(credit, kind):
     return tiny(kind, random_state=0).fit(credit)
