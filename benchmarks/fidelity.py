@@ -646,6 +646,13 @@ def render_section(results: dict, datasets: list[str]) -> str:
     return "\n".join(parts)
 
 
+def output_paths(quick: bool, out: Path | None) -> tuple[Path, Path]:
+    """Where a benchmark writes: (results folder, markdown file); ``--quick`` runs never touch docs/."""
+    folder = QUICK_DIR if quick else RESULTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, out or (QUICK_DIR / "benchmarks.md" if quick else REPO_ROOT / "docs" / "benchmarks.md")
+
+
 def write_section(path: Path, section: str, start: str = START_MARKER, end: str = END_MARKER) -> None:
     """Replace the section between ``start`` and ``end`` of ``path`` (or append it), keeping the rest."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"

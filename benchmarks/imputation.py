@@ -29,10 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fidelity import REPO_ROOT, write_section
+from fidelity import output_paths, write_section
 
 START, END = "<!-- imputation:start -->", "<!-- imputation:end -->"
-RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 0
 N_DRAWS = 20
 
@@ -233,9 +232,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    folder = RESULTS / "quick" if args.quick else RESULTS
-    folder.mkdir(parents=True, exist_ok=True)
-    out = args.out or (folder / "benchmarks.md" if args.quick else REPO_ROOT / "docs" / "benchmarks.md")
+    folder, out = output_paths(args.quick, args.out)
     results = run(args.datasets, args.scenarios, args.quick)
     (folder / "imputation.json").write_text(json.dumps(results, indent=2))
     write_section(out, render(results), START, END)

@@ -29,10 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fidelity import REPO_ROOT, load_average, write_section
+from fidelity import load_average, output_paths, write_section
 
 START, END = "<!-- upsampling:start -->", "<!-- upsampling:end -->"
-RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 0
 
 
@@ -243,9 +242,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny training, results under results/quick/")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    folder = RESULTS / "quick" if args.quick else RESULTS
-    folder.mkdir(parents=True, exist_ok=True)
-    out = args.out or (folder / "benchmarks.md" if args.quick else REPO_ROOT / "docs" / "benchmarks.md")
+    folder, out = output_paths(args.quick, args.out)
     all_results = {name: run_dataset(name, args.resamplers, args.folds, args.quick) for name in args.datasets}
     (folder / "upsampling.json").write_text(json.dumps(all_results, indent=2, default=float))
     write_section(out, render(all_results, args.folds), START, END)

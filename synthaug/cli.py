@@ -37,17 +37,20 @@ def _split_xy(frame, target):
 
 
 # ---------------------------------------------------------------- commands
+def _new_model(args, **params):
+    """The ``--model`` estimator with the command's seed, progress and training length."""
+    params.update(random_state=args.seed, verbose=not args.quiet)
+    if args.steps is not None:
+        params["max_steps"] = args.steps
+    return _model_class(args.model)(**params)
+
+
 def cmd_fit(args):
     from .io import read_table, save_model
 
     frame = read_table(args.data)
     X, y = _split_xy(frame, args.target)
-    params = {"random_state": args.seed, "verbose": not args.quiet}
-    if args.steps is not None:
-        params["max_steps"] = args.steps
-    if args.epsilon is not None:
-        params["epsilon"] = args.epsilon
-    model = _model_class(args.model)(**params)
+    model = _new_model(args, **({"epsilon": args.epsilon} if args.epsilon is not None else {}))
     start = time.perf_counter()
     model.fit(X, y)
     save_model(model, args.out)
@@ -85,11 +88,7 @@ def cmd_resample(args):
     if not args.target:
         raise _UserError("--target is required: the class column to balance.")
     X, y = _split_xy(frame, args.target)
-    params = {"random_state": args.seed, "verbose": not args.quiet,
-              "sampling_strategy": _parse_strategy(args.strategy, y)}
-    if args.steps is not None:
-        params["max_steps"] = args.steps
-    model = _model_class(args.model)(**params)
+    model = _new_model(args, sampling_strategy=_parse_strategy(args.strategy, y))
     start = time.perf_counter()
     X_res, y_res = model.fit_resample(X, y)
     out = X_res.assign(**{args.target: y_res.to_numpy()})[list(frame.columns)]
@@ -105,10 +104,7 @@ def cmd_impute(args):
     frame = read_table(args.data)
     if args.draws < 1:
         raise _UserError(f"--draws must be >= 1, got {args.draws}.")
-    params = {"random_state": args.seed, "verbose": not args.quiet}
-    if args.steps is not None:
-        params["max_steps"] = args.steps
-    model = _model_class(args.model)(**params)
+    model = _new_model(args)
     start = time.perf_counter()
     model.fit(frame)
     filled = model.impute(frame, n_draws=args.draws)
@@ -229,6 +225,14 @@ def _print_scores(scores):
 
 
 # ------------------------------------------------------------------ parser
+def _training_options(parser):
+    """The options of every command that trains a model."""
+    parser.add_argument("--model", default="diffusion", help="diffusion or gan")
+    parser.add_argument("--steps", type=int, help="training steps (default: scaled to the data)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="synthaug", description="Synthetic tables with diffusion models and GANs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -244,13 +248,10 @@ def build_parser():
 
     f = sub.add_parser("fit", help="fit a model on a CSV/Parquet table and save it")
     f.add_argument("data")
-    f.add_argument("--model", default="diffusion")
     f.add_argument("--out", required=True, help="model file to write")
     f.add_argument("--target", help="class column: fit a class-conditional model")
     f.add_argument("--epsilon", type=float, help="differential privacy budget")
-    f.add_argument("--steps", type=int, help="training steps (default: scaled to the data)")
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--quiet", action="store_true")
+    _training_options(f)
     f.set_defaults(func=cmd_fit)
 
     r = sub.add_parser("resample", help="up-sample minority classes of a table (imbalanced-learn style)")
@@ -259,20 +260,14 @@ def build_parser():
     r.add_argument("--out", required=True, help="CSV or Parquet file to write (original rows first)")
     r.add_argument("--strategy", default="auto",
                    help="auto, minority, 'not minority', 'not majority', all, a float ratio, or CLASS=N,CLASS=N")
-    r.add_argument("--model", default="diffusion")
-    r.add_argument("--steps", type=int, help="training steps (default: scaled to the data)")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--quiet", action="store_true")
+    _training_options(r)
     r.set_defaults(func=cmd_resample)
 
     m = sub.add_parser("impute", help="fill the missing cells of a table from a model fitted on it")
     m.add_argument("data")
     m.add_argument("--out", required=True, help="CSV or Parquet file (with --draws K: OUT_1 … OUT_K)")
-    m.add_argument("--model", default="diffusion")
     m.add_argument("--draws", type=int, default=1, help="multiple imputation: K completed tables")
-    m.add_argument("--steps", type=int, help="training steps (default: scaled to the data)")
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--quiet", action="store_true")
+    _training_options(m)
     m.set_defaults(func=cmd_impute)
 
     s = sub.add_parser("sample", help="sample rows from a saved model")
