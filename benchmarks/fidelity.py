@@ -653,6 +653,14 @@ def output_paths(quick: bool, out: Path | None) -> tuple[Path, Path]:
     return folder, out or (QUICK_DIR / "benchmarks.md" if quick else REPO_ROOT / "docs" / "benchmarks.md")
 
 
+def publish(results: dict, name: str, section: str, start: str, end: str, quick: bool, out: Path | None) -> None:
+    """Write ``results/<name>.json`` and the markdown ``section`` (between ``start`` and ``end``)."""
+    folder, out = output_paths(quick, out)
+    (folder / f"{name}.json").write_text(json.dumps(results, indent=2, default=float))
+    write_section(out, section, start, end)
+    print(f"wrote {out} and {folder / f'{name}.json'}")
+
+
 def write_section(path: Path, section: str, start: str = START_MARKER, end: str = END_MARKER) -> None:
     """Replace the section between ``start`` and ``end`` of ``path`` (or append it), keeping the rest."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"

@@ -21,7 +21,6 @@ Run from this folder::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fidelity import output_paths, write_section
+from fidelity import fmt, publish
 
 START, END = "<!-- imputation:start -->", "<!-- imputation:end -->"
 SEED = 0
@@ -198,10 +197,6 @@ def run(datasets, scenarios, quick):
     return results
 
 
-def fmt(v, digits=3):
-    return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
-
-
 def render(results):
     lines = [START, "", "## Imputation", "",
              "`python benchmarks/imputation.py` — cells hidden at random (MCAR 20 %, 40 %) or at random given an "
@@ -232,11 +227,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    folder, out = output_paths(args.quick, args.out)
     results = run(args.datasets, args.scenarios, args.quick)
-    (folder / "imputation.json").write_text(json.dumps(results, indent=2))
-    write_section(out, render(results), START, END)
-    print(f"wrote {out} and {folder / 'imputation.json'}")
+    publish(results, "imputation", render(results), START, END, args.quick, args.out)
 
 
 if __name__ == "__main__":

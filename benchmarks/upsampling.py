@@ -21,7 +21,6 @@ Run from this folder::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fidelity import load_average, output_paths, write_section
+from fidelity import fmt, load_average, publish
 
 START, END = "<!-- upsampling:start -->", "<!-- upsampling:end -->"
 SEED = 0
@@ -222,11 +221,7 @@ def render(all_results, folds):
         head = "| resampler | " + " | ".join(label for _, label in METRICS) + " |"
         lines += [head, "|" + "---|" * (len(METRICS) + 1)]
         for res_name, rec in block["results"].items():
-            cells = []
-            for key, _ in METRICS:
-                v = rec.get(key)
-                cells.append("—" if v is None or (isinstance(v, float) and np.isnan(v)) else
-                             (f"{v:.1f}" if key.endswith("_s") else f"{v:.3f}"))
+            cells = [fmt(rec.get(key), 1 if key.endswith("_s") else 3) for key, _ in METRICS]
             lines.append(f"| {res_name} | " + " | ".join(cells) + " |")
         lines.append("")
     lines.append(END)
@@ -242,11 +237,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny training, results under results/quick/")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    folder, out = output_paths(args.quick, args.out)
     all_results = {name: run_dataset(name, args.resamplers, args.folds, args.quick) for name in args.datasets}
-    (folder / "upsampling.json").write_text(json.dumps(all_results, indent=2, default=float))
-    write_section(out, render(all_results, args.folds), START, END)
-    print(f"wrote {out} and {folder / 'upsampling.json'}")
+    publish(all_results, "upsampling", render(all_results, args.folds), START, END, args.quick, args.out)
 
 
 if __name__ == "__main__":

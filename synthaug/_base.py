@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ._validation import check_n_samples, check_table, check_target
+from .conditioning import TARGET_COLUMN as _TARGET
 from .conditioning import condition_tensors, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
 from .imputation import ImputerMixin
@@ -32,7 +33,6 @@ from .training import train
 
 __all__ = ["BaseGenerativeSampler", "resolve_device", "to_device"]
 
-_TARGET = "__synthaug_target__"
 
 
 def resolve_device(device):

@@ -25,7 +25,10 @@ import torch
 
 from .encoding.layout import Constraints
 
-__all__ = ["random_given_columns", "ParsedConditions", "parse_conditions", "condition_tensors",
+#: Name of the class column in the encoded table of a model fitted with ``y``.
+TARGET_COLUMN = "__synthaug_target__"
+
+__all__ = ["TARGET_COLUMN", "random_given_columns", "ParsedConditions", "parse_conditions", "condition_tensors",
            "enforce_conditions"]
 
 

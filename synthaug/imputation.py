@@ -16,12 +16,12 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_same_columns, check_table
+from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
 from .encoding.layout import Constraints
 
 __all__ = ["ImputerMixin"]
 
-_TARGET = "__synthaug_target__"
 
 
 class ImputerMixin:
