@@ -28,6 +28,9 @@ from .conditioning import TARGET_COLUMN as _TARGET
 from .conditioning import condition_tensors, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
 from .imputation import ImputerMixin
+from .privacy import PrivacyBudget, default_delta, noise_multiplier_for
+from .privacy.accounting import epsilon_spent
+from .privacy.dp_sgd import make_private
 from .resampling import OverSamplerMixin
 from .training import train
 
@@ -76,10 +79,16 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         # validated by imblearn.utils.check_sampling_strategy in fit_resample
         "sampling_strategy": [Interval(Real, 0, 1, closed="right"), str, dict, callable],
         "quality_filter": [Interval(Real, 0, 1, closed="neither"), None],
+        "epsilon": [Interval(Real, 0, None, closed="neither"), None],
+        "delta": [Interval(Real, 0, 1, closed="neither"), None],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither")],
+        "bounds": [dict, None],
+        "categories": [dict, None],
     }
 
     def __init__(self, *, width, depth, ema_decay, p_unconditional, sampling_strategy, quality_filter, max_steps,
-                 batch_size, lr, discrete_columns, device, random_state, verbose):
+                 batch_size, lr, discrete_columns, epsilon, delta, max_grad_norm, bounds, categories, device,
+                 random_state, verbose):
         # parameters every generative model has (network size, EMA, conditioning masks, training, devices)
         self.width = width
         self.depth = depth
@@ -91,6 +100,11 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         self.batch_size = batch_size
         self.lr = lr
         self.discrete_columns = discrete_columns
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
+        self.bounds = bounds
+        self.categories = categories
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -133,7 +147,12 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
                 self.__dict__.pop(attr, None)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         self.device_ = resolve_device(self.device)
-        self.encoder_ = TableEncoder(discrete_columns=discrete).fit(table, random_state=int(rng.integers(2**31)))
+        self._budget = self._privacy_budget(len(table))
+        self.encoder_ = self._new_encoder(discrete, y is not None).fit(table, random_state=int(rng.integers(2**31)))
+        if self._budget is not None and y is not None:
+            # the class labels are public (the caller names them); their frequencies are noisy
+            freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
+            self.class_prior_ = (freq + 1e-12) / (freq + 1e-12).sum()
         encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
         # Weight initialisation (and dropout) draw from torch's global RNG: run them in a
         # forked, seeded scope so fit is reproducible and the caller's RNG state is untouched.
@@ -142,7 +161,66 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
             torch.manual_seed(int(rng.integers(2**62)))
             self._fit_model(encoded, _torch_generator(rng, self.device_))
         self._sample_rng = np.random.default_rng(rng.integers(2**62))
+        self.privacy_ = self._privacy_report()
+        del self._budget
         return self
+
+    # -------------------------------------------------------------- privacy
+    def _privacy_budget(self, n_rows):
+        """The :class:`~synthaug.privacy.PrivacyBudget` of this fit, or None without ``epsilon``."""
+        if self.epsilon is None:
+            for name in ("delta", "bounds", "categories"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} only applies to differentially private training; set epsilon too.")
+            return None
+        if self.quality_filter is not None:
+            raise ValueError("quality_filter trains a classifier on the real rows outside the privacy budget; "
+                             "it cannot be combined with epsilon.")
+        delta = self.delta if self.delta is not None else default_delta(n_rows)
+        return PrivacyBudget(float(self.epsilon), float(delta))
+
+    def _new_encoder(self, discrete, with_target):
+        if self._budget is None:
+            return TableEncoder(discrete_columns=discrete)
+        categories = dict(self.categories or {})
+        if with_target:
+            categories[_TARGET] = list(self.classes_)
+        return TableEncoder(discrete_columns=discrete, epsilon=self._budget.encoder_epsilon,
+                            delta=self._budget.encoder_delta, bounds=self.bounds, categories=categories,
+                            complete_columns=[_TARGET] if with_target else None)
+
+    def _make_private(self, module, optimizer, n_rows, n_steps, generator):
+        """Opacus wrappers of ``module`` and ``optimizer`` whose noise spends the training budget in ``n_steps``.
+
+        Returns ``(module, optimizer, sample_rate)``; batches must be Poisson
+        samples at ``sample_rate`` and the loss a sum over rows.
+        """
+        budget = self._budget
+        rate = min(1.0, self.batch_size / n_rows)
+        sigma = noise_multiplier_for(budget.training_epsilon, budget.training_delta, rate, n_steps)
+        budget.spend("training", epsilon_spent(sigma, budget.training_delta, rate, n_steps), budget.training_delta,
+                     f"DP-SGD: Poisson sampling, per-sample clipping at {self.max_grad_norm:g}, Gaussian noise "
+                     f"σ = {sigma:.4g}, RDP accountant")
+        self._dp_sgd = {"noise_multiplier": sigma, "sample_rate": rate, "steps": int(n_steps)}
+        wrapped, dp_optimizer = make_private(module, optimizer, noise_multiplier=sigma,
+                                             max_grad_norm=self.max_grad_norm,
+                                             expected_batch_size=max(1, round(rate * n_rows)), generator=generator)
+        return wrapped, dp_optimizer, rate
+
+    def _privacy_report(self):
+        """``privacy_``: what the fit spent, and where (None without ``epsilon``)."""
+        if self._budget is None:
+            return None
+        budget = self._budget
+        for part, (eps, delta, mechanism) in self.encoder_.privacy_spent_.items():
+            budget.spend(f"encoder: {part}", eps, delta, mechanism)
+        epsilon, delta = budget.total()
+        dp = self.__dict__.pop("_dp_sgd")
+        return {"epsilon": epsilon, "delta": delta, "target_epsilon": budget.epsilon, "target_delta": budget.delta,
+                **dp, "max_grad_norm": float(self.max_grad_norm), "accountant": "rdp",
+                "composition": "basic (sum of the parts' epsilon and delta)",
+                "encoder_epsilon": sum(p["epsilon"] for k, p in budget.parts.items() if k.startswith("encoder")),
+                "training_epsilon": budget.parts["training"]["epsilon"], "parts": budget.parts}
 
     # "auto" training length: this many epochs, within these bounds (a subclass may change them)
     _auto_epochs, _auto_min_steps, _auto_max_steps = 20, 1_000, 30_000
@@ -164,11 +242,11 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         columns = self.encoder_.columns_
         return columns.index(_TARGET) if _TARGET in columns else None
 
-    def _run_training(self, step, n_rows, n_steps, desc, monitor=None):
+    def _run_training(self, step, n_rows, n_steps, desc, monitor=None, sample_rate=None):
         """Run the shared loop; sets ``history_`` and ``n_iter_``."""
         self.history_ = train(step, n_rows=n_rows, batch_size=self.batch_size, n_steps=n_steps,
                               generator=step.generator, device=self.device_, verbose=self.verbose, desc=desc,
-                              monitor=monitor)
+                              monitor=monitor, sample_rate=sample_rate)
         self.n_iter_ = n_steps
 
     # --------------------------------------------------------------- sample

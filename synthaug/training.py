@@ -16,6 +16,8 @@ import time
 import torch
 from tqdm.auto import tqdm
 
+from .privacy.dp_sgd import poisson_batches
+
 __all__ = ["train", "EMA", "warmup_cosine"]
 
 
@@ -68,7 +70,7 @@ def _batches(n_rows, batch_size, generator, device):
 
 
 def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
-          desc="training", log_every=25, monitor=None):
+          desc="training", log_every=25, monitor=None, sample_rate=None):
     """Run ``n_steps`` calls of ``step(index)`` and return the loss history.
 
     Parameters
@@ -84,6 +86,10 @@ def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
     monitor : callable, default=None
         ``monitor() -> dict[str, Tensor]`` evaluated at every log point
         (e.g. mode coverage of a GAN); its values join the history.
+    sample_rate : float, default=None
+        Poisson sampling for differentially private training: each row joins
+        each batch independently with this probability (``batch_size`` is
+        then only the expected size).
 
     Returns
     -------
@@ -96,7 +102,8 @@ def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
     running, n_run = None, 0
     disable = (not verbose) or not sys.stderr.isatty()
     with tqdm(total=n_steps, desc=desc, disable=disable, leave=False, unit="step") as bar:
-        batches = _batches(n_rows, batch_size, generator, device)
+        batches = _batches(n_rows, batch_size, generator, device) if sample_rate is None \
+            else poisson_batches(n_rows, sample_rate, generator, device)
         for k in range(n_steps):
             losses = step(next(batches))
             stacked = torch.stack([v.detach().float() for v in losses.values()])

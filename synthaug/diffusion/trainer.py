@@ -17,11 +17,13 @@ class DiffusionStep:
     Each call builds the model-space rows of ``index`` on the device, draws a
     random conditioning mask (some columns given clean, the rest generated),
     random timesteps and noise, and takes one optimiser step on the
-    diffusion loss; the EMA copy follows.
+    diffusion loss; the EMA copy follows. With ``private=True`` the network
+    and optimizer are Opacus' wrappers (DP-SGD) and the batches are Poisson
+    samples.
     """
 
     def __init__(self, process, network, optimizer, scheduler, ema, data, layout_tensors, *,
-                 generator, p_unconditional=0.5, always_column=None, autocast=False):
+                 generator, p_unconditional=0.5, always_column=None, autocast=False, private=False):
         self.process = process
         self.network = network
         self.optimizer = optimizer
@@ -33,6 +35,7 @@ class DiffusionStep:
         self.p_unconditional = p_unconditional
         self.always_column = always_column
         self.autocast = autocast
+        self.private = private
 
     def __call__(self, index):
         g, device = self.generator, self.continuous.device
@@ -44,11 +47,17 @@ class DiffusionStep:
         t = torch.randint(self.process.n_timesteps, (b,), generator=g, device=device)
         ctx = torch.autocast(device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
         with ctx:
-            loss = self.process.training_loss(self.network, x0, t, given=given, cond=cols.float(),
-                                              generator=g).mean()
+            per_row = self.process.training_loss(self.network, x0, t, given=given, cond=cols.float(), generator=g)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0, foreach=True)
+        if self.private:
+            # DP-SGD: a sum over rows; the DP optimizer clips each row's gradient, adds noise
+            # and divides by the expected batch size (a Poisson batch may even be empty)
+            per_row.sum().backward()
+            loss = per_row.detach().sum() / max(b, 1)
+        else:
+            loss = per_row.mean()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0, foreach=True)
         self.optimizer.step()
         self.scheduler.step()
         self.ema.update(self.network)

@@ -163,8 +163,12 @@ class CategoricalColumn:
         lookup = self.levels_.get_indexer(uniques)
         if self.has_other_ and (lookup < 0).any():
             idx = np.flatnonzero(lookup < 0)
-            in_tail = pd.Index(self.tail_levels_).get_indexer(uniques[idx]) >= 0
-            lookup[idx[in_tail]] = self.other_code
+            if getattr(self, "private_", False):
+                # a private encoder does not know the unreleased levels: all of them are <other>
+                lookup[idx] = self.other_code
+            else:
+                in_tail = pd.Index(self.tail_levels_).get_indexer(uniques[idx]) >= 0
+                lookup[idx[in_tail]] = self.other_code
         codes = np.append(lookup, -1)[row_uniq]      # NA sentinel -1 -> -1
         unknown = (codes < 0) & ~missing
         if unknown.any():

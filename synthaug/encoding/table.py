@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_random_state
 
 from .columns import CategoricalColumn, NumericColumn
 from .layout import Layout
+from .private import fit_private_categorical, fit_private_numeric
 
 __all__ = ["TableEncoder", "EncodedTable", "infer_column_kind"]
 
@@ -129,6 +130,22 @@ class TableEncoder:
         Numeric CDFs and spikes are estimated on at most this many rows
         (levels, bounds, missing rates and the value set of a numeric column
         with at most ``n_knots`` distinct values always use every row).
+    epsilon : float or None, default=None
+        With a budget, every statistic comes from differentially private
+        releases (:mod:`synthaug.encoding.private`) that spend ``epsilon`` in
+        all, split evenly over the columns.
+    delta : float, default=None
+        δ of the releases of category sets (split over the categorical
+        columns without declared categories); required with ``epsilon``.
+    bounds : dict, default=None
+        Column → ``(low, high)`` declared public: with ``epsilon``, no budget
+        is spent on that column's bounds and its values are clipped to them.
+    categories : dict, default=None
+        Column → list of levels declared public: with ``epsilon``, they are
+        kept even when rare, and no other level may occur.
+    complete_columns : list of str, default=None
+        Columns declared never missing: with ``epsilon``, they get no
+        ``<missing>`` code (every other column does, whatever its data).
 
     Attributes
     ----------
@@ -155,8 +172,14 @@ class TableEncoder:
     """
 
     def __init__(self, *, discrete_columns=None, max_levels=100, spike_threshold=0.02,
-                 n_knots=1000, fit_subsample=200_000):
+                 n_knots=1000, fit_subsample=200_000, epsilon=None, delta=None, bounds=None, categories=None,
+                 complete_columns=None):
         self.discrete_columns = discrete_columns
+        self.epsilon = epsilon
+        self.delta = delta
+        self.bounds = bounds
+        self.categories = categories
+        self.complete_columns = complete_columns
         self.max_levels = max_levels
         self.spike_threshold = spike_threshold
         self.n_knots = n_knots
@@ -178,6 +201,8 @@ class TableEncoder:
         self.columns_ = list(X.columns)
         self.dtypes_ = X.dtypes.to_dict()
         self.kinds_, self.encoders_, self.datetime_info_ = {}, {}, {}
+        if self.epsilon is not None:
+            return self._fit_private(X, discrete, rng)
         for name in self.columns_:
             col = X[name]
             kind = "categorical" if name in discrete else infer_column_kind(col)
@@ -191,6 +216,45 @@ class TableEncoder:
                                     integral=integral, step=step)
                 # bounds, missing rate and small value sets from every row, CDF from ``sub``
                 enc.fit(values, sample=sub)
+            self.encoders_[name] = enc
+        self.layout_ = Layout.from_encoders([self.encoders_[c] for c in self.columns_])
+        return self
+
+    def _fit_private(self, X, discrete, rng):
+        """Fit every column from DP releases; ``privacy_spent_`` records each one."""
+        bounds, categories = dict(self.bounds or {}), dict(self.categories or {})
+        for arg, given in (("bounds", bounds), ("categories", categories)):
+            unknown = set(given) - set(X.columns)
+            if unknown:
+                raise ValueError(f"{arg} names columns not in the data: {sorted(map(str, unknown))}")
+        if self.delta is None or not 0 < self.delta < 1:
+            raise ValueError(f"A private TableEncoder needs 0 < delta < 1, got {self.delta!r}.")
+        kinds = {name: "categorical" if name in discrete or name in categories else infer_column_kind(X[name])
+                 for name in self.columns_}
+        eps_col = self.epsilon / len(self.columns_)
+        n_released_sets = sum(kinds[c] == "categorical" and c not in categories for c in self.columns_)
+        delta_col = self.delta / max(n_released_sets, 1)
+        complete = set(self.complete_columns or ())
+        gen = np.random.default_rng(rng.randint(2**31 - 1))
+        self.privacy_spent_ = {}
+        for name in self.columns_:
+            col, kind = X[name], kinds[name]
+            self.kinds_[name] = kind
+            if kind == "categorical":
+                enc = CategoricalColumn(max_levels=self.max_levels)
+                spent = fit_private_categorical(enc, col, name=name, epsilon=eps_col, delta=delta_col,
+                                                categories=categories.get(name), rng=gen,
+                                                allow_missing=name not in complete)
+            else:
+                values = self._to_float(name, col, kind, fitting=True)
+                integral = kind == "numeric" and (pd.api.types.is_integer_dtype(col.dtype)
+                                                  or pd.api.types.is_bool_dtype(col.dtype))
+                enc = NumericColumn(spike_threshold=self.spike_threshold, integral=integral,
+                                    step=1e9 if kind == "datetime" else None)   # datetimes to the second
+                spent = fit_private_numeric(enc, values, name=name, epsilon=eps_col, bounds=bounds.get(name),
+                                            rng=gen, spike_threshold=self.spike_threshold)
+            for part, value in spent.items():
+                self.privacy_spent_[f"{name}: {part}"] = value
             self.encoders_[name] = enc
         self.layout_ = Layout.from_encoders([self.encoders_[c] for c in self.columns_])
         return self

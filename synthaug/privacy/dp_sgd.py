@@ -1,0 +1,65 @@
+"""DP-SGD wiring: per-sample gradients, clipping and noise from Opacus; Poisson-sampled batches.
+
+The training loop keeps the encoded table on the device and draws row
+indices; with privacy on, each row joins a batch independently with
+probability ``sample_rate`` (Poisson sampling, which the accountant assumes),
+so batch sizes vary and may be empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import torch
+
+__all__ = ["make_private", "poisson_batches", "check_private_module", "quiet_hooks"]
+
+# Layers that mix the rows of a batch: per-sample gradients do not exist for them.
+_CROSS_SAMPLE = (torch.nn.modules.batchnorm._BatchNorm,)
+
+
+def check_private_module(module):
+    """Raise ``ValueError`` if ``module`` holds a layer that mixes rows (BatchNorm)."""
+    for name, sub in module.named_modules():
+        if isinstance(sub, _CROSS_SAMPLE):
+            raise ValueError(f"Layer {name!r} ({type(sub).__name__}) mixes the rows of a batch and cannot be "
+                             "trained with differential privacy.")
+
+
+def make_private(module, optimizer, *, noise_multiplier, max_grad_norm, expected_batch_size, generator=None):
+    """Wrap ``module`` for per-sample gradients and ``optimizer`` for clipping and noise.
+
+    The loss must be the **sum** of per-row losses; the optimizer divides the
+    noisy sum of clipped gradients by ``expected_batch_size`` (so an empty
+    Poisson batch still takes a noise-only step, as the accountant assumes).
+
+    Returns
+    -------
+    module : opacus.GradSampleModule
+    optimizer : opacus.optimizers.DPOptimizer
+    """
+    from opacus import GradSampleModule
+    from opacus.optimizers import DPOptimizer
+
+    check_private_module(module)
+    wrapped = GradSampleModule(module, loss_reduction="sum")
+    dp_optimizer = DPOptimizer(optimizer, noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
+                               expected_batch_size=expected_batch_size, loss_reduction="mean",
+                               generator=generator)
+    return wrapped, dp_optimizer
+
+
+def poisson_batches(n_rows, sample_rate, generator, device):
+    """Endless stream of index tensors: each row in each batch independently with ``sample_rate``."""
+    while True:
+        keep = torch.rand(n_rows, generator=generator, device=device) < sample_rate
+        yield keep.nonzero().squeeze(1)   # one host sync per step: the batch size is random
+
+
+@contextlib.contextmanager
+def quiet_hooks():
+    """Silence the backward-hook notice that Opacus' per-sample gradients raise on every step."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        yield
