@@ -33,6 +33,26 @@ def _anchor_table(layout, codes):
     return np.asarray(blocks, dtype=np.int64), freq
 
 
+def _private_anchor_table(encoder):
+    """:func:`_anchor_table` from a private encoder's noisy level frequencies (no pass over the data)."""
+    import numpy as np
+
+    layout = encoder.layout_
+    blocks, rows = [], []
+    for name, (ci, di) in zip(encoder.columns_, layout.column_parts):
+        if di is None or ci is not None:
+            continue
+        enc = encoder.encoders_[name]
+        freq = np.zeros(max(layout.cardinalities), dtype=np.float32)
+        freq[: len(enc.levels_)] = enc.frequencies_.to_numpy()
+        if enc.has_missing_:
+            freq[enc.missing_code] = enc.missing_rate_
+        if freq.sum() > 0:
+            blocks.append(di)
+            rows.append(freq / freq.sum())
+    return (np.asarray(blocks, dtype=np.int64), np.stack(rows)) if blocks else None
+
+
 class DiffusionSampler(BaseGenerativeSampler):
     """Conditional denoising diffusion model (DDPM) for mixed-type tables.
 
@@ -239,10 +259,12 @@ class GANSampler(BaseGenerativeSampler):
 
     Parameters
     ----------
-    loss : {"wgan-gp", "hinge", "bce"}, default="wgan-gp"
+    loss : {"auto", "wgan-gp", "hinge", "bce"}, default="auto"
         The GAN game (see :mod:`synthaug.gan.losses`): Wasserstein with
         gradient penalty, hinge, or the original minimax game with the
-        non-saturating generator loss.
+        non-saturating generator loss. ``"auto"`` is ``"wgan-gp"``, or
+        ``"bce"`` with ``epsilon`` (a gradient penalty has no per-sample
+        gradient to clip).
     gp_weight : float or None, default=None
         Weight of the gradient penalty; None means 10 for ``"wgan-gp"`` and
         0 for the others.
@@ -331,7 +353,7 @@ class GANSampler(BaseGenerativeSampler):
 
     _parameter_constraints: dict = {
         **BaseGenerativeSampler._parameter_constraints,
-        "loss": [StrOptions(set(LOSSES))],
+        "loss": [StrOptions(set(LOSSES) | {"auto"})],
         "gp_weight": [Interval(Real, 0, None, closed="left"), None],
         "n_critic": [Interval(Integral, 1, None, closed="left")],
         "pac": [Interval(Integral, 1, None, closed="left")],
@@ -345,7 +367,7 @@ class GANSampler(BaseGenerativeSampler):
     }
     _auto_epochs, _auto_min_steps = 100, 500
 
-    def __init__(self, *, loss="wgan-gp", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
+    def __init__(self, *, loss="auto", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
                  width=128, depth=2, critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
                  p_unconditional=0.5, p_conditional_rows=0.5, sampling_strategy="auto", quality_filter=None,
                  max_steps="auto", batch_size=500, lr=2e-4, discrete_columns=None, epsilon=None, delta=None,
@@ -360,10 +382,24 @@ class GANSampler(BaseGenerativeSampler):
         self.critic_width, self.critic_depth, self.dropout = critic_width, critic_depth, dropout
         self.p_conditional_rows = p_conditional_rows
 
+    def _resolved_loss(self):
+        """``(loss, gp_weight)`` after ``"auto"`` and the privacy constraints."""
+        private = self._budget is not None
+        loss = self.loss if self.loss != "auto" else ("bce" if private else "wgan-gp")
+        gp = self.gp_weight if self.gp_weight is not None else (10.0 if loss == "wgan-gp" and not private else 0.0)
+        if private:
+            for bad, why in ((gp > 0 or (loss == "wgan-gp" and self.gp_weight is None), "a gradient penalty"),
+                             (self.pac > 1, f"pac={self.pac}"), (self.spectral_norm, "spectral_norm=True")):
+                if bad:
+                    raise ValueError(f"{why} cannot be combined with epsilon: DP-SGD clips each row's own gradient "
+                                     "of the critic. Use loss='auto', 'bce' or 'hinge', pac=1, no spectral norm.")
+        return loss, gp
+
     def _fit_model(self, encoded, generator):
         device = self.device_
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
+        loss, gp = self._resolved_loss()
         pac = min(self.pac, len(encoded))
         self.gan_ = TabularGAN(layout, clip=_Z_MAX, tau=self.tau)
         g_net = DenseGenerator(self.noise_dim, layout.width, cond_dim=self.gan_.cond_dim, width=self.width,
@@ -374,24 +410,35 @@ class GANSampler(BaseGenerativeSampler):
                                          fused=True) for net in (g_net, critic))
         ema = EMA(g_net, self.ema_decay)
         data = self._device_data(encoded)
-        rows = ConditionalRowSampler(data[1], layout.cardinalities) if layout.n_discrete else None
-        gp = self.gp_weight if self.gp_weight is not None else (10.0 if self.loss == "wgan-gp" else 0.0)
-        step = GANStep(self.gan_, g_net, critic, opt_g, opt_c, ema, data, lt, loss=self.loss, n_critic=self.n_critic,
+        n_steps = self._n_steps(len(encoded))
+        private = self._budget is not None
+        rate, trained_critic = None, critic
+        if private:   # DP-SGD: the critic is the private model; the generator sees data only through it
+            critic, opt_c, rate = self._make_private(critic, opt_c, len(encoded), n_steps * self.n_critic, generator)
+        rows = ConditionalRowSampler(data[1], layout.cardinalities) if layout.n_discrete and not private else None
+        step = GANStep(self.gan_, g_net, critic, opt_g, opt_c, ema, data, lt, loss=loss, n_critic=self.n_critic,
                        gp_weight=gp, noise_dim=self.noise_dim, row_sampler=rows,
                        p_conditional_rows=self.p_conditional_rows, p_unconditional=self.p_unconditional,
-                       always_column=self._always_column(), generator=generator, autocast=device.type == "cuda")
-        coverage = ModeCoverage(*data, layout.cardinalities)
+                       always_column=self._always_column(), generator=generator,
+                       autocast=device.type == "cuda" and not private, sample_rate=rate,
+                       fake_batch=max(1, round(rate * len(encoded))) if private else None)
+        monitor = None
+        if not private:   # coverage is measured against the training data: not a private release
+            coverage = ModeCoverage(*data, layout.cardinalities)
 
-        def monitor():
-            noise = torch.randn((2048, self.noise_dim), generator=generator, device=device)
-            x, codes = self.gan_.sample(ema.model, noise, generator=generator)
-            codes = codes if codes is not None else torch.zeros((2048, 0), dtype=torch.long, device=device)
-            return coverage(x[:, : layout.n_continuous], codes)
+            def monitor():
+                noise = torch.randn((2048, self.noise_dim), generator=generator, device=device)
+                x, codes = self.gan_.sample(ema.model, noise, generator=generator)
+                codes = codes if codes is not None else torch.zeros((2048, 0), dtype=torch.long, device=device)
+                return coverage(x[:, : layout.n_continuous], codes)
 
-        self._run_training(step, len(encoded), self._n_steps(len(encoded)), "gan", monitor=monitor)
-        self._anchor_levels = _anchor_table(layout, encoded.discrete)
-        self.generator_, self.critic_ = ema.model, critic.eval()
-        warn_if_collapsed(self.history_)
+        with quiet_hooks():
+            self._run_training(step, len(encoded), n_steps, "gan", monitor=monitor, sample_rate=rate)
+        self._anchor_levels = _anchor_table(layout, encoded.discrete) if not private \
+            else _private_anchor_table(self.encoder_)
+        self.generator_, self.critic_ = ema.model, trained_critic.eval()
+        if not private:
+            warn_if_collapsed(self.history_)
 
     def _generate(self, n, given, x_given, cond, constraints, generator):
         cols = cond > 0

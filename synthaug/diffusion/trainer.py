@@ -7,6 +7,7 @@ import contextlib
 import torch
 
 from ..conditioning import random_given_columns
+from ..privacy.dp_sgd import private_backward
 
 __all__ = ["DiffusionStep"]
 
@@ -50,9 +51,8 @@ class DiffusionStep:
             per_row = self.process.training_loss(self.network, x0, t, given=given, cond=cols.float(), generator=g)
         self.optimizer.zero_grad(set_to_none=True)
         if self.private:
-            # DP-SGD: a sum over rows; the DP optimizer clips each row's gradient, adds noise
-            # and divides by the expected batch size (a Poisson batch may even be empty)
-            per_row.sum().backward()
+            # DP-SGD: each row's gradient clipped, then noise, over the expected batch size
+            private_backward(self.network, self.optimizer, per_row)
             loss = per_row.detach().sum() / max(b, 1)
         else:
             loss = per_row.mean()

@@ -20,8 +20,9 @@ or from what the user declared public, never from the raw values:
   never appear. Rows of unreleased levels share the ``<other>`` code, decoded
   as a released level drawn with the noisy frequencies.
 
-Every column keeps a ``<missing>`` code (its rate comes out of training), so
-the layout does not reveal which columns had missing values.
+Every column whose dtype can hold a missing value keeps a ``<missing>`` code
+(its rate comes out of training), so the layout does not reveal which
+columns had missing values.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def _value_edges(lo, hi):
     return edges
 
 
-def fit_private_numeric(enc, values, *, name, epsilon, bounds, rng, spike_threshold=0.02):
+def fit_private_numeric(enc, values, *, name, epsilon, bounds, rng, spike_threshold=0.02, allow_missing=True):
     """Set a :class:`~synthaug.encoding.columns.NumericColumn`'s statistics from ``epsilon``-DP releases.
 
     Returns ``{release name: (epsilon, delta, mechanism)}`` of what was spent.
@@ -125,8 +126,8 @@ def fit_private_numeric(enc, values, *, name, epsilon, bounds, rng, spike_thresh
         # zero is not a spike: its rows belong to the value bin holding 0
         value_counts[min(np.searchsorted(edges, 0.0, side="right") - 1, n_value_bins - 1)] += noisy[1]
 
-    enc.has_missing_ = True
-    enc.missing_rate_ = float(noisy[0] / total)
+    enc.has_missing_ = bool(allow_missing)
+    enc.missing_rate_ = float(noisy[0] / total) if allow_missing else 0.0
     enc.min_, enc.max_ = lo, hi
     enc.spikes_ = np.array([0.0]) if spike else np.zeros(0)
     enc.has_continuous = True

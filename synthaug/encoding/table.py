@@ -234,7 +234,11 @@ class TableEncoder:
         eps_col = self.epsilon / len(self.columns_)
         n_released_sets = sum(kinds[c] == "categorical" and c not in categories for c in self.columns_)
         delta_col = self.delta / max(n_released_sets, 1)
-        complete = set(self.complete_columns or ())
+        # columns whose dtype cannot hold a missing value (numpy integers, bool) need no <missing> code:
+        # the dtype is schema, not data
+        complete = set(self.complete_columns or ()) | {
+            c for c in self.columns_ if not isinstance(X[c].dtype, pd.api.extensions.ExtensionDtype)
+            and (pd.api.types.is_integer_dtype(X[c].dtype) or pd.api.types.is_bool_dtype(X[c].dtype))}
         gen = np.random.default_rng(rng.randint(2**31 - 1))
         self.privacy_spent_ = {}
         for name in self.columns_:
@@ -252,7 +256,8 @@ class TableEncoder:
                 enc = NumericColumn(spike_threshold=self.spike_threshold, integral=integral,
                                     step=1e9 if kind == "datetime" else None)   # datetimes to the second
                 spent = fit_private_numeric(enc, values, name=name, epsilon=eps_col, bounds=bounds.get(name),
-                                            rng=gen, spike_threshold=self.spike_threshold)
+                                            rng=gen, spike_threshold=self.spike_threshold,
+                                            allow_missing=name not in complete)
             for part, value in spent.items():
                 self.privacy_spent_[f"{name}: {part}"] = value
             self.encoders_[name] = enc

@@ -33,8 +33,12 @@ def _check(kind):
         raise ValueError(f"Unknown GAN loss {kind!r}; choose one of {LOSSES}.")
 
 
-def critic_loss(kind, real, fake):
+def critic_loss(kind, real, fake, *, reduction="mean"):
     """Loss the critic minimises, from its scores on real and generated rows.
+
+    ``reduction="none"`` returns the per-row losses (real rows, then
+    generated rows) instead of averaging each side: DP-SGD clips each row's
+    gradient.
 
     Examples
     --------
@@ -46,10 +50,14 @@ def critic_loss(kind, real, fake):
     """
     _check(kind)
     if kind == "wgan-gp":
-        return fake.mean() - real.mean()
-    if kind == "hinge":
-        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
+        parts = (-real, fake)
+    elif kind == "hinge":
+        parts = (F.relu(1 - real), F.relu(1 + fake))
+    else:
+        parts = (F.softplus(-real), F.softplus(fake))
+    if reduction == "none":
+        return torch.cat([p.reshape(-1) for p in parts])
+    return parts[0].mean() + parts[1].mean()
 
 
 def generator_loss(kind, fake):

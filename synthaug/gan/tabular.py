@@ -94,19 +94,23 @@ class TabularGAN:
     def _tables(self, device):
         key = str(device)
         if key not in self._tensors:
-            layout = self.layout
-            lt = layout.tensors(device)
-            # a numeric column with modes keeps its score only in its continuous mode (code 0);
-            # gate the score by that level so spikes/missing rows carry 0, as in the encoded data
-            gate_cont, gate_dim = [], []
-            for ci, di in layout.column_parts:
-                if ci is not None and di is not None:
-                    gate_cont.append(ci)
-                    gate_dim.append(int(layout.offsets[di]))
-            gates = (torch.as_tensor(np.array(gate_cont, dtype=np.int64), device=device),
-                     torch.as_tensor(np.array(gate_dim, dtype=np.int64), device=device))
-            self._tensors[key] = (lt, gates)
+            with torch.inference_mode(False):   # built once, then used by sampling and by training alike
+                self._tensors[key] = self._build_tables(device)
         return self._tensors[key]
+
+    def _build_tables(self, device):
+        layout = self.layout
+        lt = layout.tensors(device)
+        # a numeric column with modes keeps its score only in its continuous mode (code 0);
+        # gate the score by that level so spikes/missing rows carry 0, as in the encoded data
+        gate_cont, gate_dim = [], []
+        for ci, di in layout.column_parts:
+            if ci is not None and di is not None:
+                gate_cont.append(ci)
+                gate_dim.append(int(layout.offsets[di]))
+        gates = (torch.as_tensor(np.array(gate_cont, dtype=np.int64), device=device),
+                 torch.as_tensor(np.array(gate_dim, dtype=np.int64), device=device))
+        return lt, gates
 
     # ----------------------------------------------------------- inputs
     def generator_condition(self, cols, given=None, x_given=None):

@@ -7,6 +7,7 @@ import contextlib
 import torch
 
 from ..conditioning import random_given_columns
+from ..privacy.dp_sgd import private_backward
 from .losses import critic_loss, generator_loss, gradient_penalty
 
 __all__ = ["GANStep"]
@@ -29,7 +30,7 @@ class GANStep:
 
     def __init__(self, gan, generator_net, critic, opt_g, opt_c, ema, data, layout_tensors, *, loss, n_critic=1,
                  gp_weight=10.0, noise_dim=64, row_sampler=None, p_conditional_rows=0.5, p_unconditional=0.5,
-                 always_column=None, generator, autocast=False):
+                 always_column=None, generator, autocast=False, sample_rate=None, fake_batch=None):
         self.gan, self.g_net, self.critic = gan, generator_net, critic
         self.opt_g, self.opt_c, self.ema = opt_g, opt_c, ema
         self.continuous, self.discrete = data
@@ -42,10 +43,13 @@ class GANStep:
         self.generator = generator
         self.autocast = autocast
         self._disc_to_column = torch.as_tensor(layout_tensors.layout.disc_to_column(), device=self.continuous.device)
+        # DP-SGD (critic wrapped by Opacus): Poisson-sampled real rows, a fixed number of fake rows
+        self.sample_rate, self.fake_batch = sample_rate, fake_batch
+        self.pac = 1 if sample_rate is not None else critic.pac
 
     def _batch(self, index):
         g, device = self.generator, self.continuous.device
-        pac = self.critic.pac
+        pac = self.pac
         b = max(pac * -(-2 // pac), index.shape[0] // pac * pac)   # ≥ 2 rows: the generator batch-normalises
         index = index[:b] if index.shape[0] >= b else index.repeat(b // index.shape[0] + 1)[:b]
         n_columns = self.lt.layout.n_columns
@@ -67,7 +71,55 @@ class GANStep:
     def _context(self, device):
         return torch.autocast(device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
 
+    def _private_fake(self):
+        """``fake_batch`` generated rows whose given cells come from the generator itself, not the data.
+
+        Under DP the generator may see the data only through the private
+        critic, so its conditions are drawn from the EMA generator's own
+        unconditional samples (detached): the game still matches (row, mask)
+        pairs, and the fixed count keeps each real row's influence to its
+        own clipped gradient.
+        """
+        g, device, b = self.generator, self.continuous.device, self.fake_batch
+        cols = random_given_columns(b, self.lt.layout.n_columns, generator=g, device=device,
+                                    p_unconditional=self.p_unconditional, always=self.always_column)
+        source, _ = self.gan.sample(self.ema.model, torch.randn((b, self.noise_dim), generator=g, device=device),
+                                    generator=g)
+        given = cols[:, self.lt.dim_to_column]
+        return self._fake(source.clone(), cols, given), cols   # clone: out of inference mode
+
+    def _private_step(self, index):
+        """One DP step: ``n_critic`` private critic updates on Poisson batches, then the generator."""
+        device = self.continuous.device
+        for k in range(self.n_critic):
+            if k:
+                index = (torch.rand(self.continuous.shape[0], generator=self.generator, device=device)
+                         < self.sample_rate).nonzero().squeeze(1)
+            x = self.lt.to_model(self.continuous[index], self.discrete[index])
+            cols = random_given_columns(x.shape[0], self.lt.layout.n_columns, generator=self.generator,
+                                        device=device, p_unconditional=self.p_unconditional,
+                                        always=self.always_column)
+            fake, fake_cols = self._private_fake()
+            scores = self.critic(torch.cat([self.gan.critic_input(x, cols),
+                                            self.gan.critic_input(fake.detach(), fake_cols)]))
+            per_row = critic_loss(self.loss, scores[: x.shape[0]], scores[x.shape[0]:], reduction="none")
+            self.opt_c.zero_grad(set_to_none=True)
+            private_backward(self.critic, self.opt_c, per_row)
+            self.opt_c.step()
+        self.critic.requires_grad_(False)
+        self.critic.disable_hooks()   # no per-sample gradients of the frozen critic in the generator step
+        loss_g = generator_loss(self.loss, self.critic(self.gan.critic_input(fake, fake_cols)))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.critic.enable_hooks()
+        self.critic.requires_grad_(True)
+        self.ema.update(self.g_net)
+        return {"critic": per_row.detach().mean(), "generator": loss_g.detach()}
+
     def __call__(self, index):
+        if self.sample_rate is not None:
+            return self._private_step(index)
         device = self.continuous.device
         for k in range(self.n_critic):
             if k:
@@ -82,7 +134,7 @@ class GANStep:
                 loss_c = critic_loss(self.loss, self.critic(real_in), self.critic(fake_in))
                 if self.gp_weight:
                     loss_c = loss_c + self.gp_weight * gradient_penalty(
-                        self.critic, real_in, fake_in, generator=self.generator, pac=self.critic.pac)
+                        self.critic, real_in, fake_in, generator=self.generator, pac=self.pac)
             self.opt_c.zero_grad(set_to_none=True)
             loss_c.backward()
             self.opt_c.step()

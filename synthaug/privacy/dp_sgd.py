@@ -13,7 +13,7 @@ import warnings
 
 import torch
 
-__all__ = ["make_private", "poisson_batches", "check_private_module", "quiet_hooks"]
+__all__ = ["make_private", "private_backward", "poisson_batches", "check_private_module", "quiet_hooks"]
 
 # Layers that mix the rows of a batch: per-sample gradients do not exist for them.
 _CROSS_SAMPLE = (torch.nn.modules.batchnorm._BatchNorm,)
@@ -28,26 +28,40 @@ def check_private_module(module):
 
 
 def make_private(module, optimizer, *, noise_multiplier, max_grad_norm, expected_batch_size, generator=None):
-    """Wrap ``module`` for per-sample gradients and ``optimizer`` for clipping and noise.
+    """Wrap ``module`` and ``optimizer`` for DP-SGD with Opacus' ghost clipping.
 
-    The loss must be the **sum** of per-row losses; the optimizer divides the
-    noisy sum of clipped gradients by ``expected_batch_size`` (so an empty
-    Poisson batch still takes a noise-only step, as the accountant assumes).
+    Ghost clipping computes each row's gradient norm without materialising
+    per-row gradients (for a linear layer, the product of the norms of its
+    input and of its output gradient), then backpropagates the loss
+    re-weighted by each row's clipping factor: the clipped sum in two
+    backward passes, about 2× a plain step instead of 30×. Call
+    :func:`private_backward` with the per-row losses; the optimizer adds the
+    noise and divides by ``expected_batch_size`` (so an empty Poisson batch
+    still takes a noise-only step, as the accountant assumes).
 
     Returns
     -------
-    module : opacus.GradSampleModule
-    optimizer : opacus.optimizers.DPOptimizer
+    module : opacus.grad_sample.GradSampleModuleFastGradientClipping
+    optimizer : opacus.optimizers.DPOptimizerFastGradientClipping
     """
-    from opacus import GradSampleModule
-    from opacus.optimizers import DPOptimizer
+    from opacus.grad_sample import GradSampleModuleFastGradientClipping
+    from opacus.optimizers import DPOptimizerFastGradientClipping
 
     check_private_module(module)
-    wrapped = GradSampleModule(module, loss_reduction="sum")
-    dp_optimizer = DPOptimizer(optimizer, noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
-                               expected_batch_size=expected_batch_size, loss_reduction="mean",
-                               generator=generator)
+    wrapped = GradSampleModuleFastGradientClipping(module, loss_reduction="sum", max_grad_norm=max_grad_norm,
+                                                   use_ghost_clipping=True)
+    dp_optimizer = DPOptimizerFastGradientClipping(optimizer, noise_multiplier=noise_multiplier,
+                                                   max_grad_norm=max_grad_norm,
+                                                   expected_batch_size=expected_batch_size, loss_reduction="mean",
+                                                   generator=generator)
     return wrapped, dp_optimizer
+
+
+def private_backward(module, optimizer, per_row):
+    """Backpropagate the clipped sum of the per-row losses ``per_row`` (shape ``(B,)``) into ``.grad``."""
+    from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
+
+    DPTensorFastGradientClipping(module, optimizer, per_row, loss_reduction="sum").backward()
 
 
 def poisson_batches(n_rows, sample_rate, generator, device):
@@ -62,4 +76,5 @@ def quiet_hooks():
     """Silence the backward-hook notice that Opacus' per-sample gradients raise on every step."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True to a scalar")
         yield
