@@ -324,6 +324,8 @@ class GANSampler(BaseGenerativeSampler):
     generator_ : DenseGenerator
         EMA weights of the generator.
     critic_ : PackedCritic
+    loss_ : str
+        The GAN loss used (``loss`` with ``"auto"`` resolved).
     gan_ : TabularGAN
         Input and output heads.
     history_ : dict of lists
@@ -400,6 +402,7 @@ class GANSampler(BaseGenerativeSampler):
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
         loss, gp = self._resolved_loss()
+        self.loss_ = loss
         pac = min(self.pac, len(encoded))
         self.gan_ = TabularGAN(layout, clip=_Z_MAX, tau=self.tau)
         g_net = DenseGenerator(self.noise_dim, layout.width, cond_dim=self.gan_.cond_dim, width=self.width,

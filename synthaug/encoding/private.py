@@ -27,6 +27,8 @@ columns had missing values.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -57,9 +59,13 @@ def _private_bounds(name, observed, epsilon, rng):
     threshold = np.log(n_bins / _BOUNDS_FAILURE) / epsilon
     passing = np.flatnonzero(noisy >= threshold)
     if len(passing) == 0:
-        raise ValueError(f"Column {name!r}: too few rows to estimate its bounds privately at this epsilon "
-                         f"(each power-of-two bin needs about {threshold:.0f} rows); declare them with "
-                         f"bounds={{{name!r}: (low, high)}} or raise epsilon.")
+        # no bin stands out of the noise: keep the noisiest-largest one (report-noisy-max,
+        # post-processing of the same histogram) and say how to do better
+        passing = np.array([int(np.argmax(noisy))])
+        warnings.warn(f"Column {name!r}: too few rows to estimate its bounds privately at this epsilon (a "
+                      f"power-of-two bin needs about {threshold:.0f} rows); they were guessed from the fullest "
+                      f"bin. Declare them with bounds={{{name!r}: (low, high)}} or raise epsilon.",
+                      UserWarning, stacklevel=2)
     # The outermost passing bins hold the bulk; the tails beyond them are thinner than the
     # threshold, not empty. Widen (post-processing): a positive bulk extends down to 0 and
     # _EXTEND_OCTAVES octaves up; a negative one mirrored.

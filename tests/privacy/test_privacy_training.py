@@ -1,0 +1,104 @@
+"""Differentially private training of both samplers: the budget, the report, the constraints."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from synthaug.privacy.dp_sgd import check_private_module
+from tests._tiny import tiny
+
+
+def _table(n=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "age": rng.integers(18, 70, n),
+        "income": np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(7, 0.5, n)),
+        "city": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
+    })
+
+
+def _private(kind, **params):
+    base = dict(epsilon=3.0, max_steps=6, random_state=0, batch_size=64)
+    if kind == "gan":
+        base["pac"] = 1
+    return tiny(kind, **{**base, **params})
+
+
+def test_private_fit_spends_the_budget_and_reports_it(kind):
+    df = _table()
+    model = _private(kind).fit(df)
+    p = model.privacy_
+    assert 0.99 * 3.0 <= p["epsilon"] <= 3.0
+    assert p["delta"] == pytest.approx(p["target_delta"]) and p["delta"] < 1 / len(df)
+    assert p["encoder_epsilon"] == pytest.approx(0.3)
+    assert p["encoder_epsilon"] + p["training_epsilon"] == pytest.approx(p["epsilon"])
+    assert p["noise_multiplier"] > 0 and 0 < p["sample_rate"] <= 1 and p["steps"] >= 6
+    assert "training" in p["parts"] and any(k.startswith("encoder: city") for k in p["parts"])
+    synth = model.sample(50)
+    assert list(synth.columns) == list(df.columns) and (synth.dtypes == df.dtypes).all()
+    assert set(synth["city"].dropna()) <= {"a", "b", "c"}
+
+
+def test_private_fit_is_reproducible_and_clonable(kind):
+    df = _table()
+    a = _private(kind).fit(df).sample(20, random_state=1)
+    b = _private(kind).fit(df).sample(20, random_state=1)
+    pd.testing.assert_frame_equal(a, b)
+    params = clone(_private(kind, delta=1e-4)).get_params()
+    assert params["epsilon"] == 3.0 and params["delta"] == 1e-4
+
+
+def test_private_fit_with_y_keeps_the_declared_classes(kind):
+    df = _table()
+    y = pd.Series(np.where(df["age"] > 40, "old", "young"), name="group")
+    model = _private(kind).fit(df, y)
+    assert list(model.classes_) == ["old", "young"]
+    assert model.class_prior_.sum() == pytest.approx(1.0)
+    X, labels = model.sample(30, y="old")
+    assert (labels == "old").all()
+
+
+def test_no_epsilon_means_no_report_and_no_privacy_options(kind):
+    df = _table()
+    assert tiny(kind, random_state=0).fit(df).privacy_ is None
+    for name, value in (("delta", 1e-5), ("bounds", {"age": (0, 100)}), ("categories", {"city": ["a"]})):
+        with pytest.raises(ValueError, match="set epsilon too"):
+            tiny(kind, **{name: value}).fit(df)
+
+
+def test_options_outside_the_budget_are_refused(kind):
+    df = _table()
+    with pytest.raises(ValueError, match="quality_filter"):
+        _private(kind, quality_filter=0.2).fit(df)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"pac": 2}, "pac=2"),
+    ({"spectral_norm": True}, "spectral_norm"),
+    ({"loss": "wgan-gp"}, "gradient penalty"),
+    ({"loss": "hinge", "gp_weight": 5.0}, "gradient penalty"),
+])
+def test_private_gan_refuses_what_per_sample_clipping_cannot_do(params, match):
+    with pytest.raises(ValueError, match=match):
+        _private("gan", **params).fit(_table())
+
+
+def test_private_gan_defaults_to_bce_and_trains_without_gradient_penalty():
+    model = _private("gan", loss="auto").fit(_table())
+    assert model.loss_ == "bce"
+    assert model.privacy_["steps"] == model.n_iter_ * model.n_critic
+
+
+def test_batchnorm_cannot_be_private():
+    with pytest.raises(ValueError, match="BatchNorm1d"):
+        check_private_module(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)))
+
+
+def test_private_bounds_and_categories_reach_the_encoder(kind):
+    df = _table()
+    model = _private(kind, bounds={"age": (0, 100)}, categories={"city": ["a", "b", "c", "d"]}).fit(df)
+    enc = model.encoder_.encoders_
+    assert (enc["age"].min_, enc["age"].max_) == (0, 100)
+    assert list(enc["city"].levels_) == ["a", "b", "c", "d"]
