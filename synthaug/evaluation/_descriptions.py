@@ -70,6 +70,12 @@ SCORES = {
         "holdout row ({dcr_rows} of each, min-max scaled numerics, one-hot categoricals). "
         "0.5 is ideal; above 0.5 is worse; 1.0 = memorised.",
     ),
+    "membership_inference_auc": (
+        "privacy",
+        "ROC AUC of a distance-based membership-inference attack: training rows vs holdout "
+        "rows, scored by their distance to the nearest synthetic row relative to the nearest "
+        "other real row. 0.5 is ideal; above 0.5 is worse; 1.0 = every member singled out.",
+    ),
     "exact_copy_share": (
         "privacy",
         "Share of synthetic rows identical to some training row in every column "

@@ -42,6 +42,7 @@ def evaluate(real, synthetic, holdout=None, target=None, *, metadata=None, rando
     new_row_synthesis
     dcr_closer_to_train_share nearest real row: train or holdout?     ``holdout``
     dcr_overfitting_protection
+    membership_inference_auc  distance-based membership attack        ``holdout``
     disclosure_protection     CAP attribute-disclosure attack         ``sensitive_columns``
     ========================  ======================================  ==================
 
@@ -145,7 +146,7 @@ def evaluate(real, synthetic, holdout=None, target=None, *, metadata=None, rando
 
 
 _SEEDED_STEPS = ("detection", "ml", "dcr", "dcr_baseline", "dcr_overfitting", "new_rows",
-                 "disclosure")
+                 "disclosure", "mia")
 
 
 def _fidelity(run):
@@ -214,6 +215,7 @@ def _privacy(run):
     if run.holdout is None:
         run.skipped["dcr_closer_to_train_share"] = "needs a holdout"
         run.skipped["dcr_overfitting_protection"] = "needs a holdout"
+        run.skipped["membership_inference_auc"] = "needs a holdout"
     else:
         run.info["holdout_copy_share"] = metrics.exact_copy_share(run.real, run.holdout, **meta)
         rows.append(("exact_copy_share", "holdout rows copying a training row",
@@ -223,6 +225,9 @@ def _privacy(run):
                              random_state=run.seeds["dcr"], return_details=True, **meta)
         run.scores["dcr_closer_to_train_share"] = share
         run.info["dcr_rows"] = dcr["n_compared"]
+        run.scores["membership_inference_auc"] = run.own(
+            "membership_inference_auc", metrics.membership_inference_auc, run.real, run.holdout,
+            run.synthetic, random_state=run.seeds["mia"], **meta)
         run.details["dcr"] = pd.DataFrame({"dcr_train": dcr["dcr_train"],
                                            "dcr_holdout": dcr["dcr_holdout"]})
 
@@ -281,7 +286,7 @@ def _holdout_reference(run):
     for func in (sdmetrics_scores.quality_scores, sdmetrics_scores.diagnostic_scores):
         ref = run.call("holdout_reference", func, run.real, run.holdout, metadata=run.metadata)
         rows += [] if ref is None else list(ref[0].items())
-    rows += [("detection_auc", 0.5), ("dcr_closer_to_train_share", 0.5),
+    rows += [("detection_auc", 0.5), ("dcr_closer_to_train_share", 0.5), ("membership_inference_auc", 0.5),
              ("exact_copy_share", run.info["holdout_copy_share"])]
     run.details["holdout_reference"] = pd.DataFrame(rows, columns=["metric", "value"])
 

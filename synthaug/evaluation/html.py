@@ -58,6 +58,14 @@ _PRIVACY_NOTES = {
         "A value near 0.5 is no guarantee: a few memorised rare records barely move the "
         "share, and being near in this encoding is not the same as being re-identifiable.",
     ),
+    "membership_inference_auc": (
+        "How well an attacker holding real records can tell which of them were in the "
+        "training data, by how close the synthetic rows come to each record (relative to "
+        "how close other real records come). 0.5 = no better than a coin flip.",
+        "One attack among many: a stronger attacker (shadow models, knowledge of the "
+        "generator) may do better, and an AUC near 0.5 on average can hide a few exposed "
+        "outliers. Only differential privacy bounds every attack at once.",
+    ),
     "exact_copy_share": (
         "Verbatim copies of training rows (every column equal, missing equals missing).",
         "Zero copies does not mean no leak: a row with one value changed, or a rare "

@@ -15,6 +15,7 @@ def test_copy_of_train_is_flagged(copy_report):
     assert s["exact_copy_share"] == 1.0
     assert s["dcr_closer_to_train_share"] > 0.95  # train and holdout have the same size
     assert s["dcr_overfitting_protection"] == 0.0
+    assert s["membership_inference_auc"] > 0.95
     assert s["dcr_baseline_protection"] == 0.0
     assert s["new_row_synthesis"] == 0.0
     assert s["quality"] == pytest.approx(1.0)
@@ -29,6 +30,7 @@ def test_fresh_sample_looks_real(good_report):
     assert s["column_shapes"] > 0.9
     assert s["data_validity"] > 0.95
     assert abs(s["dcr_closer_to_train_share"] - 0.5) < 0.1
+    assert abs(s["membership_inference_auc"] - 0.5) < 0.1
     assert s["exact_copy_share"] == 0.0
     assert s["new_row_synthesis"] == 1.0
     assert abs(s["ml_efficacy_gap"]) < 0.1
@@ -63,7 +65,7 @@ def test_missing_inputs_leave_scores_out(quick):
     report = evaluate(make_table(150, 0), make_table(150, 2))
     absent = {"ml_efficacy_real", "ml_efficacy_synthetic", "ml_efficacy_gap",
               "dcr_closer_to_train_share", "dcr_overfitting_protection",
-              "disclosure_protection"}
+              "membership_inference_auc", "disclosure_protection"}
     assert absent.isdisjoint(report.scores)
     assert absent <= set(report.skipped)
     assert report.info["detection_against"] == "training"
