@@ -50,12 +50,18 @@ def cmd_fit(args):
 
     frame = read_table(args.data)
     X, y = _split_xy(frame, args.target)
-    model = _new_model(args, **({"epsilon": args.epsilon} if args.epsilon is not None else {}))
+    privacy = {k: v for k, v in (("epsilon", args.epsilon), ("delta", args.delta)) if v is not None}
+    model = _new_model(args, **privacy)
     start = time.perf_counter()
     model.fit(X, y)
     save_model(model, args.out)
     print(f"fitted {args.model} on {len(frame)} rows × {frame.shape[1]} columns in "
           f"{time.perf_counter() - start:.1f} s → {args.out}")
+    if model.privacy_ is not None:
+        p = model.privacy_
+        print(f"differential privacy: ({p['epsilon']:.3g}, {p['delta']:.3g})-DP — encoder ε {p['encoder_epsilon']:.3g}, "
+              f"DP-SGD ε {p['training_epsilon']:.3g} (noise multiplier {p['noise_multiplier']:.3g}, "
+              f"{p['steps']} steps at sampling rate {p['sample_rate']:.3g})")
 
 
 def _parse_strategy(text, y):
@@ -250,7 +256,8 @@ def build_parser():
     f.add_argument("data")
     f.add_argument("--out", required=True, help="model file to write")
     f.add_argument("--target", help="class column: fit a class-conditional model")
-    f.add_argument("--epsilon", type=float, help="differential privacy budget")
+    f.add_argument("--epsilon", type=float, help="differential privacy budget ε (default: no DP)")
+    f.add_argument("--delta", type=float, help="δ of the DP guarantee (default: 1 / n^1.1)")
     _training_options(f)
     f.set_defaults(func=cmd_fit)
 

@@ -114,3 +114,16 @@ def test_impute_fills_every_cell_and_writes_draws(files, capsys):
     assert (root / "multi_1.csv").exists() and (root / "multi_2.csv").exists()
     assert main(["impute", str(root / "train.csv"), "--out", str(root / "x.csv"), "--draws", "0"]) == 2
     assert "--draws" in capsys.readouterr().err
+
+
+def test_fit_with_epsilon_reports_the_privacy_spent(files, capsys):
+    root = files[0]
+    model = root / "dp.pkl"
+    assert main(["fit", str(root / "train.csv"), "--out", str(model), "--epsilon", "50", "--delta", "1e-4",
+                 "--steps", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "differential privacy: (" in out and "DP-SGD" in out
+    assert main(["sample", str(model), "-n", "10", "--out", str(root / "dp.csv")]) == 0
+    # too small a budget for 300 rows: a one-line error that says what to do
+    assert main(["fit", str(root / "train.csv"), "--out", str(model), "--epsilon", "0.5", "--quiet"]) == 2
+    assert "categories=" in capsys.readouterr().err
