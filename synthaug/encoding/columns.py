@@ -269,13 +269,8 @@ class NumericColumn:
                 rest_vals, rest_counts = _count_values(full_rest, rest_vals)
         self.has_continuous = len(rest_vals) > 0
         if self.has_continuous:
-            cdf = np.cumsum(rest_counts) / rest_counts.sum()
             if len(rest_vals) <= self.n_knots:
-                # exact step CDF: value k owns the interval (cdf[k-1], cdf[k]]
-                self.exact_ = True
-                self.values_ = rest_vals
-                self.cdf_right_ = cdf
-                self.cdf_left_ = np.concatenate([[0.0], cdf[:-1]])
+                self.set_step_cdf(rest_vals, rest_counts)
             else:
                 self.exact_ = False
                 rest = np.repeat(rest_vals, rest_counts) if len(rest_vals) < 5 * self.n_knots \
@@ -296,6 +291,14 @@ class NumericColumn:
                 self.cont_min_, self.cont_max_ = float(rest_vals[0]), float(rest_vals[-1])
         self.mode_values_ = np.concatenate([[np.nan] if self.has_continuous else [], spikes])
         return self
+
+    def set_step_cdf(self, values, counts):
+        """Exact step CDF of the continuous part: value k owns the interval (cdf[k-1], cdf[k]]."""
+        cdf = np.cumsum(counts) / np.sum(counts)
+        self.exact_ = True
+        self.values_ = values
+        self.cdf_right_ = cdf
+        self.cdf_left_ = np.concatenate([[0.0], cdf[:-1]])
 
     # -- layout -----------------------------------------------------------------
     @property

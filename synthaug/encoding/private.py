@@ -137,16 +137,12 @@ def fit_private_numeric(enc, values, *, name, epsilon, bounds, rng, spike_thresh
     enc.min_, enc.max_ = lo, hi
     enc.spikes_ = np.array([0.0]) if spike else np.zeros(0)
     enc.has_continuous = True
-    cdf = np.cumsum(value_counts) / value_counts.sum()
     if exact:
-        enc.exact_ = True
-        enc.values_ = grid
-        enc.cdf_right_ = cdf
-        enc.cdf_left_ = np.concatenate([[0.0], cdf[:-1]])
+        enc.set_step_cdf(grid, value_counts)
     else:
         enc.exact_ = False
         enc.knots_ = edges
-        enc.knot_probs_ = np.concatenate([[0.0], cdf])
+        enc.knot_probs_ = np.concatenate([[0.0], np.cumsum(value_counts) / value_counts.sum()])
         enc.cont_min_, enc.cont_max_ = lo, hi
     enc.mode_values_ = np.concatenate([[np.nan], enc.spikes_])
     enc.private_ = True
