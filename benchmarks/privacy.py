@@ -15,12 +15,14 @@ domain): ``public_domain`` rounds each column's range outward, standing in for a
 data dictionary. ``--no-domain`` runs synthaug with nothing declared, so that
 its encoder spends budget on bounds and level sets.
 
-Peers (``--models``): ``mst`` and ``dpctgan`` from smartnoise-synth, when it is
-importable; a model that fails or is not installed is reported as such.
+Peers (``--models``): ``mst`` and ``dpctgan`` from smartnoise-synth at their
+defaults, run with ``--peer-python`` (smartnoise-synth 1.0 pins Opacus < 0.15, so it
+lives in its own environment); a model that fails is reported as such. AIM is
+left out by default: one fit took 24 minutes here.
 
 Usage (from the repository root)::
 
-    python benchmarks/privacy.py --out docs/benchmarks.md
+    python benchmarks/privacy.py --peer-python PEER_ENV/bin/python --out docs/benchmarks.md
     python benchmarks/privacy.py --quick          # smoke run, tiny training
 
 Results go to ``benchmarks/results/privacy.json`` and the section between
@@ -30,6 +32,7 @@ Results go to ``benchmarks/results/privacy.json`` and the section between
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -44,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fidelity import RANDOM_STATE, fmt, load_credit, publish  # noqa: E402
 
 START, END = "<!-- privacy:start -->", "<!-- privacy:end -->"
+PEER_PYTHON = sys.executable
 SCORES = ["quality", "detection_auc", "ml_efficacy_synthetic", "membership_inference_auc", "exact_copy_share"]
 
 
@@ -95,48 +99,96 @@ def run_synthaug(cls_name, train, epsilon, domain, quick):
 
 
 def run_smartnoise(name, train, epsilon, domain, quick):
-    """smartnoise-synth's ``name`` synthesizer at ``epsilon`` on the declared domain."""
-    from snsynth import Synthesizer
+    """smartnoise-synth's ``name`` at ``epsilon`` on the declared domain, in the peer interpreter.
+
+    smartnoise-synth 1.0 pins Opacus < 0.15, which cannot live beside synthaug's
+    Opacus 1.6: it runs in its own environment (``--peer-python``), reading and
+    writing CSV files; dtypes are restored here.
+    """
+    import subprocess
+    import tempfile
 
     if epsilon is None:
         raise RuntimeError("smartnoise synthesizers are differentially private only")
-    bounds, categories = domain
+    from fidelity import align_dtypes
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = Path(tmp) / "train.csv", Path(tmp) / "synth.csv"
+        train.to_csv(data, index=False)
+        (Path(tmp) / "bounds.json").write_text(json.dumps(domain[0]))
+        cmd = [PEER_PYTHON, __file__, "--peer", name, "--peer-data", str(data), "--peer-out", str(out),
+               "--epsilons", str(epsilon)] + (["--quick"] if quick else [])
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "peer failed")
+        synth = pd.read_csv(out)
+    return align_dtypes(synth[train.columns], train), {}
+
+
+def smartnoise_fit_sample(name, train, bounds, epsilon, quick, n_bins=10):
+    """Runs inside the peer environment: fit smartnoise's ``name`` and sample ``len(train)`` rows.
+
+    Numeric columns: MST works on a discrete domain, so they are cut into
+    ``n_bins`` equal-width bins over the declared bounds and sampled uniformly
+    inside their bin (post-processing); DPCTGAN min-max scales them. Missing
+    numeric cells become a categorical ``<col>__isna`` flag column (smartnoise
+    cannot generate NaN) and the cell the lower bound; missing categories a
+    level of their own. Bounds and category sets are the declared domain: no
+    preprocessor budget is spent (``preprocessor_eps=0``).
+    """
+    import random
+
+    import torch
+    from snsynth import Synthesizer
+    from snsynth.transform import (BinTransformer, ChainTransformer, LabelTransformer, MinMaxTransformer,
+                                   OneHotEncoder, TableTransformer)
+
+    random.seed(RANDOM_STATE)
+    np.random.seed(RANDOM_STATE)
+    torch.manual_seed(RANDOM_STATE)
     numeric = [c for c in train.columns if c in bounds]
-    data = train.copy()
-    # smartnoise's transformers do not take missing values: fill them with a value outside
-    # the observed range of the column (kept as a flag-like value), mapped back after sampling
-    fills = {}
+    work = train.copy()
+    flags = [c for c in numeric if work[c].isna().any()]
+    for c in flags:
+        work[c + "__isna"] = np.where(work[c].isna(), "yes", "no")
+        work[c] = work[c].fillna(bounds[c][0])
+    categorical = [c for c in work.columns if c not in bounds]
+    for c in categorical:
+        work[c] = work[c].astype(object).where(work[c].notna(), None)
     for c in numeric:
-        if data[c].isna().any():
-            fills[c] = bounds[c][0] - 1.0
-            data[c] = data[c].fillna(fills[c])
-    cat = [c for c in train.columns if c not in bounds]
-    for c in cat:
-        data[c] = data[c].fillna("<missing>")
-    kwargs = {}
+        work[c] = work[c].astype(float)
+    cube = name == "mst"
+    transformers = []
+    for c in work.columns:
+        if c in categorical:
+            label = LabelTransformer(nullable=bool(work[c].isna().any()))
+            transformers.append(label if cube else ChainTransformer([label, OneHotEncoder()]))
+        else:
+            lo, hi = bounds[c]
+            transformers.append(BinTransformer(bins=n_bins, lower=lo, upper=hi) if cube
+                                else MinMaxTransformer(lower=lo, upper=hi))
+    table = TableTransformer(transformers)
+    kwargs = {"verbose": False, "cuda": False} if name == "dpctgan" else {}
     if quick and name == "dpctgan":
         kwargs["epochs"] = 1
-    synth = Synthesizer.create(name, epsilon=epsilon, verbose=False, **kwargs)
-    lower = {c: bounds[c][0] - (1.0 if c in fills else 0.0) for c in numeric}
-    upper = {c: bounds[c][1] for c in numeric}
-    synth.fit(data, categorical_columns=cat, continuous_columns=numeric, preprocessor_eps=0.0,
-              nullable=False, **_bounds_kwargs(lower, upper))
-    out = synth.sample(len(train))
-    out = pd.DataFrame(out, columns=data.columns)
-    for c, v in fills.items():
-        out[c] = pd.to_numeric(out[c]).where(pd.to_numeric(out[c]) >= bounds[c][0], np.nan)
-    for c in cat:
-        out[c] = out[c].replace("<missing>", np.nan)
+    synth = Synthesizer.create(name, epsilon=float(epsilon), **kwargs)
+    synth.fit(work, transformer=table, preprocessor_eps=0.0, categorical_columns=categorical,
+              continuous_columns=numeric)
+    out = pd.DataFrame(synth.sample(len(train)), columns=list(work.columns))
+    out = out.iloc[np.random.permutation(len(out))].reset_index(drop=True)
     for c in numeric:
-        out[c] = pd.to_numeric(out[c])
+        v = pd.to_numeric(out[c], errors="coerce").astype(float)
+        lo, hi = bounds[c]
+        if cube:
+            width = (hi - lo) / n_bins
+            v = v + np.random.uniform(-width / 2, width / 2, len(v))
+        v = v.clip(lo, hi)
         if pd.api.types.is_integer_dtype(train[c]):
-            out[c] = out[c].round().astype(train[c].dtype)
-    return out[train.columns], {}
-
-
-def _bounds_kwargs(lower, upper):
-    """smartnoise ≥ 1.0 takes no bounds in ``fit``: they go through a TableTransformer (see peers())."""
-    return {}
+            v = v.round()
+        if c in flags:
+            v = v.where(out[c + "__isna"].astype(str) != "yes", np.nan)
+        out[c] = v
+    return out[list(train.columns)]
 
 
 RUNNERS = {
@@ -198,7 +250,20 @@ def main(argv=None):
     parser.add_argument("--no-domain", action="store_true", help="declare nothing public to synthaug")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--peer-python", default=sys.executable,
+                        help="interpreter of the environment where smartnoise-synth is installed")
+    parser.add_argument("--peer", help=argparse.SUPPRESS)        # internal: run one peer fit
+    parser.add_argument("--peer-data", help=argparse.SUPPRESS)
+    parser.add_argument("--peer-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.peer:
+        train = pd.read_csv(args.peer_data)
+        bounds = json.loads((Path(args.peer_data).parent / "bounds.json").read_text())
+        synth = smartnoise_fit_sample(args.peer, train, bounds, float(args.epsilons[0]), args.quick)
+        synth.to_csv(args.peer_out, index=False)
+        return
+    global PEER_PYTHON
+    PEER_PYTHON = args.peer_python
     ds = load_credit()
     full = pd.concat([ds.train, ds.test])
     domain = None if args.no_domain else public_domain(full)

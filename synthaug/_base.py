@@ -66,8 +66,8 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
 
     _parameter_constraints: dict = {
         "max_steps": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "discrete_columns": ["array-like", None],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -148,6 +148,9 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         self.device_ = resolve_device(self.device)
         self._budget = self._privacy_budget(len(table))
+        private = self._budget is not None
+        self.batch_size_ = self._auto_batch_size[private] if self.batch_size == "auto" else int(self.batch_size)
+        self.lr_ = self._auto_lr[private] if self.lr == "auto" else float(self.lr)
         self.encoder_ = self._new_encoder(discrete, y is not None).fit(table, random_state=int(rng.integers(2**31)))
         if self._budget is not None and y is not None:
             # the class labels are public (the caller names them); their frequencies are noisy
@@ -196,7 +199,7 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         samples at ``sample_rate`` and the loss a sum over rows.
         """
         budget = self._budget
-        rate = min(1.0, self.batch_size / n_rows)
+        rate = min(1.0, self.batch_size_ / n_rows)
         sigma = noise_multiplier_for(budget.training_epsilon, budget.training_delta, rate, n_steps)
         budget.spend("training", epsilon_spent(sigma, budget.training_delta, rate, n_steps), budget.training_delta,
                      f"DP-SGD: Poisson sampling, per-sample clipping at {self.max_grad_norm:g}, Gaussian noise "
@@ -224,12 +227,15 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
 
     # "auto" training length: this many epochs, within these bounds (a subclass may change them)
     _auto_epochs, _auto_min_steps, _auto_max_steps = 20, 1_000, 30_000
+    # "auto" batch size and learning rate: {private: value}; DP-SGD wants larger batches and steps
+    _auto_batch_size = {False: 512, True: 1024}
+    _auto_lr = {False: 1e-3, True: 4e-3}
 
     def _n_steps(self, n_rows):
         """Training steps: ``max_steps``, or with ``"auto"`` a count that grows with the data."""
         if self.max_steps != "auto":
             return int(self.max_steps)
-        epochs_steps = self._auto_epochs * n_rows / min(self.batch_size, n_rows)
+        epochs_steps = self._auto_epochs * n_rows / min(self.batch_size_, n_rows)
         return int(np.clip(epochs_steps, self._auto_min_steps, self._auto_max_steps))
 
     # ------------------------------------------------- helpers for _fit_model
@@ -244,7 +250,7 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
 
     def _run_training(self, step, n_rows, n_steps, desc, monitor=None, sample_rate=None):
         """Run the shared loop; sets ``history_`` and ``n_iter_``."""
-        self.history_ = train(step, n_rows=n_rows, batch_size=self.batch_size, n_steps=n_steps,
+        self.history_ = train(step, n_rows=n_rows, batch_size=self.batch_size_, n_steps=n_steps,
                               generator=step.generator, device=self.device_, verbose=self.verbose, desc=desc,
                               monitor=monitor, sample_rate=sample_rate)
         self.n_iter_ = n_steps

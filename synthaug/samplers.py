@@ -110,9 +110,14 @@ class DiffusionSampler(BaseGenerativeSampler):
     max_steps : int or "auto", default="auto"
         Optimiser steps; ``"auto"`` scales with the table (20 epochs, between
         1,000 and 30,000 steps).
-    batch_size : int, default=512
-    lr : float, default=1e-3
-        Peak AdamW learning rate (warm-up, then cosine decay).
+    batch_size : int or "auto", default="auto"
+        Rows per step: 512, or 1,024 with ``epsilon`` (the expected size of
+        a Poisson batch).
+    lr : float or "auto", default="auto"
+        Peak AdamW learning rate (warm-up, then cosine decay): 1e-3, or 4e-3
+        with ``epsilon``. On credit at ε = 3 (declared domain), batch 512 /
+        lr 1e-3 gave quality 0.82, batch 1,024 / lr 4e-3 gave 0.90: noisy
+        clipped gradients want larger batches and steps.
     discrete_columns : list of str, default=None
         Numeric columns to treat as categorical.
     epsilon : float or None, default=None
@@ -153,6 +158,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         Training loss per logged step.
     n_iter_ : int
         Optimiser steps taken.
+    batch_size_, lr_ : int, float
+        The batch size and learning rate used (``"auto"`` resolved).
     privacy_ : dict or None
         With ``epsilon``: ε and δ spent (composed over every part), the noise
         multiplier, sampling rate, DP-SGD steps, clipping norm, accountant,
@@ -192,7 +199,7 @@ class DiffusionSampler(BaseGenerativeSampler):
 
     def __init__(self, *, n_timesteps=1000, sampling_steps=10, width=128, depth=3, schedule="cosine",
                  solver="ddim", eta=1.0, ema_decay=0.999, p_unconditional=0.8, sampling_strategy="auto",
-                 quality_filter=None, max_steps="auto", batch_size=512, lr=1e-3, discrete_columns=None,
+                 quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, device="auto",
                  random_state=None, verbose=True):
         super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
@@ -219,7 +226,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         n_steps = self._n_steps(len(encoded))
         # fused: one kernel for all parameters (torch otherwise loops per tensor on CPU;
         # 27 → 20 ms per step on credit, same losses)
-        optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=1e-4, fused=True)
+        optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr_, weight_decay=1e-4, fused=True)
         ema = EMA(network, self.ema_decay)
         scheduler = warmup_cosine(optimizer, n_steps)
         rate = None
@@ -306,9 +313,10 @@ class GANSampler(BaseGenerativeSampler):
     max_steps : int or "auto", default="auto"
         Generator updates; ``"auto"`` scales with the table (100 epochs,
         between 500 and 30,000 steps).
-    batch_size : int, default=500
-    lr : float, default=2e-4
-        Adam learning rate of both networks (β = (0.5, 0.9)).
+    batch_size : int or "auto", default="auto"
+        500 rows per step (the expected Poisson batch with ``epsilon``).
+    lr : float or "auto", default="auto"
+        Adam learning rate of both networks (β = (0.5, 0.9)): 2e-4.
     discrete_columns, device, random_state, verbose
         As in :class:`DiffusionSampler`.
     epsilon, delta, max_grad_norm, bounds, categories
@@ -368,11 +376,13 @@ class GANSampler(BaseGenerativeSampler):
         "p_conditional_rows": [Interval(Real, 0, 1, closed="both")],
     }
     _auto_epochs, _auto_min_steps = 100, 500
+    _auto_batch_size = {False: 500, True: 500}
+    _auto_lr = {False: 2e-4, True: 2e-4}
 
     def __init__(self, *, loss="auto", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
                  width=128, depth=2, critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
                  p_unconditional=0.5, p_conditional_rows=0.5, sampling_strategy="auto", quality_filter=None,
-                 max_steps="auto", batch_size=500, lr=2e-4, discrete_columns=None, epsilon=None, delta=None,
+                 max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None, epsilon=None, delta=None,
                  max_grad_norm=1.0, bounds=None, categories=None, device="auto", random_state=None, verbose=True):
         super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
                          sampling_strategy=sampling_strategy, quality_filter=quality_filter,
@@ -409,7 +419,7 @@ class GANSampler(BaseGenerativeSampler):
                                depth=self.depth).to(device)
         critic = PackedCritic(self.gan_.critic_dim, pac=pac, width=self.critic_width, depth=self.critic_depth,
                               dropout=self.dropout, spectral_norm=self.spectral_norm).to(device)
-        opt_g, opt_c = (torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.9), weight_decay=1e-6,
+        opt_g, opt_c = (torch.optim.Adam(net.parameters(), lr=self.lr_, betas=(0.5, 0.9), weight_decay=1e-6,
                                          fused=True) for net in (g_net, critic))
         ema = EMA(g_net, self.ema_decay)
         data = self._device_data(encoded)
