@@ -175,7 +175,7 @@ def cmd_evaluate(args):
 
     real, synth = read_table(args.real), read_table(args.synth)
     holdout = read_table(args.holdout) if args.holdout else None
-    report = evaluate(real, synth, holdout=holdout, target=args.target)
+    report = evaluate(real, synth, holdout=holdout, target=args.target, sensitive_columns=args.sensitive)
     _print_scores(report.scores)
     if args.html:
         report.to_html(args.html)
@@ -292,6 +292,8 @@ def build_parser():
     e.add_argument("--holdout")
     e.add_argument("--target")
     e.add_argument("--html", help="write the HTML report here")
+    e.add_argument("--sensitive", action="append", metavar="COL",
+                   help="a sensitive column for sdmetrics' DisclosureProtection (repeatable)")
     e.set_defaults(func=cmd_evaluate)
     return p
 

@@ -127,3 +127,16 @@ def test_fit_with_epsilon_reports_the_privacy_spent(files, capsys):
     # too small a budget for 300 rows: a one-line error that says what to do
     assert main(["fit", str(root / "train.csv"), "--out", str(model), "--epsilon", "0.5", "--quiet"]) == 2
     assert "categories=" in capsys.readouterr().err
+
+
+def test_evaluate_with_holdout_and_sensitive_columns(files, capsys):
+    root, _, data = files
+    data.iloc[:150].to_csv(root / "real.csv", index=False)
+    data.iloc[150:].to_csv(root / "holdout.csv", index=False)
+    assert main(["sample", str(files[1]), "-n", "150", "--out", str(root / "fake.csv")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(root / "real.csv"), str(root / "fake.csv"), "--holdout", str(root / "holdout.csv"),
+                 "--sensitive", "Job", "--html", str(root / "r.html")]) == 0
+    out = capsys.readouterr().out
+    assert "membership_inference_auc" in out and "dcr_closer_to_train_share" in out
+    assert "membership_inference_auc" in (root / "r.html").read_text()
