@@ -13,7 +13,7 @@ from .diffusion.trainer import DiffusionStep
 from .encoding.columns import _Z_MAX
 from .gan import LOSSES, ConditionalRowSampler, GANStep, ModeCoverage, TabularGAN, warn_if_collapsed
 from .nn import DenseGenerator, PackedCritic, ResidualMLP
-from .privacy.dp_sgd import quiet_hooks
+from .privacy.dp_sgd import quiet_hooks, release
 from .training import EMA, warmup_cosine
 
 __all__ = ["DiffusionSampler", "GANSampler"]
@@ -238,6 +238,8 @@ class DiffusionSampler(BaseGenerativeSampler):
                              autocast=device.type == "cuda" and rate is None, private=rate is not None)
         with quiet_hooks():
             self._run_training(step, len(encoded), n_steps, "diffusion", sample_rate=rate)
+        if rate is not None:
+            release(network)
         self.network_ = ema.model
 
     def _generate(self, n, given, x_given, cond, constraints, generator):
@@ -449,6 +451,8 @@ class GANSampler(BaseGenerativeSampler):
             self._run_training(step, len(encoded), n_steps, "gan", monitor=monitor, sample_rate=rate)
         self._anchor_levels = _anchor_table(layout, encoded.discrete) if not private \
             else _private_anchor_table(self.encoder_)
+        if private:
+            release(critic)   # drop Opacus' hooks: the fitted critic is a plain module
         self.generator_, self.critic_ = ema.model, trained_critic.eval()
         if not private:
             warn_if_collapsed(self.history_)

@@ -13,7 +13,7 @@ import warnings
 
 import torch
 
-__all__ = ["make_private", "private_backward", "poisson_batches", "check_private_module", "quiet_hooks"]
+__all__ = ["make_private", "private_backward", "release", "poisson_batches", "check_private_module", "quiet_hooks"]
 
 # Layers that mix the rows of a batch: per-sample gradients do not exist for them.
 _CROSS_SAMPLE = (torch.nn.modules.batchnorm._BatchNorm,)
@@ -62,6 +62,11 @@ def private_backward(module, optimizer, per_row):
     from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
     DPTensorFastGradientClipping(module, optimizer, per_row, loss_reduction="sum").backward()
+
+
+def release(wrapped):
+    """The plain module inside an Opacus wrapper, with its hooks and per-sample buffers removed."""
+    return wrapped.to_standard_module()
 
 
 def poisson_batches(n_rows, sample_rate, generator, device):

@@ -1,5 +1,7 @@
 """Differentially private training of both samplers: the budget, the report, the constraints."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -36,6 +38,11 @@ def test_private_fit_spends_the_budget_and_reports_it(kind):
     assert p["encoder_epsilon"] + p["training_epsilon"] == pytest.approx(p["epsilon"])
     assert p["noise_multiplier"] > 0 and 0 < p["sample_rate"] <= 1 and p["steps"] >= 6
     assert "training" in p["parts"] and any(k.startswith("encoder: city") for k in p["parts"])
+    # the fitted model holds plain modules (no Opacus hooks) and pickles
+    nets = [v for v in vars(model).values() if isinstance(v, torch.nn.Module)]
+    assert nets and not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks
+                            for net in nets for m in net.modules())
+    model = pickle.loads(pickle.dumps(model))
     synth = model.sample(50)
     assert list(synth.columns) == list(df.columns) and (synth.dtypes == df.dtypes).all()
     assert set(synth["city"].dropna()) <= {"a", "b", "c"}
