@@ -17,6 +17,7 @@ Examples (from this folder)::
 
     python ablation.py credit gan '{"pac": 10}' '{"pac": 1}'
     python ablation.py breast_cancer diffusion '{"max_steps": 1000}' --sample '{"sampling_steps": 10}'
+    python ablation.py credit diffusion '{"epsilon": 3}' '{"epsilon": 3, "lr": 1e-3}' --public-domain
 
 Each JSON argument is one fit; ``--sample`` parameters are set after fitting
 (sampling-only settings, compared on the same fitted model).
@@ -81,6 +82,7 @@ def score(train, test, synth, target):
     positive = sorted(train[target].unique())[1]
 
     def efficacy(rows):
+        rows = rows[rows[target].notna()]   # a DP model may generate a few rows with the class missing
         X = _as_categories(rows.drop(columns=target), train.drop(columns=target))
         model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0).fit(X, rows[target])
         proba = model.predict_proba(_as_categories(test.drop(columns=target), train.drop(columns=target)))
@@ -98,6 +100,8 @@ def main(argv=None):
     parser.add_argument("model", choices=["diffusion", "gan"])
     parser.add_argument("fits", nargs="*", default=["{}"], help="JSON parameters of each fit")
     parser.add_argument("--sample", nargs="*", default=["{}"], help="JSON sampling-only parameters")
+    parser.add_argument("--public-domain", action="store_true",
+                        help="with epsilon: declare bounds and categories as benchmarks/privacy.py does")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     import synthaug
@@ -105,6 +109,10 @@ def main(argv=None):
     cls = {"diffusion": synthaug.DiffusionSampler, "gan": synthaug.GANSampler}[args.model]
     train, test, target = load(args.dataset)
     for fit_params in map(json.loads, args.fits):
+        if args.public_domain and fit_params.get("epsilon"):
+            from privacy import public_domain
+
+            fit_params["bounds"], fit_params["categories"] = public_domain(pd.concat([train, test]))
         start = time.perf_counter()
         model = cls(random_state=0, verbose=False, **fit_params).fit(train)
         fit_s = time.perf_counter() - start
@@ -116,7 +124,8 @@ def main(argv=None):
             rec.update(fit_s=round(fit_s, 1), sample_s=round(time.perf_counter() - start, 2), steps=model.n_iter_)
             if "level_coverage" in model.history_:
                 rec["coverage"] = (model.history_["level_coverage"][-1], model.history_["mode_coverage"][-1])
-            print(args.dataset, args.model, fit_params, sample_params, rec, flush=True)
+            shown = {k: v for k, v in fit_params.items() if k not in ("bounds", "categories")}
+            print(args.dataset, args.model, shown, sample_params, rec, flush=True)
 
 
 if __name__ == "__main__":

@@ -115,9 +115,11 @@ class DiffusionSampler(BaseGenerativeSampler):
         a Poisson batch).
     lr : float or "auto", default="auto"
         Peak AdamW learning rate (warm-up, then cosine decay): 1e-3, or 4e-3
-        with ``epsilon``. On credit at ε = 3 (declared domain), batch 512 /
-        lr 1e-3 gave quality 0.82, batch 1,024 / lr 4e-3 gave 0.90: noisy
-        clipped gradients want larger batches and steps.
+        with ``epsilon``. On credit at ε = 3 with the domain declared
+        (``benchmarks/ablation.py --public-domain``), batch 512 / lr 1e-3
+        gave quality 0.81 and train-on-synthetic AUC 0.65, batch 1,024 /
+        lr 4e-3 gave 0.94 and 0.75: noisy clipped gradients want larger
+        batches and steps.
     discrete_columns : list of str, default=None
         Numeric columns to treat as categorical.
     epsilon : float or None, default=None
