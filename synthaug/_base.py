@@ -152,7 +152,7 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         self.batch_size_ = self._auto_batch_size[private] if self.batch_size == "auto" else int(self.batch_size)
         self.lr_ = self._auto_lr[private] if self.lr == "auto" else float(self.lr)
         self.encoder_ = self._new_encoder(discrete, y is not None).fit(table, random_state=int(rng.integers(2**31)))
-        if self._budget is not None and y is not None:
+        if private and y is not None:
             # the class labels are public (the caller names them); their frequencies are noisy
             freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
             self.class_prior_ = (freq + 1e-12) / (freq + 1e-12).sum()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -21,8 +22,6 @@ __all__ = ["DiffusionSampler", "GANSampler"]
 
 def _anchor_table(layout, codes):
     """Discrete blocks of purely categorical columns and their level frequencies, or None."""
-    import numpy as np
-
     blocks = [di for ci, di in layout.column_parts if di is not None and ci is None]
     if not blocks:
         return None
@@ -35,8 +34,6 @@ def _anchor_table(layout, codes):
 
 def _private_anchor_table(encoder):
     """:func:`_anchor_table` from a private encoder's noisy level frequencies (no pass over the data)."""
-    import numpy as np
-
     layout = encoder.layout_
     blocks, rows = [], []
     for name, (ci, di) in zip(encoder.columns_, layout.column_parts):

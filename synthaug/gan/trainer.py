@@ -7,7 +7,7 @@ import contextlib
 import torch
 
 from ..conditioning import random_given_columns
-from ..privacy.dp_sgd import private_backward
+from ..privacy.dp_sgd import poisson_sample, private_backward
 from .losses import critic_loss, generator_loss, gradient_penalty
 
 __all__ = ["GANStep"]
@@ -93,8 +93,7 @@ class GANStep:
         device = self.continuous.device
         for k in range(self.n_critic):
             if k:
-                index = (torch.rand(self.continuous.shape[0], generator=self.generator, device=device)
-                         < self.sample_rate).nonzero().squeeze(1)
+                index = poisson_sample(self.continuous.shape[0], self.sample_rate, self.generator, device)
             x = self.lt.to_model(self.continuous[index], self.discrete[index])
             cols = random_given_columns(x.shape[0], self.lt.layout.n_columns, generator=self.generator,
                                         device=device, p_unconditional=self.p_unconditional,

@@ -13,7 +13,7 @@ import warnings
 
 import torch
 
-__all__ = ["make_private", "private_backward", "release", "poisson_batches", "check_private_module", "quiet_hooks"]
+__all__ = ["make_private", "private_backward", "release", "poisson_sample", "poisson_batches", "check_private_module", "quiet_hooks"]
 
 # Layers that mix the rows of a batch: per-sample gradients do not exist for them.
 _CROSS_SAMPLE = (torch.nn.modules.batchnorm._BatchNorm,)
@@ -69,11 +69,16 @@ def release(wrapped):
     return wrapped.to_standard_module()
 
 
+def poisson_sample(n_rows, sample_rate, generator, device):
+    """Indices of a Poisson sample: each row in independently with ``sample_rate``."""
+    keep = torch.rand(n_rows, generator=generator, device=device) < sample_rate
+    return keep.nonzero().squeeze(1)   # one host sync per step: the batch size is random
+
+
 def poisson_batches(n_rows, sample_rate, generator, device):
-    """Endless stream of index tensors: each row in each batch independently with ``sample_rate``."""
+    """Endless stream of Poisson-sampled index tensors (:func:`poisson_sample`)."""
     while True:
-        keep = torch.rand(n_rows, generator=generator, device=device) < sample_rate
-        yield keep.nonzero().squeeze(1)   # one host sync per step: the batch size is random
+        yield poisson_sample(n_rows, sample_rate, generator, device)
 
 
 @contextlib.contextmanager
