@@ -34,7 +34,8 @@ def make_private(module, optimizer, *, noise_multiplier, max_grad_norm, expected
     per-row gradients (for a linear layer, the product of the norms of its
     input and of its output gradient), then backpropagates the loss
     re-weighted by each row's clipping factor: the clipped sum in two
-    backward passes, about 2× a plain step instead of 30×. Call
+    backward passes, a fraction of the cost of materialising per-row
+    gradients (``benchmarks/dp_step.py`` times the three). Call
     :func:`private_backward` with the per-row losses; the optimizer adds the
     noise and divides by ``expected_batch_size`` (so an empty Poisson batch
     still takes a noise-only step, as the accountant assumes).
