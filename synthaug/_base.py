@@ -23,10 +23,12 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from ._images import _IMAGE_ATTRIBUTES, ImageSamplerMixin
 from ._validation import check_n_samples, check_table, check_target
 from .conditioning import TARGET_COLUMN as _TARGET
 from .conditioning import condition_tensors, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
+from .encoding.images import is_image_input
 from .imputation import ImputerMixin
 from .privacy import PrivacyBudget, default_delta, noise_multiplier_for
 from .privacy.accounting import epsilon_spent
@@ -61,7 +63,7 @@ def _torch_generator(rng, device):
     return torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
 
 
-class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin, BaseEstimator):
+class BaseGenerativeSampler(ImageSamplerMixin, OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin, BaseEstimator):
     """Shared surface of the generative samplers (not for direct use)."""
 
     _parameter_constraints: dict = {
@@ -72,8 +74,8 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["boolean"],
-        "width": [Interval(Integral, 1, None, closed="left")],
-        "depth": [Interval(Integral, 0, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "depth": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "ema_decay": [Interval(Real, 0, 1, closed="left")],
         "p_unconditional": [Interval(Real, 0, 1, closed="both")],
         # validated by imblearn.utils.check_sampling_strategy in fit_resample
@@ -116,8 +118,11 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
 
         Parameters
         ----------
-        X : DataFrame or ndarray of shape (n_samples, n_features)
-            Mixed-type table; NaN/None allowed in any column.
+        X : DataFrame or ndarray of shape (n_samples, n_features), or images
+            Mixed-type table; NaN/None allowed in any column. Or images:
+            an array ``(N, C, H, W)`` or ``(N, H, W)`` of integer pixels in
+            0..255 (uint8) or float pixels in [0, 1], which selects the
+            image networks.
         y : array-like of shape (n_samples,), default=None
             Class labels. When given, the model is class-conditional and
             :meth:`sample` returns ``(X, y)``.
@@ -126,6 +131,10 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         -------
         self
         """
+        if is_image_input(X):
+            return self._fit_image_estimator(X, y)
+        for attr in _IMAGE_ATTRIBUTES:
+            self.__dict__.pop(attr, None)
         frame, self.schema_ = check_table(X)
         self.n_features_in_ = frame.shape[1]
         if all(isinstance(c, str) for c in frame.columns) and self.schema_.container == "frame":
@@ -163,6 +172,21 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(int(rng.integers(2**62)))
             self._fit_model(encoded, _torch_generator(rng, self.device_))
+        self._sample_rng = np.random.default_rng(rng.integers(2**62))
+        self.privacy_ = self._privacy_report()
+        del self._budget
+        return self
+
+    def _fit_image_estimator(self, X, y):
+        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+        self.device_ = resolve_device(self.device)
+        images, labels = self._fit_images(X, y, rng)
+        images = to_device(images, self.device_)
+        labels = to_device(labels, self.device_) if labels is not None else None
+        cuda = [self.device_] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(int(rng.integers(2**62)))
+            self._fit_image_model(images, labels, _torch_generator(rng, self.device_))
         self._sample_rng = np.random.default_rng(rng.integers(2**62))
         self.privacy_ = self._privacy_report()
         del self._budget
@@ -215,7 +239,8 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         if self._budget is None:
             return None
         budget = self._budget
-        for part, (eps, delta, mechanism) in self.encoder_.privacy_spent_.items():
+        spent = self.encoder_.privacy_spent_ if hasattr(self, "encoder_") else {}
+        for part, (eps, delta, mechanism) in spent.items():
             budget.spend(f"encoder: {part}", eps, delta, mechanism)
         epsilon, delta = budget.total()
         dp = self.__dict__.pop("_dp_sgd")
@@ -230,6 +255,29 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
     # "auto" batch size and learning rate: {private: value}; DP-SGD wants larger batches and steps
     _auto_batch_size = {False: 512, True: 1024}
     _auto_lr = {False: 1e-3, True: 4e-3}
+
+    # "auto" network size for tables and for images, and the images' training length
+    _auto_table_width, _auto_table_depth = 128, 3
+    _auto_image_width, _auto_image_depth = 32, 1
+    _auto_image_epochs, _auto_image_min_steps, _auto_image_max_steps = 120, 500, 20_000
+
+    def _table_width(self):
+        return self._auto_table_width if self.width == "auto" else int(self.width)
+
+    def _table_depth(self):
+        return self._auto_table_depth if self.depth == "auto" else int(self.depth)
+
+    def _image_width(self):
+        return self._auto_image_width if self.width == "auto" else int(self.width)
+
+    def _image_depth(self):
+        return self._auto_image_depth if self.depth == "auto" else int(self.depth)
+
+    def _n_image_steps(self, n_images):
+        if self.max_steps != "auto":
+            return int(self.max_steps)
+        steps = self._auto_image_epochs * n_images / min(self.batch_size_, n_images)
+        return int(np.clip(steps, self._auto_image_min_steps, self._auto_image_max_steps))
 
     def _n_steps(self, n_rows):
         """Training steps: ``max_steps``, or with ``"auto"`` a count that grows with the data."""
@@ -284,7 +332,12 @@ class BaseGenerativeSampler(OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin
         y_new : Series or ndarray
             Only when the model was fitted with ``y``.
         """
-        check_is_fitted(self, "encoder_")
+        check_is_fitted(self)
+        if hasattr(self, "image_scaler_"):
+            if conditions is not None:
+                raise ValueError("conditions= applies to table columns; an image model is conditioned on the "
+                                 "class with y=... (or use impute to fill pixels given the others).")
+            return self._sample_images(check_n_samples(n), y, self._call_rng(random_state))
         frame, labels = self._sample_table(check_n_samples(n), conditions, y, self._call_rng(random_state))
         if labels is None:
             return self.schema_.wrap(frame)

@@ -55,8 +55,9 @@ class TargetSchema:
 def _array_to_frame(X):
     arr = np.asarray(X)
     if arr.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows × columns) for tables, got an array of shape {arr.shape}. "
-                         "Reshape your data, e.g. X.reshape(-1, 1) for a single column.")
+        raise ValueError(f"X must be 2-D (rows × columns) for a table, or (N, C, H, W) / (N, H, W) for images; "
+                         f"got an array of shape {arr.shape}. Reshape your data, e.g. X.reshape(-1, 1) for a "
+                         "single column.")
     columns = [f"x{i}" for i in range(arr.shape[1])]
     frame = pd.DataFrame(arr, columns=columns)
     if arr.dtype == object:

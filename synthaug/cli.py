@@ -12,6 +12,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["main"]
 
 
@@ -45,18 +47,30 @@ def _new_model(args, **params):
     return _model_class(args.model)(**params)
 
 
-def cmd_fit(args):
-    from .io import read_table, save_model
+def _read_data(args):
+    """``(X, y, description)`` of DATA: a table (CSV/Parquet, ``--target`` names y) or images (.npz/.npy)."""
+    from .io import is_image_path, read_images, read_table
 
+    if is_image_path(args.data):
+        if getattr(args, "target", None):
+            raise _UserError("--target is for tables; an image .npz carries its labels as the array 'y'.")
+        X, y = read_images(args.data)
+        return X, y, f"{len(X)} images of shape {X.shape[1:]}"
     frame = read_table(args.data)
-    X, y = _split_xy(frame, args.target)
+    X, y = _split_xy(frame, getattr(args, "target", None))
+    return X, y, f"{len(frame)} rows × {frame.shape[1]} columns"
+
+
+def cmd_fit(args):
+    from .io import save_model
+
+    X, y, what = _read_data(args)
     privacy = {k: v for k, v in (("epsilon", args.epsilon), ("delta", args.delta)) if v is not None}
     model = _new_model(args, **privacy)
     start = time.perf_counter()
     model.fit(X, y)
     save_model(model, args.out)
-    print(f"fitted {args.model} on {len(frame)} rows × {frame.shape[1]} columns in "
-          f"{time.perf_counter() - start:.1f} s → {args.out}")
+    print(f"fitted {args.model} on {what} in {time.perf_counter() - start:.1f} s → {args.out}")
     if model.privacy_ is not None:
         p = model.privacy_
         print(f"differential privacy: ({p['epsilon']:.3g}, {p['delta']:.3g})-DP — encoder ε {p['encoder_epsilon']:.3g}, "
@@ -87,9 +101,28 @@ def _parse_strategy(text, y):
                          "a float ratio or CLASS=N,CLASS=N.") from None
 
 
-def cmd_resample(args):
-    from .io import read_table, write_table
+def _resample_images(args):
+    from .io import read_images, write_images
 
+    X, y = read_images(args.data)
+    if y is None:
+        raise _UserError(f"{args.data}: resampling needs the class labels as the array 'y' in the .npz.")
+    import pandas as pd
+
+    model = _new_model(args, sampling_strategy=_parse_strategy(args.strategy, pd.Series(y)))
+    start = time.perf_counter()
+    X_res, y_res = model.fit_resample(X, y)
+    path = write_images(X_res, y_res, args.out)
+    added = ", ".join(f"{k}: +{v}" for k, v in model.sampling_strategy_.items())
+    print(f"resampled {len(X)} → {len(X_res)} images ({added}) with {args.model} in "
+          f"{time.perf_counter() - start:.1f} s → {path}")
+
+
+def cmd_resample(args):
+    from .io import is_image_path, read_table, write_table
+
+    if is_image_path(args.data):
+        return _resample_images(args)
     frame = read_table(args.data)
     if not args.target:
         raise _UserError("--target is required: the class column to balance.")
@@ -104,12 +137,33 @@ def cmd_resample(args):
           f"{time.perf_counter() - start:.1f} s → {path}")
 
 
-def cmd_impute(args):
-    from .io import read_table, write_table
+def _impute_images(args):
+    from .io import read_images, write_images
 
-    frame = read_table(args.data)
+    X, y = read_images(args.data)
+    model = _new_model(args)
+    start = time.perf_counter()
+    complete = X[~np.isnan(X).reshape(len(X), -1).any(axis=1)] if np.issubdtype(X.dtype, np.floating) else X
+    if len(complete) < 2:
+        raise _UserError(f"{args.data}: fewer than 2 complete images to learn from.")
+    # float pixels above 1 mean the 0..255 scale: the model learns those as uint8 images
+    model.fit(np.rint(complete).astype(np.uint8) if np.nanmax(X) > 1 else complete)
+    filled = model.impute(X, n_draws=args.draws)
+    out = Path(args.out)
+    paths = [write_images(filled[0], y, out)] if args.draws == 1 else \
+        [write_images(f, y, out.with_name(f"{out.stem}_{k + 1}{out.suffix}")) for k, f in enumerate(filled)]
+    print(f"filled {int(np.isnan(X).sum())} missing pixels of {len(X)} images with {args.model} "
+          f"({args.draws} draw(s)) in {time.perf_counter() - start:.1f} s → {', '.join(map(str, paths))}")
+
+
+def cmd_impute(args):
+    from .io import is_image_path, read_table, write_table
+
     if args.draws < 1:
         raise _UserError(f"--draws must be >= 1, got {args.draws}.")
+    if is_image_path(args.data):
+        return _impute_images(args)
+    frame = read_table(args.data)
     model = _new_model(args)
     start = time.perf_counter()
     model.fit(frame)
@@ -155,9 +209,19 @@ def _cli_value(enc, name, text):
 
 
 def cmd_sample(args):
-    from .io import load_model, write_table
+    from .io import is_image_path, load_model, write_images, write_table
 
     model = load_model(args.model)
+    if hasattr(model, "image_scaler_"):
+        if args.condition:
+            raise _UserError("--condition applies to table columns, not to an image model.")
+        out = model.sample(args.n, random_state=args.seed)
+        X, y = out if isinstance(out, tuple) else (out, None)
+        write_images(X, y, args.out)
+        print(f"wrote {len(X)} images → {args.out}")
+        return
+    if is_image_path(args.out) or str(args.out).lower().endswith(".png"):
+        raise _UserError(f"{args.out}: a table model writes CSV or Parquet.")
     conditions = dict(_parse_condition(model, c) for c in args.condition or [])
     out = model.sample(args.n, conditions=conditions or None, random_state=args.seed)
     if isinstance(out, tuple):
@@ -182,6 +246,53 @@ def cmd_evaluate(args):
         print(f"report → {args.html}")
 
 
+def _demo_models(args):
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    classes = {name: _model_class(name) for name in names}
+    if not classes:
+        raise _UserError("--models: name at least one model (diffusion, gan).")
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return classes, out_dir
+
+
+def _demo_digits(args):
+    """The image demo: class-conditional models on 8×8 digits, images per class in the report."""
+    from sklearn.model_selection import train_test_split
+
+    from .datasets import load_digits
+    from .evaluation import compare_reports, evaluate_images
+    from .io import write_images
+
+    classes, out_dir = _demo_models(args)
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=540, stratify=y, random_state=0)
+    print(f"digits: {len(X)} images of 8×8; training on {len(X_train)}, holding out {len(X_test)}")
+    reports, timings, links = {}, {}, {}
+    for name, cls in classes.items():
+        model = cls(random_state=args.seed, verbose=not args.quiet)
+        if args.steps:
+            model.set_params(max_steps=args.steps)
+        start = time.perf_counter()
+        model.fit(X_train, y_train)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        X_new, y_new = model.sample(len(y_train), y=y_train)
+        sample_s = time.perf_counter() - start
+        path = write_images(X_new, y_new, out_dir / f"synthetic_digits_{name}.npz")
+        write_images(X_new[np.argsort(y_new, kind="stable")][:: max(1, len(y_new) // 100)][:100], None,
+                     out_dir / f"synthetic_digits_{name}.png")
+        print(f"[{name}] fit {fit_s:.1f} s, sampled {len(y_new)} images in {sample_s:.2f} s → {path}")
+        reports[name] = evaluate_images(X_train, X_new, y_real=y_train, y_synthetic=y_new, holdout=X_test,
+                                        y_holdout=y_test, random_state=0)
+        links[name] = f"report_{name}.html"
+        reports[name].to_html(out_dir / links[name])
+        timings[name] = {"fit_seconds": fit_s, "sample_seconds": sample_s}
+        _print_scores(reports[name].scores)
+    html = compare_reports(reports, out_dir / "report.html", links=links, timings=timings)
+    print(f"report → {html}")
+
+
 def cmd_demo(args):
     from sklearn.model_selection import train_test_split
 
@@ -189,12 +300,9 @@ def cmd_demo(args):
     from .evaluation import compare_reports, evaluate
     from .io import write_table
 
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
-    classes = {name: _model_class(name) for name in names}
-    if not classes:
-        raise _UserError("--models: name at least one model (diffusion, gan).")
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.data == "digits":
+        return _demo_digits(args)
+    classes, out_dir = _demo_models(args)
     data = load_credit()
     train, holdout = train_test_split(data, test_size=0.3, stratify=data["Status"], random_state=0)
     print(f"credit data: {len(data)} rows × {data.shape[1]} columns; training on {len(train)}, "
@@ -243,7 +351,9 @@ def build_parser():
     p = argparse.ArgumentParser(prog="synthaug", description="Synthetic tables with diffusion models and GANs.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="fit, sample and evaluate on the bundled credit data")
+    d = sub.add_parser("demo", help="fit, sample and evaluate on the bundled credit data (or digits images)")
+    d.add_argument("--data", default="credit", choices=["credit", "digits"],
+                   help="credit (the table, default) or digits (8×8 images, class-conditional)")
     d.add_argument("--out-dir", default="synthaug_demo", help="folder for the CSV and the HTML report")
     d.add_argument("--steps", type=int, help="training steps (default: scaled to the data)")
     d.add_argument("--models", default="diffusion,gan",
@@ -263,7 +373,7 @@ def build_parser():
 
     r = sub.add_parser("resample", help="up-sample minority classes of a table (imbalanced-learn style)")
     r.add_argument("data")
-    r.add_argument("--target", required=True, help="class column")
+    r.add_argument("--target", help="class column (tables; an image .npz carries 'y')")
     r.add_argument("--out", required=True, help="CSV or Parquet file to write (original rows first)")
     r.add_argument("--strategy", default="auto",
                    help="auto, minority, 'not minority', 'not majority', all, a float ratio, or CLASS=N,CLASS=N")

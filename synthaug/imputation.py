@@ -49,10 +49,12 @@ class ImputerMixin:
             Same container, columns, index and dtypes as ``X``; observed
             cells unchanged.
         """
-        check_is_fitted(self, "encoder_")
+        check_is_fitted(self)
         if n_draws is not None and (isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer))
                                     or n_draws < 1):
             raise ValueError(f"n_draws must be None or a positive integer, got {n_draws!r}.")
+        if hasattr(self, "image_scaler_"):
+            return self._impute_images(X, n_draws, self._call_rng(random_state))
         frame, schema = check_table(X, min_rows=1, allow_constant=True)
         if schema.container == "frame" and hasattr(self, "feature_names_in_"):
             frame = check_same_columns(frame, self.feature_names_in_)

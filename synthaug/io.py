@@ -6,9 +6,11 @@ import os
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["read_table", "write_table", "save_model", "load_model"]
+__all__ = ["read_table", "write_table", "save_model", "load_model", "is_image_path", "read_images",
+           "write_images"]
 
 _TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -48,6 +50,52 @@ def write_table(frame, path):
                 frame.to_parquet(tmp, index=False)
             except ImportError:
                 raise ImportError("Writing Parquet needs pyarrow: pip install 'synthaug[parquet]'.") from None
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+_IMAGE_SUFFIXES = (".npz", ".npy")
+
+
+def is_image_path(path):
+    """True for the image formats: ``.npz`` (arrays ``X`` and optionally ``y``) or ``.npy`` (``X``)."""
+    return Path(path).suffix.lower() in _IMAGE_SUFFIXES
+
+
+def read_images(path):
+    """``(X, y or None)`` from a ``.npz`` holding ``X`` (and ``y``) or a ``.npy`` holding ``X``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file.")
+    if path.suffix.lower() == ".npy":
+        return np.load(path, allow_pickle=False), None
+    with np.load(path, allow_pickle=False) as data:
+        if "X" not in data:
+            raise ValueError(f"{path}: an image .npz must hold an array named 'X' (and optionally 'y'); "
+                             f"found {sorted(data.files)}.")
+        return data["X"], (data["y"] if "y" in data else None)
+
+
+def write_images(X, y, path):
+    """Write images as ``.npz`` (``X``, ``y``), ``.npy`` (``X``) or a ``.png`` grid, atomically."""
+    from .plotting import image_grid
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (*_IMAGE_SUFFIXES, ".png"):
+        raise ValueError(f"{path}: unknown image output format; use .npz, .npy or .png.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{suffix}")
+    try:
+        if suffix == ".png":
+            image_grid(X, path=tmp)
+        elif suffix == ".npy":
+            np.save(tmp, np.asarray(X))
+        else:
+            np.savez_compressed(tmp, X=np.asarray(X), **({} if y is None else {"y": np.asarray(y)}))
         os.replace(tmp, path)
     finally:
         if tmp.exists():

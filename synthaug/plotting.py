@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .encoding.images import check_images
+
 __all__ = ["image_grid"]
 
 
 def _as_nchw(X):
     """``(N, C, H, W)`` float array in [0, 1] from uint8 0..255 or float [0, 1] images."""
-    X = np.asarray(X)
-    if X.ndim == 3:
-        X = X[:, None]
-    if X.ndim != 4:
-        raise ValueError(f"Images must have shape (N, C, H, W) or (N, H, W); got an array of rank {X.ndim}.")
+    X, _ = check_images(X, name="images")
     if X.shape[1] not in (1, 3):
         raise ValueError(f"Images must have 1 or 3 channels on axis 1; got {X.shape[1]}.")
-    if X.shape[0] == 0:
-        raise ValueError("No images to draw.")
-    if np.issubdtype(X.dtype, np.integer):
-        if X.min() < 0 or X.max() > 255:
-            raise ValueError("Integer images must lie in 0..255.")
-        return X.astype(np.float64) / 255.0
-    if not np.issubdtype(X.dtype, np.floating):
-        raise TypeError(f"Images must be integer or float arrays; got dtype {X.dtype}.")
-    if not np.isfinite(X).all():
-        raise ValueError("Images contain NaN or infinite values.")
-    if X.min() < 0 or X.max() > 1:
-        raise ValueError("Float images must lie in [0, 1] (integer images in 0..255).")
-    return X.astype(np.float64)
+    return X.astype(np.float64) / (255.0 if np.issubdtype(X.dtype, np.integer) else 1.0)
 
 
 def image_grid(X, *, path=None, ncols=None, scale=4, pad=1):

@@ -15,6 +15,7 @@ import pandas as pd
 from imblearn.utils import check_sampling_strategy
 
 from ._validation import check_table, check_target
+from .encoding.images import is_image_input
 
 __all__ = ["OverSamplerMixin", "PlausibilityFilter"]
 
@@ -111,6 +112,8 @@ class OverSamplerMixin:
         y_resampled : Series or ndarray
             Labels, in the container of ``y``.
         """
+        if is_image_input(X):
+            return self._resample_images(X, y)
         frame, schema = check_table(X)
         y_series, target_schema = check_target(y, len(frame))
         check_resampling_target(y_series)

@@ -140,3 +140,56 @@ def test_evaluate_with_holdout_and_sensitive_columns(files, capsys):
     out = capsys.readouterr().out
     assert "membership_inference_auc" in out and "dcr_closer_to_train_share" in out
     assert "membership_inference_auc" in (root / "r.html").read_text()
+
+
+# ------------------------------------------------------------------------ images
+@pytest.fixture(scope="module")
+def digits_npz(tmp_path_factory):
+    import numpy as np
+
+    from synthaug.datasets import load_digits
+
+    root = tmp_path_factory.mktemp("cli_images")
+    X, y = load_digits(return_X_y=True)
+    np.savez(root / "digits.npz", X=X[:80], y=y[:80])
+    return root
+
+
+@pytest.mark.parametrize("model", ["diffusion", "gan"])
+def test_images_fit_sample_resample_impute(digits_npz, model, capsys):
+    import numpy as np
+
+    root = digits_npz
+    pkl = root / f"{model}.pkl"
+    assert main(["fit", str(root / "digits.npz"), "--out", str(pkl), "--model", model, "--steps", "2",
+                 "--quiet"]) == 0
+    assert "80 images" in capsys.readouterr().out
+    assert main(["sample", str(pkl), "-n", "12", "--out", str(root / "new.npz"), "--seed", "1"]) == 0
+    with np.load(root / "new.npz") as data:
+        assert data["X"].shape == (12, 1, 8, 8) and data["X"].dtype == np.uint8 and data["y"].shape == (12,)
+    assert main(["sample", str(pkl), "-n", "9", "--out", str(root / "grid.png")]) == 0
+    assert (root / "grid.png").stat().st_size > 0
+    assert main(["resample", str(root / "digits.npz"), "--out", str(root / "res.npz"), "--model", model,
+                 "--steps", "2", "--quiet", "--strategy", "all"]) == 0
+    with np.load(root / "res.npz") as data:
+        counts = np.bincount(data["y"])
+        assert counts.min() == counts.max()
+    with np.load(root / "digits.npz") as data:
+        holes = data["X"][:20].astype(float)
+    holes[:10, :, :3] = np.nan       # the other 10 images are complete: the model learns from them
+    np.save(root / "holes.npy", holes)
+    assert main(["impute", str(root / "holes.npy"), "--out", str(root / "filled.npz"), "--model", model,
+                 "--steps", "2", "--quiet"]) == 0
+    with np.load(root / "filled.npz") as data:
+        assert not np.isnan(data["X"]).any() and data["X"].shape == holes.shape
+
+
+def test_image_cli_errors_are_one_line(digits_npz, capsys):
+    root = digits_npz
+    assert main(["fit", str(root / "digits.npz"), "--out", str(root / "m.pkl"), "--target", "y"]) == 2
+    assert "--target is for tables" in capsys.readouterr().err
+    import numpy as np
+
+    np.savez(root / "bad.npz", images=np.zeros((3, 8, 8)))
+    assert main(["fit", str(root / "bad.npz"), "--out", str(root / "m.pkl")]) == 2
+    assert "array named 'X'" in capsys.readouterr().err

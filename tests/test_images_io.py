@@ -43,7 +43,7 @@ def test_image_grid_accepts_float_and_rgb_and_2d_stacks():
     (np.full((1, 1, 2, 2), 300), "0..255"),
     (np.full((1, 1, 2, 2), 1.5), r"\[0, 1\]"),
     (np.full((1, 1, 2, 2), np.nan), "NaN"),
-    (np.zeros((0, 1, 2, 2)), "No images"),
+    (np.zeros((0, 1, 2, 2)), "no pixels"),
 ])
 def test_image_grid_bad_input(X, match):
     with pytest.raises(ValueError, match=match):

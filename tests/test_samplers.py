@@ -148,7 +148,7 @@ def test_clone_and_params():
     copy = clone(model)
     assert copy.get_params() == params
     copy.set_params(depth=1)
-    assert copy.depth == 1 and model.depth == 3
+    assert copy.depth == 1 and model.depth == "auto"
 
 
 def test_pickle_round_trip(fitted):
@@ -198,7 +198,7 @@ def test_missing_rate_reproduced_by_sampling(kind, params, tol):
     (pd.DataFrame({"a": [1.0, np.inf, 2, 3, 4], "b": list("abcab")}), ValueError, "'a'.*infinite"),
     (pd.DataFrame({"a": [[1], [2], [3], [1], [2]], "b": list("abcab")}), TypeError, "'a'.*unhashable"),
     ("not a table", TypeError, "DataFrame"),
-    (np.zeros((3, 2, 2)), ValueError, "2-D"),
+    (np.zeros((3, 2, 2, 2, 2)), ValueError, "2-D"),
 ])
 def test_bad_tables_raise_named_errors(bad, error, match, kind):
     with pytest.raises(error, match=match):

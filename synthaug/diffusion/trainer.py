@@ -1,4 +1,4 @@
-"""One optimisation step of a conditional diffusion model over encoded rows."""
+"""One optimisation step of a conditional diffusion model: over encoded rows, or over images."""
 
 from __future__ import annotations
 
@@ -8,11 +8,45 @@ import torch
 
 from ..conditioning import random_given_columns
 from ..privacy.dp_sgd import private_backward
+from .masks import random_pixel_masks
 
-__all__ = ["DiffusionStep"]
+__all__ = ["DiffusionStep", "ImageDiffusionStep"]
 
 
-class DiffusionStep:
+class _Step:
+    """What every diffusion step shares: the optimiser update (plain or DP-SGD), the schedule and the EMA."""
+
+    def __init__(self, process, network, optimizer, scheduler, ema, *, generator, autocast=False, private=False):
+        self.process = process
+        self.network = network
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.ema = ema
+        self.generator = generator
+        self.autocast = autocast
+        self.private = private
+
+    def _context(self, device):
+        return torch.autocast(device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
+
+    def _update(self, per_row):
+        """One optimiser step on the per-row losses; returns the mean loss (detached)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.private:
+            # DP-SGD: each row's gradient clipped, then noise, over the expected batch size
+            private_backward(self.network, self.optimizer, per_row)
+            loss = per_row.detach().sum() / max(per_row.shape[0], 1)
+        else:
+            loss = per_row.mean()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0, foreach=True)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.ema.update(self.network)
+        return {"loss": loss.detach()}
+
+
+class DiffusionStep(_Step):
     """Callable ``step(index) -> {"loss": tensor}`` for :func:`synthaug.training.train`.
 
     Each call builds the model-space rows of ``index`` on the device, draws a
@@ -25,18 +59,12 @@ class DiffusionStep:
 
     def __init__(self, process, network, optimizer, scheduler, ema, data, layout_tensors, *,
                  generator, p_unconditional=0.5, always_column=None, autocast=False, private=False):
-        self.process = process
-        self.network = network
-        self.optimizer = optimizer
-        self.scheduler = scheduler
-        self.ema = ema
+        super().__init__(process, network, optimizer, scheduler, ema, generator=generator, autocast=autocast,
+                         private=private)
         self.continuous, self.discrete = data
         self.lt = layout_tensors
-        self.generator = generator
         self.p_unconditional = p_unconditional
         self.always_column = always_column
-        self.autocast = autocast
-        self.private = private
 
     def __call__(self, index):
         g, device = self.generator, self.continuous.device
@@ -46,19 +74,40 @@ class DiffusionStep:
                                     p_unconditional=self.p_unconditional, always=self.always_column)
         given = cols[:, self.lt.dim_to_column]
         t = torch.randint(self.process.n_timesteps, (b,), generator=g, device=device)
-        ctx = torch.autocast(device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
-        with ctx:
+        with self._context(device):
             per_row = self.process.training_loss(self.network, x0, t, given=given, cond=cols.float(), generator=g)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.private:
-            # DP-SGD: each row's gradient clipped, then noise, over the expected batch size
-            private_backward(self.network, self.optimizer, per_row)
-            loss = per_row.detach().sum() / max(b, 1)
-        else:
-            loss = per_row.mean()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0, foreach=True)
-        self.optimizer.step()
-        self.scheduler.step()
-        self.ema.update(self.network)
-        return {"loss": loss.detach()}
+        return self._update(per_row)
+
+
+class ImageDiffusionStep(_Step):
+    """Callable ``step(index) -> {"loss": tensor}`` training an image denoiser.
+
+    The images of ``index`` (``(B, C, H, W)`` in [-1, 1], on the device) get
+    random timesteps and noise; their class labels are replaced by the "no
+    class" index ``n_classes`` with probability ``label_dropout`` (so the
+    network also learns the unconditional prediction that classifier-free
+    guidance needs), and a share ``1 − p_unconditional`` of them gets a
+    random mask of pixels given clean (so the same network inpaints).
+    """
+
+    def __init__(self, process, network, optimizer, scheduler, ema, images, labels, *, n_classes, generator,
+                 label_dropout=0.1, p_unconditional=0.8, autocast=False, private=False):
+        super().__init__(process, network, optimizer, scheduler, ema, generator=generator, autocast=autocast,
+                         private=private)
+        self.images, self.labels, self.n_classes = images, labels, n_classes
+        self.label_dropout, self.p_unconditional = label_dropout, p_unconditional
+
+    def __call__(self, index):
+        g, device = self.generator, self.images.device
+        x0 = self.images[index]
+        b, c, h, w = x0.shape
+        labels = None
+        if self.labels is not None:
+            drop = torch.rand(b, generator=g, device=device) < self.label_dropout
+            labels = torch.where(drop, self.n_classes, self.labels[index])
+        mask = random_pixel_masks(b, h, w, generator=g, device=device, p_unconditional=self.p_unconditional)
+        t = torch.randint(self.process.n_timesteps, (b,), generator=g, device=device)
+        with self._context(device):
+            per_row = self.process.training_loss(self.network, x0, t, given=mask.bool().expand(b, c, h, w),
+                                                 cond=(labels, mask), generator=g)
+        return self._update(per_row)

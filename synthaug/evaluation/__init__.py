@@ -11,9 +11,11 @@ Modules: :mod:`~synthaug.evaluation.metrics` (synthaug's own figures),
 :mod:`~synthaug.evaluation.html` (the self-contained page).
 """
 
-from ._descriptions import SCORE_NAMES
+from ._descriptions import IMAGE_SCORE_NAMES, SCORE_NAMES
 from ._evaluate import evaluate
 from ._schema import infer_metadata
+from .image_metrics import ImageJudge, evaluate_images
 from .report import EvaluationReport, compare_reports
 
-__all__ = ["SCORE_NAMES", "EvaluationReport", "compare_reports", "evaluate", "infer_metadata"]
+__all__ = ["SCORE_NAMES", "IMAGE_SCORE_NAMES", "EvaluationReport", "compare_reports", "evaluate", "evaluate_images", "ImageJudge",
+           "infer_metadata"]

@@ -106,7 +106,46 @@ SCORES = {
     ),
 }
 
+#: The scores of evaluate_images: judges trained on the real training images.
+IMAGE_SCORES = {
+    "cas": (
+        "utility",
+        "Classification accuracy score: accuracy on the real holdout images of a logistic "
+        "regression trained on the synthetic images with their requested labels. Higher "
+        "is better; the aim is cas_real.",
+    ),
+    "cas_real": (
+        "utility",
+        "The same logistic regression trained on the real training images: the reference "
+        "for cas. Higher is better.",
+    ),
+    "label_fidelity": (
+        "fidelity",
+        "Share of synthetic images that an MLP trained on the real images assigns to the "
+        "class they were generated for. 0-1, higher is better.",
+    ),
+    "frechet": (
+        "fidelity",
+        "Fréchet distance between Gaussians fitted to the hidden-layer features (of that "
+        "MLP) of the synthetic and the real training images. Lower is better; compare "
+        "with frechet_real.",
+    ),
+    "frechet_real": (
+        "fidelity",
+        "The same distance from the real holdout images to the real training images: what "
+        "a perfect generator would get (sampling noise). Lower is better.",
+    ),
+    "frechet_ratio": (
+        "fidelity",
+        "frechet / frechet_real: 1 is as close as fresh real images. Lower is better.",
+    ),
+}
+
 SCORE_NAMES = tuple(SCORES)
+IMAGE_SCORE_NAMES = tuple(IMAGE_SCORES)
+#: Every name a report may hold, in display order.
+ALL_SCORE_NAMES = SCORE_NAMES + IMAGE_SCORE_NAMES
+SCORES.update(IMAGE_SCORES)
 
 _METRIC_NAMES = {
     "roc_auc": "ROC AUC",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import plots
-from ._descriptions import SCORE_NAMES, group
+from ._descriptions import ALL_SCORE_NAMES, group
 from ._schema import column_kinds
 
 __all__ = ["render_report", "render_comparison"]
@@ -155,14 +155,17 @@ def render_report(report):
         parts.append(_privacy(report))
     if "data_validity" in report.details:
         parts.append(_validity(report))
-    parts.append(_method(report))
+    if "images" in data:
+        parts.append(_images(report))
+    if "images" not in data:
+        parts.append(_method(report))
     title = "synthaug evaluation report"
     nav = "".join(
         f'<a href="#{anchor}">{label}</a>'
         for anchor, label in (("summary", "Summary"), ("columns", "Columns"),
                               ("pairs", "Column pairs"), ("detection", "Detection"),
                               ("utility", "ML efficacy"), ("privacy", "Privacy"),
-                              ("validity", "Validity"), ("method", "Method"))
+                              ("validity", "Validity"), ("images", "Images"), ("method", "Method"))
         if f'id="{anchor}"' in "".join(parts)
     )
     return (
@@ -173,11 +176,42 @@ def render_report(report):
     )
 
 
+def _png(rgb, alt):
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    plt.imsave(buffer, rgb, format="png")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}" style="image-rendering:pixelated">'
+
+
+def _images(report, per_class=10):
+    from ..plotting import image_grid
+
+    d = report._data["images"]
+    rows = []
+    for label in pd.unique(np.concatenate([d["y_real"], d["y_synthetic"]])):
+        cells = []
+        for images, labels, kind in ((d["real"], d["y_real"], "real"), (d["synthetic"], d["y_synthetic"],
+                                                                         "synthetic")):
+            chosen = np.asarray(images)[labels == label][:per_class]
+            cells.append(_png(image_grid(chosen, ncols=per_class, scale=4), f"{kind} images of class {label}")
+                         if len(chosen) else "<span class=\"note\">none</span>")
+        rows.append(f"<tr><td><b>{html.escape(str(label))}</b></td><td>{cells[0]}</td><td>{cells[1]}</td></tr>")
+    return ('<section id="images"><h2>Images per class</h2><p class="note">Up to '
+            f"{per_class} real training images and {per_class} synthetic images generated for each class.</p>"
+            "<table><thead><tr><th>class</th><th>real</th><th>synthetic</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></section>")
+
+
 def _header(report):
     n = report.info.get("n_rows", {})
-    sizes = ", ".join(f"{k} {v:,} rows" for k, v in n.items() if v is not None)
+    unit = "images" if "images" in report._data else "rows"
+    sizes = ", ".join(f"{k} {v:,} {unit}" for k, v in n.items() if v is not None)
     cols = report.info.get("n_columns")
-    sub = f"{sizes}; {cols} columns" if sizes else ""
+    sub = f"{sizes}; {cols} columns" if sizes and cols else sizes
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     return (
         "<header><h1>Synthetic data evaluation</h1>"
@@ -192,7 +226,7 @@ def _summary(report):
         ref = report.details["holdout_reference"]
         reference = dict(zip(ref["metric"], ref["value"]))
     rows = []
-    for name in SCORE_NAMES:
+    for name in ALL_SCORE_NAMES:
         if name not in report.scores:
             continue
         rows.append(
@@ -453,7 +487,7 @@ def render_comparison(reports, *, links=None, timings=None):
         cells = "".join(f'<td class="num">{_fmt(timings.get(n, {}).get(key))}</td>' for n in names)
         rows.append(f'<tr><td class="grp">run</td><td><code>{html.escape(key)}</code></td>{cells}<td></td></tr>')
     first = reports[names[0]]
-    for score in SCORE_NAMES:
+    for score in ALL_SCORE_NAMES:
         if not any(score in r.scores for r in reports.values()):
             continue
         cells = "".join(f'<td class="num">{_fmt(reports[n].scores.get(score))}</td>' for n in names)

@@ -6,7 +6,7 @@ import pathlib
 
 import pandas as pd
 
-from ._descriptions import SCORE_NAMES, describe
+from ._descriptions import ALL_SCORE_NAMES, describe
 
 __all__ = ["EvaluationReport", "compare_reports"]
 
@@ -66,7 +66,7 @@ class EvaluationReport:
 
     def __init__(self, scores, details=None, *, skipped=None, info=None, metadata=None,
                  data=None):
-        order = {name: i for i, name in enumerate(SCORE_NAMES)}
+        order = {name: i for i, name in enumerate(ALL_SCORE_NAMES)}
         self.skipped = dict(skipped or {})
         self.scores = {}
         for k, v in sorted(scores.items(), key=lambda kv: order.get(kv[0], len(order))):

@@ -1,8 +1,10 @@
 """Pure ``torch.nn`` modules: they map tensors to tensors and know nothing of training or sampling."""
 
 from .critic import PackedCritic
+from .dcgan import ConvCritic, ConvGenerator
 from .embeddings import timestep_embedding
 from .generator import DenseGenerator
 from .mlp import ResidualMLP
+from .unet import UNet
 
-__all__ = ["ResidualMLP", "PackedCritic", "DenseGenerator", "timestep_embedding"]
+__all__ = ["ResidualMLP", "PackedCritic", "DenseGenerator", "timestep_embedding", "UNet", "ConvGenerator", "ConvCritic"]
