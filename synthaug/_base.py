@@ -14,6 +14,7 @@ two methods:
 from __future__ import annotations
 
 import copy
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -34,9 +35,15 @@ from .privacy import PrivacyBudget, default_delta, noise_multiplier_for
 from .privacy.accounting import epsilon_spent
 from .privacy.dp_sgd import make_private
 from .resampling import OverSamplerMixin
+from .streaming import StreamingMixin
+from .checkpoint import TrainingState, fingerprint
+from .distributed import data_parallel, shard_rows, world
 from .training import train
 
 __all__ = ["BaseGenerativeSampler", "resolve_device", "to_device"]
+
+# parameters that do not change what a fit learns (a checkpoint written under other values still resumes)
+_RUN_PARAMS = {"verbose", "device", "checkpoint", "checkpoint_every", "warm_start"}
 
 
 
@@ -63,7 +70,14 @@ def _torch_generator(rng, device):
     return torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
 
 
-class BaseGenerativeSampler(ImageSamplerMixin, OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin, BaseEstimator):
+def _training_generator(rng, device):
+    """The training stream: :func:`_torch_generator`, made distinct per process under ``torch.distributed``."""
+    generator = _torch_generator(rng, device)
+    rank = world()[0]
+    return generator.manual_seed(generator.initial_seed() + rank) if rank else generator
+
+
+class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin, BaseEstimator):
     """Shared surface of the generative samplers (not for direct use)."""
 
     _parameter_constraints: dict = {
@@ -86,11 +100,16 @@ class BaseGenerativeSampler(ImageSamplerMixin, OverSamplerMixin, ImputerMixin, O
         "max_grad_norm": [Interval(Real, 0, None, closed="neither")],
         "bounds": [dict, None],
         "categories": [dict, None],
+        "warm_start": ["boolean"],
+        "checkpoint": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
+        "precision": [StrOptions({"auto", "fp32", "bf16"})],
+        "compile": ["boolean"],
     }
 
     def __init__(self, *, width, depth, ema_decay, p_unconditional, sampling_strategy, quality_filter, max_steps,
-                 batch_size, lr, discrete_columns, epsilon, delta, max_grad_norm, bounds, categories, device,
-                 random_state, verbose):
+                 batch_size, lr, discrete_columns, epsilon, delta, max_grad_norm, bounds, categories, warm_start,
+                 checkpoint, checkpoint_every, precision, compile, device, random_state, verbose):
         # parameters every generative model has (network size, EMA, conditioning masks, training, devices)
         self.width = width
         self.depth = depth
@@ -107,6 +126,11 @@ class BaseGenerativeSampler(ImageSamplerMixin, OverSamplerMixin, ImputerMixin, O
         self.max_grad_norm = max_grad_norm
         self.bounds = bounds
         self.categories = categories
+        self.warm_start = warm_start
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.precision = precision
+        self.compile = compile
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -160,7 +184,12 @@ class BaseGenerativeSampler(ImageSamplerMixin, OverSamplerMixin, ImputerMixin, O
         private = self._budget is not None
         self.batch_size_ = self._auto_batch_size[private] if self.batch_size == "auto" else int(self.batch_size)
         self.lr_ = self._auto_lr[private] if self.lr == "auto" else float(self.lr)
-        self.encoder_ = self._new_encoder(discrete, y is not None).fit(table, random_state=int(rng.integers(2**31)))
+        encoder_seed = int(rng.integers(2**31))
+        if self._take_warm_state("table") and list(self.encoder_.columns_) == list(table.columns):
+            pass   # warm start: the same encoder, so the networks' inputs mean what they meant
+        else:
+            self.__dict__.pop("_warm_state", None)
+            self.encoder_ = self._new_encoder(discrete, y is not None).fit(table, random_state=encoder_seed)
         if private and y is not None:
             # the class labels are public (the caller names them); their frequencies are noisy
             freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
@@ -171,24 +200,31 @@ class BaseGenerativeSampler(ImageSamplerMixin, OverSamplerMixin, ImputerMixin, O
         cuda = [self.device_] if self.device_.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(int(rng.integers(2**62)))
-            self._fit_model(encoded, _torch_generator(rng, self.device_))
+            self._fit_model(encoded, _training_generator(rng, self.device_))
         self._sample_rng = np.random.default_rng(rng.integers(2**62))
         self.privacy_ = self._privacy_report()
+        self._fitted_kind = "table"
         del self._budget
         return self
 
     def _fit_image_estimator(self, X, y):
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         self.device_ = resolve_device(self.device)
+        previous = (getattr(self, "image_shape_", None), list(getattr(self, "classes_", [])))
+        warm = self._take_warm_state("image")
         images, labels = self._fit_images(X, y, rng)
+        if warm and previous != (self.image_shape_, list(getattr(self, "classes_", []))):
+            raise ValueError("warm_start=True continues a fit on images of the same shape and classes; these "
+                             "differ from the previous fit's. Set warm_start=False.")
         images = to_device(images, self.device_)
         labels = to_device(labels, self.device_) if labels is not None else None
         cuda = [self.device_] if self.device_.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(int(rng.integers(2**62)))
-            self._fit_image_model(images, labels, _torch_generator(rng, self.device_))
+            self._fit_image_model(images, labels, _training_generator(rng, self.device_))
         self._sample_rng = np.random.default_rng(rng.integers(2**62))
         self.privacy_ = self._privacy_report()
+        self._fitted_kind = "image"
         del self._budget
         return self
 
@@ -203,6 +239,15 @@ class BaseGenerativeSampler(ImageSamplerMixin, OverSamplerMixin, ImputerMixin, O
         if self.quality_filter is not None:
             raise ValueError("quality_filter trains a classifier on the real rows outside the privacy budget; "
                              "it cannot be combined with epsilon.")
+        if self.precision == "bf16":
+            raise ValueError("precision='bf16' cannot be combined with epsilon: DP-SGD clips per-sample gradient "
+                             "norms in fp32. Use precision='auto' or 'fp32'.")
+        if self.compile:
+            raise ValueError("compile=True cannot be combined with epsilon: Opacus' per-sample hooks need the "
+                             "eager module.")
+        if world()[1] > 1:
+            raise ValueError("epsilon cannot be combined with torch.distributed training: the accountant assumes "
+                             "one Poisson sampler over the whole table. Fit a private model in one process.")
         delta = self.delta if self.delta is not None else default_delta(n_rows)
         return PrivacyBudget(float(self.epsilon), float(delta))
 
@@ -296,12 +341,86 @@ class BaseGenerativeSampler(ImageSamplerMixin, OverSamplerMixin, ImputerMixin, O
         columns = self.encoder_.columns_
         return columns.index(_TARGET) if _TARGET in columns else None
 
-    def _run_training(self, step, n_rows, n_steps, desc, monitor=None, sample_rate=None):
-        """Run the shared loop; sets ``history_`` and ``n_iter_``."""
-        self.history_ = train(step, n_rows=n_rows, batch_size=self.batch_size_, n_steps=n_steps,
-                              generator=step.generator, device=self.device_, verbose=self.verbose, desc=desc,
-                              monitor=monitor, sample_rate=sample_rate)
-        self.n_iter_ = n_steps
+    def _run_training(self, step, n_rows, n_steps, desc, *, state, data, monitor=None, sample_rate=None):
+        """Run the shared loop; sets ``history_`` and ``n_iter_``.
+
+        ``state`` (:class:`~synthaug.checkpoint.TrainingState`) names what the
+        fit trains: with ``warm_start`` it starts from the previous fit's
+        state; with ``checkpoint`` it resumes from that file when it holds
+        this fit (same ``data`` and parameters) and writes it every
+        ``checkpoint_every`` steps.
+        """
+        key = fingerprint(*data, params={k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS})
+        start, history, before = 0, None, None
+        warm = self.__dict__.pop("_warm_state", None)
+        if warm is not None:
+            try:
+                state.restore(warm, schedulers=False, generator=False)   # the networks go on; a fresh schedule
+            except (RuntimeError, KeyError) as exc:
+                raise ValueError("warm_start=True cannot continue the previous fit: its networks have other "
+                                 f"shapes ({str(exc).splitlines()[0]}); set warm_start=False.") from None
+            before = warm["history"]
+        saved = TrainingState.load(self.checkpoint) if self.checkpoint is not None else None
+        if saved is not None:
+            if saved.get("fingerprint") != key:
+                raise ValueError(f"checkpoint {self.checkpoint} holds another fit (other data or parameters); "
+                                 "delete it or choose another path.")
+            state.restore(saved)
+            start, history = saved["step"], saved["history"]
+
+        rank, size = world()
+
+        def save(steps_done, hist):
+            if rank == 0:   # one writer; every process resumes from the same file
+                state.save(self.checkpoint, step=steps_done, history=hist, fingerprint=key)
+
+        history = train(step, n_rows=n_rows, batch_size=max(1, self.batch_size_ // size), n_steps=n_steps,
+                        generator=step.generator, device=self.device_, verbose=self.verbose and rank == 0,
+                        desc=desc, monitor=monitor, sample_rate=sample_rate, start_step=start, history=history,
+                        checkpoint=save if self.checkpoint is not None else None,
+                        checkpoint_every=self.checkpoint_every, rows=shard_rows(n_rows, self.device_))
+        if before is not None and before.get("step"):   # warm start: one history, steps counted on
+            last = before["step"][-1]
+            history = {k: list(before.get(k, [])) + [v + last if k == "step" else v for v in vals]
+                       for k, vals in history.items()}
+        self.history_ = history
+        self.n_iter_ = n_steps if before is None else getattr(self, "n_iter_", 0) + n_steps
+        self._train_state = state.snapshot(step=n_steps, history=history)
+
+    def _autocast(self):
+        """Train under bf16 autocast? ``"auto"``: on CUDA (not under DP-SGD, which needs fp32 per-sample norms)."""
+        private = self._budget is not None   # (bf16 with epsilon is refused with the budget)
+        if self.precision == "auto":
+            return self.device_.type == "cuda" and not private
+        return self.precision == "bf16"
+
+    def _parallel(self, module):
+        """The training forward of a diffusion denoiser: DDP-wrapped when distributed, then compiled."""
+        return self._compiled(data_parallel(module, self.device_))
+
+    def _compiled(self, module, *, double_backward=False):
+        """``torch.compile(module)`` with ``compile=True`` (the module itself otherwise).
+
+        The compiled wrapper shares the module's parameters; checkpoints and
+        the EMA keep the plain module. A critic differentiated twice (gradient
+        penalty) stays eager: compiled graphs have no double backward.
+        """
+        if not self.compile or double_backward:   # (compile with epsilon is refused with the budget)
+            return module
+        return torch.compile(module)
+
+    def _take_warm_state(self, kind):
+        """With ``warm_start``, keep the previous fit's training state for :meth:`_run_training`."""
+        self.__dict__.pop("_warm_state", None)
+        if not self.warm_start or getattr(self, "_train_state", None) is None:
+            return False
+        if self.epsilon is not None:
+            raise ValueError("warm_start=True would train on the data again and spend more than epsilon; "
+                             "fit a private model in one go.")
+        if getattr(self, "_fitted_kind", None) != kind:
+            return False
+        self._warm_state = self._train_state
+        return True
 
     # --------------------------------------------------------------- sample
     def sample(self, n, *, conditions=None, y=None, random_state=None):
@@ -328,7 +447,9 @@ class BaseGenerativeSampler(ImageSamplerMixin, OverSamplerMixin, ImputerMixin, O
         Returns
         -------
         X_new : DataFrame or ndarray
-            Same container, columns and dtypes as the training ``X``.
+            Same container, columns and dtypes as the training ``X``; for an
+            image model, images of the training shape convention and dtype
+            (``conditions`` do not apply; condition on the class with ``y``).
         y_new : Series or ndarray
             Only when the model was fitted with ``y``.
         """

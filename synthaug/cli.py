@@ -62,15 +62,21 @@ def _read_data(args):
 
 
 def cmd_fit(args):
+    from .distributed import init_from_env, world
     from .io import save_model
 
+    init_from_env()   # under torchrun: one model, trained by every process (DDP)
+    rank, size = world()
     X, y, what = _read_data(args)
     privacy = {k: v for k, v in (("epsilon", args.epsilon), ("delta", args.delta)) if v is not None}
     model = _new_model(args, **privacy)
     start = time.perf_counter()
     model.fit(X, y)
+    if rank:
+        return   # only rank 0 writes the model
     save_model(model, args.out)
-    print(f"fitted {args.model} on {what} in {time.perf_counter() - start:.1f} s → {args.out}")
+    on = f" on {size} processes" if size > 1 else ""
+    print(f"fitted {args.model} on {what}{on} in {time.perf_counter() - start:.1f} s → {args.out}")
     if model.privacy_ is not None:
         p = model.privacy_
         print(f"differential privacy: ({p['epsilon']:.3g}, {p['delta']:.3g})-DP — encoder ε {p['encoder_epsilon']:.3g}, "
@@ -222,15 +228,15 @@ def cmd_sample(args):
         return
     if is_image_path(args.out) or str(args.out).lower().endswith(".png"):
         raise _UserError(f"{args.out}: a table model writes CSV or Parquet.")
+    from .distributed import init_from_env
+
+    init_from_env()   # under torchrun each process writes its own shards of a folder
     conditions = dict(_parse_condition(model, c) for c in args.condition or [])
-    out = model.sample(args.n, conditions=conditions or None, random_state=args.seed)
-    if isinstance(out, tuple):
-        X, y = out
-        X = X.copy()
-        X[y.name if getattr(y, "name", None) is not None else "target"] = y
-        out = X
-    write_table(out, args.out)
-    print(f"wrote {len(out)} rows → {args.out}")
+    start = time.perf_counter()
+    paths = model.sample_to(args.out, args.n, batch_size=args.batch_size, conditions=conditions or None,
+                            random_state=args.seed)
+    where = args.out if len(paths) == 1 else f"{len(paths)} shards in {args.out}"
+    print(f"wrote {args.n} rows in {time.perf_counter() - start:.1f} s → {where}")
 
 
 def cmd_evaluate(args):
@@ -390,7 +396,9 @@ def build_parser():
     s = sub.add_parser("sample", help="sample rows from a saved model")
     s.add_argument("model")
     s.add_argument("-n", type=int, required=True, help="number of rows")
-    s.add_argument("--out", required=True, help="CSV or Parquet file to write")
+    s.add_argument("--out", required=True,
+                   help="CSV or Parquet file, or a folder for Parquet shards (images: .npz, .npy or .png)")
+    s.add_argument("--batch-size", type=int, default=100_000, help="rows per shard / row group (constant memory)")
     s.add_argument("--condition", action="append", metavar="COL=VALUE",
                    help="COL=VALUE, COL=A,B (a set) or COL=LOW..HIGH (an interval); repeatable")
     s.add_argument("--seed", type=int, default=None)

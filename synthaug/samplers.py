@@ -14,10 +14,16 @@ from .diffusion.trainer import DiffusionStep, ImageDiffusionStep
 from .encoding.columns import _Z_MAX
 from .gan import LOSSES, ConditionalRowSampler, GANStep, ImageGANStep, ModeCoverage, TabularGAN, warn_if_collapsed
 from .nn import ConvCritic, ConvGenerator, DenseGenerator, PackedCritic, ResidualMLP, UNet
+from .checkpoint import TrainingState
 from .privacy.dp_sgd import quiet_hooks, release
 from .training import EMA, warmup_cosine
 
 __all__ = ["DiffusionSampler", "GANSampler"]
+
+
+def _image_key(images, labels):
+    """The arrays that identify an image fit (for checkpoints)."""
+    return (images.cpu().numpy(),) + (() if labels is None else (labels.cpu().numpy(),))
 
 
 def _anchor_table(layout, codes):
@@ -161,6 +167,29 @@ class DiffusionSampler(BaseGenerativeSampler):
         With ``epsilon``: column → list of levels declared public, kept even
         when rare. Otherwise only levels frequent enough to pass a DP
         threshold are released; rarer ones never appear in samples.
+    warm_start : bool, default=False
+        When True, ``fit`` on data of the same columns (or images of the same
+        shape and classes) continues training the previous fit's networks,
+        optimiser and EMA for ``max_steps`` more steps (a fresh learning-rate
+        schedule; the encoder is kept), as scikit-learn's ``warm_start``.
+        Not with ``epsilon`` (it would spend the budget again).
+    checkpoint : str or path-like, default=None
+        A file for the training state. Every ``checkpoint_every`` steps and
+        at the end the networks, optimisers, schedule, EMA and random state
+        are written to it (atomically); a ``fit`` with the same data and
+        parameters whose checkpoint exists resumes from it, so a killed fit
+        loses at most ``checkpoint_every`` steps. A checkpoint of another
+        fit is refused with an error.
+    checkpoint_every : int, default=1000
+        Steps between checkpoints.
+    precision : {"auto", "fp32", "bf16"}, default="auto"
+        Training arithmetic: ``"bf16"`` runs the forward passes under bf16
+        autocast (weights and optimiser stay fp32); ``"auto"`` is bf16 on a
+        GPU and fp32 on a CPU (where bf16 is slower on most processors) and
+        always fp32 under ``epsilon``.
+    compile : bool, default=False
+        ``torch.compile`` the networks' training forward passes (a one-off
+        compile cost; worth it for long GPU fits). Not with ``epsilon``.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else CPU.
     random_state : int, RandomState or None, default=None
@@ -227,13 +256,16 @@ class DiffusionSampler(BaseGenerativeSampler):
     def __init__(self, *, n_timesteps=1000, sampling_steps=10, width="auto", depth="auto", schedule="cosine",
                  solver="ddim", eta=1.0, guidance_scale=0.0, label_dropout=0.1, ema_decay=0.999, p_unconditional=0.8, sampling_strategy="auto",
                  quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
-                 epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, device="auto",
+                 epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
+                 checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
                  random_state=None, verbose=True):
         super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
                          sampling_strategy=sampling_strategy, quality_filter=quality_filter,
                          max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
                          epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, bounds=bounds,
-                         categories=categories, device=device, random_state=random_state, verbose=verbose)
+                         categories=categories, warm_start=warm_start, checkpoint=checkpoint,
+                         checkpoint_every=checkpoint_every, precision=precision, compile=compile, device=device,
+                         random_state=random_state, verbose=verbose)
         self.n_timesteps = n_timesteps
         self.sampling_steps = sampling_steps
         self.schedule = schedule
@@ -261,12 +293,15 @@ class DiffusionSampler(BaseGenerativeSampler):
         rate = None
         if self._budget is not None:   # DP-SGD: the denoiser is the private model
             network, optimizer, rate = self._make_private(network, optimizer, len(encoded), n_steps, generator)
-        step = DiffusionStep(self.process_, network, optimizer, scheduler, ema,
+        step = DiffusionStep(self.process_, self._parallel(network), optimizer, scheduler, ema,
                              self._device_data(encoded), lt, generator=generator,
                              p_unconditional=self.p_unconditional, always_column=self._always_column(),
-                             autocast=device.type == "cuda" and rate is None, private=rate is not None)
+                             autocast=self._autocast(), private=rate is not None)
+        state = TrainingState(modules={"network": network}, optimizers={"optimizer": optimizer},
+                              schedulers={"scheduler": scheduler}, emas={"ema": ema}, generator=generator)
         with quiet_hooks():
-            self._run_training(step, len(encoded), n_steps, "diffusion", sample_rate=rate)
+            self._run_training(step, len(encoded), n_steps, "diffusion", sample_rate=rate, state=state,
+                               data=(encoded.continuous, encoded.discrete))
         if rate is not None:
             release(network)
         self.network_ = ema.model
@@ -286,12 +321,15 @@ class DiffusionSampler(BaseGenerativeSampler):
         rate = None
         if self._budget is not None:   # DP-SGD: the U-Net is the private model (GroupNorm: per-sample)
             network, optimizer, rate = self._make_private(network, optimizer, len(images), n_steps, generator)
-        step = ImageDiffusionStep(self.process_, network, optimizer, scheduler, ema, images, labels,
+        step = ImageDiffusionStep(self.process_, self._parallel(network), optimizer, scheduler, ema, images, labels,
                                   n_classes=self._n_image_classes, generator=generator,
                                   label_dropout=self.label_dropout, p_unconditional=self.p_unconditional,
-                                  autocast=device.type == "cuda" and rate is None, private=rate is not None)
+                                  autocast=self._autocast(), private=rate is not None)
+        state = TrainingState(modules={"network": network}, optimizers={"optimizer": optimizer},
+                              schedulers={"scheduler": scheduler}, emas={"ema": ema}, generator=generator)
         with quiet_hooks():
-            self._run_training(step, len(images), n_steps, "diffusion", sample_rate=rate)
+            self._run_training(step, len(images), n_steps, "diffusion", sample_rate=rate, state=state,
+                               data=_image_key(images, labels))
         if rate is not None:
             release(network)
         self.network_ = ema.model
@@ -395,7 +433,7 @@ class GANSampler(BaseGenerativeSampler):
         500 rows per step (the expected Poisson batch with ``epsilon``).
     lr : float or "auto", default="auto"
         Adam learning rate of both networks (β = (0.5, 0.9)): 2e-4.
-    discrete_columns, device, random_state, verbose
+    discrete_columns, warm_start, checkpoint, checkpoint_every, precision, compile, device, random_state, verbose
         As in :class:`DiffusionSampler`.
     epsilon, delta, max_grad_norm, bounds, categories
         Differential privacy, as in :class:`DiffusionSampler`; here the
@@ -462,12 +500,16 @@ class GANSampler(BaseGenerativeSampler):
                  width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
                  p_unconditional=0.5, p_conditional_rows=0.5, sampling_strategy="auto", quality_filter=None,
                  max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None, epsilon=None, delta=None,
-                 max_grad_norm=1.0, bounds=None, categories=None, device="auto", random_state=None, verbose=True):
+                 max_grad_norm=1.0, bounds=None, categories=None, warm_start=False, checkpoint=None,
+                 checkpoint_every=1000, precision="auto", compile=False, device="auto", random_state=None,
+                 verbose=True):
         super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
                          sampling_strategy=sampling_strategy, quality_filter=quality_filter,
                          max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
                          epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, bounds=bounds,
-                         categories=categories, device=device, random_state=random_state, verbose=verbose)
+                         categories=categories, warm_start=warm_start, checkpoint=checkpoint,
+                         checkpoint_every=checkpoint_every, precision=precision, compile=compile, device=device,
+                         random_state=random_state, verbose=verbose)
         self.loss, self.gp_weight, self.n_critic, self.pac = loss, gp_weight, n_critic, pac
         self.spectral_norm, self.noise_dim, self.tau = spectral_norm, noise_dim, tau
         self.critic_width, self.critic_depth, self.dropout = critic_width, critic_depth, dropout
@@ -508,11 +550,12 @@ class GANSampler(BaseGenerativeSampler):
         if private:   # DP-SGD: the critic is the private model; the generator sees data only through it
             critic, opt_c, rate = self._make_private(critic, opt_c, len(encoded), n_steps * self.n_critic, generator)
         rows = ConditionalRowSampler(data[1], layout.cardinalities) if layout.n_discrete and not private else None
-        step = GANStep(self.gan_, g_net, critic, opt_g, opt_c, ema, data, lt, loss=loss, n_critic=self.n_critic,
+        step = GANStep(self.gan_, self._compiled(g_net), self._compiled(critic, double_backward=gp > 0), opt_g, opt_c,
+                       ema, data, lt, loss=loss, n_critic=self.n_critic,
                        gp_weight=gp, noise_dim=self.noise_dim, row_sampler=rows,
                        p_conditional_rows=self.p_conditional_rows, p_unconditional=self.p_unconditional,
                        always_column=self._always_column(), generator=generator,
-                       autocast=device.type == "cuda" and not private, sample_rate=rate,
+                       autocast=self._autocast(), sample_rate=rate,
                        fake_batch=max(1, round(rate * len(encoded))) if private else None)
         monitor = None
         if not private:   # coverage is measured against the training data: not a private release
@@ -524,8 +567,11 @@ class GANSampler(BaseGenerativeSampler):
                 codes = codes if codes is not None else torch.zeros((2048, 0), dtype=torch.long, device=device)
                 return coverage(x[:, : layout.n_continuous], codes)
 
+        state = TrainingState(modules={"generator": g_net, "critic": critic}, optimizers={"g": opt_g, "c": opt_c},
+                              emas={"ema": ema}, generator=generator)
         with quiet_hooks():
-            self._run_training(step, len(encoded), n_steps, "gan", monitor=monitor, sample_rate=rate)
+            self._run_training(step, len(encoded), n_steps, "gan", monitor=monitor, sample_rate=rate, state=state,
+                               data=(encoded.continuous, encoded.discrete))
         self._anchor_levels = _anchor_table(layout, encoded.discrete) if not private \
             else _private_anchor_table(self.encoder_)
         if private:
@@ -563,13 +609,17 @@ class GANSampler(BaseGenerativeSampler):
         if private:
             critic, opt_c, rate = self._make_private(critic, opt_c, len(images), n_steps * self.n_critic, generator)
         prior = None if labels is None else torch.as_tensor(self.class_prior_, dtype=torch.float32, device=device)
-        step = ImageGANStep(g_net, critic, opt_g, opt_c, ema, images, labels, loss=loss, n_critic=self.n_critic,
+        step = ImageGANStep(self._compiled(g_net), self._compiled(critic, double_backward=gp > 0), opt_g, opt_c, ema,
+                            images, labels, loss=loss, n_critic=self.n_critic,
                             gp_weight=gp, noise_dim=self.noise_dim, generator=generator, class_prior=prior,
                             label_dropout=self._image_label_dropout,
-                            autocast=device.type == "cuda" and not private, sample_rate=rate,
+                            autocast=self._autocast(), sample_rate=rate,
                             fake_batch=max(1, round(rate * len(images))) if private else None)
+        state = TrainingState(modules={"generator": g_net, "critic": critic}, optimizers={"g": opt_g, "c": opt_c},
+                              emas={"ema": ema}, generator=generator)
         with quiet_hooks():
-            self._run_training(step, len(images), n_steps, "gan", sample_rate=rate)
+            self._run_training(step, len(images), n_steps, "gan", sample_rate=rate, state=state,
+                               data=_image_key(images, labels))
         if private:
             release(critic)
         self.generator_, self.critic_ = ema.model, trained_critic.eval()

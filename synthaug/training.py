@@ -70,7 +70,8 @@ def _batches(n_rows, batch_size, generator, device):
 
 
 def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
-          desc="training", log_every=25, monitor=None, sample_rate=None):
+          desc="training", log_every=25, monitor=None, sample_rate=None, start_step=0, history=None,
+          checkpoint=None, checkpoint_every=None, rows=None):
     """Run ``n_steps`` calls of ``step(index)`` and return the loss history.
 
     Parameters
@@ -90,6 +91,17 @@ def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
         Poisson sampling for differentially private training: each row joins
         each batch independently with this probability (``batch_size`` is
         then only the expected size).
+    start_step : int, default=0
+        Steps already taken (resuming from a checkpoint): the loop runs
+        ``start_step … n_steps − 1``.
+    history : dict of lists, default=None
+        The history of those steps, continued.
+    checkpoint : callable, default=None
+        ``checkpoint(steps_done, history)``, called every
+        ``checkpoint_every`` steps and at the end.
+    rows : LongTensor, default=None
+        The rows this process may draw (its shard under
+        ``torch.distributed``); all ``n_rows`` by default.
 
     Returns
     -------
@@ -97,14 +109,17 @@ def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
         ``"step"``, ``"seconds"`` and each loss, averaged over ``log_every``
         steps.
     """
-    history = {"step": [], "seconds": []}
+    history = {k: list(v) for k, v in history.items()} if history else {"step": [], "seconds": []}
+    offset = history["seconds"][-1] if history["seconds"] else 0.0
     start = time.perf_counter()
     running, n_run = None, 0
     disable = (not verbose) or not sys.stderr.isatty()
-    with tqdm(total=n_steps, desc=desc, disable=disable, leave=False, unit="step") as bar:
-        batches = _batches(n_rows, batch_size, generator, device) if sample_rate is None \
-            else poisson_batches(n_rows, sample_rate, generator, device)
-        for k in range(n_steps):
+    with tqdm(total=n_steps, initial=start_step, desc=desc, disable=disable, leave=False, unit="step") as bar:
+        batches = _batches(n_rows if rows is None else len(rows), batch_size, generator, device) \
+            if sample_rate is None else poisson_batches(n_rows, sample_rate, generator, device)
+        if rows is not None:
+            batches = (rows[index] for index in batches)
+        for k in range(start_step, n_steps):
             losses = step(next(batches))
             stacked = torch.stack([v.detach().float() for v in losses.values()])
             running = stacked if running is None else running + stacked
@@ -119,10 +134,13 @@ def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
                     running = running / n_run
                 values = running.tolist()   # one host sync per log_every steps
                 history["step"].append(k + 1)
-                history["seconds"].append(time.perf_counter() - start)
+                history["seconds"].append(offset + time.perf_counter() - start)
                 for name, v in zip(names, values):
                     history.setdefault(name, []).append(v)
                 bar.set_postfix({name: f"{v:.3f}" for name, v in zip(names, values)}, refresh=False)
                 bar.update(n_run)
                 running, n_run = None, 0
+            if checkpoint is not None and ((checkpoint_every and (k + 1) % checkpoint_every == 0)
+                                           or k == n_steps - 1):
+                checkpoint(k + 1, history)   # a killed fit loses at most checkpoint_every steps
     return history

@@ -130,6 +130,9 @@ class TableEncoder:
         Numeric CDFs and spikes are estimated on at most this many rows
         (levels, bounds, missing rates and the value set of a numeric column
         with at most ``n_knots`` distinct values always use every row).
+    transform_chunk : int, default=200_000
+        Rows encoded at a time by ``transform`` (bounds the memory beyond the
+        encoded output).
     epsilon : float or None, default=None
         With a budget, every statistic comes from differentially private
         releases (:mod:`synthaug.encoding.private`) that spend ``epsilon`` in
@@ -173,8 +176,9 @@ class TableEncoder:
 
     def __init__(self, *, discrete_columns=None, max_levels=100, spike_threshold=0.02,
                  n_knots=1000, fit_subsample=200_000, epsilon=None, delta=None, bounds=None, categories=None,
-                 complete_columns=None):
+                 complete_columns=None, transform_chunk=200_000):
         self.discrete_columns = discrete_columns
+        self.transform_chunk = transform_chunk
         self.epsilon = epsilon
         self.delta = delta
         self.bounds = bounds
@@ -305,16 +309,20 @@ class TableEncoder:
         """
         rng = None if random_state is None else check_random_state(random_state)
         n = len(X)
-        # filled column by column: column-major buffers, made row-major once at the end
-        cont = np.zeros((n, self.layout_.n_continuous), dtype=np.float32, order="F")
-        disc = np.zeros((n, self.layout_.n_discrete), dtype=np.int64, order="F")
-        for name, (ci, di) in zip(self.columns_, self.layout_.column_parts):
-            codes, z = self.encode_column(name, X[name], rng=rng)
-            if di is not None:
-                disc[:, di] = codes
-            if ci is not None:
-                cont[:, ci] = z
-        return EncodedTable(np.ascontiguousarray(cont), np.ascontiguousarray(disc))
+        cont = np.empty((n, self.layout_.n_continuous), dtype=np.float32)
+        disc = np.empty((n, self.layout_.n_discrete), dtype=np.int64)
+        # in row chunks: each chunk is encoded column by column, then copied into the row-major
+        # outputs, so peak memory is the outputs plus one chunk (not a second full copy)
+        for start in range(0, max(n, 1), self.transform_chunk):
+            part = X.iloc[start: start + self.transform_chunk]
+            rows = slice(start, start + len(part))
+            for name, (ci, di) in zip(self.columns_, self.layout_.column_parts):
+                codes, z = self.encode_column(name, part[name], rng=rng)
+                if di is not None:
+                    disc[rows, di] = codes
+                if ci is not None:
+                    cont[rows, ci] = z
+        return EncodedTable(cont, disc)
 
     def encode_column(self, name, values, *, rng=None):
         """``(codes or None, z or None)`` of one column's values (a Series)."""

@@ -6,6 +6,7 @@ import contextlib
 
 import torch
 
+from ..distributed import allreduce_gradients
 from ..privacy.dp_sgd import poisson_sample, private_backward
 from .losses import critic_loss, generator_loss, gradient_penalty
 
@@ -94,6 +95,7 @@ class ImageGANStep:
                 loss_c = per_row.detach().mean()
             else:
                 loss_c.backward()
+            allreduce_gradients(self.critic)   # a no-op in one process
             self.opt_c.step()
         self.critic.requires_grad_(False)   # the generator step needs no critic gradients
         if private:
@@ -102,6 +104,7 @@ class ImageGANStep:
             loss_g = generator_loss(self.loss, self.critic(fake, y_fake))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        allreduce_gradients(self.g_net)
         self.opt_g.step()
         if private:
             self.critic.enable_hooks()

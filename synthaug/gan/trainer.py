@@ -7,6 +7,7 @@ import contextlib
 import torch
 
 from ..conditioning import random_given_columns
+from ..distributed import allreduce_gradients
 from ..privacy.dp_sgd import poisson_sample, private_backward
 from .losses import critic_loss, generator_loss, gradient_penalty
 
@@ -110,6 +111,7 @@ class GANStep:
         loss_g = generator_loss(self.loss, self.critic(self.gan.critic_input(fake, fake_cols)))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        allreduce_gradients(self.g_net)
         self.opt_g.step()
         self.critic.enable_hooks()
         self.critic.requires_grad_(True)
@@ -136,12 +138,14 @@ class GANStep:
                         self.critic, real_in, fake_in, generator=self.generator, pac=self.pac)
             self.opt_c.zero_grad(set_to_none=True)
             loss_c.backward()
+            allreduce_gradients(self.critic)   # a no-op in one process
             self.opt_c.step()
         self.critic.requires_grad_(False)   # the generator step needs no critic gradients
         with self._context(device):
             loss_g = generator_loss(self.loss, self.critic(self.gan.critic_input(fake, cols)))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        allreduce_gradients(self.g_net)
         self.opt_g.step()
         self.critic.requires_grad_(True)
         self.ema.update(self.g_net)

@@ -1,0 +1,204 @@
+"""Sampling more rows than fit in memory: ``sample_to`` writes Parquet or CSV in shards.
+
+Rows are generated in fixed blocks of :data:`BLOCK_ROWS`, block *k* from its
+own random stream (``SeedSequence(seed, spawn_key=(k,))``), so the rows
+depend only on the seed — not on the shard size, the process count or the
+order in which blocks are made — and any block can be regenerated alone.
+Shards are written under a temporary name and renamed, so a shard is never
+seen half-written; a single output file is renamed into place once
+complete. Under ``torch.distributed`` each rank writes the shards
+``i ≡ rank (mod world size)``: the union of the ranks' shards is the output
+of one process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from ._validation import check_n_samples
+from .conditioning import parse_conditions
+
+__all__ = ["StreamingMixin", "BLOCK_ROWS"]
+
+#: rows generated per random stream (and per network batch)
+BLOCK_ROWS = 4_096
+_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+def _distributed_rank():
+    """``(rank, world_size)`` of an initialised ``torch.distributed`` group, else ``(0, 1)``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _atomic_write(frame, path, fmt):
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class _SingleFile:
+    """Append shards to one Parquet (row groups) or CSV file under a temporary name; rename at the end."""
+
+    def __init__(self, path, fmt):
+        self.path, self.fmt = path, fmt
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.writer = None
+
+    def write(self, frame):
+        if self.fmt == "csv":
+            frame.to_csv(self.tmp, mode="a" if self.writer else "w", header=self.writer is None, index=False)
+            self.writer = True
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, table.schema)
+        self.writer.write_table(table)
+
+    def close(self, ok):
+        if self.fmt == "parquet" and self.writer is not None:
+            self.writer.close()
+        if ok and self.writer is not None:
+            os.replace(self.tmp, self.path)
+        elif self.tmp.exists():
+            self.tmp.unlink()
+
+
+class StreamingMixin:
+    """``sample_to`` for a fitted table sampler (see the module docstring)."""
+
+    def sample_to(self, path, n, *, batch_size=100_000, conditions=None, y=None, random_state=None,
+                  format=None, rank=None, world_size=None):
+        """Write ``n`` sampled rows to ``path`` in shards, with memory bounded by one shard.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.parquet`` or ``.csv`` file, or a folder (an existing one, a
+            path ending in ``/`` or without suffix) that receives
+            ``part-00000.parquet``, ``part-00001.parquet``, … (``format``).
+        n : int
+            Rows to write.
+        batch_size : int, default=100_000
+            Rows per shard (per Parquet row group for a single file).
+        conditions : dict, default=None
+            As in :meth:`sample`.
+        y : label, default=None
+            Only for a model fitted with ``y``: the class of every row; by
+            default drawn with the training class frequencies. The label is
+            written as a last column (named as the training ``y``, or
+            ``"target"``).
+        random_state : int, default=None
+            Seed of the rows: the same seed gives the same rows whatever
+            ``batch_size`` and the number of processes. None draws a seed
+            from the model's own stream.
+        format : {"parquet", "csv"}, default=None
+            Shard format in a folder (default Parquet); a file's suffix
+            decides for a single file.
+        rank, world_size : int, default=None
+            This process's share: shards ``i`` with ``i % world_size ==
+            rank``. By default taken from an initialised
+            ``torch.distributed`` group, else one process writes all.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files this process wrote.
+        """
+        check_is_fitted(self)
+        if hasattr(self, "image_scaler_"):
+            raise ValueError("sample_to writes tables; sample images with sample() and save them with numpy.")
+        n = check_n_samples(n)
+        if n == 0:
+            raise ValueError("n must be at least 1: sample_to has nothing to write for n=0.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if y is not None and np.ndim(y) != 0:
+            raise ValueError("sample_to takes one class for every row (y=label) or None; use sample() for a list.")
+        if rank is None or world_size is None:
+            rank, world_size = _distributed_rank()
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size); got rank={rank}, world_size={world_size}.")
+        parse_conditions(self.encoder_, conditions)   # a bad condition fails before anything is written
+        seed = int(self._call_rng(None).integers(2**62)) if random_state is None else \
+            int(np.random.default_rng(random_state).integers(2**62)) if isinstance(random_state, np.random.Generator) \
+            else int(random_state)
+        path = Path(path)
+        suffix = path.suffix.lower()
+        folder = path.is_dir() or str(path).endswith(("/", os.sep)) or suffix == ""
+        fmt = (format or "parquet") if folder else _FORMATS.get(suffix)
+        if fmt not in ("parquet", "csv"):
+            raise ValueError(f"{path}: write .parquet or .csv, or give a folder (format='parquet' or 'csv').")
+        n_shards = -(-n // batch_size)
+        mine = list(range(rank, n_shards, world_size))
+        if not folder and world_size > 1:
+            raise ValueError("several processes write a folder of shards, not one file; give a folder path.")
+        if folder:
+            path.mkdir(parents=True, exist_ok=True)
+        single = None if folder else _SingleFile(path, fmt)
+        written, ok = [], False
+        blocks = _BlockCache(self, seed, conditions, y)
+        disable = not getattr(self, "verbose", False) or not sys.stderr.isatty()
+        try:
+            with tqdm(total=sum(min(batch_size, n - i * batch_size) for i in mine), desc="sample_to", unit="row",
+                      disable=disable, leave=False) as bar:
+                for i in mine:
+                    start, stop = i * batch_size, min(n, (i + 1) * batch_size)
+                    frame = blocks.rows(start, stop)
+                    if folder:
+                        shard = path / f"part-{i:05d}.{'parquet' if fmt == 'parquet' else 'csv'}"
+                        _atomic_write(frame, shard, fmt)
+                        written.append(shard)
+                    else:
+                        single.write(frame)
+                    bar.update(stop - start)
+            ok = True
+        finally:
+            if single is not None:
+                single.close(ok)
+        return written if folder else [path]
+
+
+class _BlockCache:
+    """Rows ``[start, stop)`` of the seeded stream, assembled from whole blocks (the last one kept)."""
+
+    def __init__(self, model, seed, conditions, y):
+        self.model, self.seed, self.conditions, self.y = model, seed, conditions, y
+        self.cached = (None, None)
+
+    def block(self, k):
+        if self.cached[0] != k:
+            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(k,)))
+            frame, labels = self.model._sample_table(BLOCK_ROWS, self.conditions, self.y, rng)
+            if labels is not None:
+                name = getattr(self.model.target_schema_, "name", None)
+                frame[name if name is not None and name not in frame.columns else "target"] = labels
+            self.cached = (k, frame)
+        return self.cached[1]
+
+    def rows(self, start, stop):
+        parts = []
+        for k in range(start // BLOCK_ROWS, (stop - 1) // BLOCK_ROWS + 1):
+            lo, hi = max(start, k * BLOCK_ROWS) - k * BLOCK_ROWS, min(stop, (k + 1) * BLOCK_ROWS) - k * BLOCK_ROWS
+            parts.append(self.block(k).iloc[lo:hi])
+        return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,100 @@
+"""Checkpoints (resume a killed fit) and warm_start (continue training), on both samplers."""
+
+import numpy as np
+import pytest
+import torch
+
+from synthaug.checkpoint import TrainingState
+from synthaug.datasets import load_credit, load_digits
+
+from _tiny import SAMPLERS, tiny
+
+KINDS = list(SAMPLERS)
+
+
+@pytest.fixture(scope="module")
+def credit():
+    return load_credit().sample(200, random_state=0)
+
+
+def _count_steps(monkeypatch, kind, fail_at=None):
+    """Spy on the training step of ``kind``; raise KeyboardInterrupt at call ``fail_at`` (a killed process)."""
+    from synthaug.diffusion.trainer import DiffusionStep
+    from synthaug.gan.trainer import GANStep
+
+    cls = DiffusionStep if kind == "diffusion" else GANStep
+    original = cls.__call__
+    calls = []
+
+    def spy(self, index):
+        calls.append(1)
+        if fail_at is not None and len(calls) == fail_at:
+            raise KeyboardInterrupt
+        return original(self, index)
+
+    monkeypatch.setattr(cls, "__call__", spy)
+    return calls
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_killed_fit_resumes_from_its_checkpoint(kind, credit, tmp_path, monkeypatch):
+    path = tmp_path / "fit.ckpt"
+    params = dict(max_steps=12, checkpoint=str(path), checkpoint_every=5, random_state=0)
+    with monkeypatch.context() as m:
+        _count_steps(m, kind, fail_at=8)
+        with pytest.raises(KeyboardInterrupt):
+            tiny(kind, **params).fit(credit)
+    assert TrainingState.load(path)["step"] == 5                 # the last checkpoint before the kill
+    calls = _count_steps(monkeypatch, kind)
+    model = tiny(kind, **params).fit(credit)
+    assert len(calls) == 7 and model.n_iter_ == 12               # only the lost steps are trained again
+    assert model.history_["step"][-1] == 12 and TrainingState.load(path)["step"] == 12
+    assert len(model.sample(5)) == 5
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_finished_checkpoint_gives_the_same_model_without_training(kind, credit, tmp_path, monkeypatch):
+    path = tmp_path / "done.ckpt"
+    first = tiny(kind, max_steps=6, checkpoint=str(path), random_state=1).fit(credit)
+    calls = _count_steps(monkeypatch, kind)
+    again = tiny(kind, max_steps=6, checkpoint=str(path), random_state=1).fit(credit)
+    assert not calls
+    net = "network_" if kind == "diffusion" else "generator_"
+    for a, b in zip(getattr(first, net).state_dict().values(), getattr(again, net).state_dict().values()):
+        torch.testing.assert_close(a, b)
+
+
+def test_a_checkpoint_of_another_fit_is_refused(credit, tmp_path):
+    path = tmp_path / "other.ckpt"
+    tiny("diffusion", max_steps=4, checkpoint=str(path), random_state=0).fit(credit)
+    with pytest.raises(ValueError, match="holds another fit"):
+        tiny("diffusion", max_steps=4, checkpoint=str(path), random_state=0).fit(credit.head(150))
+    with pytest.raises(ValueError, match="holds another fit"):
+        tiny("diffusion", max_steps=4, checkpoint=str(path), random_state=0, lr=0.1).fit(credit)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_warm_start_continues_training(kind, credit, monkeypatch):
+    model = tiny(kind, max_steps=5, random_state=0).fit(credit)
+    encoder = model.encoder_
+    net = "network_" if kind == "diffusion" else "generator_"
+    before = [p.clone() for p in getattr(model, net).parameters()]
+    calls = _count_steps(monkeypatch, kind)
+    model.set_params(warm_start=True).fit(credit)
+    assert len(calls) == 5 and model.n_iter_ == 10 and model.encoder_ is encoder
+    assert model.history_["step"][-1] == 10
+    assert any(not torch.equal(a, b) for a, b in zip(before, getattr(model, net).parameters()))
+    model.fit(credit.drop(columns="Age"))                        # other columns: a fresh fit
+    assert model.n_iter_ == 5 and "Age" not in model.encoder_.columns_
+
+
+def test_warm_start_refuses_privacy_and_other_images(credit):
+    model = tiny("diffusion", max_steps=3, random_state=0).fit(credit)
+    with pytest.raises(ValueError, match="spend more than epsilon"):
+        model.set_params(warm_start=True, epsilon=5.0).fit(credit)
+    X, y = load_digits(return_X_y=True)
+    images = tiny("diffusion", max_steps=2, random_state=0).fit(X[:40], y[:40])
+    images.set_params(warm_start=True).fit(X[:40], y[:40])
+    assert images.n_iter_ == 4
+    with pytest.raises(ValueError, match="same shape and classes"):
+        images.fit(np.zeros((10, 1, 9, 9), np.uint8))

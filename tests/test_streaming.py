@@ -1,0 +1,67 @@
+"""sample_to: shards with constant memory, rows independent of the shard size and process count."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthaug.datasets import load_credit
+from synthaug.streaming import BLOCK_ROWS
+
+from _tiny import tiny
+
+pytest.importorskip("pyarrow")
+
+
+@pytest.fixture(scope="module", params=["diffusion", "gan"])
+def fitted(request):
+    data = load_credit().sample(300, random_state=0)
+    X, y = data.drop(columns="Status"), data["Status"]
+    return tiny(request.param, random_state=0).fit(X, y)
+
+
+def _read(paths):
+    return pd.concat([pd.read_parquet(p) if str(p).endswith("parquet") else pd.read_csv(p) for p in paths],
+                     ignore_index=True)
+
+
+def test_same_seed_same_rows_whatever_the_shard_size(fitted, tmp_path):
+    n = BLOCK_ROWS + 1_500
+    a = _read(fitted.sample_to(tmp_path / "a", n, batch_size=1_000, random_state=7))
+    b = _read(fitted.sample_to(tmp_path / "b.parquet", n, batch_size=3_333, random_state=7))
+    assert len(a) == n and "Status" in a.columns
+    pd.testing.assert_frame_equal(a, b)
+    c = _read(fitted.sample_to(tmp_path / "c.parquet", n, batch_size=5_000, random_state=8))
+    assert not c.equals(a)
+
+
+def test_shards_split_between_ranks_union_is_the_single_process_output(fitted, tmp_path):
+    n = 2_500
+    whole = _read(fitted.sample_to(tmp_path / "one", n, batch_size=600, random_state=3))
+    paths = []
+    for rank in range(3):
+        paths += fitted.sample_to(tmp_path / "many", n, batch_size=600, random_state=3, rank=rank, world_size=3)
+    assert len(paths) == 5 and len(set(paths)) == 5
+    pd.testing.assert_frame_equal(_read(sorted(paths)), whole)
+
+
+def test_csv_conditions_and_class(fitted, tmp_path):
+    out = _read(fitted.sample_to(tmp_path / "s.csv", 700, batch_size=250, conditions={"Home": "owner"},
+                                 y="good", random_state=0))
+    assert len(out) == 700 and (out["Home"] == "owner").all() and (out["Status"] == "good").all()
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())   # temporary files renamed or removed
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n": 0}, "n"), ({"batch_size": 0}, "batch_size"), ({"y": ["good"]}, "one class"),
+    ({"conditions": {"Nope": 1}}, "Nope"), ({"rank": 2, "world_size": 2}, "rank"),
+])
+def test_bad_requests_write_nothing(fitted, tmp_path, kwargs, match):
+    args = {"n": 10, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        fitted.sample_to(tmp_path / "bad.parquet", **args)
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_format(fitted, tmp_path):
+    with pytest.raises(ValueError, match="parquet or .csv"):
+        fitted.sample_to(tmp_path / "x.txt", 5)
