@@ -49,9 +49,8 @@ STREAM_ROWS = 10_000_000
 
 def grown_credit(n, seed=0):
     """The credit table resampled to ``n`` rows, continuous columns jittered by 1 % of their spread."""
-    from synthaug.datasets import load_credit
-
-    base = load_credit()
+    # read the bundled file directly: the peers' environment has no synthaug
+    base = pd.read_csv(Path(__file__).resolve().parents[1] / "synthaug" / "datasets" / "data" / "credit_data.csv")
     rng = np.random.default_rng(seed)
     out = base.iloc[rng.integers(len(base), size=n)].reset_index(drop=True)
     for col in out.select_dtypes("number"):
@@ -121,14 +120,20 @@ def peer(name, n):
     from sdv.single_table import CTGANSynthesizer, GaussianCopulaSynthesizer
 
     data = grown_credit(n)
-    metadata = Metadata.detect_from_dataframe(data)
+    if hasattr(Metadata, "detect_from_dataframe"):   # SDV 1.x
+        metadata = Metadata.detect_from_dataframe(data=data, table_name="credit")
+    else:                                            # SDV 2.x
+        metadata = Metadata.detect_from_dataframes({"credit": data})
     synth = GaussianCopulaSynthesizer(metadata) if name == "gaussian_copula" else \
         CTGANSynthesizer(metadata, epochs=1)
     start = time.perf_counter()
-    synth.fit(data)
+    try:   # SDV 2.x takes {table: frame}
+        synth.fit({"credit": data})
+    except Exception:  # noqa: BLE001 - SDV 1.x takes the frame
+        synth.fit(data)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
-    synth.sample(SAMPLE_ROWS)
+    synth.sample(num_rows=SAMPLE_ROWS)
     sample_s = time.perf_counter() - start
     return {"model": name, "rows": n, "fit_s": fit_s, "epoch_s": fit_s, "epoch_s_per_1k_rows": fit_s / n * 1e3,
             "sample_rows_per_s": SAMPLE_ROWS / sample_s, "fit_peak_mib": _peak_mib()}
@@ -139,7 +144,8 @@ def run_child(python, args):
     cmd = [python, str(Path(__file__).resolve()), "--child", json.dumps(args)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
-        return {**args, "error": (done.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+        return {"model": args.get("model_name", args.get("name")), "rows": args.get("n", args.get("n_rows")),
+                "error": (done.stderr.strip().splitlines() or ["failed"])[-1][:200]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -210,6 +216,8 @@ def main(argv=None):
     parser.add_argument("--peer-python", help="interpreter of an environment with SDV installed")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the records of results/scale.json that did not fail; run only the others")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -218,22 +226,36 @@ def main(argv=None):
         result = {"fit": measure, "stream": stream, "peer": peer}[kind](**job)
         print(json.dumps(result, default=float))
         return
+    previous = {"records": [], "streams": []}
+    saved = Path(__file__).resolve().parent / "results" / "scale.json"
+    if args.reuse and saved.exists():
+        previous = json.loads(saved.read_text())
+
+    def reused(pool, **match):
+        for r in previous[pool]:
+            if "error" not in r and all(r.get(k) == v for k, v in match.items()):
+                return r
+        return None
+
+    def one(python, pool, job, **match):
+        record = reused(pool, **match) or run_child(python, job)
+        print(json.dumps(record, default=float), flush=True)
+        return record
+
     records, streams = [], []
     for n in args.sizes:
         for model in args.models:
-            record = run_child(sys.executable, {"kind": "fit", "model_name": model, "n": n, "steps": args.steps})
-            print(json.dumps(record, default=float), flush=True)
-            records.append(record)
+            records.append(one(sys.executable, "records", {"kind": "fit", "model_name": model, "n": n,
+                                                           "steps": args.steps}, model=model, rows=n))
     if args.peer_python:
         for name in ("gaussian_copula", "ctgan"):
-            record = run_child(args.peer_python, {"kind": "peer", "name": name, "n": 100_000})
-            print(json.dumps(record, default=float), flush=True)
-            records.append(record)
+            records.append(one(args.peer_python, "records", {"kind": "peer", "name": name, "n": 100_000},
+                               model=name, rows=100_000))
     if not args.no_stream:
         for model in ("gan",):
-            s = run_child(sys.executable, {"kind": "stream", "model_name": model, "n_rows": args.stream_rows})
-            print(json.dumps(s, default=float), flush=True)
-            streams.append(s)
+            streams.append(one(sys.executable, "streams", {"kind": "stream", "model_name": model,
+                                                           "n_rows": args.stream_rows}, model=model,
+                               rows=args.stream_rows))
     docs = Path(__file__).resolve().parents[1] / "docs"
     if not args.quick:
         (docs / "images").mkdir(parents=True, exist_ok=True)

@@ -40,11 +40,16 @@ from .checkpoint import TrainingState, fingerprint
 from .distributed import data_parallel, shard_rows, world
 from .training import train
 
-__all__ = ["BaseGenerativeSampler", "resolve_device", "to_device"]
+__all__ = ["BaseGenerativeSampler", "base_parameters", "resolve_device", "to_device"]
 
 # parameters that do not change what a fit learns (a checkpoint written under other values still resumes)
 _RUN_PARAMS = {"verbose", "device", "checkpoint", "checkpoint_every", "warm_start"}
 
+
+
+def base_parameters(arguments):
+    """The base's keyword arguments out of a subclass ``__init__``'s ``locals()``."""
+    return {name: arguments[name] for name in _BASE_PARAMETERS}
 
 
 def resolve_device(device):
@@ -77,7 +82,14 @@ def _training_generator(rng, device):
     return generator.manual_seed(generator.initial_seed() + rank) if rank else generator
 
 
-class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin, BaseEstimator):
+_BASE_PARAMETERS = ("width", "depth", "ema_decay", "p_unconditional", "sampling_strategy", "quality_filter",
+                    "max_steps", "batch_size", "lr", "discrete_columns", "epsilon", "delta", "max_grad_norm",
+                    "bounds", "categories", "warm_start", "checkpoint", "checkpoint_every", "precision", "compile",
+                    "device", "random_state", "verbose")
+
+
+class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin, ImputerMixin, OneToOneFeatureMixin,
+                            BaseEstimator):
     """Shared surface of the generative samplers (not for direct use)."""
 
     _parameter_constraints: dict = {

@@ -215,7 +215,7 @@ def _cli_value(enc, name, text):
 
 
 def cmd_sample(args):
-    from .io import is_image_path, load_model, write_images, write_table
+    from .io import is_image_path, load_model, write_images
 
     model = load_model(args.model)
     if hasattr(model, "image_scaler_"):
@@ -262,19 +262,37 @@ def _demo_models(args):
     return classes, out_dir
 
 
+def _demo_report(name, report, fit_s, sample_s, out_dir, pages):
+    """Write one model's report page and remember it for the side-by-side page."""
+    reports, links, timings = pages
+    reports[name] = report
+    links[name] = f"report_{name}.html"
+    report.to_html(out_dir / links[name])
+    timings[name] = {"fit_seconds": fit_s, "sample_seconds": sample_s}
+    _print_scores(report.scores)
+
+
+def _demo_pages(pages, out_dir):
+    from .evaluation import compare_reports
+
+    reports, links, timings = pages
+    html = compare_reports(reports, out_dir / "report.html", links=links, timings=timings)
+    print(f"report → {html}")
+
+
 def _demo_digits(args):
     """The image demo: class-conditional models on 8×8 digits, images per class in the report."""
     from sklearn.model_selection import train_test_split
 
     from .datasets import load_digits
-    from .evaluation import compare_reports, evaluate_images
+    from .evaluation import evaluate_images
     from .io import write_images
 
     classes, out_dir = _demo_models(args)
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=540, stratify=y, random_state=0)
     print(f"digits: {len(X)} images of 8×8; training on {len(X_train)}, holding out {len(X_test)}")
-    reports, timings, links = {}, {}, {}
+    pages = ({}, {}, {})
     for name, cls in classes.items():
         model = cls(random_state=args.seed, verbose=not args.quiet)
         if args.steps:
@@ -289,21 +307,16 @@ def _demo_digits(args):
         write_images(X_new[np.argsort(y_new, kind="stable")][:: max(1, len(y_new) // 100)][:100], None,
                      out_dir / f"synthetic_digits_{name}.png")
         print(f"[{name}] fit {fit_s:.1f} s, sampled {len(y_new)} images in {sample_s:.2f} s → {path}")
-        reports[name] = evaluate_images(X_train, X_new, y_real=y_train, y_synthetic=y_new, holdout=X_test,
-                                        y_holdout=y_test, random_state=0)
-        links[name] = f"report_{name}.html"
-        reports[name].to_html(out_dir / links[name])
-        timings[name] = {"fit_seconds": fit_s, "sample_seconds": sample_s}
-        _print_scores(reports[name].scores)
-    html = compare_reports(reports, out_dir / "report.html", links=links, timings=timings)
-    print(f"report → {html}")
+        _demo_report(name, evaluate_images(X_train, X_new, y_real=y_train, y_synthetic=y_new, holdout=X_test,
+                                           y_holdout=y_test, random_state=0), fit_s, sample_s, out_dir, pages)
+    _demo_pages(pages, out_dir)
 
 
 def cmd_demo(args):
     from sklearn.model_selection import train_test_split
 
     from .datasets import load_credit
-    from .evaluation import compare_reports, evaluate
+    from .evaluation import evaluate
     from .io import write_table
 
     if args.data == "digits":
@@ -313,7 +326,7 @@ def cmd_demo(args):
     train, holdout = train_test_split(data, test_size=0.3, stratify=data["Status"], random_state=0)
     print(f"credit data: {len(data)} rows × {data.shape[1]} columns; training on {len(train)}, "
           f"holding out {len(holdout)}")
-    reports, timings, links = {}, {}, {}
+    pages = ({}, {}, {})
     for i, (name, cls) in enumerate(classes.items()):
         model = cls(random_state=args.seed, verbose=not args.quiet)
         if args.steps:
@@ -329,13 +342,8 @@ def cmd_demo(args):
         if i == 0:
             write_table(synth, out_dir / "synthetic_credit.csv")
         print(f"[{name}] fit {fit_s:.1f} s, sampled {len(synth)} rows in {sample_s:.2f} s → {csv_path}")
-        reports[name] = evaluate(train, synth, holdout=holdout, target="Status")
-        links[name] = f"report_{name}.html"
-        reports[name].to_html(out_dir / links[name])
-        timings[name] = {"fit_seconds": fit_s, "sample_seconds": sample_s}
-        _print_scores(reports[name].scores)
-    html = compare_reports(reports, out_dir / "report.html", links=links, timings=timings)
-    print(f"report → {html}")
+        _demo_report(name, evaluate(train, synth, holdout=holdout, target="Status"), fit_s, sample_s, out_dir, pages)
+    _demo_pages(pages, out_dir)
 
 
 def _print_scores(scores):

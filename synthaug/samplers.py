@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseGenerativeSampler
+from ._base import BaseGenerativeSampler, base_parameters
 from .diffusion import SCHEDULES, ClassifierFreeGuidance, GaussianDiffusion, get_betas
 from .diffusion.trainer import DiffusionStep, ImageDiffusionStep
 from .encoding.columns import _Z_MAX
@@ -254,18 +254,13 @@ class DiffusionSampler(BaseGenerativeSampler):
     _auto_image_lr = {False: 1e-3, True: 2e-3}
 
     def __init__(self, *, n_timesteps=1000, sampling_steps=10, width="auto", depth="auto", schedule="cosine",
-                 solver="ddim", eta=1.0, guidance_scale=0.0, label_dropout=0.1, ema_decay=0.999, p_unconditional=0.8, sampling_strategy="auto",
+                 solver="ddim", eta=1.0, guidance_scale=0.0, label_dropout=0.1, ema_decay=0.999, p_unconditional=0.8,
+                 sampling_strategy="auto",
                  quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
                  random_state=None, verbose=True):
-        super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
-                         sampling_strategy=sampling_strategy, quality_filter=quality_filter,
-                         max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
-                         epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, bounds=bounds,
-                         categories=categories, warm_start=warm_start, checkpoint=checkpoint,
-                         checkpoint_every=checkpoint_every, precision=precision, compile=compile, device=device,
-                         random_state=random_state, verbose=verbose)
+        super().__init__(**base_parameters(locals()))
         self.n_timesteps = n_timesteps
         self.sampling_steps = sampling_steps
         self.schedule = schedule
@@ -503,13 +498,7 @@ class GANSampler(BaseGenerativeSampler):
                  max_grad_norm=1.0, bounds=None, categories=None, warm_start=False, checkpoint=None,
                  checkpoint_every=1000, precision="auto", compile=False, device="auto", random_state=None,
                  verbose=True):
-        super().__init__(width=width, depth=depth, ema_decay=ema_decay, p_unconditional=p_unconditional,
-                         sampling_strategy=sampling_strategy, quality_filter=quality_filter,
-                         max_steps=max_steps, batch_size=batch_size, lr=lr, discrete_columns=discrete_columns,
-                         epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, bounds=bounds,
-                         categories=categories, warm_start=warm_start, checkpoint=checkpoint,
-                         checkpoint_every=checkpoint_every, precision=precision, compile=compile, device=device,
-                         random_state=random_state, verbose=verbose)
+        super().__init__(**base_parameters(locals()))
         self.loss, self.gp_weight, self.n_critic, self.pac = loss, gp_weight, n_critic, pac
         self.spectral_norm, self.noise_dim, self.tau = spectral_norm, noise_dim, tau
         self.critic_width, self.critic_depth, self.dropout = critic_width, critic_depth, dropout

@@ -193,3 +193,12 @@ def test_image_cli_errors_are_one_line(digits_npz, capsys):
     np.savez(root / "bad.npz", images=np.zeros((3, 8, 8)))
     assert main(["fit", str(root / "bad.npz"), "--out", str(root / "m.pkl")]) == 2
     assert "array named 'X'" in capsys.readouterr().err
+
+
+def test_demo_on_digits_writes_images_and_reports(tmp_path, capsys):
+    assert main(["demo", "--data", "digits", "--out-dir", str(tmp_path), "--steps", "2", "--quiet",
+                 "--models", "gan"]) == 0
+    for name in ("synthetic_digits_gan.npz", "synthetic_digits_gan.png", "report_gan.html", "report.html"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert 'id="images"' in (tmp_path / "report_gan.html").read_text()
+    assert "label_fidelity" in capsys.readouterr().out

@@ -1,6 +1,5 @@
 """sample_to: shards with constant memory, rows independent of the shard size and process count."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -17,5 +17,5 @@ from ._schema import infer_metadata
 from .image_metrics import ImageJudge, evaluate_images
 from .report import EvaluationReport, compare_reports
 
-__all__ = ["SCORE_NAMES", "IMAGE_SCORE_NAMES", "EvaluationReport", "compare_reports", "evaluate", "evaluate_images", "ImageJudge",
-           "infer_metadata"]
+__all__ = ["SCORE_NAMES", "IMAGE_SCORE_NAMES", "EvaluationReport", "compare_reports", "evaluate", "evaluate_images",
+           "ImageJudge", "infer_metadata"]
