@@ -248,3 +248,23 @@ def test_private_image_training(cls, digits):
     report = model.privacy_
     assert report["epsilon"] <= 5.0 * 1.001 and "class frequencies" in report["parts"]
     assert model.sample(2, y=0)[0].shape == (2, 1, 8, 8)
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+def test_28_by_28_rgb_images_end_to_end(cls):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(12, 3, 28, 28), dtype=np.uint8)
+    y = np.arange(12) % 2
+    model = cls(**{**TINY, "max_steps": 2}).fit(X, y)
+    out, labels = model.sample(3, y=1)
+    assert out.shape == (3, 3, 28, 28) and out.dtype == np.uint8 and list(labels) == [1, 1, 1]
+    holes = X[:2].astype(np.float32)
+    holes[:, :, 10:20, 10:20] = np.nan
+    filled = model.impute(holes)
+    assert not np.isnan(filled).any() and np.array_equal(filled[:, :, :10], holes[:, :, :10])
+
+
+def test_full_ddpm_sampling_on_images(digits):
+    X, y = digits
+    model = DiffusionSampler(**{**TINY, "n_timesteps": 20, "sampling_steps": 20}, guidance_scale=2.0).fit(X, y)
+    assert model.sample(4, y=5)[0].shape == (4, 1, 8, 8)
