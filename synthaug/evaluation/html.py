@@ -192,7 +192,12 @@ def _images(report, per_class=10):
 
     d = report._data["images"]
     rows = []
-    for label in pd.unique(np.concatenate([d["y_real"], d["y_synthetic"]])):
+    labels = pd.unique(np.concatenate([d["y_real"], d["y_synthetic"]]))
+    try:
+        labels = sorted(labels)
+    except TypeError:   # labels of mixed types keep their order of appearance
+        pass
+    for label in labels:
         cells = []
         for images, labels, kind in ((d["real"], d["y_real"], "real"), (d["synthetic"], d["y_synthetic"],
                                                                          "synthetic")):
@@ -232,8 +237,8 @@ def _summary(report):
         rows.append(
             f'<tr><td class="grp">{group(name)}</td><td><code>{name}</code></td>'
             f'<td class="num"><b>{report.scores[name]:.3f}</b></td>'
-            f'<td class="num">{_fmt(reference.get(name))}</td>'
-            f"<td>{html.escape(report.describe(name))}</td></tr>"
+            + (f'<td class="num">{_fmt(reference.get(name))}</td>' if reference else "")
+            + f"<td>{html.escape(report.describe(name))}</td></tr>"
         )
     ref_note = (
         "<p class=\"note\"><b>Holdout reference</b>: the same figure with the real holdout "
@@ -251,7 +256,7 @@ def _summary(report):
     return (
         '<section id="summary"><h2>Summary</h2>'
         "<table><thead><tr><th>group</th><th>metric</th><th>value</th>"
-        "<th>holdout reference</th><th>meaning and direction</th></tr></thead>"
+        + ("<th>holdout reference</th>" if reference else "") + "<th>meaning and direction</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{ref_note}{skipped}</section>"
     )
 
@@ -496,9 +501,10 @@ def render_comparison(reports, *, links=None, timings=None):
     body = ('<section id="summary"><h2>Models side by side</h2>'
             f"<table><thead><tr><th>group</th><th>metric</th>{head}<th>meaning and direction</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
-            '<p class="note">Each model was fitted on the same training rows and evaluated against the same '
-            "holdout; follow a model's name for its full report (column plots, pairs, detection, ML "
-            "efficacy, privacy).</p></section>")
+            '<p class="note">Each model was fitted on the same training data and evaluated against the same '
+            "holdout; follow a model's name for its full report ("
+            + ("real and synthetic images per class" if "images" in first._data else
+               "column plots, pairs, detection, ML efficacy, privacy") + ").</p></section>")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
