@@ -62,17 +62,29 @@ def grown_credit(n, seed=0):
     return out
 
 
+def wide_credit(n, seed=0):
+    """30 mixed columns: two independent draws of the grown credit table side by side, a date and a
+    10,000-level string column (the issue's 1M × 30 memory case)."""
+    rng = np.random.default_rng(seed + 1)
+    left = grown_credit(n, seed)
+    right = grown_credit(n, seed + 1).add_suffix("_2")
+    out = pd.concat([left, right], axis=1)
+    out["opened"] = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 3_000, size=n), unit="D")
+    out["branch"] = pd.Series(rng.integers(0, 10_000, size=n)).map("b{:05d}".format)
+    return out
+
+
 def _peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
 
 
-def measure(model_name, n, steps):
+def measure(model_name, n, steps, wide=False):
     """One configuration, in this (fresh) process: a dict of figures."""
     import torch
 
     from synthaug import DiffusionSampler, GANSampler
 
-    data = grown_credit(n)
+    data = wide_credit(n) if wide else grown_credit(n)
     base_mib = _peak_mib()
     cls = {"diffusion": DiffusionSampler, "gan": GANSampler}[model_name]
     model = cls(max_steps=steps, random_state=0, verbose=False)
@@ -91,7 +103,8 @@ def measure(model_name, n, steps):
     start = time.perf_counter()
     model.sample(SAMPLE_ROWS, random_state=0)
     sample_s = time.perf_counter() - start
-    return {"model": model_name, "rows": n, "steps": steps, "batch_size": model.batch_size_, "fit_s": fit_s,
+    return {"model": model_name, "rows": n, "columns": data.shape[1], "steps": steps,
+            "batch_size": model.batch_size_, "fit_s": fit_s,
             "encode_s": encode_s, "step_s": step_s, "epoch_s": epoch_s, "epoch_s_per_1k_rows": epoch_s / n * 1e3,
             "sample_rows_per_s": SAMPLE_ROWS / sample_s, "input_mib": base_mib,
             "fit_peak_mib": fit_peak, "fit_extra_mib": fit_peak - base_mib,
@@ -157,7 +170,8 @@ def plot(records, path):
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for model in ("diffusion", "gan"):
-        rows = sorted((r for r in records if r.get("model") == model and "epoch_s" in r), key=lambda r: r["rows"])
+        rows = sorted((r for r in records if r.get("model") == model and "epoch_s" in r
+                       and r.get("columns", 14) == 14), key=lambda r: r["rows"])
         if not rows:
             continue
         x = [r["rows"] for r in rows]
@@ -186,15 +200,18 @@ def markdown(records, streams):
              "plus n / batch steps at the measured step time; sampling = 200,000 rows with `sample` at default "
              "settings; peak = the process's peak resident memory (input table included). SDV peers at 100k rows "
              "(CTGAN: 1 epoch).", "",
-             "| model | rows | s / epoch | s / epoch / 1k rows | sample rows/s | peak MiB | encoded MiB |",
-             "|---|---|---|---|---|---|---|"]
+             "| model | rows × columns | s / epoch | s / epoch / 1k rows | sample rows/s | peak MiB | fit MiB beyond "
+             "the input | encoded MiB |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in records:
+        size = f"{r['rows']:,} × {r.get('columns', 14)}"
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['rows']:,} | failed: {r['error']} |  |  |  |  |")
+            lines.append(f"| {r['model']} | {size} | failed: {r['error']} |  |  |  |  |  |")
             continue
-        lines.append(f"| {r['model']} | {r['rows']:,} | {fmt(r.get('epoch_s'), 1)} | "
+        lines.append(f"| {r['model']} | {size} | {fmt(r.get('epoch_s'), 1)} | "
                      f"{fmt(r.get('epoch_s_per_1k_rows'), 3)} | {r['sample_rows_per_s']:,.0f} | "
-                     f"{fmt(r.get('fit_peak_mib'), 0)} | {fmt(r.get('encoded_mib'), 1)} |")
+                     f"{fmt(r.get('fit_peak_mib'), 0)} | {fmt(r.get('fit_extra_mib'), 0)} | "
+                     f"{fmt(r.get('encoded_mib'), 1)} |")
     for s in streams:
         if "error" in s:
             lines += ["", f"Streaming with {s['model']} failed: {s['error']}"]
@@ -216,6 +233,8 @@ def main(argv=None):
     parser.add_argument("--peer-python", help="interpreter of an environment with SDV installed")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--wide", action="store_true",
+                        help="also fit both samplers on 1M rows × 30 mixed columns (memory case)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the records of results/scale.json that did not fail; run only the others")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -233,7 +252,7 @@ def main(argv=None):
 
     def reused(pool, **match):
         for r in previous[pool]:
-            if "error" not in r and all(r.get(k) == v for k, v in match.items()):
+            if "error" not in r and all(r.get(k, 14 if k == "columns" else None) == v for k, v in match.items()):
                 return r
         return None
 
@@ -246,7 +265,12 @@ def main(argv=None):
     for n in args.sizes:
         for model in args.models:
             records.append(one(sys.executable, "records", {"kind": "fit", "model_name": model, "n": n,
-                                                           "steps": args.steps}, model=model, rows=n))
+                                                           "steps": args.steps}, model=model, rows=n, columns=14))
+    if args.wide:
+        for model in args.models:
+            records.append(one(sys.executable, "records", {"kind": "fit", "model_name": model, "n": 1_000_000,
+                                                           "steps": args.steps, "wide": True},
+                               model=model, rows=1_000_000, columns=30))
     if args.peer_python:
         for name in ("gaussian_copula", "ctgan"):
             records.append(one(args.peer_python, "records", {"kind": "peer", "name": name, "n": 100_000},
