@@ -116,8 +116,9 @@ def main(argv=None):
         start = time.perf_counter()
         model = cls(random_state=0, verbose=False, **fit_params).fit(train)
         fit_s = time.perf_counter() - start
+        fitted = model.get_params()
         for sample_params in map(json.loads, args.sample):
-            model.set_params(**sample_params)
+            model.set_params(**{**fitted, **sample_params})   # on top of the fitted settings, not the last variant
             start = time.perf_counter()
             synth = model.sample(len(train), random_state=1)
             rec = {k: round(float(v), 4) for k, v in score(train, test, synth, target).items()}

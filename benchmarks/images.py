@@ -27,7 +27,7 @@ Examples (from the repository root)::
         --sample '{"guidance_scale": 1}' '{}' '{"eta": 0}' '{"sampling_steps": 20}'   # sampling choices
 
 With ``--sample``, each JSON is a set of sampling parameters applied to the
-one fitted model and scored on its own.
+one fitted model (on top of its fitted settings) and scored on its own.
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ def run(name, params, split, judge, quick, grids, sample_params=None):
     start = time.perf_counter()
     model.fit(X_train, y_train)
     fit_s = time.perf_counter() - start
-    records = []
+    records, fitted = [], model.get_params()
     for extra in sample_params or [{}]:
-        model.set_params(**extra)
+        model.set_params(**{**fitted, **extra})   # each variant on top of the fitted settings, not the last one
         records.append({**score(model, name, split, judge, grids), "fit_s": fit_s, "params": params,
                         "sample_params": extra})
     return records
