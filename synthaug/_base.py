@@ -183,10 +183,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             y_series, self.target_schema_ = check_target(y, len(frame))
             table = frame.reset_index(drop=True).assign(**{_TARGET: y_series})
             discrete.append(_TARGET)
-            counts = y_series.value_counts()
-            self.classes_ = np.asarray(counts.sort_index().index) if _sortable(counts.index) \
-                else np.asarray(counts.index)
-            self.class_prior_ = (counts.reindex(self.classes_) / len(y_series)).to_numpy()
+            self._learn_classes(y_series)
         else:
             for attr in ("target_schema_", "classes_", "class_prior_"):
                 self.__dict__.pop(attr, None)
@@ -194,8 +191,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self.device_ = resolve_device(self.device)
         self._budget = self._privacy_budget(len(table))
         private = self._budget is not None
-        self.batch_size_ = self._auto_batch_size[private] if self.batch_size == "auto" else int(self.batch_size)
-        self.lr_ = self._auto_lr[private] if self.lr == "auto" else float(self.lr)
+        self._resolve_batch_and_lr(images=False)
         encoder_seed = int(rng.integers(2**31))
         if self._take_warm_state("table") and list(self.encoder_.columns_) == list(table.columns):
             pass   # warm start: the same encoder, so the networks' inputs mean what they meant
@@ -207,17 +203,41 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
             self.class_prior_ = (freq + 1e-12) / (freq + 1e-12).sum()
         encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
-        # Weight initialisation (and dropout) draw from torch's global RNG: run them in a
-        # forked, seeded scope so fit is reproducible and the caller's RNG state is untouched.
+        return self._train(rng, "table", lambda generator: self._fit_model(encoded, generator))
+
+    def _train(self, rng, kind, fit_model):
+        """Run ``fit_model(generator)`` reproducibly, then set what every fit ends with; returns self.
+
+        Weight initialisation (and dropout) draw from torch's global RNG: they
+        run in a forked, seeded scope so fit is reproducible and the caller's
+        RNG state is untouched.
+        """
         cuda = [self.device_] if self.device_.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(int(rng.integers(2**62)))
-            self._fit_model(encoded, _training_generator(rng, self.device_))
+            fit_model(_training_generator(rng, self.device_))
         self._sample_rng = np.random.default_rng(rng.integers(2**62))
         self.privacy_ = self._privacy_report()
-        self._fitted_kind = "table"
+        self._fitted_kind = kind
         del self._budget
         return self
+
+    def _learn_classes(self, y_series):
+        """``classes_`` (sorted when they can be) and ``class_prior_`` from the labels; returns the counts."""
+        counts = y_series.value_counts()
+        self.classes_ = np.asarray(counts.sort_index().index) if _sortable(counts.index) \
+            else np.asarray(counts.index)
+        counts = counts.reindex(self.classes_)
+        self.class_prior_ = (counts / counts.sum()).to_numpy()
+        return counts.to_numpy(np.float64)
+
+    def _resolve_batch_and_lr(self, *, images):
+        """``batch_size_`` and ``lr_``: the "auto" values for tables or images, with or without DP."""
+        private = self._budget is not None
+        sizes, rates = (self._auto_image_batch_size, self._auto_image_lr) if images \
+            else (self._auto_batch_size, self._auto_lr)
+        self.batch_size_ = sizes[private] if self.batch_size == "auto" else int(self.batch_size)
+        self.lr_ = rates[private] if self.lr == "auto" else float(self.lr)
 
     def _fit_image_estimator(self, X, y):
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
@@ -230,15 +250,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                              "differ from the previous fit's. Set warm_start=False.")
         images = to_device(images, self.device_)
         labels = to_device(labels, self.device_) if labels is not None else None
-        cuda = [self.device_] if self.device_.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(int(rng.integers(2**62)))
-            self._fit_image_model(images, labels, _training_generator(rng, self.device_))
-        self._sample_rng = np.random.default_rng(rng.integers(2**62))
-        self.privacy_ = self._privacy_report()
-        self._fitted_kind = "image"
-        del self._budget
-        return self
+        return self._train(rng, "image", lambda generator: self._fit_image_model(images, labels, generator))
 
     # -------------------------------------------------------------- privacy
     def _privacy_budget(self, n_rows):
@@ -362,7 +374,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         this fit (same ``data`` and parameters) and writes it every
         ``checkpoint_every`` steps.
         """
-        key = fingerprint(*data, params={k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS})
+        # hashing the data is only needed to match a checkpoint file
+        key = None if self.checkpoint is None else \
+            fingerprint(*data, params={k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS})
         start, history, before = 0, None, None
         warm = self.__dict__.pop("_warm_state", None)
         if warm is not None:

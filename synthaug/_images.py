@@ -42,41 +42,29 @@ class ImageSamplerMixin:
         if self.bounds is not None or self.categories is not None or self.discrete_columns is not None:
             raise ValueError("bounds, categories and discrete_columns describe table columns; they do not apply "
                              "to images.")
-        self.image_scaler_ = ImageScaler().fit(X)
-        if self.image_scaler_.n_images_ < 2:
+        self.image_scaler_ = ImageScaler()
+        images = self.image_scaler_.fit_transform(X)
+        if len(images) < 2:
             raise ValueError("X holds a single image; a generative model needs at least 2.")
         self.image_shape_ = self.image_scaler_.shape_
         self.n_features_in_ = int(np.prod(self.image_shape_))
-        images = self.image_scaler_.transform(X)
         labels = None
         self._budget = self._privacy_budget(len(images))
         if y is not None:
             labels = self._index_labels(y, len(images), rng)
-        self.batch_size_ = self._image_batch_size() if self.batch_size == "auto" else int(self.batch_size)
-        self.lr_ = self._image_lr() if self.lr == "auto" else float(self.lr)
+        self._resolve_batch_and_lr(images=True)
         return images, labels
 
     def _index_labels(self, y, n, rng):
         """Class indices of ``y``; sets ``classes_``, ``class_prior_`` (noisy under DP) and ``target_schema_``."""
         y_series, self.target_schema_ = check_target(y, n)
-        counts = y_series.value_counts()
-        try:
-            self.classes_ = np.asarray(sorted(counts.index))
-        except TypeError:
-            self.classes_ = np.asarray(counts.index)
-        freq = counts.reindex(self.classes_).to_numpy(np.float64)
+        counts = self._learn_classes(y_series)
         if self._budget is not None:   # the class labels are public (the caller names them); their counts are not
             eps = self._budget.encoder_epsilon
-            freq = np.maximum(laplace_histogram(freq, eps, rng), 0.0) + 1e-12
+            freq = np.maximum(laplace_histogram(counts, eps, rng), 0.0) + 1e-12
             self._budget.spend("class frequencies", eps, 0.0, f"Laplace histogram, ε = {eps:.4g}")
-        self.class_prior_ = freq / freq.sum()
+            self.class_prior_ = freq / freq.sum()
         return pd.Index(self.classes_).get_indexer(y_series.to_numpy()).astype(np.int64)
-
-    def _image_batch_size(self):
-        return self._auto_image_batch_size[self._budget is not None]
-
-    def _image_lr(self):
-        return self._auto_image_lr[self._budget is not None]
 
     @property
     def _n_image_classes(self):
@@ -117,8 +105,8 @@ class ImageSamplerMixin:
     def _resample_images(self, X, y):
         from .resampling import check_resampling_target
 
-        arr = ImageScaler().fit(X).check(X)   # validates before anything is trained
-        y_series, target_schema = check_target(y, len(arr))
+        n_images = ImageScaler().fit(X).n_images_   # validates before anything is trained
+        y_series, target_schema = check_target(y, n_images)
         check_resampling_target(y_series)
         labels = y_series.to_numpy()
         self.sampling_strategy_ = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
@@ -145,21 +133,21 @@ class ImageSamplerMixin:
         arr = self.image_scaler_.check(X, allow_nan=True)
         missing = np.isnan(arr)
         rows = np.flatnonzero(missing.reshape(len(arr), -1).any(axis=1))
-        known = np.nan_to_num(self.image_scaler_.transform(arr[rows], allow_nan=True), nan=0.0)
+        known = np.nan_to_num(self.image_scaler_.scale(arr[rows]), nan=0.0)
         # a pixel is given when it is observed in every channel (the mask is shared by the channels)
         mask = (~missing[rows]).all(axis=1, keepdims=True).astype(np.float32)
         label_idx = None
         if hasattr(self, "classes_"):   # the class is unknown: the "no class" prediction
             label_idx = np.full(len(rows), self._n_image_classes, dtype=np.int64)
+        holes, squeeze = missing[rows], np.ndim(X) == 3
         draws = []
         for _ in range(n_draws or 1):
             filled = arr.copy()
             if len(rows):
                 generated = self.image_scaler_.inverse_transform(
                     self._images_in_batches(len(rows), label_idx, rng, known=known, mask=mask)).astype(arr.dtype)
-                generated = generated[:, None] if self.image_scaler_.squeezed_ else generated
                 part = filled[rows]
-                part[missing[rows]] = generated[missing[rows]]
+                part[holes] = generated.reshape(part.shape)[holes]
                 filled[rows] = part
-            draws.append(filled[:, 0] if np.ndim(X) == 3 else filled)
+            draws.append(filled[:, 0] if squeeze else filled)
         return draws[0] if n_draws is None else draws

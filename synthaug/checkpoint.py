@@ -11,7 +11,6 @@ parameters, and a checkpoint of another fit is refused rather than resumed.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +20,10 @@ __all__ = ["TrainingState", "fingerprint"]
 
 
 def fingerprint(*arrays, params=None):
-    """A short hash of arrays (their bytes, shapes and dtypes) and a parameter dict."""
+    """A short hash of arrays or tensors (their bytes, shapes and dtypes) and a parameter dict."""
     h = hashlib.blake2b(digest_size=16)
     for a in arrays:
-        a = np.ascontiguousarray(a)
+        a = np.ascontiguousarray(a.cpu().numpy() if isinstance(a, torch.Tensor) else a)
         h.update(str((a.shape, a.dtype.str)).encode())
         if a.size:
             h.update(memoryview(a).cast("B"))
@@ -92,11 +91,10 @@ class TrainingState:
 
     def save(self, path, **snapshot_args):
         """Write a snapshot to ``path`` atomically (temporary name, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(self.snapshot(**snapshot_args), tmp)
-        os.replace(tmp, path)
+        from .io import atomic_path
+
+        with atomic_path(path) as tmp:
+            torch.save(self.snapshot(**snapshot_args), tmp)
 
     @staticmethod
     def load(path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["read_table", "write_table", "save_model", "load_model", "is_image_path", "read_images",
+__all__ = ["atomic_path", "read_table", "write_table", "save_model", "load_model", "is_image_path", "read_images",
            "write_images"]
 
 _TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -35,14 +36,29 @@ def read_table(path):
         raise ImportError("Reading Parquet needs pyarrow: pip install 'synthaug[parquet]'.") from None
 
 
+@contextlib.contextmanager
+def atomic_path(path, *, keep_suffix=False):
+    """Yield a temporary sibling of ``path`` to write; rename it to ``path`` on success, remove it on failure.
+
+    A reader never sees a half-written file. ``keep_suffix`` keeps the
+    extension on the temporary name (numpy and matplotlib choose the format
+    by it).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}" if keep_suffix else f".{path.name}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def write_table(frame, path):
     """Write a DataFrame to CSV or Parquet, atomically (temporary name, then rename)."""
     fmt = _table_format(path)
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "csv":
             frame.to_csv(tmp, index=False)
         else:
@@ -50,11 +66,7 @@ def write_table(frame, path):
                 frame.to_parquet(tmp, index=False)
             except ImportError:
                 raise ImportError("Writing Parquet needs pyarrow: pip install 'synthaug[parquet]'.") from None
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return Path(path)
 
 
 _IMAGE_SUFFIXES = (".npz", ".npy")
@@ -87,30 +99,21 @@ def write_images(X, y, path):
     suffix = path.suffix.lower()
     if suffix not in (*_IMAGE_SUFFIXES, ".png"):
         raise ValueError(f"{path}: unknown image output format; use .npz, .npy or .png.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{suffix}")
-    try:
+    with atomic_path(path, keep_suffix=True) as tmp:
         if suffix == ".png":
             image_grid(X, path=tmp)
         elif suffix == ".npy":
             np.save(tmp, np.asarray(X))
         else:
             np.savez_compressed(tmp, X=np.asarray(X), **({} if y is None else {"y": np.asarray(y)}))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
 def save_model(model, path):
     """Pickle a fitted estimator (networks are stored on the CPU)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
-    return path
+    return Path(path)
 
 
 def load_model(path):

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .encoding.images import check_images
+from .encoding.images import unit_pixels
 
 __all__ = ["image_grid"]
 
 
 def _as_nchw(X):
     """``(N, C, H, W)`` float array in [0, 1] from uint8 0..255 or float [0, 1] images."""
-    X, _ = check_images(X, name="images")
+    X = unit_pixels(X, name="images")
     if X.shape[1] not in (1, 3):
         raise ValueError(f"Images must have 1 or 3 channels on axis 1; got {X.shape[1]}.")
-    return X.astype(np.float64) / (255.0 if np.issubdtype(X.dtype, np.integer) else 1.0)
+    return X
 
 
 def image_grid(X, *, path=None, ncols=None, scale=4, pad=1):

@@ -21,11 +21,6 @@ from .training import EMA, warmup_cosine
 __all__ = ["DiffusionSampler", "GANSampler"]
 
 
-def _image_key(images, labels):
-    """The arrays that identify an image fit (for checkpoints)."""
-    return (images.cpu().numpy(),) + (() if labels is None else (labels.cpu().numpy(),))
-
-
 def _anchor_table(layout, codes):
     """Discrete blocks of purely categorical columns and their level frequencies, or None."""
     blocks = [di for ci, di in layout.column_parts if di is not None and ci is None]
@@ -324,7 +319,7 @@ class DiffusionSampler(BaseGenerativeSampler):
                               schedulers={"scheduler": scheduler}, emas={"ema": ema}, generator=generator)
         with quiet_hooks():
             self._run_training(step, len(images), n_steps, "diffusion", sample_rate=rate, state=state,
-                               data=_image_key(images, labels))
+                               data=(images,) if labels is None else (images, labels))
         if rate is not None:
             release(network)
         self.network_ = ema.model
@@ -608,7 +603,7 @@ class GANSampler(BaseGenerativeSampler):
                               emas={"ema": ema}, generator=generator)
         with quiet_hooks():
             self._run_training(step, len(images), n_steps, "gan", sample_rate=rate, state=state,
-                               data=_image_key(images, labels))
+                               data=(images,) if labels is None else (images, labels))
         if private:
             release(critic)
         self.generator_, self.critic_ = ema.model, trained_critic.eval()

@@ -24,6 +24,8 @@ from tqdm.auto import tqdm
 
 from ._validation import check_n_samples
 from .conditioning import parse_conditions
+from .distributed import world
+from .io import atomic_path, write_table
 
 __all__ = ["StreamingMixin", "BLOCK_ROWS"]
 
@@ -32,39 +34,15 @@ BLOCK_ROWS = 4_096
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
-def _distributed_rank():
-    """``(rank, world_size)`` of an initialised ``torch.distributed`` group, else ``(0, 1)``."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _atomic_write(frame, path, fmt):
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        if fmt == "parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-class _SingleFile:
-    """Append shards to one Parquet (row groups) or CSV file under a temporary name; rename at the end."""
+class _Appender:
+    """Append frames to one Parquet file (a row group each) or CSV file."""
 
     def __init__(self, path, fmt):
-        self.path, self.fmt = path, fmt
-        self.tmp = path.with_name(f".{path.name}.tmp")
-        self.writer = None
+        self.path, self.fmt, self.writer = path, fmt, None
 
     def write(self, frame):
         if self.fmt == "csv":
-            frame.to_csv(self.tmp, mode="a" if self.writer else "w", header=self.writer is None, index=False)
+            frame.to_csv(self.path, mode="a" if self.writer else "w", header=self.writer is None, index=False)
             self.writer = True
             return
         import pyarrow as pa
@@ -72,16 +50,12 @@ class _SingleFile:
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.tmp, table.schema)
+            self.writer = pq.ParquetWriter(self.path, table.schema)
         self.writer.write_table(table)
 
-    def close(self, ok):
+    def close(self):
         if self.fmt == "parquet" and self.writer is not None:
             self.writer.close()
-        if ok and self.writer is not None:
-            os.replace(self.tmp, self.path)
-        elif self.tmp.exists():
-            self.tmp.unlink()
 
 
 class StreamingMixin:
@@ -136,7 +110,7 @@ class StreamingMixin:
         if y is not None and np.ndim(y) != 0:
             raise ValueError("sample_to takes one class for every row (y=label) or None; use sample() for a list.")
         if rank is None or world_size is None:
-            rank, world_size = _distributed_rank()
+            rank, world_size = world()
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, world_size); got rank={rank}, world_size={world_size}.")
         parse_conditions(self.encoder_, conditions)   # a bad condition fails before anything is written
@@ -155,28 +129,21 @@ class StreamingMixin:
             raise ValueError("several processes write a folder of shards, not one file; give a folder path.")
         if folder:
             path.mkdir(parents=True, exist_ok=True)
-        single = None if folder else _SingleFile(path, fmt)
-        written, ok = [], False
-        blocks = _BlockCache(self, seed, conditions, y)
-        disable = not getattr(self, "verbose", False) or not sys.stderr.isatty()
-        try:
-            with tqdm(total=sum(min(batch_size, n - i * batch_size) for i in mine), desc="sample_to", unit="row",
-                      disable=disable, leave=False) as bar:
-                for i in mine:
-                    start, stop = i * batch_size, min(n, (i + 1) * batch_size)
-                    frame = blocks.rows(start, stop)
-                    if folder:
-                        shard = path / f"part-{i:05d}.{'parquet' if fmt == 'parquet' else 'csv'}"
-                        _atomic_write(frame, shard, fmt)
-                        written.append(shard)
-                    else:
-                        single.write(frame)
-                    bar.update(stop - start)
-            ok = True
-        finally:
-            if single is not None:
-                single.close(ok)
-        return written if folder else [path]
+        frames = _BlockCache(self, seed, conditions, y).shards(mine, n, batch_size,
+                                                                 verbose=getattr(self, "verbose", False))
+        if folder:
+            written = []
+            for i, frame in frames:
+                written.append(write_table(frame, path / f"part-{i:05d}.{fmt}"))
+            return written
+        with atomic_path(path) as tmp:   # one file: renamed into place once complete
+            appender = _Appender(tmp, fmt)
+            try:
+                for _, frame in frames:
+                    appender.write(frame)
+            finally:
+                appender.close()
+        return [path]
 
 
 class _BlockCache:
@@ -195,6 +162,16 @@ class _BlockCache:
                 frame[name if name is not None and name not in frame.columns else "target"] = labels
             self.cached = (k, frame)
         return self.cached[1]
+
+    def shards(self, indices, n, batch_size, *, verbose):
+        """``(i, rows of shard i)`` for each shard index, with a progress bar over the rows."""
+        total = sum(min(batch_size, n - i * batch_size) for i in indices)
+        disable = not verbose or not sys.stderr.isatty()
+        with tqdm(total=total, desc="sample_to", unit="row", disable=disable, leave=False) as bar:
+            for i in indices:
+                start, stop = i * batch_size, min(n, (i + 1) * batch_size)
+                yield i, self.rows(start, stop)
+                bar.update(stop - start)
 
     def rows(self, start, stop):
         parts = []

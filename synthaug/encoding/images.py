@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ImageScaler", "is_image_input", "check_images"]
+__all__ = ["ImageScaler", "is_image_input", "check_images", "unit_pixels"]
 
 
 def _shapes(X):
@@ -74,6 +74,12 @@ def check_images(X, *, name="X", allow_nan=False, float_max=1.0):
     return X, squeezed
 
 
+def unit_pixels(X, *, name="X"):
+    """Validated images as float64 ``(N, C, H, W)`` in [0, 1] (integer pixels divided by 255)."""
+    arr, _ = check_images(X, name=name)
+    return arr.astype(np.float64) / (255.0 if np.issubdtype(arr.dtype, np.integer) else 1.0)
+
+
 class ImageScaler:
     """Map images to float32 ``(N, C, H, W)`` in [-1, 1] and back, keeping the caller's convention.
 
@@ -89,8 +95,11 @@ class ImageScaler:
     True
     """
 
-    def fit(self, X, *, name="X"):
-        arr, self.squeezed_ = check_images(X, name=name)
+    def fit(self, X, *, name="X", checked=False, squeezed=None):
+        if checked:   # X is the (N, C, H, W) array check_images returned
+            arr, self.squeezed_ = X, squeezed
+        else:
+            arr, self.squeezed_ = check_images(X, name=name)
         self.shape_ = tuple(int(s) for s in arr.shape[1:])
         self.n_images_ = int(arr.shape[0])
         self.dtype_ = arr.dtype
@@ -113,7 +122,15 @@ class ImageScaler:
 
     def transform(self, X, *, name="X", allow_nan=False):
         """float32 ``(N, C, H, W)`` in [-1, 1] (NaN kept where ``allow_nan``)."""
-        arr = self.check(X, name=name, allow_nan=allow_nan)
+        return self.scale(self.check(X, name=name, allow_nan=allow_nan))
+
+    def fit_transform(self, X, *, name="X"):
+        """:meth:`fit`, then the scaled images (validated once)."""
+        arr, squeezed = check_images(X, name=name)
+        return self.fit(arr, name=name, checked=True, squeezed=squeezed).scale(arr)
+
+    def scale(self, arr):
+        """float32 model-space pixels of an already checked ``(N, C, H, W)`` array."""
         # 0..255 pixels: integer input, or float input to a model fitted on integers (impute)
         scale = 127.5 if self.integer_ or np.issubdtype(arr.dtype, np.integer) else 0.5
         return (arr.astype(np.float32) / np.float32(scale) - 1).astype(np.float32)

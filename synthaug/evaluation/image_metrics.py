@@ -18,15 +18,14 @@ training images:
 from __future__ import annotations
 
 import numpy as np
-from ..encoding.images import check_images
+from ..encoding.images import check_images, unit_pixels
 
 __all__ = ["ImageJudge", "frechet_distance", "evaluate_images"]
 
 
 def _flat(X, name):
-    arr, _ = check_images(X, name=name)
-    scale = 255.0 if np.issubdtype(arr.dtype, np.integer) else 1.0
-    return arr.reshape(len(arr), -1).astype(np.float64) / scale
+    arr = unit_pixels(X, name=name)
+    return arr.reshape(len(arr), -1)
 
 
 def frechet_distance(a, b):

@@ -7,5 +7,5 @@ from .tabular import TabularGAN, truncate_scores
 from .image_trainer import ImageGANStep
 from .trainer import GANStep
 
-__all__ = ["TabularGAN", "GANStep", "ImageGANStep", "ConditionalRowSampler", "ModeCoverage", "ModeCollapseWarning", "warn_if_collapsed", "LOSSES", "critic_loss",
-           "generator_loss", "gradient_penalty", "truncate_scores"]
+__all__ = ["TabularGAN", "GANStep", "ImageGANStep", "ConditionalRowSampler", "ModeCoverage", "ModeCollapseWarning",
+           "warn_if_collapsed", "LOSSES", "critic_loss", "generator_loss", "gradient_penalty", "truncate_scores"]
