@@ -535,17 +535,19 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
         generator = _torch_generator(rng, device)
-        conts, codes = [], []
+        # columns as rows: the decoder reads each column from contiguous memory
+        conts = np.empty((layout.n_continuous, n), dtype=np.float64)
+        codes = np.empty((layout.n_discrete, n), dtype=np.int64)
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
             part = None if given_frame is None else given_frame.iloc[start: start + b]
             given, x_given, cond, constraints = condition_tensors(
                 self.encoder_, lt, parsed, b, given_frame=part, device=device)
             cont, code = self._generate(b, given, x_given, cond, constraints, generator)
-            conts.append(cont.cpu().numpy())
-            codes.append(code.cpu().numpy() if code is not None else np.zeros((b, 0), np.int64))
-        table = EncodedTable(np.concatenate(conts) if conts else np.zeros((0, layout.n_continuous), np.float32),
-                             np.concatenate(codes) if codes else np.zeros((0, layout.n_discrete), np.int64))
+            conts[:, start: start + b] = cont.t().cpu().numpy()
+            if code is not None:
+                codes[:, start: start + b] = code.t().cpu().numpy()
+        table = EncodedTable(conts.T, codes.T)
         return self.encoder_.inverse_transform(table, random_state=np.random.RandomState(rng.integers(2**31)))
 
     # ------------------------------------------------------------- pickling

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
+import functools
+
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -49,6 +51,38 @@ def _private_anchor_table(encoder):
             blocks.append(di)
             rows.append(freq / freq.sum())
     return (np.asarray(blocks, dtype=np.int64), np.stack(rows)) if blocks else None
+
+
+class _Anchors:
+    """Every (categorical column, level) a GAN sample can be anchored on, with its condition tensors.
+
+    ``cdf`` is the cumulative probability of each anchor: a column chosen
+    uniformly, then its level at its (training or released) frequency.
+    ``cols``, ``given`` and ``x_given`` are the conditioning rows of each
+    anchor, ``cond_part`` its contribution to the folded generator's layers,
+    so a batch gathers rows instead of recomputing them.
+    """
+
+    def __init__(self, anchor_levels, layout, gan, folded, device):
+        blocks, freq = anchor_levels
+        lt = layout.tensors(device)
+        which, levels = np.nonzero(freq > 0)
+        codes = np.zeros((len(which), layout.n_discrete), dtype=np.int64)
+        codes[np.arange(len(which)), blocks[which]] = levels
+        prob = freq[which, levels] / len(blocks)
+        self.cdf = torch.as_tensor(np.cumsum(prob), dtype=torch.float32, device=device)
+        self.x_given = lt.to_model(torch.zeros((len(which), layout.n_continuous), device=device),
+                                   torch.as_tensor(codes, device=device))
+        columns = torch.as_tensor(layout.disc_to_column()[blocks[which]], device=device)
+        self.cols = torch.nn.functional.one_hot(columns, layout.n_columns).bool()
+        self.given = self.cols[:, lt.dim_to_column]
+        with torch.inference_mode(False), torch.no_grad():
+            self.cond_part = folded.condition_part(gan.generator_condition(self.cols, self.given, self.x_given))
+
+
+def _with_condition_parts(network, parts, z, t, ids):
+    """A folded generator whose condition is an anchor id: its precomputed part is gathered per row."""
+    return network(z, t, cond_part=parts.index_select(0, ids))
 
 
 class DiffusionSampler(BaseGenerativeSampler):
@@ -637,31 +671,42 @@ class GANSampler(BaseGenerativeSampler):
         return torch.where(mask.bool(), known, image)
 
     def _generate(self, n, given, x_given, cond, constraints, generator):
-        cols = cond > 0
-        if given is None and constraints is None and self._anchor_levels is not None:
-            cols, given, x_given = self._anchored_condition(n, generator)
+        network = self._sampling_tables()[0]
         noise = torch.randn((n, self.noise_dim), generator=generator, device=self.device_)
-        x, codes = self.gan_.sample(self.generator_, noise, cols=cols, given=given, x_given=x_given,
+        cols, ids = cond > 0, None
+        if given is None and constraints is None and self._anchor_levels is not None:
+            cols, given, x_given, ids = self._anchored_condition(n, generator)
+            parts = self._sampling_tables()[1].cond_part
+            network = functools.partial(_with_condition_parts, network, parts)
+        x, codes = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,
                                     constraints=constraints, generator=generator)
         return x[:, : self.encoder_.layout_.n_continuous], codes
+
+    def _sampling_tables(self):
+        """``(folded generator, anchors)`` of the fitted generator, built once (see :meth:`_anchored_condition`)."""
+        cached = self.__dict__.get("_sampling")
+        if cached is None or cached[0] is not self.generator_:
+            folded = self.generator_.folded()
+            anchors = None if self._anchor_levels is None else _Anchors(
+                self._anchor_levels, self.encoder_.layout_, self.gan_, folded, self.device_)
+            cached = self._sampling = (self.generator_, folded, anchors)
+        return cached[1:]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_sampling", None)
+        return state
 
     def _anchored_condition(self, n, generator):
         """Give each row one categorical column, its level drawn at the training frequency (as CTGAN samples).
 
         The generator is trained to generate the rest given such a column
         (training-by-sampling), so each anchored column keeps its exact
-        marginal and the others follow the learnt conditionals.
+        marginal and the others follow the learnt conditionals. Returns the
+        rows' ``cols``, ``given``, ``x_given`` and anchor ids.
         """
-        device = self.device_
-        layout = self.encoder_.layout_
-        lt = layout.tensors(device)
-        blocks, freq = (torch.as_tensor(a, device=device) for a in self._anchor_levels)
-        which = torch.randint(len(blocks), (n,), generator=generator, device=device)
-        pick = blocks[which]
-        levels = torch.multinomial(freq[which], 1, generator=generator).squeeze(1)
-        codes = torch.zeros((n, layout.n_discrete), dtype=torch.long, device=device)
-        codes[torch.arange(n, device=device), pick] = levels
-        x_given = lt.to_model(torch.zeros((n, layout.n_continuous), device=device), codes)
-        columns = torch.as_tensor(layout.disc_to_column(), device=device)[pick]
-        cols = torch.nn.functional.one_hot(columns, layout.n_columns).bool()
-        return cols, cols[:, lt.dim_to_column], x_given
+        anchors = self._sampling_tables()[1]
+        u = torch.rand(n, generator=generator, device=self.device_)
+        ids = torch.searchsorted(anchors.cdf, u * anchors.cdf[-1], right=True).clamp_(max=len(anchors.cdf) - 1)
+        return (anchors.cols.index_select(0, ids), anchors.given.index_select(0, ids),
+                anchors.x_given.index_select(0, ids), ids)

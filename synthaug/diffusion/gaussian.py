@@ -137,9 +137,9 @@ class GaussianDiffusion:
         total = torch.where(free[:, :nc], sq, 0.0).flatten(1).sum(1)
         count = free[:, :nc].flatten(1).sum(1)
         if blocks is not None:
-            logp = torch.log_softmax(blocks.block_logits(out), dim=-1)
-            target = blocks.block_logits(x0).argmax(-1, keepdim=True)
-            ce = -logp.gather(-1, target).squeeze(-1)
+            logp = torch.log_softmax(blocks.block_logits(out), dim=blocks.LEVELS)
+            target = blocks.block_codes(x0).unsqueeze(blocks.LEVELS)
+            ce = -logp.gather(blocks.LEVELS, target).squeeze(blocks.LEVELS)
             block_free = free[:, blocks.offsets]
             total = total + torch.where(block_free, ce, 0.0).sum(1)
             count = count + block_free.sum(1)
@@ -164,7 +164,7 @@ class GaussianDiffusion:
         logits = None
         if blocks is not None:
             logits = blocks.mask_logits(blocks.block_logits(out), constraints)
-            logits = probs = torch.softmax(logits, dim=-1)
+            logits = probs = torch.softmax(logits, dim=blocks.LEVELS)
             x0 = torch.cat([x0_c, 2 * blocks.blocks_to_flat(probs) - 1], dim=1)
         else:
             x0 = x0_c
@@ -258,7 +258,7 @@ class GaussianDiffusion:
         _, blocks = self._tables(x0.device)
         codes = blocks.draw_codes(probs, generator)
         if given is not None:
-            given_codes = blocks.block_logits(x_given).argmax(-1)
+            given_codes = blocks.block_codes(x_given)
             codes = torch.where(given[:, blocks.offsets], given_codes, codes)
         x0 = torch.cat([x0[:, : self.layout.n_continuous], blocks.codes_to_flat(codes)], dim=1)
         return x0, codes

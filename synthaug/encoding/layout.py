@@ -112,27 +112,39 @@ class Layout:
 class LayoutTensors:
     """Precomputed index tensors for a :class:`Layout` on one device.
 
-    ``block_index`` is ``(n_discrete, max_card)``: the model-space dims of each
-    discrete block, padded with a valid dim and flagged in ``block_valid``, so
-    a softmax over every block is one gather, one masked ``log_softmax`` and
-    one scatter — no Python loop over columns.
+    The discrete blocks of a batch are handled together as one padded tensor
+    ``(B, max_card, n_discrete)`` — *levels along dimension 1*, blocks last —
+    so a softmax, a cumulative sum or an argmax over every block is one call
+    on contiguous slices, with no Python loop over columns. (A reduction over
+    a short last dimension is several times slower on CPU.) ``block_index``
+    ``(max_card, n_discrete)`` holds the model-space dim of each entry,
+    padded with a valid dim and flagged in ``block_valid``. Use
+    :attr:`LEVELS` as the ``dim`` of reductions over levels.
     """
+
+    LEVELS = 1
 
     def __init__(self, layout: Layout, device):
         self.layout = layout
         self.device = torch.device(device)
         k = max(layout.cardinalities, default=1)
-        idx = np.zeros((layout.n_discrete, k), dtype=np.int64)
-        valid = np.zeros((layout.n_discrete, k), dtype=bool)
+        idx = np.zeros((k, layout.n_discrete), dtype=np.int64)
+        valid = np.zeros((k, layout.n_discrete), dtype=bool)
         for d, (off, card) in enumerate(zip(layout.offsets, layout.cardinalities)):
-            idx[d, :card] = off + np.arange(card)
-            idx[d, card:] = off
-            valid[d, :card] = True
+            idx[:card, d] = off + np.arange(card)
+            idx[card:, d] = off
+            valid[:card, d] = True
         self.block_index = torch.as_tensor(idx, device=device)
         self.block_valid = torch.as_tensor(valid, device=device)
-        # valid entries of the flattened blocks, in order, are exactly the discrete dims
-        self.valid_flat = torch.as_tensor(np.flatnonzero(valid.reshape(-1)), device=device)
+        # position in the flattened (max_card, n_discrete) blocks of every discrete dim, in model order
+        order = np.argsort(idx[valid], kind="stable")
+        self.valid_flat = torch.as_tensor(np.flatnonzero(valid.reshape(-1))[order], device=device)
         self.offsets = torch.as_tensor(layout.offsets, device=device)
+        # (width - n_continuous, n_discrete): the level of each discrete dim in its block's column
+        levels = np.zeros((len(self.valid_flat), layout.n_discrete), dtype=np.float32)
+        for d, (off, card) in enumerate(zip(layout.offsets - layout.n_continuous, layout.cardinalities)):
+            levels[off: off + card, d] = np.arange(card)
+        self.level_matrix = torch.as_tensor(levels, device=device)
         self.dim_to_column = torch.as_tensor(layout.dim_to_column(), device=device)
         self.n_continuous = layout.n_continuous
         self.width = layout.width
@@ -147,36 +159,46 @@ class LayoutTensors:
         return x
 
     def block_logits(self, out):
-        """Gather the discrete blocks of ``out`` (B, width) → (B, n_disc, max_card), padding = -inf."""
+        """Gather the discrete blocks of ``out`` (B, width) → (B, max_card, n_disc), padding = -inf."""
         # index_select on a flat index is several times faster than advanced indexing on CPU
         g = out.index_select(1, self.block_index.view(-1)).view(out.shape[0], *self.block_index.shape)
         return g.masked_fill_(~self.block_valid, float("-inf"))
 
+    def block_codes(self, x):
+        """Level of each one-hot (±1) block of model-space rows ``x`` (B, width) → codes (B, n_disc).
+
+        The rows must hold exact one-hot blocks (encoded data, given cells,
+        drawn samples): the level is read as ``[x > 0] @ level_matrix``, one
+        small matrix product instead of an argmax over a strided dimension.
+        """
+        hot = (x[:, self.n_continuous:] > 0).to(self.level_matrix.dtype)
+        return (hot @ self.level_matrix).round_().long()
+
     def mask_logits(self, logits, constraints):
-        """Set the logits (B, n_disc, max_card) of levels a :class:`Constraints` forbids to -inf."""
+        """Set the logits (B, max_card, n_disc) of levels a :class:`Constraints` forbids to -inf."""
         if constraints is None or constraints.allowed is None:
             return logits
         allowed = self.block_logits(constraints.allowed[None].float()) > 0
         return logits.masked_fill(~allowed, float("-inf"))
 
     def draw_codes(self, probs, generator):
-        """Draw one level per block from ``probs`` (B, n_disc, max_card) → codes (B, n_disc).
+        """Draw one level per block from ``probs`` (B, max_card, n_disc) → codes (B, n_disc).
 
-        Inverse-CDF draw: one uniform per block, ``code = #{k : F_k < u}`` (a
-        batched binary search over each block's cumulative probabilities); a
-        level of probability zero (forbidden, or padding) is never drawn.
+        Inverse-CDF draw: one uniform per block, ``code = #{k : F_k < u}``
+        over each block's cumulative probabilities; a level of probability
+        zero (forbidden, or padding) is never drawn.
         """
-        cdf = probs.cumsum(-1)
-        u = torch.rand(probs.shape[:-1], generator=generator, device=probs.device, dtype=cdf.dtype)
-        u = u.clamp_(min=1e-12) * cdf[..., -1]
-        return torch.searchsorted(cdf, u[..., None]).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
+        cdf = probs.cumsum(self.LEVELS)
+        u = torch.rand((probs.shape[0], probs.shape[2]), generator=generator, device=probs.device, dtype=cdf.dtype)
+        u = u.clamp_(min=1e-12) * cdf[:, -1]
+        codes = (cdf < u.unsqueeze(self.LEVELS)).sum(self.LEVELS)
+        return codes.clamp_(max=cdf.shape[self.LEVELS] - 1)
 
     def codes_to_flat(self, codes):
         """Codes (B, n_disc) → the ±1 one-hot discrete dims (B, width - n_continuous)."""
-        onehot = torch.zeros((*codes.shape, self.block_index.shape[1]), device=codes.device)
-        onehot.scatter_(-1, codes[..., None], 1.0)
-        return 2 * self.blocks_to_flat(onehot) - 1
+        flat = torch.full((codes.shape[0], self.width - self.n_continuous), -1.0, device=codes.device)
+        return flat.scatter_(1, codes + (self.offsets - self.n_continuous), 1.0)
 
     def blocks_to_flat(self, blocks):
-        """Inverse of :meth:`block_logits`: (B, n_disc, max_card) → (B, width - n_continuous)."""
+        """Inverse of :meth:`block_logits`: (B, max_card, n_disc) → (B, width - n_continuous)."""
         return blocks.reshape(blocks.shape[0], -1).index_select(1, self.valid_flat)

@@ -340,10 +340,12 @@ class TableEncoder:
         cont = np.asarray(table.continuous, dtype=np.float64)
         disc = np.asarray(table.discrete, dtype=np.int64)
         n = len(cont) if cont.ndim == 2 and cont.shape[1] else len(disc)
+        # one column per row of these copies: every decoder reads contiguous memory
+        cont, disc = np.ascontiguousarray(cont.T), np.ascontiguousarray(disc.T)
         data = {}
         for name, (ci, di) in zip(self.columns_, self.layout_.column_parts):
-            codes = disc[:, di] if di is not None else None
-            z = cont[:, ci] if ci is not None else None
+            codes = disc[di] if di is not None else None
+            z = cont[ci] if ci is not None else None
             values = self.encoders_[name].decode(codes, z, rng=rng)
             data[name] = self._restore_dtype(name, values)
         return pd.DataFrame(data, index=index if index is not None else pd.RangeIndex(n))

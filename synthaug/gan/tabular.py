@@ -155,26 +155,32 @@ class TabularGAN:
         logits = lt.block_logits(out)
         u = torch.rand(logits.shape, generator=generator, device=noise.device, dtype=logits.dtype)
         gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
-        soft = torch.softmax((logits + gumbel) / self.tau, dim=-1)
+        soft = torch.softmax((logits + gumbel) / self.tau, dim=lt.LEVELS)
         return self._finish(z, 2 * lt.blocks_to_flat(soft) - 1, given, x_given, noise.device)
 
     @torch.inference_mode()
-    def sample(self, network, noise, *, cols=None, given=None, x_given=None, constraints=None, generator=None):
+    def sample(self, network, noise, *, cols=None, given=None, x_given=None, cond=None, constraints=None,
+               generator=None):
         """Generated rows for release: ``(x (B, width) with exact ±1 blocks, codes (B, n_disc) or None)``.
 
         Each block's level is drawn from the softmax of its logits (the
         ``tau → 0`` limit of training), restricted to the allowed levels.
+        ``cond`` is what ``network`` receives as its condition, by default
+        :meth:`generator_condition` of ``cols``, ``given`` and ``x_given``
+        (a caller with precomputed conditions passes its own).
         """
         b, device = noise.shape[0], noise.device
         if cols is None:
             cols = torch.zeros((b, self.layout.n_columns), dtype=torch.bool, device=device)
-        out = network(noise, None, self.generator_condition(cols, given, x_given))
+        if cond is None:
+            cond = self.generator_condition(cols, given, x_given)
+        out = network(noise, None, cond)
         lt, _ = self._tables(device)
         z = self._continuous(out, constraints)
         if not self.layout.n_discrete:
             return self._finish(z, out[:, :0], given, x_given, device), None
-        probs = torch.softmax(lt.mask_logits(lt.block_logits(out), constraints), dim=-1)
+        probs = torch.softmax(lt.mask_logits(lt.block_logits(out), constraints), dim=lt.LEVELS)
         codes = lt.draw_codes(probs, generator)
         if given is not None:
-            codes = torch.where(given[:, lt.offsets], lt.block_logits(x_given).argmax(-1), codes)
+            codes = torch.where(given[:, lt.offsets], lt.block_codes(x_given), codes)
         return self._finish(z, lt.codes_to_flat(codes), given, x_given, device), codes

@@ -3,8 +3,8 @@
 from .critic import PackedCritic
 from .dcgan import ConvCritic, ConvGenerator
 from .embeddings import timestep_embedding
-from .generator import DenseGenerator
+from .generator import DenseGenerator, FoldedGenerator
 from .mlp import ResidualMLP
 from .unet import UNet
 
-__all__ = ["ResidualMLP", "PackedCritic", "DenseGenerator", "timestep_embedding", "UNet", "ConvGenerator", "ConvCritic"]
+__all__ = ["ResidualMLP", "PackedCritic", "DenseGenerator", "FoldedGenerator", "timestep_embedding", "UNet", "ConvGenerator", "ConvCritic"]

@@ -208,3 +208,21 @@ def test_codes_accept_plain_lists_and_categoricals():
 def test_score_bound_constant_matches_the_cdf_margin():
     from synthaug.encoding.columns import _U_EPS, _Z_MAX
     assert _Z_MAX == pytest.approx(-ndtri(_U_EPS))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_knots=st.integers(2, 60), ties=st.booleans())
+def test_knot_decoding_equals_np_interp(seed, n_knots, ties):
+    # the grid lookup that replaces np.interp when decoding must give the same values, ties removed or not
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(size=500)
+    if ties:
+        values[: 150] = np.round(values[: 150], 1)
+    col = NumericColumn(n_knots=n_knots, spike_threshold=1.0).fit(values)
+    assert not col.exact_
+    u = np.concatenate([[0.0, 1.0, 0.5], rng.random(1000), np.linspace(0, 1, n_knots)])
+    np.testing.assert_allclose(col._interp_knots(u), np.interp(u, col.knot_probs_, col.knots_), rtol=1e-13, atol=0)
+    refit = NumericColumn(n_knots=n_knots, spike_threshold=1.0).fit(values)
+    refit._interp_knots(u)
+    refit.fit(values * 3 + 1)                        # a refit must not reuse the old lookup
+    np.testing.assert_allclose(refit._interp_knots(u), np.interp(u, refit.knot_probs_, refit.knots_), rtol=1e-13, atol=0)

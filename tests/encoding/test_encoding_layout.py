@@ -77,15 +77,16 @@ def test_to_model_gives_one_plus_one_per_block(fitted):
     assert set(disc.unique().tolist()) <= {-1.0, 1.0}
     blocks = lt.block_logits(x)
     valid = lt.block_valid.expand_as(blocks)
-    assert ((blocks == 1) & valid).sum(-1).eq(1).all()            # exactly one +1 per block
-    np.testing.assert_array_equal(blocks.argmax(-1).numpy(), table.discrete)
+    assert ((blocks == 1) & valid).sum(lt.LEVELS).eq(1).all()     # exactly one +1 per block
+    np.testing.assert_array_equal(blocks.argmax(lt.LEVELS).numpy(), table.discrete)
+    np.testing.assert_array_equal(lt.block_codes(x).numpy(), table.discrete)
 
 
 def test_block_logits_pads_with_minus_infinity():
     lt = HAND.tensors("cpu")
     blocks = lt.block_logits(torch.randn(5, HAND.width))
-    assert blocks.shape == (5, HAND.n_discrete, max(HAND.cardinalities))
-    assert torch.isneginf(blocks[:, 0, 2:]).all() and torch.isneginf(blocks[:, 2, 2:]).all()  # 2-level blocks
+    assert blocks.shape == (5, max(HAND.cardinalities), HAND.n_discrete)
+    assert torch.isneginf(blocks[:, 2:, 0]).all() and torch.isneginf(blocks[:, 2:, 2]).all()  # 2-level blocks
     assert torch.isfinite(blocks[lt.block_valid.expand_as(blocks)]).all()
 
 
@@ -100,7 +101,7 @@ def test_blocks_to_flat_inverts_block_logits():
 
 def test_softmax_over_blocks_sums_to_one_per_block():
     lt = HAND.tensors("cpu")
-    probs = torch.softmax(lt.block_logits(torch.randn(3, HAND.width)), dim=-1)
+    probs = torch.softmax(lt.block_logits(torch.randn(3, HAND.width)), dim=lt.LEVELS)
     flat = lt.blocks_to_flat(probs)
     for off, card in zip(HAND.offsets - HAND.n_continuous, HAND.cardinalities):
         torch.testing.assert_close(flat[:, off: off + card].sum(1), torch.ones(3))
@@ -112,3 +113,28 @@ def test_layout_tensors_mirror_the_layout():
     np.testing.assert_array_equal(lt.offsets.numpy(), HAND.offsets)
     assert lt.width == HAND.width and lt.n_continuous == HAND.n_continuous
     assert lt.valid_flat.numel() == sum(HAND.cardinalities)
+
+
+def test_codes_to_flat_matches_to_model():
+    lt = HAND.tensors("cpu")
+    g = torch.Generator().manual_seed(1)
+    codes = torch.stack([torch.randint(c, (50,), generator=g) for c in HAND.cardinalities], 1)
+    x = lt.to_model(torch.zeros(50, HAND.n_continuous), codes)
+    torch.testing.assert_close(lt.codes_to_flat(codes), x[:, HAND.n_continuous:])
+    np.testing.assert_array_equal(lt.block_codes(x).numpy(), codes.numpy())
+
+
+def test_draw_codes_follows_the_probabilities_and_never_draws_a_zero_level():
+    lt = HAND.tensors("cpu")
+    logits = torch.zeros(1, HAND.width)
+    logits[0, HAND.offsets[1]: HAND.offsets[1] + 3] = torch.log(torch.tensor([0.2, 0.0, 0.8]))
+    probs = torch.softmax(lt.block_logits(logits.expand(20_000, -1).clone()), dim=lt.LEVELS)
+    codes = lt.draw_codes(probs, torch.Generator().manual_seed(0))
+    assert codes.shape == (20_000, HAND.n_discrete)
+    share = torch.bincount(codes[:, 1], minlength=3).double() / 20_000
+    assert share[1] == 0 and abs(share[0] - 0.2) < 0.015 and abs(share[2] - 0.8) < 0.015
+    for d, card in enumerate(HAND.cardinalities):   # padding is never drawn; uniform blocks stay uniform
+        counts = torch.bincount(codes[:, d], minlength=max(HAND.cardinalities))
+        assert counts[card:].sum() == 0
+        if d != 1:
+            assert (counts[:card].double() / 20_000 - 1 / card).abs().max() < 0.015
