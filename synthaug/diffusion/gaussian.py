@@ -147,9 +147,17 @@ class GaussianDiffusion:
 
     # ---------------------------------------------------------- reverse
     def predict(self, model, x_t, t, *, given=None, x_given=None, cond=None, constraints=None):
-        """Denoised estimate x̂₀, the implied ε̂ and the block probabilities (B, n_disc, max_card) or None."""
+        """Denoised estimate x̂₀, the implied ε̂ and the block probabilities (B, max_card, n_disc) or None."""
         if given is not None:
             x_t = torch.where(given, x_given, x_t)
+        x0_c, probs = self._denoise(model, x_t, t, cond, constraints)
+        if probs is not None:
+            _, blocks = self._tables(x_t.device)
+            x0_c = torch.cat([x0_c, 2 * blocks.blocks_to_flat(probs) - 1], dim=1)
+        return (*self._assemble(x_t, t, x0_c, given, x_given), probs)
+
+    def _denoise(self, model, x_t, t, cond, constraints):
+        """One network call: continuous x̂₀ (B, n_continuous) and block probabilities, or None."""
         out = model(x_t, t, cond).to(x_t.dtype)
         ab = self._ab(t, x_t)
         _, blocks = self._tables(x_t.device)
@@ -161,17 +169,16 @@ class GaussianDiffusion:
             x0_c = torch.maximum(x0_c, constraints.low.to(x0_c.dtype))
         if constraints is not None and constraints.high is not None:
             x0_c = torch.minimum(x0_c, constraints.high.to(x0_c.dtype))
-        logits = None
-        if blocks is not None:
-            logits = blocks.mask_logits(blocks.block_logits(out), constraints)
-            logits = probs = torch.softmax(logits, dim=blocks.LEVELS)
-            x0 = torch.cat([x0_c, 2 * blocks.blocks_to_flat(probs) - 1], dim=1)
-        else:
-            x0 = x0_c
+        if blocks is None:
+            return x0_c, None
+        return x0_c, torch.softmax(blocks.mask_logits(blocks.block_logits(out), constraints), dim=blocks.LEVELS)
+
+    def _assemble(self, x_t, t, x0, given, x_given):
+        """``(x̂₀ with the given dims written back, the ε̂ it implies)``."""
         if given is not None:
             x0 = torch.where(given, x_given, x0)
-        eps = (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
-        return x0, eps, logits
+        ab = self._ab(t, x_t)
+        return x0, (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
 
     @torch.inference_mode()
     def sample(self, model, noise, *, steps=50, solver="dpm++2m", eta=0.0, categorical="sample", given=None,
@@ -215,21 +222,26 @@ class GaussianDiffusion:
         ts = ddim_timesteps(self.n_timesteps, steps)
         ab_table = self.alphas_cumprod
         prev_x0, prev_h = None, None
+        draw = solver == "ddim" and categorical == "sample" and self.layout is not None and self.layout.n_discrete
         for i, t_now in enumerate(ts):
             # one timestep for the whole batch: shape (1,), broadcast by the network and the tables
             t = torch.full((1,), int(t_now), device=x.device, dtype=torch.long)
-            x0, eps, logits = self.predict(model, x, t, given=given, x_given=x_given, cond=cond,
-                                           constraints=constraints)
-            if i + 1 == len(ts):
-                break
-            ab, ab_prev = float(ab_table[t_now]), float(ab_table[ts[i + 1]])
-            if solver == "ddim" and logits is not None and categorical == "sample":
+            last = i + 1 == len(ts)
+            if draw and not last:
                 # Plug a *drawn* level into each block instead of its mean: with η = 1 the step
                 # is then a draw from Σ_k p(k | x_t) q(x_{t−1} | x_t, x₀ = e_k), the exact
                 # reverse kernel of one categorical variable at any step size (the mean
                 # plug-in drifts towards majority levels when steps are few).
-                x0, _ = self._draw_blocks(x0, logits, given, x_given, generator)
-                eps = (x - np.sqrt(ab) * x0) / np.sqrt(1 - ab)
+                x_in = x if given is None else torch.where(given, x_given, x)
+                x0_c, probs = self._denoise(model, x_in, t, cond, constraints)
+                x0, _ = self._draw_blocks(x0_c, probs, given, x_given, generator)
+                x0, eps = self._assemble(x_in, t, x0, given, x_given)
+            else:
+                x0, eps, logits = self.predict(model, x, t, given=given, x_given=x_given, cond=cond,
+                                               constraints=constraints)
+            if last:
+                break
+            ab, ab_prev = float(ab_table[t_now]), float(ab_table[ts[i + 1]])
             if solver == "ddim":
                 # DDIM eq. 16: σ_t = η √((1 − ᾱ_{t−1}) / (1 − ᾱ_t)) √(1 − ᾱ_t / ᾱ_{t−1})
                 sigma = eta * np.sqrt(max(0.0, (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)))
