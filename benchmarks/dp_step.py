@@ -6,8 +6,11 @@ depth 3, credit-sized input) on a batch of ``--batch`` rows, on one thread:
 * ``plain`` — AdamW on the mean loss;
 * ``per-sample`` — Opacus ``GradSampleModule`` + ``DPOptimizer`` (materialises
   every row's gradient);
-* ``ghost`` — Opacus ghost clipping, what synthaug uses
-  (:func:`synthaug.privacy.dp_sgd.make_private`).
+* ``ghost`` — Opacus ghost clipping (two backward passes), what synthaug uses
+  for networks with other layers (the U-Net, the GAN critic);
+* ``bookkeeping`` — the same clipped sum in one backward pass
+  (:class:`synthaug.privacy.bookkeeping.BookkeepingClipping`), what the table
+  denoiser uses.
 
 Usage (from the repository root)::
 
@@ -76,11 +79,22 @@ def main(argv=None):
         private_backward(ghost, ghost_opt, ((ghost(x, t, c) - x) ** 2).sum(1))
         ghost_opt.step()
 
+    bk_net = net()
+    bookkeeping, bk_opt = make_private(bk_net, torch.optim.AdamW(bk_net.parameters(), lr=1e-3),
+                                       noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=b,
+                                       bookkeeping=True)
+
+    def bookkeeping_step():
+        bk_opt.zero_grad()
+        private_backward(bookkeeping, bk_opt, ((bookkeeping(x, t, c) - x) ** 2).sum(1))
+        bk_opt.step()
+
     with quiet_hooks():
         times = {name: _time(f, args.steps) for name, f in
-                 (("plain", plain), ("per-sample", per_sample), ("ghost", ghost_step))}
+                 (("plain", plain), ("per-sample", per_sample), ("ghost", ghost_step),
+                  ("bookkeeping", bookkeeping_step))}
     for name, ms in times.items():
-        print(f"{name:11s} {ms:8.1f} ms/step  {ms / times['plain']:5.1f}x plain")
+        print(f"{name:12s} {ms:8.1f} ms/step  {ms / times['plain']:5.1f}x plain")
 
 
 if __name__ == "__main__":

@@ -300,7 +300,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self._dp_sgd = {"noise_multiplier": sigma, "sample_rate": rate, "steps": int(n_steps)}
         wrapped, dp_optimizer = make_private(module, optimizer, noise_multiplier=sigma,
                                              max_grad_norm=self.max_grad_norm,
-                                             expected_batch_size=max(1, round(rate * n_rows)), generator=generator)
+                                             expected_batch_size=max(1, round(rate * n_rows)), generator=generator,
+                                             bookkeeping=self._dp_bookkeeping)
         return wrapped, dp_optimizer, rate
 
     def _privacy_report(self):
@@ -318,6 +319,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 "composition": "basic (sum of the parts' epsilon and delta)",
                 "encoder_epsilon": sum(p["epsilon"] for k, p in budget.parts.items() if k.startswith("encoder")),
                 "training_epsilon": budget.parts["training"]["epsilon"], "parts": budget.parts}
+
+    # DP-SGD clipping in one backward pass where the private network allows it (see privacy/bookkeeping.py);
+    # the GAN critic keeps Opacus' hooks, which its training step switches off for the generator update
+    _dp_bookkeeping = False
 
     # "auto" training length: this many epochs, within these bounds (a subclass may change them)
     _auto_epochs, _auto_min_steps, _auto_max_steps = 20, 1_000, 30_000

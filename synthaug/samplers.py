@@ -278,6 +278,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         "guidance_scale": [Interval(Real, 0, None, closed="left")],
         "label_dropout": [Interval(Real, 0, 1, closed="neither")],
     }
+    _dp_bookkeeping = True
     # images: batch size, learning rate and epochs of "auto"
     _auto_image_batch_size = {False: 128, True: 512}
     _auto_image_lr = {False: 1e-3, True: 2e-3}

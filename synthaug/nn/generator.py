@@ -105,6 +105,7 @@ class FoldedGenerator(nn.Module):
                 biases.append((layer.fc.bias - bn.running_mean) * scale + bn.bias)
             weights.append(generator.out.weight)
             biases.append(generator.out.bias)
+            weights = [w.detach() for w in weights]     # buffers, not parameters: no autograd history
             for k, w in enumerate(weights):
                 n_hidden = sum(self.widths[:k])      # layer k reads [h_k, …, h_1, z, cond]
                 self.register_buffer(f"w_hidden_{k}", w[:, :n_hidden].t().contiguous())

@@ -13,6 +13,8 @@ import warnings
 
 import torch
 
+from .bookkeeping import BookkeepingClipping
+
 __all__ = ["make_private", "private_backward", "release", "poisson_sample", "poisson_batches", "check_private_module", "quiet_hooks"]
 
 # Layers that mix the rows of a batch: per-sample gradients do not exist for them.
@@ -27,30 +29,37 @@ def check_private_module(module):
                              "trained with differential privacy.")
 
 
-def make_private(module, optimizer, *, noise_multiplier, max_grad_norm, expected_batch_size, generator=None):
-    """Wrap ``module`` and ``optimizer`` for DP-SGD with Opacus' ghost clipping.
+def make_private(module, optimizer, *, noise_multiplier, max_grad_norm, expected_batch_size, generator=None,
+                 bookkeeping=False):
+    """Wrap ``module`` and ``optimizer`` for DP-SGD with Opacus' ghost clipping (or book-keeping clipping).
 
     Ghost clipping computes each row's gradient norm without materialising
     per-row gradients (for a linear layer, the product of the norms of its
     input and of its output gradient), then backpropagates the loss
     re-weighted by each row's clipping factor: the clipped sum in two
     backward passes, a fraction of the cost of materialising per-row
-    gradients (``benchmarks/dp_step.py`` times the three). Call
+    gradients (``benchmarks/dp_step.py`` times them). With
+    ``bookkeeping=True`` and a network of linear and layer-norm layers, the
+    same clipped sum comes from one backward pass instead
+    (:class:`~synthaug.privacy.bookkeeping.BookkeepingClipping`). Call
     :func:`private_backward` with the per-row losses; the optimizer adds the
     noise and divides by ``expected_batch_size`` (so an empty Poisson batch
     still takes a noise-only step, as the accountant assumes).
 
     Returns
     -------
-    module : opacus.grad_sample.GradSampleModuleFastGradientClipping
+    module : GradSampleModuleFastGradientClipping or BookkeepingClipping
     optimizer : opacus.optimizers.DPOptimizerFastGradientClipping
     """
     from opacus.grad_sample import GradSampleModuleFastGradientClipping
     from opacus.optimizers import DPOptimizerFastGradientClipping
 
     check_private_module(module)
-    wrapped = GradSampleModuleFastGradientClipping(module, loss_reduction="sum", max_grad_norm=max_grad_norm,
-                                                   use_ghost_clipping=True)
+    if bookkeeping and BookkeepingClipping.supports(module):
+        wrapped = BookkeepingClipping(module, max_grad_norm=max_grad_norm)
+    else:
+        wrapped = GradSampleModuleFastGradientClipping(module, loss_reduction="sum", max_grad_norm=max_grad_norm,
+                                                       use_ghost_clipping=True)
     dp_optimizer = DPOptimizerFastGradientClipping(optimizer, noise_multiplier=noise_multiplier,
                                                    max_grad_norm=max_grad_norm,
                                                    expected_batch_size=expected_batch_size, loss_reduction="mean",
@@ -62,6 +71,9 @@ def private_backward(module, optimizer, per_row):
     """Backpropagate the clipped sum of the per-row losses ``per_row`` (shape ``(B,)``) into ``.grad``."""
     from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
+    if isinstance(module, BookkeepingClipping):
+        module.clipped_backward(per_row)
+        return
     DPTensorFastGradientClipping(module, optimizer, per_row, loss_reduction="sum").backward()
 
 

@@ -34,3 +34,27 @@ def test_critic_has_no_batch_statistics():
     critic.eval()
     x = torch.randn(8, 5)
     assert torch.allclose(critic(x)[:2], critic(x[:4]))
+
+
+@pytest.mark.parametrize("depth,cond_dim", [(0, 3), (1, 0), (2, 3), (3, 5)])
+def test_folded_generator_computes_the_eval_generator(depth, cond_dim):
+    torch.manual_seed(0)
+    net = DenseGenerator(4, 6, cond_dim=cond_dim, width=16, depth=depth)
+    net.train()
+    for _ in range(5):           # BatchNorm running statistics away from (0, 1)
+        net(torch.randn(32, 4) * 3 + 1, None, torch.rand(32, cond_dim))
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.bn.weight.uniform_(0.5, 2)
+            layer.bn.bias.normal_()
+    net.eval()
+    folded = net.folded()
+    z, cond = torch.randn(50, 4), torch.rand(50, cond_dim)
+    torch.testing.assert_close(folded(z, None, cond), net(z, None, cond), rtol=1e-5, atol=1e-5)
+    if cond_dim:
+        # a precomputed condition part gives the same rows as the dense condition
+        parts = folded.condition_part(cond[:3])
+        ids = torch.randint(3, (50,))
+        torch.testing.assert_close(folded(z, None, cond_part=parts[ids]), net(z, None, cond[:3][ids]),
+                                   rtol=1e-5, atol=1e-5)
+    assert not any(p.requires_grad for p in folded.buffers())
