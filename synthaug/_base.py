@@ -286,7 +286,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                             complete_columns=[_TARGET] if with_target else None)
 
     def _make_private(self, module, optimizer, n_rows, n_steps, generator):
-        """Opacus wrappers of ``module`` and ``optimizer`` whose noise spends the training budget in ``n_steps``.
+        """DP-SGD wrappers of ``module`` and ``optimizer`` whose noise spends the training budget in ``n_steps``.
 
         Returns ``(module, optimizer, sample_rate)``; batches must be Poisson
         samples at ``sample_rate`` and the loss a sum over rows.
