@@ -597,7 +597,8 @@ def markdown_table(records: dict) -> str:
         rss = f"{fmt(rec.get('peak_rss_fit_mb'), 0)} / {fmt(rec.get('peak_rss_mb'), 0)}"
         eff = f"{fmt(s.get('ml_efficacy_synthetic'))} / {fmt(s.get('ml_efficacy_real'))}"
         lines.append(
-            f"| {model} | {fmt(rec['fit_s'], 1)} | {fmt(rec.get('fit_cpu_s'), 0)} | {fmt(ratio, 2)} | {fmt(rec['sample_s'], 2)} "
+            f"| {model} | {fmt(rec['fit_s'], 1)} | {fmt(rec.get('fit_cpu_s'), 0)} | {fmt(ratio, 2)} "
+            f"| {fmt(rec['sample_s'], 2)} "
             f"| {large} | {rss} | {fmt(s.get('quality'))} | {fmt(s.get('column_shapes'))} "
             f"| {fmt(s.get('column_pair_trends'))} | {fmt(s.get('detection_auc'))} | {eff} "
             f"| {fmt(s.get('dcr_closer_to_train_share'))} | {fmt(s.get('exact_copy_share'))} "

@@ -90,7 +90,7 @@ def sklearn_imputer(kind):
     def run(masked):
         from sklearn.ensemble import RandomForestRegressor
         from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-        from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
+        from sklearn.impute import IterativeImputer, KNNImputer
 
         cats = [c for c in masked.columns if is_categorical(masked[c])]
         codes = masked.copy()

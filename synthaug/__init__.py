@@ -7,4 +7,5 @@ from .samplers import DiffusionSampler, GANSampler
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DiffusionSampler", "GANSampler", "GenerativeImputer", "ModeCollapseWarning", "evaluate", "EvaluationReport", "__version__"]
+__all__ = ["DiffusionSampler", "GANSampler", "GenerativeImputer", "ModeCollapseWarning", "evaluate",
+           "EvaluationReport", "__version__"]

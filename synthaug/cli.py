@@ -79,7 +79,8 @@ def cmd_fit(args):
     print(f"fitted {args.model} on {what}{on} in {time.perf_counter() - start:.1f} s → {args.out}")
     if model.privacy_ is not None:
         p = model.privacy_
-        print(f"differential privacy: ({p['epsilon']:.3g}, {p['delta']:.3g})-DP — encoder ε {p['encoder_epsilon']:.3g}, "
+        print(f"differential privacy: ({p['epsilon']:.3g}, {p['delta']:.3g})-DP — "
+              f"encoder ε {p['encoder_epsilon']:.3g}, "
               f"DP-SGD ε {p['training_epsilon']:.3g} (noise multiplier {p['noise_multiplier']:.3g}, "
               f"{p['steps']} steps at sampling rate {p['sample_rate']:.3g})")
 

@@ -7,4 +7,5 @@ from .generator import DenseGenerator, FoldedGenerator
 from .mlp import ResidualMLP
 from .unet import UNet
 
-__all__ = ["ResidualMLP", "PackedCritic", "DenseGenerator", "FoldedGenerator", "timestep_embedding", "UNet", "ConvGenerator", "ConvCritic"]
+__all__ = ["ResidualMLP", "PackedCritic", "DenseGenerator", "FoldedGenerator", "timestep_embedding", "UNet",
+           "ConvGenerator", "ConvCritic"]

@@ -15,7 +15,8 @@ import torch
 
 from .bookkeeping import BookkeepingClipping
 
-__all__ = ["make_private", "private_backward", "release", "poisson_sample", "poisson_batches", "check_private_module", "quiet_hooks"]
+__all__ = ["make_private", "private_backward", "release", "poisson_sample", "poisson_batches", "check_private_module",
+           "quiet_hooks"]
 
 # Layers that mix the rows of a batch: per-sample gradients do not exist for them.
 _CROSS_SAMPLE = (torch.nn.modules.batchnorm._BatchNorm,)

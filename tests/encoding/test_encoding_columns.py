@@ -225,4 +225,5 @@ def test_knot_decoding_equals_np_interp(seed, n_knots, ties):
     refit = NumericColumn(n_knots=n_knots, spike_threshold=1.0).fit(values)
     refit._interp_knots(u)
     refit.fit(values * 3 + 1)                        # a refit must not reuse the old lookup
-    np.testing.assert_allclose(refit._interp_knots(u), np.interp(u, refit.knot_probs_, refit.knots_), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(refit._interp_knots(u), np.interp(u, refit.knot_probs_, refit.knots_),
+                               rtol=1e-13, atol=0)

@@ -11,7 +11,6 @@ same audit without DP must find the canaries — otherwise it could not fail.
 
 import numpy as np
 import pandas as pd
-import pytest
 from scipy.stats import binom
 
 from tests._tiny import tiny
