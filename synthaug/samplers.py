@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import functools
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -76,8 +75,14 @@ class _Anchors:
         columns = torch.as_tensor(layout.disc_to_column()[blocks[which]], device=device)
         self.cols = torch.nn.functional.one_hot(columns, layout.n_columns).bool()
         self.given = self.cols[:, lt.dim_to_column]
-        with torch.inference_mode(False), torch.no_grad():
+        with torch.no_grad():
             self.cond_part = folded.condition_part(gan.generator_condition(self.cols, self.given, self.x_given))
+
+    def draw(self, n, generator):
+        """Anchor ids of ``n`` rows and their ``cols``, ``given`` and ``x_given``."""
+        u = torch.rand(n, generator=generator, device=self.cdf.device)
+        ids = torch.searchsorted(self.cdf, u * self.cdf[-1], right=True).clamp_(max=len(self.cdf) - 1)
+        return self.cols.index_select(0, ids), self.given.index_select(0, ids), self.x_given.index_select(0, ids), ids
 
 
 def _with_condition_parts(network, parts, z, t, ids):
@@ -672,19 +677,22 @@ class GANSampler(BaseGenerativeSampler):
         return torch.where(mask.bool(), known, image)
 
     def _generate(self, n, given, x_given, cond, constraints, generator):
-        network = self._sampling_tables()[0]
+        network, anchors = self._sampling_tables()
         noise = torch.randn((n, self.noise_dim), generator=generator, device=self.device_)
         cols, ids = cond > 0, None
-        if given is None and constraints is None and self._anchor_levels is not None:
-            cols, given, x_given, ids = self._anchored_condition(n, generator)
-            parts = self._sampling_tables()[1].cond_part
-            network = functools.partial(_with_condition_parts, network, parts)
+        if given is None and constraints is None and anchors is not None:
+            # Unconditional rows: each is anchored on one categorical column, its level drawn at the
+            # training frequency (as CTGAN samples). The generator is trained to generate the rest
+            # given such a column (training-by-sampling), so each anchored column keeps its exact
+            # marginal and the others follow the learnt conditionals.
+            cols, given, x_given, ids = anchors.draw(n, generator)
+            network = functools.partial(_with_condition_parts, network, anchors.cond_part)
         x, codes = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,
                                     constraints=constraints, generator=generator)
         return x[:, : self.encoder_.layout_.n_continuous], codes
 
     def _sampling_tables(self):
-        """``(folded generator, anchors)`` of the fitted generator, built once (see :meth:`_anchored_condition`)."""
+        """``(folded generator, anchors or None)`` of the fitted generator, built once per fitted generator."""
         cached = self.__dict__.get("_sampling")
         if cached is None or cached[0] is not self.generator_:
             folded = self.generator_.folded()
@@ -697,17 +705,3 @@ class GANSampler(BaseGenerativeSampler):
         state = super().__getstate__()
         state.pop("_sampling", None)
         return state
-
-    def _anchored_condition(self, n, generator):
-        """Give each row one categorical column, its level drawn at the training frequency (as CTGAN samples).
-
-        The generator is trained to generate the rest given such a column
-        (training-by-sampling), so each anchored column keeps its exact
-        marginal and the others follow the learnt conditionals. Returns the
-        rows' ``cols``, ``given``, ``x_given`` and anchor ids.
-        """
-        anchors = self._sampling_tables()[1]
-        u = torch.rand(n, generator=generator, device=self.device_)
-        ids = torch.searchsorted(anchors.cdf, u * anchors.cdf[-1], right=True).clamp_(max=len(anchors.cdf) - 1)
-        return (anchors.cols.index_select(0, ids), anchors.given.index_select(0, ids),
-                anchors.x_given.index_select(0, ids), ids)

@@ -106,15 +106,13 @@ class BookkeepingClipping(nn.Module):
             x, g = x.detach().float(), g.float()
             if isinstance(layer, nn.Linear):
                 sq += g.square().sum(1) * (x.square().sum(1) if layer.weight.requires_grad else 0.0)
-                factor_input = x
-            else:
+            else:   # layer norm: its weight multiplies the normalised input
                 x = nn.functional.layer_norm(x, layer.normalized_shape, eps=layer.eps)
                 if layer.weight is not None and layer.weight.requires_grad:
                     sq += (g * x).square().sum(1)
-                factor_input = x
             if layer.bias is not None and layer.bias.requires_grad:
                 sq += g.square().sum(1)
-            parts.append((layer, factor_input, g))
+            parts.append((layer, x, g))
         # the same clipping factor as Opacus: C / (‖∇ℓ_i‖ + 1e-6), at most 1
         factor = (self.max_grad_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
         for layer, x, g in parts:
