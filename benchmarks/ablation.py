@@ -114,15 +114,16 @@ def main(argv=None):
 
             fit_params["bounds"], fit_params["categories"] = public_domain(pd.concat([train, test]))
         start = time.perf_counter()
-        model = cls(random_state=0, verbose=False, **fit_params).fit(train)
+        model = cls(**{"random_state": 0, "verbose": False, **fit_params}).fit(train)
         fit_s = time.perf_counter() - start
         fitted = model.get_params()
         for sample_params in map(json.loads, args.sample):
             model.set_params(**{**fitted, **sample_params})   # on top of the fitted settings, not the last variant
             start = time.perf_counter()
             synth = model.sample(len(train), random_state=1)
+            sample_s = time.perf_counter() - start
             rec = {k: round(float(v), 4) for k, v in score(train, test, synth, target).items()}
-            rec.update(fit_s=round(fit_s, 1), sample_s=round(time.perf_counter() - start, 2), steps=model.n_iter_)
+            rec.update(fit_s=round(fit_s, 1), sample_s=round(sample_s, 2), steps=model.n_iter_)
             if "level_coverage" in model.history_:
                 rec["coverage"] = (model.history_["level_coverage"][-1], model.history_["mode_coverage"][-1])
             shown = {k: v for k, v in fit_params.items() if k not in ("bounds", "categories")}

@@ -555,9 +555,17 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         table = EncodedTable(conts.T, codes.T)
         return self.encoder_.inverse_transform(table, random_state=np.random.RandomState(rng.integers(2**31)))
 
+    def _inference_cache(self, fitted, build):
+        """``build()`` computed once per fitted object ``fitted`` (e.g. a folded network); not pickled."""
+        cached = self.__dict__.get("_sampling")
+        if cached is None or cached[0] is not fitted:
+            cached = self._sampling = (fitted, build())
+        return cached[1]
+
     # ------------------------------------------------------------- pickling
     def __getstate__(self):
         state = super().__getstate__()
+        state.pop("_sampling", None)
         return {k: (copy.deepcopy(v).cpu() if isinstance(v, torch.nn.Module) else v) for k, v in state.items()}
 
     def __setstate__(self, state):

@@ -85,9 +85,9 @@ class _Anchors:
         return self.cols.index_select(0, ids), self.given.index_select(0, ids), self.x_given.index_select(0, ids), ids
 
 
-def _with_condition_parts(network, parts, z, t, ids):
-    """A folded generator whose condition is an anchor id: its precomputed part is gathered per row."""
-    return network(z, t, cond_part=parts.index_select(0, ids))
+def _with_condition_parts(network, parts, z, t, ids=None):
+    """A folded network whose condition was computed up front: ``parts`` per row, or gathered by id."""
+    return network(z, t, cond_part=parts if ids is None else parts.index_select(0, ids))
 
 
 class DiffusionSampler(BaseGenerativeSampler):
@@ -376,8 +376,11 @@ class DiffusionSampler(BaseGenerativeSampler):
     def _generate(self, n, given, x_given, cond, constraints, generator):
         width = self.encoder_.layout_.width
         noise = torch.randn((n, width), generator=generator, device=self.device_)
-        x0, codes = self.process_.sample(self.network_, noise, steps=self.sampling_steps, solver=self.solver,
-                                         eta=self.eta, given=given, x_given=x_given, cond=cond,
+        # the folded denoiser, its condition's part computed once for all steps of this batch
+        network = self._inference_cache(self.network_, self.network_.folded)
+        model = functools.partial(_with_condition_parts, network, network.condition_part(cond))
+        x0, codes = self.process_.sample(model, noise, steps=self.sampling_steps, solver=self.solver,
+                                         eta=self.eta, given=given, x_given=x_given, cond=None,
                                          constraints=constraints, generator=generator)
         return x0[:, : self.encoder_.layout_.n_continuous], codes
 
@@ -693,15 +696,10 @@ class GANSampler(BaseGenerativeSampler):
 
     def _sampling_tables(self):
         """``(folded generator, anchors or None)`` of the fitted generator, built once per fitted generator."""
-        cached = self.__dict__.get("_sampling")
-        if cached is None or cached[0] is not self.generator_:
+        def build():
             folded = self.generator_.folded()
             anchors = None if self._anchor_levels is None else _Anchors(
                 self._anchor_levels, self.encoder_.layout_, self.gan_, folded, self.device_)
-            cached = self._sampling = (self.generator_, folded, anchors)
-        return cached[1:]
+            return folded, anchors
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_sampling", None)
-        return state
+        return self._inference_cache(self.generator_, build)

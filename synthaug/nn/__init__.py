@@ -4,8 +4,8 @@ from .critic import PackedCritic
 from .dcgan import ConvCritic, ConvGenerator
 from .embeddings import timestep_embedding
 from .generator import DenseGenerator, FoldedGenerator
-from .mlp import ResidualMLP
+from .mlp import FoldedResidualMLP, ResidualMLP
 from .unet import UNet
 
-__all__ = ["ResidualMLP", "PackedCritic", "DenseGenerator", "FoldedGenerator", "timestep_embedding", "UNet",
+__all__ = ["ResidualMLP", "FoldedResidualMLP", "PackedCritic", "DenseGenerator", "FoldedGenerator", "timestep_embedding", "UNet",
            "ConvGenerator", "ConvCritic"]

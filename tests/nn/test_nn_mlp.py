@@ -74,6 +74,47 @@ def test_runs_under_bfloat16_autocast():
     assert out.shape == (2, 3) and torch.isfinite(out.float()).all()
 
 
+@pytest.mark.parametrize("depth, cond_dim, time_dim", [(0, 0, 8), (1, 3, 8), (3, 2, 8), (2, 2, 0)])
+@pytest.mark.parametrize("per_row_t", [False, True])
+def test_folded_network_computes_the_eval_network(depth, cond_dim, time_dim, per_row_t):
+    torch.manual_seed(0)
+    net = _randomise_output(ResidualMLP(5, 4, cond_dim=cond_dim, width=16, depth=depth, time_dim=time_dim,
+                                        dropout=0.5))
+    with torch.no_grad():
+        for module in net.modules():       # layer norms away from their (1, 0) initialisation
+            if isinstance(module, torch.nn.LayerNorm):
+                module.weight.uniform_(0.5, 2)
+                module.bias.normal_()
+    net.eval()
+    folded = net.folded()
+    x, cond = torch.randn(40, 5), torch.rand(40, cond_dim) if cond_dim else None
+    t = torch.randint(1000, (40,)) if per_row_t else torch.tensor([321])
+    expected = net(x, t, cond)
+    torch.testing.assert_close(folded(x, t, cond), expected, rtol=1e-5, atol=1e-5)
+    # the condition's part computed once serves every call on the same rows
+    part = folded.condition_part(cond)
+    torch.testing.assert_close(folded(x, t, cond_part=part), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(folded(x, t, cond_part=part), expected, rtol=1e-5, atol=1e-5)
+    assert not any(p.requires_grad for p in folded.parameters())
+    # a copy: training the source network further does not change the folded one
+    with torch.no_grad():
+        net.inp.weight.add_(1.0)
+    torch.testing.assert_close(folded(x, t, cond_part=part), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_folded_network_inputs_are_not_mutated():
+    torch.manual_seed(0)
+    net = _randomise_output(ResidualMLP(3, 3, cond_dim=2, width=8, depth=2, time_dim=4)).eval()
+    folded = net.folded()
+    x, c = torch.randn(6, 3), torch.rand(6, 2)
+    part = folded.condition_part(c)
+    before = (x.clone(), c.clone(), part.clone())
+    folded(x, torch.tensor([3]), cond_part=part)
+    folded(x, torch.tensor([3]), c)
+    for a, b in zip((x, c, part), before):
+        assert torch.equal(a, b)
+
+
 @pytest.mark.parametrize("dim", [1, 2, 7, 16])
 def test_timestep_embedding(dim):
     t = torch.tensor([0, 1, 10, 999])
