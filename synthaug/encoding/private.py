@@ -11,8 +11,12 @@ or from what the user declared public, never from the raw values:
   inside and two octaves on the outside, where thin tails live). Inside the bounds one
   more noisy histogram (missing, exact zero, and value bins on a fixed grid)
   gives the CDF that maps values to normal scores, the missing rate, and
-  whether zero is a spike. Integer columns spanning at most
-  ``_MAX_EXACT_INTEGERS`` values get one bin per integer. Values outside the
+  whether zero is a spike. The number of value bins grows with the rows
+  and the budget (a bin should hold more rows than its noise scale,
+  ``_n_value_bins``); the noisy counts are made non-negative by Norm-Sub
+  (:func:`~synthaug.privacy.mechanisms.norm_sub`), not by clipping each
+  bin. Integer columns spanning at most that many values (and at most
+  ``_MAX_EXACT_INTEGERS``) get one bin per integer. Values outside the
   bounds are clipped;
 * **categorical** — declared categories are kept as they are; otherwise only
   levels whose noisy count passes the stability threshold are released
@@ -32,12 +36,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..privacy.mechanisms import laplace_histogram, power_of_two_bins, release_threshold
+from ..privacy.mechanisms import laplace_histogram, norm_sub, power_of_two_bins, release_threshold
 
 __all__ = ["fit_private_numeric", "fit_private_categorical"]
 
 _MAX_EXACT_INTEGERS = 128     # integer columns with at most this many values get one bin per integer
-_N_LINEAR, _N_ASINH = 32, 32  # value bins inside the bounds: an even grid merged with an asinh grid
+_MIN_BINS, _MAX_BINS = 8, 64  # value bins inside the bounds (half an even grid, half an asinh grid) ...
+_ROWS_PER_NOISE = 1.5         # ... as many as keep a bin's expected rows this many noise scales (1/ε) deep
 _BOUNDS_FAILURE = 0.05        # chance that any empty power-of-two bin passes the bounds threshold
 _EXTEND_OCTAVES = 2           # estimated bounds reach this many octaves beyond the bulk
 
@@ -78,11 +83,21 @@ def _private_bounds(name, observed, epsilon, rng):
     return float(lo), float(hi)
 
 
-def _value_edges(lo, hi):
+def _n_value_bins(n_rows, epsilon):
+    """Bins for a histogram of ``n_rows`` at ``epsilon``: fine enough to resolve, coarse enough to rise above noise.
+
+    A bin's Laplace noise has scale 1/ε; bins that hold fewer rows than
+    that release noise, not shape. The count of rows is treated as public,
+    as for the default δ and the sampling rate of DP-SGD.
+    """
+    return int(np.clip(n_rows * epsilon / _ROWS_PER_NOISE, _MIN_BINS, _MAX_BINS))
+
+
+def _value_edges(lo, hi, n_bins=_MAX_BINS):
     """Fixed bin edges in [lo, hi]: an even grid merged with one dense near ``lo`` (skewed columns)."""
-    linear = np.linspace(lo, hi, _N_LINEAR + 1)
+    linear = np.linspace(lo, hi, n_bins // 2 + 1)
     c = (hi - lo) / 100.0
-    skewed = lo + c * np.sinh(np.linspace(0.0, np.arcsinh(100.0), _N_ASINH + 1))
+    skewed = lo + c * np.sinh(np.linspace(0.0, np.arcsinh(100.0), n_bins - n_bins // 2 + 1))
     edges = np.unique(np.concatenate([linear, skewed]))
     edges[0], edges[-1] = lo, hi
     return edges
@@ -108,13 +123,14 @@ def fit_private_numeric(enc, values, *, name, epsilon, bounds, rng, spike_thresh
         if lo >= hi:
             hi = lo + 1.0
     clipped = np.clip(observed, lo, hi)
-    exact = enc.integral and hi - lo + 1 <= _MAX_EXACT_INTEGERS
+    n_bins = _n_value_bins(len(values), epsilon)
+    exact = enc.integral and hi - lo + 1 <= min(_MAX_EXACT_INTEGERS, n_bins)
     if exact:
         grid = np.arange(lo, hi + 1.0)
         value_bins = np.round(clipped - lo).astype(np.int64)
         n_value_bins, is_zero = len(grid), np.zeros(len(clipped), dtype=bool)
     else:
-        edges = _value_edges(lo, hi)
+        edges = _value_edges(lo, hi, n_bins)
         value_bins = np.clip(np.searchsorted(edges, clipped, side="right") - 1, 0, len(edges) - 2)
         n_value_bins = len(edges) - 1
         is_zero = (clipped == 0.0) if lo <= 0.0 <= hi else np.zeros(len(clipped), dtype=bool)
@@ -122,8 +138,8 @@ def fit_private_numeric(enc, values, *, name, epsilon, bounds, rng, spike_thresh
     index = np.where(is_zero, 1, 2 + value_bins)
     counts = np.bincount(index, minlength=2 + n_value_bins)
     counts[0] = int(missing.sum())
-    noisy = np.maximum(laplace_histogram(counts, epsilon, rng), 0.0)
-    spent["histogram"] = (epsilon, 0.0, "Laplace histogram (missing, zero, value bins)")
+    noisy = norm_sub(laplace_histogram(counts, epsilon, rng))
+    spent["histogram"] = (epsilon, 0.0, "Laplace histogram (missing, zero, value bins), Norm-Sub")
     total = max(noisy.sum(), 1.0)
     zero_share = noisy[1] / total
     spike = (not exact) and lo <= 0.0 <= hi and zero_share >= spike_threshold

@@ -105,3 +105,20 @@ def test_one_row_moves_each_noisy_statistic_by_at_most_its_sensitivity():
     assert fb.frequencies_["c"] / fb.frequencies_["b"] == pytest.approx(fa.frequencies_["c"] / fa.frequencies_["b"])
     assert fb.frequencies_["a"] / fb.frequencies_["b"] > fa.frequencies_["a"] / fa.frequencies_["b"]
     assert a.encoders_["age"].min_ == b.encoders_["age"].min_ and a.encoders_["age"].max_ == b.encoders_["age"].max_
+
+
+@pytest.mark.parametrize("epsilon", [0.01, 0.1, 10.0])
+def test_value_bins_grow_with_rows_and_budget(epsilon):
+    """A bin should hold more rows than its noise scale: few bins for little budget, up to the cap."""
+    from synthaug.encoding.private import _MAX_BINS, _MIN_BINS, _n_value_bins
+
+    small, large = _n_value_bins(1_000, epsilon), _n_value_bins(100_000, epsilon)
+    assert _MIN_BINS <= small <= large <= _MAX_BINS
+    assert small == _MIN_BINS or 1_000 * epsilon / small >= 1.0
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.lognormal(3, 1, 2_000), "n": rng.integers(0, 100, 2_000)})
+    enc = _fit(df, 0, epsilon=epsilon, bounds={"x": (0, 5_000), "n": (0, 99)})
+    x, n = enc.encoders_["x"], enc.encoders_["n"]
+    bins = _n_value_bins(len(df), epsilon / 2)       # the budget is split between the two columns
+    assert len(x.knots_) - 1 <= bins
+    assert n.exact_ == (100 <= bins)                  # one bin per integer only when it rises above the noise

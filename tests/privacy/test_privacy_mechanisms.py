@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthaug.privacy.mechanisms import laplace_histogram, power_of_two_bins, release_threshold
+from synthaug.privacy.mechanisms import laplace_histogram, norm_sub, power_of_two_bins, release_threshold
 
 
 @settings(max_examples=30, deadline=None)
@@ -41,3 +41,29 @@ def test_power_of_two_grid():
         assert edges[k] <= v < edges[k + 1] or (abs(v) < 2.0**-16 and k == n_bins // 2)
     assert index[2] == index[3] == n_bins // 2        # zero and tiny values share the zero bin
     assert len(edges) == n_bins + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-50, 50), min_size=1, max_size=30), st.floats(0, 200))
+def test_norm_sub_is_the_closest_non_negative_histogram_with_the_total(noisy, total):
+    out = norm_sub(noisy, total)
+    assert (out >= 0).all()
+    np.testing.assert_allclose(out.sum(), total, atol=1e-6)
+    # one common shift: every positive bin moved by the same amount, and no dropped bin was above a kept one
+    noisy = np.asarray(noisy)
+    kept = out > 0
+    if kept.any():
+        shift = noisy[kept] - out[kept]
+        np.testing.assert_allclose(shift, shift[0], atol=1e-6)
+        assert not (~kept).any() or noisy[~kept].max() <= noisy[kept].min() + 1e-9
+
+
+def test_norm_sub_removes_the_bias_of_clipping_empty_bins():
+    rng = np.random.default_rng(0)
+    counts = np.zeros(64)
+    counts[:4] = 500                                   # the mass lives in 4 of 64 bins
+    noisy = laplace_histogram(counts, 0.05, rng)       # noise scale 20 rows per bin
+    clipped = np.maximum(noisy, 0)
+    projected = norm_sub(noisy)
+    assert clipped[4:].sum() / clipped.sum() > 0.2     # clipping spreads a fifth of the mass over empty bins
+    assert projected[4:].sum() / projected.sum() < 0.1
