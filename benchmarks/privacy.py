@@ -26,6 +26,8 @@ Usage (from the repository root)::
     python benchmarks/privacy.py --peer-python PEER_ENV/bin/python --out docs/benchmarks.md
     python benchmarks/privacy.py --quick          # smoke run, tiny training
 
+A run of some ``--models`` / ``--epsilons`` replaces those rows and keeps the
+others from ``benchmarks/results/privacy.json`` (each row shows its date).
 Results go to ``benchmarks/results/privacy.json`` and the section between
 ``<!-- privacy:start -->`` and ``<!-- privacy:end -->`` of ``--out``.
 """
@@ -45,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fidelity import RANDOM_STATE, fmt, load_credit, publish  # noqa: E402
+from fidelity import RANDOM_STATE, fmt, load_credit, output_paths, publish  # noqa: E402
 
 START, END = "<!-- privacy:start -->", "<!-- privacy:end -->"
 PEER_PYTHON = sys.executable
@@ -230,20 +232,36 @@ def markdown(records, domain_declared):
                                              "model." if domain_declared else "Nothing is declared public."),
              "ML efficacy is train-on-synthetic ROC AUC on `Status` (train-on-real: see the fidelity table); "
              "MIA = distance-based membership-inference AUC (0.5 ideal). DP cost = fit time at ε ÷ the same "
-             "model's fit without DP.", "",
-             "| model | ε | quality | detection AUC | ML efficacy | MIA AUC | exact copies | fit s | DP cost |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "model's fit without DP (both from the same run). A run of some models or ε replaces only those "
+             "rows; `run` is the date each row was measured.", "",
+             "| model | ε | quality | detection AUC | ML efficacy | MIA AUC | exact copies | fit s | DP cost | run |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     plain = {r["model"]: r.get("fit_s") for r in records if r["epsilon"] is None}
     for r in records:
         eps = "none" if r["epsilon"] is None else f"{r['epsilon']:g}"
+        date = r.get("date", "")
         if "error" in r:
-            lines.append(f"| {r['model']} | {eps} | failed: {r['error']} |  |  |  |  |  |  |")
+            lines.append(f"| {r['model']} | {eps} | failed: {r['error']} |  |  |  |  |  |  | {date} |")
             continue
         cost = r["fit_s"] / plain[r["model"]] if r["epsilon"] is not None and plain.get(r["model"]) else None
         lines.append(f"| {r['model']} | {eps} | " + " | ".join(fmt(r.get(k)) for k in SCORES)
-                     + f" | {fmt(r['fit_s'], 1)} | {fmt(cost, 2)} |")
+                     + f" | {fmt(r['fit_s'], 1)} | {fmt(cost, 2)} | {date} |")
     lines += ["", END]
     return "\n".join(lines)
+
+
+def merged(records, path, domain_declared):
+    """This run's records, then the earlier run's records of other (model, ε) pairs with the same domain setting."""
+    if not path.exists():
+        return records
+    earlier = json.loads(path.read_text())
+    if earlier.get("domain_declared") != domain_declared:
+        return records
+    ran = {(r["model"], r["epsilon"]) for r in records}
+    kept = [{"date": "earlier run", **r} for r in earlier["records"] if (r["model"], r["epsilon"]) not in ran]
+    order = {eps: i for i, eps in enumerate([1.0, 3.0, 10.0, None])}
+    return sorted(records + kept, key=lambda r: (order.get(r["epsilon"], 99), DEFAULT_MODELS.index(r["model"])
+                                                 if r["model"] in DEFAULT_MODELS else 99))
 
 
 def main(argv=None):
@@ -271,7 +289,7 @@ def main(argv=None):
     full = pd.concat([ds.train, ds.test])
     domain = None if args.no_domain else public_domain(full)
     peer_domain = public_domain(full)
-    records = []
+    records, today = [], time.strftime("%Y-%m-%d")
     for eps_text in args.epsilons:
         epsilon = None if eps_text == "none" else float(eps_text)
         for model in args.models:
@@ -279,8 +297,10 @@ def main(argv=None):
                 continue
             d = peer_domain if not model.startswith("synthaug") else domain
             record = run_one(model, ds, epsilon, d, args.quick)
+            record["date"] = today
             print(record, flush=True)
             records.append(record)
+    records = merged(records, output_paths(args.quick, args.out)[0] / "privacy.json", domain is not None)
     publish({"records": records, "domain_declared": domain is not None}, "privacy",
             markdown(records, domain is not None), START, END, args.quick, args.out)
 

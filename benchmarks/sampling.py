@@ -9,8 +9,9 @@ cProfile, and splits the time into
 * ``other`` — everything else (norms, activations, drawing levels, noise, Python).
 
 It also times the matrix product of the denoiser's hidden layer shape
-(4,096 × 128 · 128 × 128) to give the GFLOP/s these cores reach, and with
-``--compile`` the denoiser's forward pass eager and under ``torch.compile``.
+(4,096 × 128 · 128 × 128) to give the GFLOP/s these cores reach, the
+denoiser's forward pass as a module and folded (as sampling runs it), and
+with ``--compile`` the folded pass under ``torch.compile``.
 
 Usage (from the repository root)::
 
@@ -52,15 +53,17 @@ def gemm_rate(rows=4096, width=128, repeats=200):
     return 2 * rows * width * width * repeats / (time.perf_counter() - start) / 1e9
 
 
-def forward_us_per_row(network, n_rows=4096, repeats=50):
-    x = torch.randn(n_rows, network.inp.in_features - network.cond_dim)
-    cond, t = torch.zeros(n_rows, network.cond_dim), torch.full((1,), 500)
+def forward_us_per_row(network, d_x, cond_dim, n_rows=4096, repeats=50, *, folded=False):
+    """Seconds per row (in µs) of the denoiser's forward pass; ``folded``: with the condition part precomputed."""
+    x = torch.randn(n_rows, d_x)
+    cond, t = torch.zeros(n_rows, cond_dim), torch.full((1,), 500)
+    kwargs = {"cond_part": network.condition_part(cond)} if folded else {"cond": cond}
     with torch.inference_mode():
         for _ in range(3):
-            network(x, t, cond)
+            network(x, t, **kwargs)
         start = time.perf_counter()
         for _ in range(repeats):
-            network(x, t, cond)
+            network(x, t, **kwargs)
     return (time.perf_counter() - start) / repeats / n_rows * 1e6
 
 
@@ -83,13 +86,19 @@ def main(argv=None):
         matmul, decode, total = split(profile)
         print(f"{name}: {SAMPLE_ROWS:,} rows in {total:.2f} s under cProfile — matmul {matmul:.2f} s, "
               f"decode {decode:.2f} s, other {total - matmul - decode:.2f} s")
-        if args.compile and name == "diffusion":
-            eager = forward_us_per_row(model.network_)
+        if name != "diffusion":
+            continue
+        net = model.network_
+        dims = (net.inp.in_features - net.cond_dim, net.cond_dim)
+        folded = net.folded()
+        print(f"denoiser forward: module {forward_us_per_row(net, *dims):.2f} µs/row, folded (as sampling runs it) "
+              f"{forward_us_per_row(folded, *dims, folded=True):.2f} µs/row")
+        if args.compile:
             start = time.perf_counter()
-            compiled = torch.compile(model.network_)
-            forward_us_per_row(compiled, repeats=1)
+            compiled = torch.compile(folded)
+            forward_us_per_row(compiled, *dims, repeats=1, folded=True)
             warm = time.perf_counter() - start
-            print(f"denoiser forward: eager {eager:.2f} µs/row, compiled {forward_us_per_row(compiled):.2f} µs/row "
+            print(f"folded denoiser compiled: {forward_us_per_row(compiled, *dims, folded=True):.2f} µs/row "
                   f"(compilation {warm:.0f} s)")
 
 
