@@ -167,6 +167,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         -------
         self
         """
+        self.__dict__.pop("_sampling", None)   # inference copies of the previous fit's networks
         if is_image_input(X):
             return self._fit_image_estimator(X, y)
         for attr in _IMAGE_ATTRIBUTES:

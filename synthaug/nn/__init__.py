@@ -7,5 +7,5 @@ from .generator import DenseGenerator, FoldedGenerator
 from .mlp import FoldedResidualMLP, ResidualMLP
 from .unet import UNet
 
-__all__ = ["ResidualMLP", "FoldedResidualMLP", "PackedCritic", "DenseGenerator", "FoldedGenerator", "timestep_embedding", "UNet",
-           "ConvGenerator", "ConvCritic"]
+__all__ = ["ResidualMLP", "FoldedResidualMLP", "PackedCritic", "DenseGenerator", "FoldedGenerator",
+           "timestep_embedding", "UNet", "ConvGenerator", "ConvCritic"]
