@@ -62,13 +62,19 @@ class _Anchors:
     so a batch gathers rows instead of recomputing them.
     """
 
+    # calibrate the mixture only while each anchor can get a useful number of rows
+    _MAX_CALIBRATED, _CALIBRATION_ROWS = 2_000, 40_000
+
     def __init__(self, anchor_levels, layout, gan, folded, device):
-        blocks, freq = anchor_levels
+        blocks, freq = anchor_levels[:2]
         lt = layout.tensors(device)
         which, levels = np.nonzero(freq > 0)
         codes = np.zeros((len(which), layout.n_discrete), dtype=np.int64)
         codes[np.arange(len(which)), blocks[which]] = levels
-        prob = freq[which, levels] / len(blocks)
+        # mixture weights: calibrated ones when fitted (see calibrated_weights), else frequency / columns
+        prob = anchor_levels[2] if len(anchor_levels) > 2 else freq[which, levels] / len(blocks)
+        self.blocks, self.freq, self.which, self.levels = blocks, freq, which, levels
+        self.gan, self.folded = gan, folded
         self.cdf = torch.as_tensor(np.cumsum(prob), dtype=torch.float32, device=device)
         self.x_given = lt.to_model(torch.zeros((len(which), layout.n_continuous), device=device),
                                    torch.as_tensor(codes, device=device))
@@ -78,11 +84,67 @@ class _Anchors:
         with torch.no_grad():
             self.cond_part = folded.condition_part(gan.generator_condition(self.cols, self.given, self.x_given))
 
+    def calibrated_weights(self, generator, *, ridge=1e-2):
+        """Mixture weights of the anchors under which every anchored column has its training frequencies.
+
+        A row anchored on (column A, level a) has A = a exactly and its other
+        categorical columns from the generator's conditionals, which carry
+        the generator's own errors; with weights ∝ frequency those errors
+        reach the marginals of the columns a row is not anchored on. Let
+        ``P[k, (c, l)]`` be the share of rows anchored on ``k`` that have
+        level ``l`` in column ``c`` (estimated from generated rows); the
+        weights solve ``min ‖Pᵀw − f‖² + ridge·‖w − w₀‖²`` over ``w ≥ 0``
+        (non-negative least squares) for the training frequencies ``f``, near
+        the frequency weights ``w₀``, then are normalised. Each component
+        keeps its conditional distribution; only how often each anchor is
+        used changes. Returns None (frequency weights) for too many anchors.
+        """
+        n_anchors = len(self.cdf)
+        if n_anchors > self._MAX_CALIBRATED:
+            return None
+        per = max(20, self._CALIBRATION_ROWS // n_anchors)
+        ids = torch.arange(n_anchors, device=self.cdf.device).repeat_interleave(per)
+        noise = torch.randn((len(ids), self.folded.w_noise.shape[0]), generator=generator, device=ids.device)
+        network = functools.partial(_with_condition_parts, self.folded, self.cond_part)
+        _, codes = self.gan.sample(network, noise, cols=self.cols.index_select(0, ids),
+                                   given=self.given.index_select(0, ids), x_given=self.x_given.index_select(0, ids),
+                                   cond=ids, generator=generator)
+        codes = codes[:, torch.as_tensor(self.blocks, device=ids.device)].cpu().numpy()   # (rows, anchor columns)
+        width = self.freq.shape[1]
+        flat = codes + width * np.arange(len(self.blocks))                              # (column, level) index
+        share = np.zeros((n_anchors, self.freq.size))
+        np.add.at(share, (np.repeat(np.arange(n_anchors), per)[:, None], flat), 1.0 / per)
+        w0 = self.freq[self.which, self.levels].astype(np.float64) / len(self.blocks)
+        return _mixture_weights(share, self.freq.ravel(), w0, ridge=ridge)
+
     def draw(self, n, generator):
         """Anchor ids of ``n`` rows and their ``cols``, ``given`` and ``x_given``."""
         u = torch.rand(n, generator=generator, device=self.cdf.device)
         ids = torch.searchsorted(self.cdf, u * self.cdf[-1], right=True).clamp_(max=len(self.cdf) - 1)
         return self.cols.index_select(0, ids), self.given.index_select(0, ids), self.x_given.index_select(0, ids), ids
+
+
+def _mixture_weights(share, target, w0, *, ridge=1e-2):
+    """Weights ``w ≥ 0``, ``Σw = 1``, with ``shareᵀ w ≈ target``, near ``w0``: non-negative least squares.
+
+    ``share`` is ``(components, cells)``: the share of each component's rows
+    in each cell; the solution minimises ``‖shareᵀw − target‖² + ridge‖w − w0‖²``
+    with the sum pinned by a heavy extra row, then is normalised. None when
+    every weight comes out zero.
+
+    Examples
+    --------
+    >>> share = np.array([[1.0, 0.0], [0.5, 0.5]])        # two components over two cells
+    >>> _mixture_weights(share, np.array([0.75, 0.25]), np.array([0.5, 0.5]), ridge=1e-8).round(3).tolist()
+    [0.5, 0.5]
+    """
+    from scipy.optimize import nnls
+
+    n = share.shape[0]
+    a = np.vstack([share.T, np.sqrt(ridge) * np.eye(n), np.full((1, n), 10.0)])
+    b = np.concatenate([target, np.sqrt(ridge) * w0, [10.0]])
+    w, _ = nnls(a, b, maxiter=50 * n)
+    return w / w.sum() if w.sum() > 0 else None
 
 
 def _with_condition_parts(network, parts, z, t, ids=None):
@@ -604,6 +666,11 @@ class GANSampler(BaseGenerativeSampler):
         if private:
             release(critic)   # drop Opacus' hooks: the fitted critic is a plain module
         self.generator_, self.critic_ = ema.model, trained_critic.eval()
+        _, anchors = self._sampling_tables()
+        weights = anchors.calibrated_weights(generator) if anchors is not None else None
+        if weights is not None:   # (post-processing of the generator and the released frequencies)
+            self._anchor_levels = (*self._anchor_levels, weights)
+            self.__dict__.pop("_sampling", None)
         if not private:
             warn_if_collapsed(self.history_)
 
@@ -684,10 +751,10 @@ class GANSampler(BaseGenerativeSampler):
         noise = torch.randn((n, self.noise_dim), generator=generator, device=self.device_)
         cols, ids = cond > 0, None
         if given is None and constraints is None and anchors is not None:
-            # Unconditional rows: each is anchored on one categorical column, its level drawn at the
-            # training frequency (as CTGAN samples). The generator is trained to generate the rest
-            # given such a column (training-by-sampling), so each anchored column keeps its exact
-            # marginal and the others follow the learnt conditionals.
+            # Unconditional rows: each is anchored on one (categorical column, level), as CTGAN samples;
+            # the generator is trained to generate the rest given such a column (training-by-sampling).
+            # How often each anchor is drawn was fitted after training (_Anchors.calibrated_weights) so
+            # that every categorical column, anchored or not, keeps its training frequencies.
             cols, given, x_given, ids = anchors.draw(n, generator)
             network = functools.partial(_with_condition_parts, network, anchors.cond_part)
         x, codes = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,

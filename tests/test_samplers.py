@@ -5,6 +5,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -228,3 +230,37 @@ def test_bad_y_and_n(credit, fitted, kind):
 def test_invalid_parameter_is_named(estimator, name):
     with pytest.raises(ValueError, match=name):
         estimator.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
+
+
+def test_gan_anchor_mixture_keeps_the_level_frequencies(credit):
+    """Unconditional GAN rows mix anchored components; their weights are fitted so every categorical
+    column keeps its training frequencies, which frequency weights do not give a generator with errors."""
+    model = tiny("gan", random_state=0, max_steps=30).fit(credit)
+    weights = model._anchor_levels[2]
+    assert (weights >= 0).all() and np.isclose(weights.sum(), 1.0)
+    categorical = [c for c in credit if credit[c].dtype == object]
+
+    def worst_error(frame):
+        return max((frame[c].value_counts(normalize=True).reindex(credit[c].unique(), fill_value=0)
+                    - credit[c].value_counts(normalize=True)).abs().max() for c in categorical)
+
+    calibrated = worst_error(model.sample(20_000, random_state=1))
+    model._anchor_levels = model._anchor_levels[:2]   # frequency weights, as before calibration
+    model.__dict__.pop("_sampling", None)
+    # a 30-step generator is far off: exact frequencies may be out of reach, but it must get closer
+    assert calibrated < 0.8 * worst_error(model.sample(20_000, random_state=1))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(2, 12), st.integers(1, 4), st.integers(0, 2**31 - 1))
+def test_mixture_weights_recover_a_feasible_mixture(n_components, n_columns, seed):
+    """When the target is some mixture of the components, the solved weights reproduce it."""
+    from synthaug.samplers import _mixture_weights
+
+    rng = np.random.default_rng(seed)
+    share = np.hstack([rng.dirichlet(np.ones(3), n_components) for _ in range(n_columns)])
+    truth = rng.dirichlet(np.ones(n_components))
+    target = share.T @ truth
+    w = _mixture_weights(share, target, np.full(n_components, 1 / n_components), ridge=1e-8)
+    assert (w >= 0).all() and np.isclose(w.sum(), 1.0)
+    np.testing.assert_allclose(share.T @ w, target, atol=2e-3)
