@@ -63,7 +63,7 @@ class _Anchors:
     """
 
     # calibrate the mixture only while each anchor can get a useful number of rows
-    _MAX_CALIBRATED, _CALIBRATION_ROWS = 2_000, 40_000
+    _MAX_CALIBRATED, _CALIBRATION_ROWS = 500, 40_000
 
     def __init__(self, anchor_levels, layout, gan, folded, device):
         blocks, freq = anchor_levels[:2]

@@ -264,3 +264,16 @@ def test_mixture_weights_recover_a_feasible_mixture(n_components, n_columns, see
     w = _mixture_weights(share, target, np.full(n_components, 1 / n_components), ridge=1e-8)
     assert (w >= 0).all() and np.isclose(w.sum(), 1.0)
     np.testing.assert_allclose(share.T @ w, target, atol=2e-3)
+
+
+def test_gan_with_many_anchors_keeps_frequency_weights():
+    """Beyond _MAX_CALIBRATED anchors the least-squares solve would be slow; the frequency mixture is kept."""
+    from synthaug.samplers import _Anchors
+
+    rng = np.random.default_rng(0)
+    n_columns = _Anchors._MAX_CALIBRATED // 90 + 1          # 90 levels each (below the encoder's max_levels)
+    df = pd.DataFrame({f"c{j}": rng.permutation([f"l{i}" for i in range(90)] * 2) for j in range(n_columns)})
+    df["x"] = rng.normal(size=len(df))
+    model = tiny("gan", random_state=0).fit(df)
+    assert len(model._anchor_levels[0]) == n_columns and len(model._anchor_levels) == 2
+    assert set(model.sample(50, random_state=0)["c0"]) <= set(df["c0"])
