@@ -451,16 +451,20 @@ class GANSampler(BaseGenerativeSampler):
     """Conditional GAN for mixed-type tables.
 
     Same encoder, conditioning and surface as :class:`DiffusionSampler`;
-    only the generative model differs. The generator (a residual MLP) maps
-    noise plus a conditioning input — the mask of given columns and their
-    values — to a row in model space: continuous scores, and one-hot blocks
-    (Gumbel-softmax while training, drawn levels while sampling). The critic
+    only the generative model differs. The generator (densely connected
+    Linear–BatchNorm–ReLU layers) maps noise plus a conditioning input — the
+    mask of given columns and their values — to a row in model space:
+    continuous scores, and one-hot blocks (Gumbel-softmax while training,
+    drawn levels while sampling). The critic
     sees the row and the mask, ``pac`` rows at a time (PacGAN). Part of every
     batch is drawn by training-by-sampling (a column, then one of its levels
     by log-frequency, then a real row with it), so rare levels are learnt;
     the rest has random conditioning masks, so the same generator samples
     unconditionally, conditionally on any columns and per class. One
-    forward pass generates a sample, so sampling is fast.
+    forward pass generates a sample, so sampling is fast. An unconditional
+    row is generated given one categorical (column, level), as CTGAN
+    samples; how often each is used is fitted after training so that every
+    categorical column keeps its training frequencies.
 
     Given images — an array ``(N, C, H, W)`` or ``(N, H, W)`` of uint8 or
     float pixels — it trains a conditional DCGAN
