@@ -71,11 +71,11 @@ class _Anchors:
         which, levels = np.nonzero(freq > 0)
         codes = np.zeros((len(which), layout.n_discrete), dtype=np.int64)
         codes[np.arange(len(which)), blocks[which]] = levels
-        # mixture weights: calibrated ones when fitted (see calibrated_weights), else frequency / columns
-        prob = anchor_levels[2] if len(anchor_levels) > 2 else freq[which, levels] / len(blocks)
-        self.blocks, self.freq, self.which, self.levels = blocks, freq, which, levels
-        self.gan, self.folded = gan, folded
-        self.cdf = torch.as_tensor(np.cumsum(prob), dtype=torch.float32, device=device)
+        self.blocks, self.freq, self.gan, self.folded = blocks, freq, gan, folded
+        # mixture weights: a column chosen uniformly, then its level at its frequency ...
+        self.frequency_weights = freq[which, levels].astype(np.float64) / len(blocks)
+        # ... or the calibrated ones once fitted (see calibrated_weights)
+        self.use_weights(anchor_levels[2] if len(anchor_levels) > 2 else self.frequency_weights, device)
         self.x_given = lt.to_model(torch.zeros((len(which), layout.n_continuous), device=device),
                                    torch.as_tensor(codes, device=device))
         columns = torch.as_tensor(layout.disc_to_column()[blocks[which]], device=device)
@@ -83,6 +83,10 @@ class _Anchors:
         self.given = self.cols[:, lt.dim_to_column]
         with torch.no_grad():
             self.cond_part = folded.condition_part(gan.generator_condition(self.cols, self.given, self.x_given))
+
+    def use_weights(self, weights, device):
+        """Draw the anchors with mixture ``weights`` (one per anchor)."""
+        self.cdf = torch.as_tensor(np.cumsum(weights), dtype=torch.float32, device=device)
 
     def calibrated_weights(self, generator, *, ridge=1e-2):
         """Mixture weights of the anchors under which every anchored column has its training frequencies.
@@ -114,8 +118,7 @@ class _Anchors:
         flat = codes + width * np.arange(len(self.blocks))                              # (column, level) index
         share = np.zeros((n_anchors, self.freq.size))
         np.add.at(share, (np.repeat(np.arange(n_anchors), per)[:, None], flat), 1.0 / per)
-        w0 = self.freq[self.which, self.levels].astype(np.float64) / len(self.blocks)
-        return _mixture_weights(share, self.freq.ravel(), w0, ridge=ridge)
+        return _mixture_weights(share, self.freq.ravel(), self.frequency_weights, ridge=ridge)
 
     def draw(self, n, generator):
         """Anchor ids of ``n`` rows and their ``cols``, ``given`` and ``x_given``."""
@@ -673,8 +676,8 @@ class GANSampler(BaseGenerativeSampler):
         _, anchors = self._sampling_tables()
         weights = anchors.calibrated_weights(generator) if anchors is not None else None
         if weights is not None:   # (post-processing of the generator and the released frequencies)
-            self._anchor_levels = (*self._anchor_levels, weights)
-            self.__dict__.pop("_sampling", None)
+            self._anchor_levels = (*self._anchor_levels, weights)   # kept for copies rebuilt after pickling
+            anchors.use_weights(weights, self.device_)
         if not private:
             warn_if_collapsed(self.history_)
 

@@ -104,14 +104,15 @@ class BookkeepingClipping(nn.Module):
         for (layer, x, out), g in zip(records, grads):
             g = torch.zeros_like(out) if g is None else g
             x, g = x.detach().float(), g.float()
+            g_sq = g.square().sum(1)
             if isinstance(layer, nn.Linear):
-                sq += g.square().sum(1) * (x.square().sum(1) if layer.weight.requires_grad else 0.0)
+                sq += g_sq * (x.square().sum(1) if layer.weight.requires_grad else 0.0)
             else:   # layer norm: its weight multiplies the normalised input
                 x = nn.functional.layer_norm(x, layer.normalized_shape, eps=layer.eps)
                 if layer.weight is not None and layer.weight.requires_grad:
                     sq += (g * x).square().sum(1)
             if layer.bias is not None and layer.bias.requires_grad:
-                sq += g.square().sum(1)
+                sq += g_sq
             parts.append((layer, x, g))
         # the same clipping factor as Opacus: C / (‖∇ℓ_i‖ + 1e-6), at most 1
         factor = (self.max_grad_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
