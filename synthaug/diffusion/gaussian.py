@@ -137,9 +137,7 @@ class GaussianDiffusion:
         total = torch.where(free[:, :nc], sq, 0.0).flatten(1).sum(1)
         count = free[:, :nc].flatten(1).sum(1)
         if blocks is not None:
-            logp = torch.log_softmax(blocks.block_logits(out), dim=blocks.LEVELS)
-            target = blocks.block_codes(x0).unsqueeze(blocks.LEVELS)
-            ce = -logp.gather(blocks.LEVELS, target).squeeze(blocks.LEVELS)
+            ce = blocks.cross_entropy(out, blocks.block_codes(x0))
             block_free = free[:, blocks.offsets]
             total = total + torch.where(block_free, ce, 0.0).sum(1)
             count = count + block_free.sum(1)
@@ -147,7 +145,7 @@ class GaussianDiffusion:
 
     # ---------------------------------------------------------- reverse
     def predict(self, model, x_t, t, *, given=None, x_given=None, cond=None, constraints=None):
-        """Denoised estimate x̂₀, the implied ε̂ and the block probabilities (B, max_card, n_disc) or None."""
+        """Denoised estimate x̂₀, the implied ε̂ and the block probabilities (per group of blocks) or None."""
         if given is not None:
             x_t = torch.where(given, x_given, x_t)
         x0_c, probs = self._denoise(model, x_t, t, cond, constraints)
@@ -171,7 +169,7 @@ class GaussianDiffusion:
             x0_c = torch.minimum(x0_c, constraints.high.to(x0_c.dtype))
         if blocks is None:
             return x0_c, None
-        return x0_c, torch.softmax(blocks.mask_logits(blocks.block_logits(out), constraints), dim=blocks.LEVELS)
+        return x0_c, blocks.softmax(blocks.mask_logits(blocks.block_logits(out), constraints))
 
     def _assemble(self, x_t, t, x0, given, x_given):
         """``(x̂₀ with the given dims written back, the ε̂ it implies)``."""

@@ -152,10 +152,11 @@ class TabularGAN:
         z = self._continuous(out, None)
         if not self.layout.n_discrete:
             return self._finish(z, out[:, :0], given, x_given, noise.device)
-        logits = lt.block_logits(out)
-        u = torch.rand(logits.shape, generator=generator, device=noise.device, dtype=logits.dtype)
-        gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
-        soft = torch.softmax((logits + gumbel) / self.tau, dim=lt.LEVELS)
+        soft = []
+        for logits in lt.block_logits(out):
+            u = torch.rand(logits.shape, generator=generator, device=noise.device, dtype=logits.dtype)
+            gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
+            soft.append(torch.softmax((logits + gumbel) / self.tau, dim=lt.LEVELS))
         return self._finish(z, 2 * lt.blocks_to_flat(soft) - 1, given, x_given, noise.device)
 
     @torch.inference_mode()
@@ -179,7 +180,7 @@ class TabularGAN:
         z = self._continuous(out, constraints)
         if not self.layout.n_discrete:
             return self._finish(z, out[:, :0], given, x_given, device), None
-        probs = torch.softmax(lt.mask_logits(lt.block_logits(out), constraints), dim=lt.LEVELS)
+        probs = lt.softmax(lt.mask_logits(lt.block_logits(out), constraints))
         codes = lt.draw_codes(probs, generator)
         if given is not None:
             codes = torch.where(given[:, lt.offsets], lt.block_codes(x_given), codes)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from synthaug.encoding import Layout, TableEncoder
+from synthaug.encoding.layout import group_blocks
 
 # columns: numeric with a spike at 0 (score + 2 modes), categorical (3 levels), plain numeric
 # (score only), bool (2 levels), categorical with missing values (2 levels + <missing>)
@@ -75,19 +76,47 @@ def test_to_model_gives_one_plus_one_per_block(fitted):
     torch.testing.assert_close(x[:, : lt.n_continuous], torch.as_tensor(table.continuous))
     disc = x[:, lt.n_continuous:]
     assert set(disc.unique().tolist()) <= {-1.0, 1.0}
-    blocks = lt.block_logits(x)
-    valid = lt.block_valid.expand_as(blocks)
-    assert ((blocks == 1) & valid).sum(lt.LEVELS).eq(1).all()     # exactly one +1 per block
-    np.testing.assert_array_equal(blocks.argmax(lt.LEVELS).numpy(), table.discrete)
+    for g, blocks in zip(lt.groups, lt.block_logits(x)):
+        assert ((blocks == 1) & g.valid).sum(lt.LEVELS).eq(1).all()     # exactly one +1 per block
+        np.testing.assert_array_equal(blocks.argmax(lt.LEVELS).numpy(), table.discrete[:, g.blocks.numpy()])
     np.testing.assert_array_equal(lt.block_codes(x).numpy(), table.discrete)
 
 
 def test_block_logits_pads_with_minus_infinity():
     lt = HAND.tensors("cpu")
-    blocks = lt.block_logits(torch.randn(5, HAND.width))
-    assert blocks.shape == (5, max(HAND.cardinalities), HAND.n_discrete)
-    assert torch.isneginf(blocks[:, 2:, 0]).all() and torch.isneginf(blocks[:, 2:, 2]).all()  # 2-level blocks
-    assert torch.isfinite(blocks[lt.block_valid.expand_as(blocks)]).all()
+    out = torch.randn(5, HAND.width)
+    groups = lt.block_logits(out)
+    assert sorted(b for g in lt.groups for b in g.blocks.tolist()) == list(range(HAND.n_discrete))
+    for g, blocks in zip(lt.groups, groups):
+        cards = [HAND.cardinalities[b] for b in g.blocks.tolist()]
+        assert blocks.shape == (5, max(cards), len(cards))
+        for d, (b, card) in enumerate(zip(g.blocks.tolist(), cards)):
+            off = HAND.offsets[b]
+            torch.testing.assert_close(blocks[:, :card, d], out[:, off: off + card])
+            assert torch.isneginf(blocks[:, card:, d]).all()
+
+
+def test_blocks_are_grouped_to_limit_padding():
+    # one 100-level column among twenty 3-level ones: padded per group, not 100 levels for every block
+    layout = Layout(0, (3,) * 10 + (100,) + (3,) * 10, tuple((None, d) for d in range(21)))
+    lt = layout.tensors("cpu")
+    assert sum(g.index.numel() for g in lt.groups) == 100 + 3 * 20
+    codes = torch.stack([torch.randint(c, (40,)) for c in layout.cardinalities], 1)
+    x = lt.to_model(torch.zeros(40, 0), codes)
+    np.testing.assert_array_equal(lt.block_codes(x).numpy(), codes.numpy())
+    ce = lt.cross_entropy(x * 50, codes)    # confident, correct logits → near-zero cross-entropy per block
+    assert ce.shape == (40, 21) and (ce < 1e-6).all()
+
+
+@pytest.mark.parametrize("cards", [(2,), (5, 5, 5), (2, 40, 3, 7, 7, 300, 2), (1, 1), (9, 2, 9, 2, 9, 2)])
+def test_group_blocks_is_a_partition_sorted_by_cardinality(cards):
+    groups = group_blocks(cards)
+    flat = np.concatenate(groups)
+    assert sorted(flat.tolist()) == list(range(len(cards)))
+    sizes = [np.asarray(cards)[g] for g in groups]
+    assert all(a.max() <= b.min() for a, b in zip(sizes, sizes[1:]))
+    padded = sum(s.max() * len(s) for s in sizes) + 8 * len(groups)
+    assert padded <= max(cards) * len(cards) + 8       # never worse than one padded tensor
 
 
 def test_blocks_to_flat_inverts_block_logits():
@@ -96,13 +125,13 @@ def test_blocks_to_flat_inverts_block_logits():
     torch.testing.assert_close(lt.blocks_to_flat(lt.block_logits(out)), out[:, HAND.n_continuous:])
     blocks = lt.block_logits(out)
     rebuilt = lt.block_logits(torch.cat([out[:, : HAND.n_continuous], lt.blocks_to_flat(blocks)], 1))
-    torch.testing.assert_close(rebuilt, blocks)
+    for a, b in zip(rebuilt, blocks):
+        torch.testing.assert_close(a, b)
 
 
 def test_softmax_over_blocks_sums_to_one_per_block():
     lt = HAND.tensors("cpu")
-    probs = torch.softmax(lt.block_logits(torch.randn(3, HAND.width)), dim=lt.LEVELS)
-    flat = lt.blocks_to_flat(probs)
+    flat = lt.blocks_to_flat(lt.softmax(lt.block_logits(torch.randn(3, HAND.width))))
     for off, card in zip(HAND.offsets - HAND.n_continuous, HAND.cardinalities):
         torch.testing.assert_close(flat[:, off: off + card].sum(1), torch.ones(3))
 
@@ -128,7 +157,7 @@ def test_draw_codes_follows_the_probabilities_and_never_draws_a_zero_level():
     lt = HAND.tensors("cpu")
     logits = torch.zeros(1, HAND.width)
     logits[0, HAND.offsets[1]: HAND.offsets[1] + 3] = torch.log(torch.tensor([0.2, 0.0, 0.8]))
-    probs = torch.softmax(lt.block_logits(logits.expand(20_000, -1).clone()), dim=lt.LEVELS)
+    probs = lt.softmax(lt.block_logits(logits.expand(20_000, -1).clone()))
     codes = lt.draw_codes(probs, torch.Generator().manual_seed(0))
     assert codes.shape == (20_000, HAND.n_discrete)
     share = torch.bincount(codes[:, 1], minlength=3).double() / 20_000
@@ -138,3 +167,13 @@ def test_draw_codes_follows_the_probabilities_and_never_draws_a_zero_level():
         assert counts[card:].sum() == 0
         if d != 1:
             assert (counts[:card].double() / 20_000 - 1 / card).abs().max() < 0.015
+
+
+def test_cross_entropy_matches_each_blocks_log_softmax():
+    lt = HAND.tensors("cpu")
+    g = torch.Generator().manual_seed(2)
+    out = torch.randn(6, HAND.width, generator=g)
+    codes = torch.stack([torch.randint(c, (6,), generator=g) for c in HAND.cardinalities], 1)
+    expected = torch.stack([-torch.log_softmax(out[:, off: off + card], 1)[torch.arange(6), codes[:, d]]
+                            for d, (off, card) in enumerate(zip(HAND.offsets, HAND.cardinalities))], 1)
+    torch.testing.assert_close(lt.cross_entropy(out, codes), expected)
