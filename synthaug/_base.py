@@ -325,14 +325,15 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     # the GAN critic keeps Opacus' hooks, which its training step switches off for the generator update
     _dp_bookkeeping = False
 
-    # "auto" training length: this many epochs, within these bounds (a subclass may change them)
-    _auto_epochs, _auto_min_steps, _auto_max_steps = 20, 1_000, 30_000
+    # "auto" training length: this many epochs, within these bounds (a subclass may change them);
+    # the lower bound is {private: steps}
+    _auto_epochs, _auto_min_steps, _auto_max_steps = 20, {False: 1_000, True: 1_000}, 30_000
     # "auto" batch size and learning rate: {private: value}; DP-SGD wants larger batches and steps
     _auto_batch_size = {False: 512, True: 1024}
     _auto_lr = {False: 1e-3, True: 4e-3}
 
     # "auto" network size for tables and for images, and the images' training length
-    _auto_table_width, _auto_table_depth = 128, 3
+    _auto_table_width, _auto_table_depth = 128, 2
     _auto_image_width, _auto_image_depth = 32, 1
     _auto_image_epochs, _auto_image_min_steps, _auto_image_max_steps = 120, 500, 20_000
 
@@ -359,7 +360,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         if self.max_steps != "auto":
             return int(self.max_steps)
         epochs_steps = self._auto_epochs * n_rows / min(self.batch_size_, n_rows)
-        return int(np.clip(epochs_steps, self._auto_min_steps, self._auto_max_steps))
+        return int(np.clip(epochs_steps, self._auto_min_steps[self._budget is not None], self._auto_max_steps))
 
     # ------------------------------------------------- helpers for _fit_model
     def _device_data(self, encoded):

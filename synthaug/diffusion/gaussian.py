@@ -39,18 +39,33 @@ def _log_snr(alpha_bar):
     return 0.5 * np.log(alpha_bar / (1 - alpha_bar))
 
 
-def ddim_timesteps(n_timesteps, steps):
-    """Decreasing timesteps ``(steps,)`` from ``T − 1`` to 0 used by the few-step sampler.
+def ddim_timesteps(n_timesteps, steps, *, spacing="trailing"):
+    """Decreasing timesteps ``(steps,)`` at which the few-step sampler evaluates the network.
+
+    ``"trailing"`` (default) spaces them evenly from ``T − 1`` down to
+    ``T / steps − 1``; the sample is the denoised estimate x̂₀ of the last
+    one. ``"linspace"`` spaces them from ``T − 1`` down to 0, whose x_t is
+    already clean to the schedule's smallest noise (√(1 − ᾱ₀) ≈ 0.01 for the
+    cosine schedule), so its evaluation re-denoises an almost clean row and
+    the other steps are spaced wider (as Lin et al. 2024, "Common diffusion
+    noise schedules and sample steps are flawed", point out).
 
     Examples
     --------
     >>> ddim_timesteps(1000, 5).tolist()
+    [999, 799, 599, 399, 199]
+    >>> ddim_timesteps(1000, 5, spacing="linspace").tolist()
     [999, 749, 500, 250, 0]
     """
     if not 1 <= steps <= n_timesteps:
         raise ValueError(f"sampling steps must be in [1, {n_timesteps}], got {steps}.")
-    # from T − 1 (pure noise) down to 0; one step evaluates the model at T − 1
-    return np.unique(np.linspace(n_timesteps - 1, 0, steps).round().astype(np.int64))[::-1].copy()
+    if spacing == "trailing":
+        ts = np.round(n_timesteps - np.arange(steps) * (n_timesteps / steps)).astype(np.int64) - 1
+        return np.unique(ts)[::-1].copy()
+    if spacing == "linspace":
+        # from T − 1 (pure noise) down to 0
+        return np.unique(np.linspace(n_timesteps - 1, 0, steps).round().astype(np.int64))[::-1].copy()
+    raise ValueError(f"spacing must be 'trailing' or 'linspace', got {spacing!r}.")
 
 
 class GaussianDiffusion:

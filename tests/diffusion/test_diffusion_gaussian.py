@@ -321,7 +321,7 @@ def test_sampling_evaluates_the_model_once_per_step_at_decreasing_times(solver):
         return torch.zeros_like(x_t)
 
     proc.sample(model, torch.randn(3, 2), steps=5, solver=solver)
-    assert times == [T - 1, 29, 20, 10, 0]
+    assert times == [T - 1, 31, 23, 15, 7]      # trailing spacing: the last x̂₀ is the sample
 
 
 @pytest.mark.parametrize("solver", ["ddim", "dpm++2m"])

@@ -46,18 +46,25 @@ def test_get_betas_dispatches_and_rejects_unknown_names():
 
 @settings(max_examples=100, deadline=None)
 @given(data=st.data())
-def test_ddim_timesteps_decrease_from_T_minus_1_to_0(data):
+def test_ddim_timesteps_decrease_from_T_minus_1(data):
     n = data.draw(st.integers(2, 2000), label="n_timesteps")
     steps = data.draw(st.integers(2, n), label="steps")
     ts = ddim_timesteps(n, steps)
     assert ts.dtype == np.int64 and ts.shape == (steps,)
-    assert ts[0] == n - 1 and ts[-1] == 0
-    assert np.all(np.diff(ts) < 0)
+    assert ts[0] == n - 1 and np.all(np.diff(ts) < 0)
+    # trailing: evenly spaced, the last one a step above 0 (its x̂₀ is the sample)
+    assert abs(ts[-1] - (n / steps - 1)) <= 0.5 and np.ptp(np.diff(ts)) <= 1
+    old = ddim_timesteps(n, steps, spacing="linspace")
+    assert old.shape == (steps,) and old[0] == n - 1 and old[-1] == 0 and np.all(np.diff(old) < 0)
 
 
 def test_ddim_timesteps_with_every_step_kept():
-    np.testing.assert_array_equal(ddim_timesteps(7, 7), np.arange(7)[::-1])
-    np.testing.assert_array_equal(ddim_timesteps(1000, 5), [999, 749, 500, 250, 0])
+    for spacing in ("trailing", "linspace"):
+        np.testing.assert_array_equal(ddim_timesteps(7, 7, spacing=spacing), np.arange(7)[::-1])
+    np.testing.assert_array_equal(ddim_timesteps(1000, 5), [999, 799, 599, 399, 199])
+    np.testing.assert_array_equal(ddim_timesteps(1000, 5, spacing="linspace"), [999, 749, 500, 250, 0])
+    with pytest.raises(ValueError, match="spacing"):
+        ddim_timesteps(10, 2, spacing="leading")
 
 
 @pytest.mark.parametrize("n", [2, 10, 1000])
