@@ -38,6 +38,7 @@ from .resampling import OverSamplerMixin
 from .streaming import StreamingMixin
 from .checkpoint import TrainingState, fingerprint
 from .distributed import data_parallel, shard_rows, world
+from .calibration import ScoreCalibration
 from .training import train
 
 __all__ = ["BaseGenerativeSampler", "base_parameters", "resolve_device", "to_device"]
@@ -204,7 +205,46 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
             self.class_prior_ = (freq + 1e-12) / (freq + 1e-12).sum()
         encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
-        return self._train(rng, "table", lambda generator: self._fit_model(encoded, generator))
+        return self._train(rng, "table", lambda generator: self._fit_table_model(encoded, generator))
+
+    def _fit_table_model(self, encoded, generator):
+        """Train the model, then calibrate the marginals of the scores it generates."""
+        self._fit_model(encoded, generator)
+        self.score_calibration_ = self._fit_score_calibration(len(encoded), generator)
+
+    @torch.inference_mode()
+    def _fit_score_calibration(self, n_rows, generator, *, batch_size=4_096):
+        """:class:`~synthaug.calibration.ScoreCalibration` from an unconditional sample (5 rows per training row,
+        2,000 to 20,000), each score measured on the rows generated in its column's continuous mode."""
+        layout = self.encoder_.layout_
+        if not layout.n_continuous:
+            return None
+        n = int(np.clip(5 * n_rows, 2_000, 20_000))
+        conts, codes = [], []
+        for start in range(0, n, batch_size):
+            b = min(batch_size, n - start)
+            cond = torch.zeros((b, layout.n_columns), device=self.device_)
+            cont, code = self._generate(b, None, None, cond, None, generator)
+            conts.append(cont.float().cpu().numpy())
+            codes.append(code.cpu().numpy() if code is not None else np.zeros((b, 0), np.int64))
+        cont, code = np.concatenate(conts), np.concatenate(codes)
+        in_mode = np.ones(cont.shape, dtype=bool)
+        for name, (ci, di) in zip(self.encoder_.columns_, layout.column_parts):
+            if ci is not None and di is not None:
+                in_mode[:, ci] = code[:, di] == getattr(self.encoder_.encoders_[name], "CONTINUOUS", 0)
+        return ScoreCalibration().fit(cont, in_mode)
+
+    def _generate_rows(self, n, given, x_given, cond, constraints, generator):
+        """``_generate`` with the generated scores calibrated (given and interval-bounded scores kept as made)."""
+        cont, codes = self._generate(n, given, x_given, cond, constraints, generator)
+        calibration = getattr(self, "score_calibration_", None)
+        if calibration is None or not cont.shape[1]:
+            return cont, codes
+        keep = None if given is None else given[:, : cont.shape[1]]
+        if constraints is not None and constraints.low is not None:
+            bounded = torch.isfinite(constraints.low) | torch.isfinite(constraints.high)
+            keep = bounded.expand_as(cont) if keep is None else keep | bounded
+        return calibration.apply(cont, keep), codes
 
     def _train(self, rng, kind, fit_model):
         """Run ``fit_model(generator)`` reproducibly, then set what every fit ends with; returns self.
@@ -550,7 +590,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             part = None if given_frame is None else given_frame.iloc[start: start + b]
             given, x_given, cond, constraints = condition_tensors(
                 self.encoder_, lt, parsed, b, given_frame=part, device=device)
-            cont, code = self._generate(b, given, x_given, cond, constraints, generator)
+            cont, code = self._generate_rows(b, given, x_given, cond, constraints, generator)
             conts[:, start: start + b] = cont.t().cpu().numpy()
             if code is not None:
                 codes[:, start: start + b] = code.t().cpu().numpy()

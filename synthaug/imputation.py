@@ -106,7 +106,7 @@ class ImputerMixin:
             cols = torch.as_tensor(col_given[sl], device=device)
             x_given = lt.to_model(torch.as_tensor(encoded.continuous[sl], device=device),
                                   torch.as_tensor(encoded.discrete[sl], device=device))
-            cont, code = self._generate(len(cols), cols[:, lt.dim_to_column], x_given, cols.float(), constraints,
+            cont, code = self._generate_rows(len(cols), cols[:, lt.dim_to_column], x_given, cols.float(), constraints,
                                         generator)
             conts.append(cont.cpu().numpy())
             codes.append(code.cpu().numpy() if code is not None else np.zeros((len(cols), 0), np.int64))
