@@ -214,8 +214,12 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
     @torch.inference_mode()
     def _fit_score_calibration(self, n_rows, generator, *, batch_size=4_096):
-        """:class:`~synthaug.calibration.ScoreCalibration` from an unconditional sample (5 rows per training row,
-        2,000 to 20,000), each score measured on the rows generated in its column's continuous mode."""
+        """The :class:`~synthaug.calibration.ScoreCalibration` of the fitted model's generated scores.
+
+        Measured on an unconditional sample (5 rows per training row, 2,000
+        to 20,000), each score on the rows generated in its column's
+        continuous mode; None for a table without numeric scores.
+        """
         layout = self.encoder_.layout_
         if not layout.n_continuous:
             return None

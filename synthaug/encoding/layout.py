@@ -127,7 +127,7 @@ def group_blocks(cardinalities, *, group_cost=8):
     Examples
     --------
     >>> [g.tolist() for g in group_blocks([2, 100, 3, 2])]
-    [[0, 2, 3], [1]]
+    [[0, 3, 2], [1]]
     """
     cards = np.asarray(cardinalities, dtype=np.int64)
     if cards.size == 0:
@@ -162,6 +162,7 @@ class _Group:
             idx[:card, d] = off + np.arange(card)
             idx[card:, d] = off
             valid[:card, d] = True
+        self.block_ids, self.entries, self.valid_entries = np.asarray(blocks), idx.reshape(-1), valid.reshape(-1)
         self.index = torch.as_tensor(idx, device=device)
         self.valid = torch.as_tensor(valid, device=device)
         self.padded = not valid.all()
@@ -189,16 +190,13 @@ class LayoutTensors:
         self.layout = layout
         self.device = torch.device(device)
         self.groups = [_Group(layout, blocks, device) for blocks in group_blocks(layout.cardinalities)]
-        order = np.concatenate([g.blocks.cpu().numpy() for g in self.groups]) if self.groups \
-            else np.zeros(0, dtype=np.int64)
+        order = np.concatenate([np.zeros(0, np.int64)] + [g.block_ids for g in self.groups])
         # codes concatenated group after group → block order
         self.block_order = torch.as_tensor(np.argsort(order), device=device)
         self._in_order = bool(np.array_equal(order, np.arange(len(order))))
         # position of every discrete dim (in model order) in the concatenated flattened groups
-        entries = np.concatenate([g.index.cpu().numpy().reshape(-1) for g in self.groups]) if self.groups \
-            else np.zeros(0, dtype=np.int64)
-        valid = np.concatenate([g.valid.cpu().numpy().reshape(-1) for g in self.groups]) if self.groups \
-            else np.zeros(0, dtype=bool)
+        entries = np.concatenate([np.zeros(0, np.int64)] + [g.entries for g in self.groups])
+        valid = np.concatenate([np.zeros(0, bool)] + [g.valid_entries for g in self.groups])
         self.valid_flat = torch.as_tensor(np.flatnonzero(valid)[np.argsort(entries[valid], kind="stable")],
                                           device=device)
         self.offsets = torch.as_tensor(layout.offsets, device=device)
