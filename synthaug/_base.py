@@ -212,8 +212,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self._fit_model(encoded, generator)
         self.score_calibration_ = self._fit_score_calibration(len(encoded), generator)
 
-    @torch.inference_mode()
-    def _fit_score_calibration(self, n_rows, generator, *, batch_size=4_096):
+    def _fit_score_calibration(self, n_rows, generator):
         """The :class:`~synthaug.calibration.ScoreCalibration` of the fitted model's generated scores.
 
         Measured on an unconditional sample (5 rows per training row, 2,000
@@ -224,14 +223,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         if not layout.n_continuous:
             return None
         n = int(np.clip(5 * n_rows, 2_000, 20_000))
-        conts, codes = [], []
-        for start in range(0, n, batch_size):
-            b = min(batch_size, n - start)
-            cond = torch.zeros((b, layout.n_columns), device=self.device_)
-            cont, code = self._generate(b, None, None, cond, None, generator)
-            conts.append(cont.float().cpu().numpy())
-            codes.append(code.cpu().numpy() if code is not None else np.zeros((b, 0), np.int64))
-        cont, code = np.concatenate(conts), np.concatenate(codes)
+        table = self._sample_encoded(n, parse_conditions(self.encoder_, None), None, generator, calibrated=False)
+        cont, code = table.continuous, table.discrete
         in_mode = np.ones(cont.shape, dtype=bool)
         for name, (ci, di) in zip(self.encoder_.columns_, layout.column_parts):
             if ci is not None and di is not None:
@@ -580,12 +573,17 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                              f"classes are {self.classes_.tolist()}.")
         return labels
 
+    def _sample_frame(self, n, parsed, given_frame, rng):
+        table = self._sample_encoded(n, parsed, given_frame, _torch_generator(rng, self.device_))
+        return self.encoder_.inverse_transform(table, random_state=np.random.RandomState(rng.integers(2**31)))
+
     @torch.inference_mode()
-    def _sample_frame(self, n, parsed, given_frame, rng, *, batch_size=4_096):
+    def _sample_encoded(self, n, parsed, given_frame, generator, *, calibrated=True, batch_size=4_096):
+        """``n`` generated rows under the conditions, as an :class:`EncodedTable` (scores calibrated or raw)."""
         device = self.device_
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
-        generator = _torch_generator(rng, device)
+        generate = self._generate_rows if calibrated else self._generate
         # columns as rows: the decoder reads each column from contiguous memory
         conts = np.empty((layout.n_continuous, n), dtype=np.float64)
         codes = np.empty((layout.n_discrete, n), dtype=np.int64)
@@ -594,12 +592,11 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             part = None if given_frame is None else given_frame.iloc[start: start + b]
             given, x_given, cond, constraints = condition_tensors(
                 self.encoder_, lt, parsed, b, given_frame=part, device=device)
-            cont, code = self._generate_rows(b, given, x_given, cond, constraints, generator)
+            cont, code = generate(b, given, x_given, cond, constraints, generator)
             conts[:, start: start + b] = cont.t().cpu().numpy()
             if code is not None:
                 codes[:, start: start + b] = code.t().cpu().numpy()
-        table = EncodedTable(conts.T, codes.T)
-        return self.encoder_.inverse_transform(table, random_state=np.random.RandomState(rng.integers(2**31)))
+        return EncodedTable(conts.T, codes.T)
 
     def _inference_cache(self, fitted, build):
         """``build()`` computed once per fitted object ``fitted`` (e.g. a folded network); not pickled."""

@@ -3,9 +3,9 @@
 The encoder maps the continuous part of every numeric column to normal
 scores through its CDF, so over the training rows in the continuous mode each
 score is exactly N(0, 1). A fitted model's generated scores come close, but a
-network trained on few rows in the tails tends to generate too few of them (on
-credit, 0.13 % of generated Seniority scores above 2.5 against 0.55 % of the
-training scores), and the decoded columns then miss their largest values.
+network trained on few rows in the tails tends to generate too few of them
+(seen in development runs on credit for most numeric columns), and the decoded
+columns then miss their largest values.
 
 :class:`ScoreCalibration` measures each score's generated marginal on a
 sample drawn after training and maps it monotonically onto N(0, 1): the
