@@ -38,7 +38,7 @@ from .resampling import OverSamplerMixin
 from .streaming import StreamingMixin
 from .checkpoint import TrainingState, fingerprint
 from .distributed import data_parallel, shard_rows, world
-from .calibration import ScoreCalibration
+from .calibration import LevelCalibration, ScoreCalibration, level_frequencies
 from .training import train
 
 __all__ = ["BaseGenerativeSampler", "base_parameters", "resolve_device", "to_device"]
@@ -208,21 +208,54 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         return self._train(rng, "table", lambda generator: self._fit_table_model(encoded, generator))
 
     def _fit_table_model(self, encoded, generator):
-        """Train the model, then calibrate the marginals of the scores it generates."""
+        """Train the model, then calibrate the marginals of the levels and scores it generates."""
         self._fit_model(encoded, generator)
+        self.level_calibration_ = self._fit_level_calibration(encoded, generator)
         self.score_calibration_ = self._fit_score_calibration(len(encoded), generator)
+
+    def _calibration_rows(self, n_rows):
+        """Rows of the unconditional samples the calibrations measure: 5 per training row, 2,000 to 20,000."""
+        return int(np.clip(5 * n_rows, 2_000, 20_000))
+
+    def _fit_level_calibration(self, encoded, generator):
+        """The :class:`~synthaug.calibration.LevelCalibration` of the fitted model, or None.
+
+        Targets are the training level frequencies of every discrete block
+        (with ``epsilon``, the encoder's released frequencies of the
+        categorical columns). ``_level_calibration_rounds`` rounds, each on
+        a fresh unconditional sample; none for a model without logits
+        (``_level_calibration_rounds = 0``).
+        """
+        layout = self.encoder_.layout_
+        if not self._level_calibration_rounds or not layout.n_discrete:
+            return None
+        targets = level_frequencies(self.encoder_, None if self._budget is not None else encoded.discrete)
+        if not targets:
+            return None
+        # the model samples with the offsets as they stand while they are fitted (zero at first)
+        calibration = self.level_calibration_ = LevelCalibration(layout, targets)
+        n = self._calibration_rows(len(encoded))
+        for _ in range(self._level_calibration_rounds):
+            table = self._sample_encoded(n, parse_conditions(self.encoder_, None), None, generator, calibrated=False)
+            calibration.update(table.discrete)
+        return calibration
+
+    def _logit_offsets(self, device):
+        """The level calibration's ``(width,)`` logit offsets, or None."""
+        calibration = getattr(self, "level_calibration_", None)
+        return None if calibration is None else calibration.logit_offsets(device)
 
     def _fit_score_calibration(self, n_rows, generator):
         """The :class:`~synthaug.calibration.ScoreCalibration` of the fitted model's generated scores.
 
-        Measured on an unconditional sample (5 rows per training row, 2,000
-        to 20,000), each score on the rows generated in its column's
-        continuous mode; None for a table without numeric scores.
+        Measured on an unconditional sample (:meth:`_calibration_rows`),
+        each score on the rows generated in its column's continuous mode;
+        None for a table without numeric scores.
         """
         layout = self.encoder_.layout_
         if not layout.n_continuous:
             return None
-        n = int(np.clip(5 * n_rows, 2_000, 20_000))
+        n = self._calibration_rows(n_rows)
         table = self._sample_encoded(n, parse_conditions(self.encoder_, None), None, generator, calibrated=False)
         cont, code = table.continuous, table.discrete
         in_mode = np.ones(cont.shape, dtype=bool)
@@ -371,6 +404,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
     # "auto" network size for tables and for images, and the images' training length
     _auto_table_width, _auto_table_depth = 128, 2
+    # rounds of level calibration after fit (0: the model has no logits to offset, or matches frequencies itself)
+    _level_calibration_rounds = 0
     _auto_image_width, _auto_image_depth = 32, 1
     _auto_image_epochs, _auto_image_min_steps, _auto_image_max_steps = 120, 500, 20_000
 

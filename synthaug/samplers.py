@@ -15,6 +15,7 @@ from .diffusion.trainer import DiffusionStep, ImageDiffusionStep
 from .encoding.columns import _Z_MAX
 from .gan import LOSSES, ConditionalRowSampler, GANStep, ImageGANStep, ModeCoverage, TabularGAN, warn_if_collapsed
 from .nn import ConvCritic, ConvGenerator, DenseGenerator, PackedCritic, ResidualMLP, UNet
+from .calibration import level_frequencies
 from .checkpoint import TrainingState
 from .privacy.dp_sgd import quiet_hooks, release
 from .training import EMA, warmup_cosine
@@ -22,34 +23,21 @@ from .training import EMA, warmup_cosine
 __all__ = ["DiffusionSampler", "GANSampler"]
 
 
-def _anchor_table(layout, codes):
-    """Discrete blocks of purely categorical columns and their level frequencies, or None."""
-    blocks = [di for ci, di in layout.column_parts if di is not None and ci is None]
+def _anchor_table(encoder, codes=None):
+    """Discrete blocks of purely categorical columns and their level frequencies ``(blocks, freq)``, or None.
+
+    ``codes``: the encoded training codes; None (a private fit): the encoder's
+    released frequencies (see :func:`~synthaug.calibration.level_frequencies`).
+    """
+    layout = encoder.layout_
+    freqs = level_frequencies(encoder, codes)
+    blocks = [di for ci, di in layout.column_parts if di is not None and ci is None and di in freqs]
     if not blocks:
         return None
     freq = np.zeros((len(blocks), max(layout.cardinalities)), dtype=np.float32)
     for i, di in enumerate(blocks):
-        counts = np.bincount(codes[:, di], minlength=layout.cardinalities[di])
-        freq[i, : len(counts)] = counts / counts.sum()
+        freq[i, : len(freqs[di])] = freqs[di]
     return np.asarray(blocks, dtype=np.int64), freq
-
-
-def _private_anchor_table(encoder):
-    """:func:`_anchor_table` from a private encoder's noisy level frequencies (no pass over the data)."""
-    layout = encoder.layout_
-    blocks, rows = [], []
-    for name, (ci, di) in zip(encoder.columns_, layout.column_parts):
-        if di is None or ci is not None:
-            continue
-        enc = encoder.encoders_[name]
-        freq = np.zeros(max(layout.cardinalities), dtype=np.float32)
-        freq[: len(enc.levels_)] = enc.frequencies_.to_numpy()
-        if enc.has_missing_:
-            freq[enc.missing_code] = enc.missing_rate_
-        if freq.sum() > 0:
-            blocks.append(di)
-            rows.append(freq / freq.sum())
-    return (np.asarray(blocks, dtype=np.int64), np.stack(rows)) if blocks else None
 
 
 class _Anchors:
@@ -150,9 +138,13 @@ def _mixture_weights(share, target, w0, *, ridge=1e-2):
     return w / w.sum() if w.sum() > 0 else None
 
 
-def _with_condition_parts(network, parts, z, t, ids=None):
-    """A folded network whose condition was computed up front: ``parts`` per row, or gathered by id."""
-    return network(z, t, cond_part=parts if ids is None else parts.index_select(0, ids))
+def _with_condition_parts(network, parts, z, t, ids=None, *, offsets=None):
+    """A folded network whose condition was computed up front: ``parts`` per row, or gathered by id.
+
+    ``offsets`` (width,), if given, is added to the output (the level calibration's logit offsets).
+    """
+    out = network(z, t, cond_part=parts if ids is None else parts.index_select(0, ids))
+    return out if offsets is None else out.add_(offsets)
 
 
 class DiffusionSampler(BaseGenerativeSampler):
@@ -359,6 +351,7 @@ class DiffusionSampler(BaseGenerativeSampler):
     # compute of depth 3 for 1,000, gave higher quality and train-on-synthetic AUC on credit and
     # breast_cancer, two seeds each); DP-SGD keeps 1,000 (its noise multiplier grows with the steps)
     _auto_min_steps = {False: 1_500, True: 1_000}
+    _level_calibration_rounds = 3
     # images: batch size, learning rate and epochs of "auto"
     _auto_image_batch_size = {False: 128, True: 512}
     _auto_image_lr = {False: 1e-3, True: 2e-3}
@@ -453,7 +446,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         noise = torch.randn((n, width), generator=generator, device=self.device_)
         # the folded denoiser, its condition's part computed once for all steps of this batch
         network = self._inference_cache(self.network_, self.network_.folded)
-        model = functools.partial(_with_condition_parts, network, network.condition_part(cond))
+        model = functools.partial(_with_condition_parts, network, network.condition_part(cond),
+                                  offsets=self._logit_offsets(self.device_))
         x0, codes = self.process_.sample(model, noise, steps=self.sampling_steps, solver=self.solver,
                                          eta=self.eta, given=given, x_given=x_given, cond=None,
                                          constraints=constraints, generator=generator)
@@ -677,8 +671,7 @@ class GANSampler(BaseGenerativeSampler):
         with quiet_hooks():
             self._run_training(step, len(encoded), n_steps, "gan", monitor=monitor, sample_rate=rate, state=state,
                                data=(encoded.continuous, encoded.discrete))
-        self._anchor_levels = _anchor_table(layout, encoded.discrete) if not private \
-            else _private_anchor_table(self.encoder_)
+        self._anchor_levels = _anchor_table(self.encoder_, None if private else encoded.discrete)
         if private:
             release(critic)   # drop Opacus' hooks: the fitted critic is a plain module
         self.generator_, self.critic_ = ema.model, trained_critic.eval()

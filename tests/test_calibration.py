@@ -1,4 +1,4 @@
-"""ScoreCalibration: monotone maps of generated normal scores onto N(0, 1)."""
+"""ScoreCalibration (monotone maps of generated normal scores onto N(0, 1)) and LevelCalibration (logit offsets)."""
 
 import pickle
 
@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from synthaug import DiffusionSampler
-from synthaug.calibration import ScoreCalibration
+from synthaug import DiffusionSampler, GANSampler
+from synthaug.calibration import LevelCalibration, ScoreCalibration, level_frequencies
+from synthaug.encoding import TableEncoder
+from synthaug.encoding.layout import Layout
 
 
 def test_a_shrunk_and_shifted_score_is_mapped_onto_the_standard_normal():
@@ -96,3 +98,103 @@ def test_scores_piled_at_one_value_give_a_finite_increasing_map():
     assert torch.isfinite(out).all()
     grid = cal.apply(torch.linspace(-9, 9, 1_001).unsqueeze(1)).squeeze(1)
     assert (grid.diff() >= 0).all()
+
+
+# ---------------------------------------------------------------- levels
+TWO_BLOCKS = Layout(n_continuous=1, cardinalities=(2, 3), column_parts=((0, 0), (None, 1)))
+
+
+def _codes(shares, n, rng):
+    """Codes (n, len(shares)) with block ``b`` drawn at frequencies ``shares[b]``."""
+    return np.stack([rng.choice(len(p), size=n, p=p) for p in shares], axis=1)
+
+
+def test_updates_move_the_offsets_towards_the_target_and_leave_other_blocks_alone():
+    rng = np.random.default_rng(0)
+    cal = LevelCalibration(TWO_BLOCKS, {1: np.array([0.2, 0.3, 0.5])})
+    assert cal.offsets_.shape == (5,) and not cal.offsets_.any()
+    cal.update(_codes([[0.5, 0.5], [0.6, 0.3, 0.1]], 20_000, rng))
+    off = cal.offsets_
+    assert not off[:2].any()                                  # block 0 has no target
+    assert off[2] < 0 < off[4] and abs(off[3]) < 0.05         # too many 0s, too few 2s, 1s right
+    # the step is half the log ratio of the frequencies
+    np.testing.assert_allclose(off[2:], 0.5 * np.log(np.array([0.2, 0.3, 0.5]) / [0.6, 0.3, 0.1]), atol=0.03)
+
+
+def test_fixed_point_iteration_on_a_softmax_model_reaches_the_target():
+    # a "model" drawing each level from softmax(logits + offsets): the offsets converge to log(f / p)
+    rng = np.random.default_rng(1)
+    logits, target = np.log([0.7, 0.2, 0.1]), np.array([0.3, 0.3, 0.4])
+    layout = Layout(n_continuous=0, cardinalities=(3,), column_parts=((None, 0),))
+    cal = LevelCalibration(layout, {0: target}, step_size=1.0)
+    for _ in range(4):
+        z = logits + cal.offsets_
+        p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        cal.update(rng.choice(3, size=(50_000, 1), p=p))
+    z = logits + cal.offsets_
+    np.testing.assert_allclose(np.exp(z) / np.exp(z).sum(), target, atol=0.01)
+
+
+def test_rare_levels_keep_their_offset_and_absent_ones_are_bounded():
+    layout = Layout(n_continuous=0, cardinalities=(3,), column_parts=((None, 0),))
+    cal = LevelCalibration(layout, {0: np.array([0.999, 0.001, 0.0])}, min_count=10, max_offset=2.0)
+    codes = np.r_[np.zeros(900), np.full(100, 2)].astype(np.int64)[:, None]   # level 2 is made, never seen
+    for _ in range(20):
+        cal.update(codes)
+    off = cal.offsets_
+    assert off[1] == 0.0                                   # 1 row expected, 0 made: too rare to measure
+    assert off[2] == -2.0 and off[0] <= 2.0                # pushed down to the bound, no further
+
+
+def test_offsets_tensor_is_zero_on_continuous_dims_and_pickling_drops_its_cache():
+    cal = LevelCalibration(TWO_BLOCKS, {0: np.array([0.5, 0.5])})
+    cal.update(np.array([[0, 0]] * 30 + [[1, 2]] * 10))
+    t = cal.logit_offsets("cpu")
+    assert t.shape == (6,) and t[0] == 0 and t[1] < 0 < t[2]
+    clone = pickle.loads(pickle.dumps(cal))
+    assert "_cache" not in clone.__dict__
+    torch.testing.assert_close(clone.logit_offsets("cpu"), t)
+    cal.update(np.array([[0, 0]] * 30 + [[1, 2]] * 10))          # an update refreshes the tensor
+    assert cal.logit_offsets("cpu")[1] < t[1]
+
+
+def test_level_frequencies_from_codes_or_from_a_private_encoders_release():
+    df = pd.DataFrame({"c": ["a"] * 30 + ["b"] * 10, "x": np.r_[np.zeros(20), np.linspace(1, 2, 20)]})
+    enc = TableEncoder().fit(df)
+    freqs = level_frequencies(enc, enc.transform(df).discrete)
+    assert set(freqs) == set(range(enc.layout_.n_discrete))           # every block, numeric modes too
+    ci, di = enc.layout_.column_parts[0]
+    np.testing.assert_allclose(freqs[di], [0.75, 0.25])
+    private = TableEncoder(epsilon=1.0, delta=1e-3, bounds={"x": (0, 2)}, categories={"c": ["a", "b"]})
+    private.fit(df, random_state=0)
+    released = level_frequencies(private)                               # categorical columns only
+    assert list(released) == [private.layout_.column_parts[0][1]]
+    np.testing.assert_allclose(released[0].sum(), 1.0)
+
+
+def _level_error(model, frame, column, n=4_000):
+    sampled = model.sample(n, random_state=1)[column].value_counts(normalize=True)
+    return float((sampled - frame[column].value_counts(normalize=True)).abs().max())
+
+
+def test_a_fitted_diffusion_sampler_brings_its_level_frequencies_to_the_training_ones():
+    rng = np.random.default_rng(5)
+    n = 600
+    c = rng.choice(["a", "b", "c", "d"], n, p=[0.55, 0.25, 0.15, 0.05])
+    df = pd.DataFrame({"c": c, "x": rng.standard_normal(n) + (c == "a")})
+    model = DiffusionSampler(max_steps=40, width=16, depth=1, random_state=0, verbose=False).fit(df)
+    cal = model.level_calibration_
+    assert isinstance(cal, LevelCalibration) and cal.offsets_.any()
+    calibrated = _level_error(model, df, "c")
+    model.level_calibration_ = None
+    raw = _level_error(model, df, "c")
+    assert calibrated < 0.03 < raw
+    # the offsets never break a condition
+    model.level_calibration_ = cal
+    assert (model.sample(200, conditions={"c": ["c", "d"]})["c"].isin(["c", "d"])).all()
+
+
+def test_the_gan_keeps_its_anchor_weights_and_has_no_level_offsets():
+    df = pd.DataFrame({"c": list("aab") * 40, "x": np.arange(120.0)})
+    model = GANSampler(max_steps=5, random_state=0, verbose=False).fit(df)
+    assert model.level_calibration_ is None
