@@ -38,7 +38,7 @@ from .resampling import OverSamplerMixin
 from .streaming import StreamingMixin
 from .checkpoint import TrainingState, fingerprint
 from .distributed import data_parallel, shard_rows, world
-from .calibration import LevelCalibration, ScoreCalibration, level_frequencies
+from .calibration import LevelCalibration, ScoreCalibration, level_frequencies, level_frequency_noise
 from .training import train
 
 __all__ = ["BaseGenerativeSampler", "base_parameters", "resolve_device", "to_device"]
@@ -222,18 +222,21 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
         Targets are the training level frequencies of every discrete block
         (with ``epsilon``, the encoder's released frequencies of the
-        categorical columns). ``_level_calibration_rounds`` rounds, each on
-        a fresh unconditional sample; none for a model without logits
+        categorical columns, weighed against the model's own by their
+        noise). ``_level_calibration_rounds`` rounds, each on a fresh
+        unconditional sample; none for a model without logits
         (``_level_calibration_rounds = 0``).
         """
         layout = self.encoder_.layout_
         if not self._level_calibration_rounds or not layout.n_discrete:
             return None
-        targets = level_frequencies(self.encoder_, None if self._budget is not None else encoded.discrete)
+        private = self._budget is not None
+        targets = level_frequencies(self.encoder_, None if private else encoded.discrete)
         if not targets:
             return None
+        noise = level_frequency_noise(self.encoder_) if private else None
         # the model samples with the offsets as they stand while they are fitted (zero at first)
-        calibration = self.level_calibration_ = LevelCalibration(layout, targets)
+        calibration = self.level_calibration_ = LevelCalibration(layout, targets, noise=noise)
         n = self._calibration_rows(len(encoded))
         for _ in range(self._level_calibration_rounds):
             table = self._sample_encoded(n, parse_conditions(self.encoder_, None), None, generator, calibrated=False)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from scipy.special import ndtr, ndtri
 
-__all__ = ["LevelCalibration", "ScoreCalibration", "level_frequencies"]
+__all__ = ["LevelCalibration", "ScoreCalibration", "level_frequencies", "level_frequency_noise"]
 
 # smallest gap between consecutive knots of a map (scores are float32)
 _MIN_GAP = 1e-4
@@ -157,13 +157,27 @@ def level_frequencies(encoder, codes=None):
     >>> level_frequencies(enc, enc.transform(pd.DataFrame({"c": ["a", "b", "b", "b"]})).discrete)
     {0: array([0.25, 0.75])}
     """
+    return {di: freq for di, (freq, _) in _targets(encoder, codes).items()}
+
+
+def level_frequency_noise(encoder):
+    """Standard deviation of each released frequency of :func:`level_frequencies` ``(encoder)``, per block.
+
+    Zero for a frequency counted from the data; ``√2 / (ε · n)`` for a level
+    frequency released with Laplace noise at ``ε`` over ``n`` (noisy) rows.
+    """
+    return {di: noise for di, (_, noise) in _targets(encoder, None).items()}
+
+
+def _targets(encoder, codes):
+    """``{block: (frequencies, noise standard deviation)}``; see :func:`level_frequencies`."""
     layout = encoder.layout_
     if codes is not None:
         codes = np.asarray(codes)
         out = {}
         for di, card in enumerate(layout.cardinalities):
             counts = np.bincount(codes[:, di], minlength=card).astype(np.float64)
-            out[di] = counts / max(counts.sum(), 1.0)
+            out[di] = (counts / max(counts.sum(), 1.0), 0.0)
         return out
     out = {}
     for name, (ci, di) in zip(encoder.columns_, layout.column_parts):
@@ -175,7 +189,7 @@ def level_frequencies(encoder, codes=None):
         if enc.has_missing_:
             freq[enc.missing_code] = enc.missing_rate_
         if freq.sum() > 0:
-            out[di] = freq / freq.sum()
+            out[di] = (freq / freq.sum(), getattr(enc, "frequency_noise_", 0.0))
     return out
 
 
@@ -208,6 +222,17 @@ class LevelCalibration:
         on credit about 1.5–2.5 times as much; an undertrained model, about
         as much): a full first step can overshoot. Later updates use the
         measured gain instead.
+    noise : dict, default=None
+        ``{block index: standard deviation}`` of each target frequency when
+        the targets are noisy releases (see :func:`level_frequency_noise`).
+        The first update then weighs the target against the model's own
+        frequencies ``g``: with ``D`` the mean of ``(f − g)²`` over a block's
+        levels and ``V`` the variance of the target's noise plus the
+        sample's, the model's own error variance is estimated as
+        ``S = max(D − V, 0)`` (method of moments) and the block's target
+        becomes ``g + S / (S + V) · (f − g)`` — the noisy release corrects
+        the model only as far as it is more accurate than the model.
+        A block without noise keeps ``f``.
     min_count : float, default=10
         A level is corrected only when the sample used to measure it holds,
         or should hold, at least this many rows of it (a rarer level's
@@ -224,6 +249,9 @@ class LevelCalibration:
     gain_ : float or None
         Measured change of ``log g`` per unit of offset (from the second
         update on).
+    weights_ : dict
+        ``{block index: weight}`` of each noisy target against the model's
+        own frequencies (set by the first update; 1 for exact targets).
 
     Examples
     --------
@@ -236,14 +264,16 @@ class LevelCalibration:
     [-0.23, 0.45]
     """
 
-    def __init__(self, layout, targets, *, step_size=0.5, min_count=10, max_offset=3.0):
+    def __init__(self, layout, targets, *, noise=None, step_size=0.5, min_count=10, max_offset=3.0):
         self.layout = layout
         self.step_size = step_size
         self.targets = {int(k): np.asarray(v, dtype=np.float64) for k, v in targets.items()}
+        self.noise = {int(k): float(v) for k, v in (noise or {}).items()}
         self.min_count = min_count
         self.max_offset = max_offset
         self.offsets_ = np.zeros(layout.width - layout.n_continuous, dtype=np.float64)
         self.gain_ = None
+        self.weights_ = {}
 
     def update(self, codes):
         """One step of the iteration from sampled ``codes`` (N, n_discrete); returns self.
@@ -256,10 +286,13 @@ class LevelCalibration:
         codes = np.asarray(codes)
         n = len(codes)
         starts = np.asarray(self.layout.offsets) - self.layout.n_continuous
+        first = not self.weights_
         parts, ratios = [], []
         for di, f in self.targets.items():
             card = len(f)
             g = np.bincount(codes[:, di], minlength=card)[:card] / max(n, 1)
+            if first:
+                f = self.targets[di] = self._weighed_target(di, f, g, n)
             # half a row added to both counts: a level absent from the sample gets a finite step
             log_g = np.log(g * n + 0.5)
             ratio = np.log(f * n + 0.5) - log_g
@@ -282,6 +315,17 @@ class LevelCalibration:
         self.offsets_[dims] = np.clip(self.offsets_[dims] + step, -self.max_offset, self.max_offset)
         self.__dict__.pop("_cache", None)
         return self
+
+    def _weighed_target(self, di, f, g, n):
+        """The target of block ``di`` weighed against the model's own frequencies ``g`` (see ``noise``)."""
+        var = self.noise.get(di, 0.0) ** 2
+        if var == 0.0:
+            self.weights_[di] = 1.0
+            return f
+        var += float(np.mean(g * (1 - g))) / max(n, 1)
+        own = max(float(np.mean((f - g) ** 2)) - var, 0.0)
+        weight = self.weights_[di] = own / (own + var)
+        return g + weight * (f - g)
 
     def logit_offsets(self, device, dtype=torch.float32):
         """The offsets as a ``(width,)`` tensor to add to a model's output (zero on continuous dims)."""

@@ -304,6 +304,12 @@ class DiffusionSampler(BaseGenerativeSampler):
         The diffusion process.
     history_ : dict of lists
         Training loss per logged step.
+    level_calibration_ : LevelCalibration or None
+        Logit offsets that bring the generated level frequencies to the
+        training ones (with ``epsilon``, to the encoder's released ones,
+        weighed by their noise); see :mod:`synthaug.calibration`. Tables only.
+    score_calibration_ : ScoreCalibration or None
+        Monotone maps of the generated normal scores onto N(0, 1). Tables only.
     n_iter_ : int
         Optimiser steps taken.
     batch_size_, lr_ : int, float
@@ -562,6 +568,10 @@ class GANSampler(BaseGenerativeSampler):
         ``critic`` and ``generator`` losses, ``level_coverage`` and
         ``mode_coverage`` (share of frequent levels and numeric deciles the
         generator produces) per logged step.
+    score_calibration_ : ScoreCalibration or None
+        As in :class:`DiffusionSampler`.
+    level_calibration_ : None
+        The GAN matches level frequencies with its calibrated anchor mixture.
     n_iter_ : int
     n_features_in_, feature_names_in_, classes_, sampling_strategy_, device_
         As in :class:`DiffusionSampler`.

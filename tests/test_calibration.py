@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from synthaug import DiffusionSampler, GANSampler
-from synthaug.calibration import LevelCalibration, ScoreCalibration, level_frequencies
+from synthaug.calibration import LevelCalibration, ScoreCalibration, level_frequencies, level_frequency_noise
 from synthaug.encoding import TableEncoder
 from synthaug.encoding.layout import Layout
 
@@ -198,3 +198,27 @@ def test_the_gan_keeps_its_anchor_weights_and_has_no_level_offsets():
     df = pd.DataFrame({"c": list("aab") * 40, "x": np.arange(120.0)})
     model = GANSampler(max_steps=5, random_state=0, verbose=False).fit(df)
     assert model.level_calibration_ is None
+
+
+def test_a_noisy_target_corrects_the_model_only_as_far_as_it_is_more_accurate():
+    layout = Layout(n_continuous=0, cardinalities=(2,), column_parts=((None, 0),))
+    codes = np.r_[np.zeros(6_000), np.ones(4_000)].astype(np.int64)[:, None]      # the model makes 60 / 40
+    target = np.array([0.5, 0.5])
+    exact = LevelCalibration(layout, {0: target}).update(codes)
+    assert exact.weights_ == {0: 1.0}
+    # noise far below the 10-point gap: nearly the full target
+    sharp = LevelCalibration(layout, {0: target}, noise={0: 0.01}).update(codes)
+    assert sharp.weights_[0] > 0.95 and sharp.targets[0][0] < 0.51
+    # noise far above it: the model's own frequencies stay
+    vague = LevelCalibration(layout, {0: target}, noise={0: 0.3}).update(codes)
+    assert vague.weights_[0] == 0.0 and not vague.offsets_.any()
+    np.testing.assert_allclose(vague.targets[0], [0.6, 0.4])
+
+
+def test_a_private_encoder_states_the_noise_of_its_released_frequencies():
+    df = pd.DataFrame({"c": ["a"] * 300 + ["b"] * 100})
+    exact = TableEncoder().fit(df)
+    assert level_frequency_noise(exact) == {0: 0.0}
+    private = TableEncoder(epsilon=0.5, delta=1e-3, categories={"c": ["a", "b"]}).fit(df, random_state=0)
+    (noise,) = level_frequency_noise(private).values()
+    np.testing.assert_allclose(noise, np.sqrt(2) / 0.5 / 400, rtol=0.1)   # ε of the one column, ~400 rows

@@ -211,5 +211,7 @@ def fit_private_categorical(enc, values: pd.Series, *, name, epsilon, delta, cat
     enc.has_missing_ = bool(allow_missing)
     enc.missing_rate_ = float(noisy[-1] / total) if allow_missing else 0.0
     enc.frequencies_ = pd.Series(noisy[:-1] / total, index=enc.levels_)
+    # standard deviation of each released frequency (Laplace(1/ε) on a count: √2/ε rows)
+    enc.frequency_noise_ = float(np.sqrt(2.0) / epsilon / total)
     enc.private_ = True
     return spent
