@@ -239,9 +239,12 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         calibration = self.level_calibration_ = LevelCalibration(layout, targets, noise=noise)
         n = self._calibration_rows(len(encoded))
         for _ in range(self._level_calibration_rounds):
-            table = self._sample_encoded(n, parse_conditions(self.encoder_, None), None, generator, calibrated=False)
-            calibration.update(table.discrete)
+            calibration.update(self._raw_sample(n, generator).discrete)
         return calibration
+
+    def _raw_sample(self, n, generator):
+        """``n`` unconditional rows as generated (scores not calibrated): what the calibrations measure."""
+        return self._sample_encoded(n, parse_conditions(self.encoder_, None), None, generator, calibrated=False)
 
     def _logit_offsets(self, device):
         """The level calibration's ``(width,)`` logit offsets, or None."""
@@ -259,7 +262,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         if not layout.n_continuous:
             return None
         n = self._calibration_rows(n_rows)
-        table = self._sample_encoded(n, parse_conditions(self.encoder_, None), None, generator, calibrated=False)
+        table = self._raw_sample(n, generator)
         cont, code = table.continuous, table.discrete
         in_mode = np.ones(cont.shape, dtype=bool)
         for name, (ci, di) in zip(self.encoder_.columns_, layout.column_parts):

@@ -204,9 +204,10 @@ class LevelCalibration:
     ``p(level | rest)`` by ``f / g``: ``log(f / g)`` added to the level's
     logits. The model's ``g`` is measured on generated rows, so the offsets
     are found by iteration: sample with the current offsets, add a share of
-    ``log(f / g)``, measure again, and step by the secant of the last move. The offsets act on every step of sampling,
-    conditional or not (given blocks are fed clean and ignore them; a
-    forbidden level stays forbidden).
+    ``log(f / g)``, measure again, and step by the secant of the last move.
+    The offsets act on every step of sampling, conditional or not (given
+    blocks are fed clean and ignore them; a forbidden level stays
+    forbidden).
 
     Parameters
     ----------
@@ -217,11 +218,10 @@ class LevelCalibration:
         :func:`level_frequencies`; blocks not in it keep zero offsets.
     step_size : float, default=0.5
         Share of ``log(f / g)`` added by the first update. The offsets act
-        at every sampling step, so the generated frequencies may move more
-        than the offsets alone would move one softmax (in development runs
-        on credit about 1.5–2.5 times as much; an undertrained model, about
-        as much): a full first step can overshoot. Later updates use the
-        measured gain instead.
+        at every sampling step, so the generated frequencies of a trained
+        model may move more than the offsets alone would move one softmax
+        (an undertrained model's, about as much): a full first step can
+        overshoot. Later updates use the measured gain instead.
     noise : dict, default=None
         ``{block index: standard deviation}`` of each target frequency when
         the targets are noisy releases (see :func:`level_frequency_noise`).
@@ -285,34 +285,31 @@ class LevelCalibration:
         """
         codes = np.asarray(codes)
         n = len(codes)
-        starts = np.asarray(self.layout.offsets) - self.layout.n_continuous
         first = not self.weights_
-        parts, ratios = [], []
+        # per discrete dim of model space: log of the generated count, log(f / g), whether it is measured
+        log_g = np.zeros_like(self.offsets_)
+        ratio = np.zeros_like(self.offsets_)
+        measured = np.zeros(self.offsets_.shape, dtype=bool)
+        start = np.asarray(self.layout.offsets) - self.layout.n_continuous
         for di, f in self.targets.items():
-            card = len(f)
-            g = np.bincount(codes[:, di], minlength=card)[:card] / max(n, 1)
+            part = slice(start[di], start[di] + len(f))
+            g = np.bincount(codes[:, di], minlength=len(f))[: len(f)] / max(n, 1)
             if first:
                 f = self.targets[di] = self._weighed_target(di, f, g, n)
             # half a row added to both counts: a level absent from the sample gets a finite step
-            log_g = np.log(g * n + 0.5)
-            ratio = np.log(f * n + 0.5) - log_g
-            measured = np.maximum(f, g) * n >= self.min_count
-            parts.append((np.arange(starts[di], starts[di] + card)[measured], log_g[measured]))
-            ratios.append(ratio[measured])
-        dims = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-        log_g = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
-        ratio = np.concatenate(ratios) if ratios else np.zeros(0)
+            log_g[part] = np.log(g * n + 0.5)
+            ratio[part] = np.log(f * n + 0.5) - log_g[part]
+            measured[part] = np.maximum(f, g) * n >= self.min_count
         previous = self.__dict__.get("_previous")
         if previous is not None:
-            moved = np.intersect1d(dims, previous[0])
-            d_off = self.offsets_[moved] - previous[1][np.searchsorted(previous[0], moved)]
-            d_log = log_g[np.searchsorted(dims, moved)] - previous[2][np.searchsorted(previous[0], moved)]
+            both = measured & previous[2]
+            d_off, d_log = (self.offsets_ - previous[0])[both], (log_g - previous[1])[both]
             if (d_off ** 2).sum() > 1e-4:
                 self.gain_ = float(np.clip((d_off * d_log).sum() / (d_off ** 2).sum(), 0.5, 4.0))
-        order = np.argsort(dims)
-        self._previous = (dims[order], self.offsets_[dims[order]].copy(), log_g[order])
+        self._previous = (self.offsets_.copy(), log_g, measured)
         step = ratio * self.step_size if self.gain_ is None else ratio / self.gain_
-        self.offsets_[dims] = np.clip(self.offsets_[dims] + step, -self.max_offset, self.max_offset)
+        self.offsets_[measured] = np.clip(self.offsets_[measured] + step[measured], -self.max_offset,
+                                          self.max_offset)
         self.__dict__.pop("_cache", None)
         return self
 
