@@ -155,18 +155,24 @@ def _impute_images(args):
         raise _UserError(f"{args.data}: fewer than 2 complete images to learn from.")
     # float pixels above 1 mean the 0..255 scale: the model learns those as uint8 images
     model.fit(np.rint(complete).astype(np.uint8) if np.nanmax(X) > 1 else complete)
-    filled = model.impute(X, n_draws=args.draws)
-    out = Path(args.out)
-    paths = [write_images(filled[0], y, out)] if args.draws == 1 else \
-        [write_images(f, y, out.with_name(f"{out.stem}_{k + 1}{out.suffix}")) for k, f in enumerate(filled)]
+    filled = model.impute(X, n_draws=args.draws or 1)   # images are always filled with draws
+    paths = _write_draws(filled, args.out, lambda f, path: write_images(f, y, path))
     print(f"filled {int(np.isnan(X).sum())} missing pixels of {len(X)} images with {args.model} "
-          f"({args.draws} draw(s)) in {time.perf_counter() - start:.1f} s → {', '.join(map(str, paths))}")
+          f"({args.draws or 1} draw(s)) in {time.perf_counter() - start:.1f} s → {', '.join(map(str, paths))}")
+
+
+def _write_draws(filled, out, write):
+    """Write one completed table to ``out``, or several to ``OUT_1 … OUT_K``; the paths written."""
+    out = Path(out)
+    if len(filled) == 1:
+        return [write(filled[0], out)]
+    return [write(f, out.with_name(f"{out.stem}_{k + 1}{out.suffix}")) for k, f in enumerate(filled)]
 
 
 def cmd_impute(args):
     from .io import is_image_path, read_table, write_table
 
-    if args.draws < 1:
+    if args.draws is not None and args.draws < 1:
         raise _UserError(f"--draws must be >= 1, got {args.draws}.")
     if is_image_path(args.data):
         return _impute_images(args)
@@ -175,11 +181,10 @@ def cmd_impute(args):
     start = time.perf_counter()
     model.fit(frame)
     filled = model.impute(frame, n_draws=args.draws)
-    out = Path(args.out)
-    paths = [write_table(filled[0], out)] if args.draws == 1 else \
-        [write_table(f, out.with_name(f"{out.stem}_{k + 1}{out.suffix}")) for k, f in enumerate(filled)]
+    paths = _write_draws([filled] if args.draws is None else filled, args.out, write_table)
+    how = "the point estimate of 20 draws" if args.draws is None else f"{args.draws} draw(s)"
     print(f"filled {int(frame.isna().sum().sum())} missing cells of {len(frame)} rows with {args.model} "
-          f"({args.draws} draw(s)) in {time.perf_counter() - start:.1f} s → {', '.join(map(str, paths))}")
+          f"({how}) in {time.perf_counter() - start:.1f} s → {', '.join(map(str, paths))}")
 
 
 def _parse_condition(model, text):
@@ -398,7 +403,9 @@ def build_parser():
     m = sub.add_parser("impute", help="fill the missing cells of a table from a model fitted on it")
     m.add_argument("data")
     m.add_argument("--out", required=True, help="CSV or Parquet file (with --draws K: OUT_1 … OUT_K)")
-    m.add_argument("--draws", type=int, default=1, help="multiple imputation: K completed tables")
+    m.add_argument("--draws", type=int, default=None,
+                   help="multiple imputation: K completed tables, each a draw from the model (without it, one "
+                        "table of point estimates: mean / most frequent level of 20 draws; images: one draw)")
     _training_options(m)
     m.set_defaults(func=cmd_impute)
 

@@ -23,8 +23,10 @@ class GenerativeImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Impute missing cells with a generative model, as a scikit-learn transformer.
 
     ``fit`` trains a clone of ``estimator`` on the observed cells of ``X``;
-    ``transform`` fills every missing cell with a draw from the model given
-    the row's observed cells (:meth:`~synthaug.DiffusionSampler.impute`).
+    ``transform`` fills every missing cell from the model's distribution given
+    the row's observed cells (:meth:`~synthaug.DiffusionSampler.impute`):
+    the point estimate of that distribution by default, one draw from it
+    with ``sample_posterior=True``.
     Observed cells are returned unchanged. A fitted imputer is deterministic:
     the same input gives the same output (seeded by ``random_state``).
 
@@ -36,6 +38,13 @@ class GenerativeImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         What marks a missing cell: ``np.nan``, ``None``, ``pd.NA`` (all of
         which also catch the others and NaT), or a sentinel such as ``-1`` or
         ``"?"``.
+    sample_posterior : bool, default=False
+        False fills each cell with the mean (numeric) or most frequent level
+        (otherwise) of 20 draws, the smallest expected error per cell, as
+        scikit-learn's ``IterativeImputer`` does by default. True fills it
+        with one draw, which keeps each column's spread (for multiple
+        imputation, fit several imputers with different ``random_state``, or
+        call ``estimator_.impute(X, n_draws=k)``).
     random_state : int, RandomState or None, default=None
         Seeds the imputation draws (the estimator keeps its own
         ``random_state`` for training).
@@ -62,12 +71,14 @@ class GenerativeImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": [object, None],
         "missing_values": "no_validation",
+        "sample_posterior": ["boolean"],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, *, missing_values=np.nan, random_state=None):
+    def __init__(self, estimator=None, *, missing_values=np.nan, sample_posterior=False, random_state=None):
         self.estimator = estimator
         self.missing_values = missing_values
+        self.sample_posterior = sample_posterior
         self.random_state = random_state
 
     def _to_nan(self, X):
@@ -109,6 +120,8 @@ class GenerativeImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if n_features != self.n_features_in_:
             raise ValueError(f"X has {n_features} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
+        if self.sample_posterior:
+            return self.estimator_.impute(X, n_draws=1, random_state=self._seed)[0]
         return self.estimator_.impute(X, random_state=self._seed)
 
     def __sklearn_tags__(self):

@@ -112,6 +112,9 @@ def test_impute_fills_every_cell_and_writes_draws(files, capsys):
     assert main(["impute", str(root / "train.csv"), "--out", str(root / "multi.csv"), "--steps", "3",
                  "--draws", "2", "--model", "gan", "--quiet"]) == 0
     assert (root / "multi_1.csv").exists() and (root / "multi_2.csv").exists()
+    assert main(["impute", str(root / "train.csv"), "--out", str(root / "one.csv"), "--steps", "3",
+                 "--draws", "1", "--quiet"]) == 0                 # one draw: one file, no suffix
+    assert (root / "one.csv").exists() and not (root / "one_1.csv").exists()
     assert main(["impute", str(root / "train.csv"), "--out", str(root / "x.csv"), "--draws", "0"]) == 2
     assert "--draws" in capsys.readouterr().err
 

@@ -113,6 +113,59 @@ def test_imputation_follows_the_observed_cells():
     assert disagree > 0.5
 
 
+def test_point_estimate_is_the_mean_or_mode_of_the_draws():
+    """impute(X) beats one draw on squared error (mean) and on accuracy (mode) where the model is sure."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=800)
+    df = pd.DataFrame({"x": x, "y": 2 * x + 0.5 * rng.normal(size=800),
+                       "n": np.round(5 + 3 * x + rng.normal(size=800)).astype(np.int64),
+                       "c": np.where(x + 0.5 * rng.normal(size=800) > 0, "hi", "lo")})
+    model = DiffusionSampler(max_steps=400, batch_size=128, width=64, depth=2, n_timesteps=100,
+                             random_state=0, verbose=False).fit(df)
+    test = df.head(300).copy()
+    hide = np.arange(300) % 3 != 0
+    for col in ["y", "n", "c"]:
+        test.loc[hide, col] = np.nan
+    test = test.astype({"n": "Int64"})
+    point = model.impute(test, random_state=0)
+    one = model.impute(test, n_draws=1, random_state=0)[0]
+    truth = df.head(300)
+    assert point.dtypes.equals(test.dtypes)
+    assert set(point["c"]) <= {"hi", "lo"}
+    for col in ["y", "n"]:
+        err = lambda f: float(((f[col][hide].astype(float) - truth[col][hide]) ** 2).mean())  # noqa: E731
+        assert err(point) < 0.8 * err(one)
+    assert (point["c"][hide] == truth["c"][hide]).mean() > (one["c"][hide] == truth["c"][hide]).mean()
+
+
+@pytest.mark.parametrize("draws, like, expected", [
+    (np.array([[1.0, 2.0], [2.0, 6.0]]), pd.Series([0.0]), [1.5, 4.0]),
+    (np.array([[1, 2], [2, 3]]), pd.Series([0], dtype=np.int64), [2, 2]),          # rounded half to even
+    (np.array([[1, 2], [4, 3]]), pd.Series([0], dtype="Int64"), [2, 2]),
+    (np.array([[True, False], [True, False], [False, True]]), pd.Series([True]), [True, False]),
+    (np.array([["a", "b"], ["b", "a"]], dtype=object), pd.Series(["a"]), ["a", "b"]),   # a tie: first seen
+    (np.array([["x"], ["y"], ["y"]], dtype=object), pd.Series(["x"], dtype=pd.CategoricalDtype(["x", "y"])), ["y"]),
+])
+def test_posterior_point_estimate_keeps_the_dtype(draws, like, expected):
+    from synthaug.imputation import posterior_point_estimate
+
+    out = posterior_point_estimate(draws, like)
+    assert list(out) == expected
+    assert pd.Series(out).astype(like.dtype).dtype == like.dtype
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+def test_posterior_point_estimate_of_datetimes_is_the_mean_instant(tz):
+    from synthaug.imputation import posterior_point_estimate
+
+    stamps = pd.Series(pd.to_datetime(["2020-01-01", "2020-01-03", "2021-01-01", "2021-01-01"]))
+    if tz:
+        stamps = stamps.dt.tz_localize(tz)
+    draws = stamps.to_numpy().reshape(2, 2)
+    out = pd.Series(posterior_point_estimate(draws, stamps)).astype(stamps.dtype)
+    assert list(out) == [stamps[0] + (stamps[2] - stamps[0]) / 2, stamps[1] + (stamps[3] - stamps[1]) / 2]
+
+
 # ---------------------------------------------------------------- GenerativeImputer
 from imblearn.pipeline import make_pipeline as imb_make_pipeline  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -170,3 +223,15 @@ def test_set_output_pipelines_and_cross_validation(kind):
                                                     "ValueError"})
 def test_imputer_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_sample_posterior_fills_with_one_draw(kind):
+    X, _ = _numeric()
+    point = GenerativeImputer(tiny(kind, random_state=0), random_state=0).fit(X)
+    draw = GenerativeImputer(tiny(kind, random_state=0), sample_posterior=True, random_state=0).fit(X)
+    expected = draw.estimator_.impute(X, n_draws=1, random_state=draw._seed)[0]
+    np.testing.assert_array_equal(draw.transform(X), expected)
+    np.testing.assert_array_equal(point.transform(X), point.estimator_.impute(X, random_state=point._seed))
+    assert not np.array_equal(point.transform(X), draw.transform(X))
+    with pytest.raises(ValueError, match="sample_posterior"):
+        GenerativeImputer(tiny(kind), sample_posterior="yes").fit(X)
