@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._validation import check_same_columns, check_table
 from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
+from .encoding.columns import _round_to_step
 from .encoding.layout import Constraints
 
 __all__ = ["ImputerMixin", "POINT_ESTIMATE_DRAWS", "posterior_point_estimate"]
@@ -49,12 +50,14 @@ def _mode_by_row(draws):
     return levels[(counts * (k + 1) - first).argmax(axis=1)]
 
 
-def posterior_point_estimate(draws, like):
+def posterior_point_estimate(draws, like, *, integral=False, step=None):
     """One value per row of ``draws`` (k, m): their mean for numbers, their mode otherwise.
 
     ``like`` (a Series) gives the dtype the result must keep: integer columns
     get the rounded mean, datetimes the mean instant, booleans and every
-    non-numeric dtype the most frequent value.
+    non-numeric dtype the most frequent value. ``integral`` or ``step`` (a
+    numeric column's grid, as its encoder learnt it) round the mean onto
+    that grid, so a float column of whole numbers stays whole.
 
     Examples
     --------
@@ -77,17 +80,18 @@ def posterior_point_estimate(draws, like):
         instants = pd.to_datetime(np.round(ns.mean(axis=0)).astype(np.int64), utc=tz is not None)
         return pd.Series(instants.tz_convert(tz) if tz is not None else instants).astype(dtype).to_numpy()
     mean = np.asarray(draws, dtype=np.float64).mean(axis=0)
-    if pd.api.types.is_integer_dtype(dtype):
+    if integral or pd.api.types.is_integer_dtype(dtype):
         mean = np.round(mean)
+    elif step:
+        mean = _round_to_step(mean, step)
     return pd.Series(mean).astype(dtype).to_numpy()
-
 
 
 class ImputerMixin:
     """``impute`` for an estimator with the conditioning of :class:`BaseGenerativeSampler`."""
 
     def impute(self, X, *, n_draws=None, random_state=None):
-        """Fill every missing cell of ``X`` with a draw from the model given the row's observed cells.
+        """Fill every missing cell of ``X`` from the model's distribution given the row's observed cells.
 
         Parameters
         ----------
@@ -169,8 +173,9 @@ class ImputerMixin:
                 if not holes.any():
                     continue
                 draws = generated[col].to_numpy().reshape(k, len(chunk))[:, holes]
-                out.iloc[chunk[holes], frame.columns.get_loc(col)] = posterior_point_estimate(draws,
-                                                                                             frame[col])
+                enc = self.encoder_.encoders_[col]
+                out.iloc[chunk[holes], frame.columns.get_loc(col)] = posterior_point_estimate(
+                    draws, frame[col], integral=getattr(enc, "integral", False), step=getattr(enc, "step", None))
         return out
 
     @torch.inference_mode()

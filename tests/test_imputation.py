@@ -154,6 +154,20 @@ def test_posterior_point_estimate_keeps_the_dtype(draws, like, expected):
     assert pd.Series(out).astype(like.dtype).dtype == like.dtype
 
 
+def test_posterior_point_estimate_keeps_the_encoders_grid():
+    from synthaug.imputation import posterior_point_estimate
+
+    draws = np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.26]])
+    assert list(posterior_point_estimate(draws, pd.Series([0.0]), integral=True)) == [2.0, 3.0, 0.0]
+    assert list(posterior_point_estimate(draws, pd.Series([0.0]), step=0.25)) == [1.5, 3.0, 0.25]
+
+
+def test_point_estimate_of_a_whole_number_float_column_stays_whole(holes, fitted):
+    filled = fitted.impute(holes)
+    assert holes["Income"].dtype == np.float64 and holes["Income"].isna().any()
+    assert np.array_equal(filled["Income"], np.round(filled["Income"]))
+
+
 @pytest.mark.parametrize("tz", [None, "Europe/Paris"])
 def test_posterior_point_estimate_of_datetimes_is_the_mean_instant(tz):
     from synthaug.imputation import posterior_point_estimate
