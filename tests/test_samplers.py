@@ -167,6 +167,9 @@ def test_history_and_fitted_attributes(fitted, credit, kind):
     assert fitted.n_features_in_ == credit.shape[1]
     assert list(fitted.feature_names_in_) == list(credit.columns)
     assert str(fitted.device_) == "cpu"
+    if kind == "gan":
+        assert set(fitted.coverage_) == {"level_coverage", "mode_coverage"}
+        assert all(0.0 <= v <= 1.0 for v in fitted.coverage_.values())
 
 
 def test_input_not_mutated(credit, kind):

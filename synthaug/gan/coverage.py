@@ -96,8 +96,8 @@ def warn_if_collapsed(history, *, threshold=0.9):
     if level >= threshold and mode >= threshold:
         return False
     warnings.warn(
-        f"GAN training collapsed: the generator produces only {level:.0%} of the frequent categorical levels "
-        f"and {mode:.0%} of the numeric modes of the training data (history_['level_coverage'], "
-        "['mode_coverage']). Train longer (max_steps), lower lr, keep loss='wgan-gp' with pac >= 10, "
-        "or use DiffusionSampler.", ModeCollapseWarning, stacklevel=3)
+        f"GAN training collapsed: the generator produces only {level:.0%} of the frequent discrete levels "
+        f"(categories, numeric spikes, missing values) and {mode:.0%} of the numeric modes of the training data "
+        "(coverage_; per step in history_). Train longer (max_steps), lower lr, keep loss='wgan-gp' with "
+        "pac >= 10, or use DiffusionSampler.", ModeCollapseWarning, stacklevel=3)
     return True

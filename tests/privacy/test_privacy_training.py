@@ -96,6 +96,7 @@ def test_private_gan_defaults_to_bce_and_trains_without_gradient_penalty():
     model = _private("gan", loss="auto").fit(_table())
     assert model.loss_ == "bce"
     assert model.privacy_["steps"] == model.n_iter_ * model.n_critic
+    assert model.coverage_ is None   # measured against the training rows: not part of a private release
 
 
 def test_batchnorm_cannot_be_private():
