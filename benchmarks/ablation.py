@@ -10,8 +10,8 @@ packing, …) were measured with this script: fit on a 70/30 stratified split
   rows from the real *test* rows;
 * ML efficacy: HistGradientBoosting trained on real train / on synthetic, ROC
   AUC on the real test split;
-* exact copies of training rows; fit and sample seconds; for the GAN the last
-  logged level and mode coverage.
+* exact copies of training rows; fit and sample seconds; for the GAN the level
+  and mode coverage of its released rows (``coverage_``).
 
 Examples (from this folder)::
 
@@ -124,8 +124,8 @@ def main(argv=None):
             sample_s = time.perf_counter() - start
             rec = {k: round(float(v), 4) for k, v in score(train, test, synth, target).items()}
             rec.update(fit_s=round(fit_s, 1), sample_s=round(sample_s, 2), steps=model.n_iter_)
-            if "level_coverage" in model.history_:
-                rec["coverage"] = (model.history_["level_coverage"][-1], model.history_["mode_coverage"][-1])
+            if getattr(model, "coverage_", None):   # the GAN's level and mode coverage of released rows
+                rec["coverage"] = tuple(round(model.coverage_[k], 3) for k in ("level_coverage", "mode_coverage"))
             shown = {k: v for k, v in fit_params.items() if k not in ("bounds", "categories")}
             print(args.dataset, args.model, shown, sample_params, rec, flush=True)
 

@@ -409,7 +409,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     _auto_lr = {False: 1e-3, True: 4e-3}
 
     # "auto" network size for tables and for images, and the images' training length
-    _auto_table_width, _auto_table_depth = 128, 2
+    _auto_table_width, _auto_table_depth = 128, {False: 2, True: 2}   # depth: without / with DP
     # rounds of level calibration after fit (0: the model has no logits to offset, or matches frequencies itself)
     _level_calibration_rounds = 0
     _auto_image_width, _auto_image_depth = 32, 1
@@ -419,7 +419,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         return self._auto_table_width if self.width == "auto" else int(self.width)
 
     def _table_depth(self):
-        return self._auto_table_depth if self.depth == "auto" else int(self.depth)
+        return self._auto_table_depth[self._budget is not None] if self.depth == "auto" else int(self.depth)
 
     def _image_width(self):
         return self._auto_image_width if self.width == "auto" else int(self.width)

@@ -190,10 +190,11 @@ class DiffusionSampler(BaseGenerativeSampler):
         compute — and samples 4× faster). Images: channels of the U-Net at
         full resolution, ``"auto"`` = 32.
     depth : int or "auto", default="auto"
-        Tables: residual blocks, ``"auto"`` = 2 (trained for 1,500 steps it
-        scored higher than depth 3 for 1,000 — the same compute — with
-        0.7 of the multiply-adds per sampled row). Images: residual blocks per U-Net
-        resolution, ``"auto"`` = 1.
+        Tables: residual blocks, ``"auto"`` = 1, or 2 with ``epsilon``
+        (see ``docs/diffusion.md``: one block scored as high as two on
+        credit and breast_cancer and samples in about 0.6 of the time; two
+        trained for 1,500 steps scored higher than three for 1,000).
+        Images: residual blocks per U-Net resolution, ``"auto"`` = 1.
     schedule : {"cosine", "linear"}, default="cosine"
         Noise schedule.
     solver : {"ddim", "dpm++2m"}, default="ddim"
@@ -361,6 +362,10 @@ class DiffusionSampler(BaseGenerativeSampler):
     # compute of depth 3 for 1,000, gave higher quality and train-on-synthetic AUC on credit and
     # breast_cancer, two seeds each); DP-SGD keeps 1,000 (its noise multiplier grows with the steps)
     _auto_min_steps = {False: 1_500, True: 1_000}
+    # one residual block without DP (``benchmarks/ablation.py``, three seeds each on credit and breast_cancer:
+    # quality and train-on-synthetic AUC at least those of two blocks, for about 0.6 of the sampling time);
+    # DP keeps two, the network its privacy figures were measured with
+    _auto_table_depth = {False: 1, True: 2}
     _level_calibration_rounds = 3
     # images: batch size, learning rate and epochs of "auto"
     _auto_image_batch_size = {False: 128, True: 512}
