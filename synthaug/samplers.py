@@ -579,8 +579,8 @@ class GANSampler(BaseGenerativeSampler):
         generator produces with nothing given) per logged step.
     coverage_ : dict or None
         ``level_coverage`` and ``mode_coverage`` of rows generated as
-        :meth:`sample` generates them (anchored, after calibration), at the
-        end of ``fit``; None with ``epsilon`` (measuring it reads the data)
+        :meth:`sample` generates them (anchored, with the calibrated mixture
+        and scores), at the end of ``fit``; None with ``epsilon`` (measuring it reads the data)
         and for images.
     score_calibration_ : ScoreCalibration or None
         As in :class:`DiffusionSampler`.
@@ -680,7 +680,7 @@ class GANSampler(BaseGenerativeSampler):
                        always_column=self._always_column(), generator=generator,
                        autocast=self._autocast(), sample_rate=rate,
                        fake_batch=max(1, round(rate * len(encoded))) if private else None)
-        monitor, coverage = None, None
+        monitor = None
         if not private:   # coverage is measured against the training data: not a private release
             coverage = ModeCoverage(*data, layout.cardinalities)
 
@@ -704,15 +704,21 @@ class GANSampler(BaseGenerativeSampler):
         if weights is not None:   # (post-processing of the generator and the released frequencies)
             self._anchor_levels = (*self._anchor_levels, weights)   # kept for copies rebuilt after pickling
             anchors.use_weights(weights, self.device_)
-        self.coverage_ = None if coverage is None else self._release_coverage(coverage, generator)
-        if self.coverage_ is not None:
+
+    def _fit_table_model(self, encoded, generator):
+        """Train and calibrate (see the base class), then check the coverage of what :meth:`sample` gives."""
+        super()._fit_table_model(encoded, generator)
+        self.coverage_ = None
+        if self._budget is None:   # coverage is measured against the training data: not a private release
+            self.coverage_ = self._release_coverage(encoded, generator)
             warn_if_collapsed({k: [v] for k, v in self.coverage_.items()})
 
-    def _release_coverage(self, coverage, generator, n=4096):
+    def _release_coverage(self, encoded, generator, n=4096):
         """Coverage (see :class:`~synthaug.gan.ModeCoverage`) of ``n`` rows generated as :meth:`sample` does."""
         layout = self.encoder_.layout_
+        coverage = ModeCoverage(*self._device_data(encoded), layout.cardinalities)
         cond = torch.zeros((n, layout.n_columns), device=self.device_)
-        scores, codes = self._generate(n, None, None, cond, None, generator)
+        scores, codes = self._generate_rows(n, None, None, cond, None, generator)
         codes = codes if codes is not None else torch.zeros((n, 0), dtype=torch.long, device=self.device_)
         return {k: float(v) for k, v in coverage(scores, codes).items()}
 
