@@ -110,3 +110,13 @@ def test_private_bounds_and_categories_reach_the_encoder(kind):
     enc = model.encoder_.encoders_
     assert (enc["age"].min_, enc["age"].max_) == (0, 100)
     assert list(enc["city"].levels_) == ["a", "b", "c", "d"]
+
+
+def test_auto_depth_is_one_block_without_privacy_and_two_with_it():
+    # the DP default stays the network the privacy figures were measured with
+    from synthaug import DiffusionSampler
+
+    params = dict(max_steps=3, batch_size=64, width=16, n_timesteps=8, sampling_steps=2, random_state=0, verbose=False)
+    assert len(DiffusionSampler(**params).fit(_table()).network_.blocks) == 1
+    assert len(DiffusionSampler(epsilon=3.0, **params).fit(_table()).network_.blocks) == 2
+    assert len(DiffusionSampler(depth=3, **params).fit(_table()).network_.blocks) == 3
