@@ -80,7 +80,7 @@ def synthaug_imputer(cls_name, quick):
         if quick:
             model.set_params(max_steps=20)
         model.fit(masked)
-        point = model.impute(masked, random_state=1)        # the point estimate (mean / mode of 20 draws)
+        point = model.impute(masked, random_state=1)        # the point estimate (mean / mode of 50 draws)
         draws = model.impute(masked, n_draws=N_DRAWS, random_state=2)
         return point, draws
     return run
@@ -186,6 +186,8 @@ def run(datasets, scenarios, quick):
 
 
 def render(results):
+    from synthaug.imputation import POINT_ESTIMATE_DRAWS
+
     lines = [START, "", "## Imputation", "",
              "`python benchmarks/imputation.py` — cells hidden at random (MCAR 20 %, 40 %) or at random given an "
              "always-observed column (MAR: 40 % of cells in rows above its median, 10 % below); every imputer "
@@ -193,7 +195,8 @@ def render(results):
              "deviation, averaged over columns (lower is better); accuracy over hidden categorical cells; "
              f"coverage: share of hidden numeric cells inside the central 90 % of {N_DRAWS} draws (synthaug "
              "only; 0.90 is calibrated). A synthaug row is `impute(X)`, the point estimate (numeric mean, "
-             f"categorical mode of 20 draws); its *one draw* row is one of the {N_DRAWS} draws of "
+             f"categorical mode of {POINT_ESTIMATE_DRAWS} draws); its *one draw* row is one of the "
+             f"{N_DRAWS} draws of "
              f"`impute(X, n_draws={N_DRAWS})`. Seconds = fit + the point estimate + the draws for synthaug, "
              "2 CPU cores, one run.",
              ""]

@@ -182,7 +182,9 @@ def cmd_impute(args):
     model.fit(frame)
     filled = model.impute(frame, n_draws=args.draws)
     paths = _write_draws([filled] if args.draws is None else filled, args.out, write_table)
-    how = "the point estimate of 20 draws" if args.draws is None else f"{args.draws} draw(s)"
+    from .imputation import POINT_ESTIMATE_DRAWS
+
+    how = f"the point estimate of {POINT_ESTIMATE_DRAWS} draws" if args.draws is None else f"{args.draws} draw(s)"
     print(f"filled {int(frame.isna().sum().sum())} missing cells of {len(frame)} rows with {args.model} "
           f"({how}) in {time.perf_counter() - start:.1f} s → {', '.join(map(str, paths))}")
 
@@ -405,7 +407,8 @@ def build_parser():
     m.add_argument("--out", required=True, help="CSV or Parquet file (with --draws K: OUT_1 … OUT_K)")
     m.add_argument("--draws", type=int, default=None,
                    help="multiple imputation: K completed tables, each a draw from the model (without it, one "
-                        "table of point estimates: mean / most frequent level of 20 draws; images: one draw)")
+                        "table of point estimates: mean / most frequent level of POINT_ESTIMATE_DRAWS = 50 draws; "
+                        "images: one draw)")
     _training_options(m)
     m.set_defaults(func=cmd_impute)
 

@@ -32,10 +32,11 @@ from .encoding.layout import Constraints
 __all__ = ["ImputerMixin", "POINT_ESTIMATE_DRAWS", "posterior_point_estimate"]
 
 #: Draws per missing cell behind ``impute(X)``'s point estimate: the Monte Carlo
-#: error of their mean is 1/√20 of the posterior's spread.
-POINT_ESTIMATE_DRAWS = 20
+#: error of their mean is 1/√50 of the posterior's spread, so it adds 2 % of the
+#: posterior variance to the expected squared error (5 % with 20 draws).
+POINT_ESTIMATE_DRAWS = 50
 # rows imputed per pass of the point estimate (each repeated POINT_ESTIMATE_DRAWS times)
-_POINT_CHUNK_ROWS = 4_096
+_POINT_CHUNK_ROWS = 2_048
 
 
 def _mode_by_row(draws):
