@@ -10,6 +10,9 @@ packing, …) were measured with this script: fit on a 70/30 stratified split
   rows from the real *test* rows;
 * ML efficacy: HistGradientBoosting trained on real train / on synthetic, ROC
   AUC on the real test split;
+* DCR: share of synthetic rows closer to a training row than to a test row
+  (``synthaug.evaluation.metrics.dcr_closer_to_train_share``; 0.5 = no
+  memorisation);
 * exact copies of training rows; fit and sample seconds; for the GAN the level
   and mode coverage of its released rows (``coverage_``).
 
@@ -88,9 +91,12 @@ def score(train, test, synth, target):
         proba = model.predict_proba(_as_categories(test.drop(columns=target), train.drop(columns=target)))
         return roc_auc_score(test[target] == positive, proba[:, list(model.classes_).index(positive)])
 
+    from synthaug.evaluation.metrics import dcr_closer_to_train_share
+
+    dcr = dcr_closer_to_train_share(train, test, synth)
     key = lambda df: pd.util.hash_pandas_object(df.astype(str), index=False)  # noqa: E731
     return {"quality": report.get_score(), "shapes": props.iloc[0], "trends": props.iloc[1],
-            "detection": detection, "eff_real": efficacy(train), "eff_syn": efficacy(synth),
+            "detection": detection, "eff_real": efficacy(train), "eff_syn": efficacy(synth), "dcr": dcr,
             "copies": key(synth).isin(set(key(train))).mean()}
 
 

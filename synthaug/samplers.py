@@ -195,6 +195,13 @@ class DiffusionSampler(BaseGenerativeSampler):
         credit and breast_cancer and samples in about 0.6 of the time; two
         trained for 1,500 steps scored higher than three for 1,000).
         Images: residual blocks per U-Net resolution, ``"auto"`` = 1.
+    dropout : float in [0, 1), default=0.0
+        Dropout inside the denoiser's residual blocks (tables and images).
+        A regulariser for very small tables, which training passes over
+        hundreds of times; not on by default: on breast_cancer (398 rows,
+        1,500 passes, ``benchmarks/ablation.py``, six seeds) dropout 0.175
+        kept quality and train-on-synthetic AUC but raised the detection AUC
+        (see ``docs/diffusion.md``).
     schedule : {"cosine", "linear"}, default="cosine"
         Noise schedule.
     solver : {"ddim", "dpm++2m"}, default="ddim"
@@ -351,6 +358,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         **BaseGenerativeSampler._parameter_constraints,
         "n_timesteps": [Interval(Integral, 2, None, closed="left")],
         "sampling_steps": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
         "schedule": [StrOptions(set(SCHEDULES))],
         "solver": [StrOptions({"ddim", "dpm++2m"})],
         "eta": [Interval(Real, 0, 1, closed="both")],
@@ -371,9 +379,9 @@ class DiffusionSampler(BaseGenerativeSampler):
     _auto_image_batch_size = {False: 128, True: 512}
     _auto_image_lr = {False: 1e-3, True: 2e-3}
 
-    def __init__(self, *, n_timesteps=1000, sampling_steps=9, width="auto", depth="auto", schedule="cosine",
-                 solver="ddim", eta=1.0, guidance_scale=0.0, label_dropout=0.1, ema_decay=0.999, p_unconditional=0.8,
-                 sampling_strategy="auto",
+    def __init__(self, *, n_timesteps=1000, sampling_steps=9, width="auto", depth="auto", dropout=0.0,
+                 schedule="cosine", solver="ddim", eta=1.0, guidance_scale=0.0, label_dropout=0.1, ema_decay=0.999,
+                 p_unconditional=0.8, sampling_strategy="auto",
                  quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
@@ -381,6 +389,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         super().__init__(**base_parameters(locals()))
         self.n_timesteps = n_timesteps
         self.sampling_steps = sampling_steps
+        self.dropout = dropout
         self.schedule = schedule
         self.solver = solver
         self.eta = eta
@@ -395,8 +404,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         lt = layout.tensors(device)
         self.process_ = GaussianDiffusion(get_betas(self.schedule, self.n_timesteps), layout=layout,
                                           clip=_Z_MAX)
-        network = ResidualMLP(layout.width, layout.width, cond_dim=layout.n_columns,
-                              width=self._table_width(), depth=self._table_depth()).to(device)
+        network = ResidualMLP(layout.width, layout.width, cond_dim=layout.n_columns, width=self._table_width(),
+                              depth=self._table_depth(), dropout=self.dropout).to(device)
         n_steps = self._n_steps(len(encoded))
         # fused: one kernel for all parameters (torch otherwise loops per tensor on CPU;
         # 27 → 20 ms per step on credit, same losses)
@@ -426,7 +435,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         c, h, w = self.image_shape_
         self.process_ = GaussianDiffusion(get_betas(self.schedule, self.n_timesteps), clip=1.0)
         network = UNet(c, (h, w), width=self._image_width(), n_blocks=self._image_depth(),
-                       n_classes=self._n_image_classes).to(device)
+                       n_classes=self._n_image_classes, dropout=self.dropout).to(device)
         n_steps = self._n_image_steps(len(images))
         optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr_, weight_decay=1e-4, fused=True)
         ema = EMA(network, self.ema_decay)

@@ -120,3 +120,20 @@ def test_auto_depth_is_one_block_without_privacy_and_two_with_it():
     assert len(DiffusionSampler(**params).fit(_table()).network_.blocks) == 1
     assert len(DiffusionSampler(epsilon=3.0, **params).fit(_table()).network_.blocks) == 2
     assert len(DiffusionSampler(depth=3, **params).fit(_table()).network_.blocks) == 3
+
+
+def test_dropout_reaches_the_denoiser_with_and_without_privacy():
+    # dropout acts while training only: the EMA copy that samples is in evaluation mode, so sampling stays
+    # reproducible; DP-SGD's per-row clipping sees through it (it sits between the clipped layers)
+    from synthaug import DiffusionSampler
+
+    params = dict(max_steps=3, batch_size=64, width=16, n_timesteps=8, sampling_steps=2, random_state=0, verbose=False)
+    for extra in ({}, {"epsilon": 3.0}):
+        model = DiffusionSampler(dropout=0.25, **params, **extra).fit(_table())
+        drops = [m for m in model.network_.modules() if isinstance(m, torch.nn.Dropout)]
+        assert drops and all(m.p == 0.25 for m in drops) and not model.network_.training
+        pd.testing.assert_frame_equal(model.sample(50, random_state=1), model.sample(50, random_state=1))
+    assert all(m.p == 0.0 for m in DiffusionSampler(**params).fit(_table()).network_.modules()
+               if isinstance(m, torch.nn.Dropout))
+    with pytest.raises(ValueError, match="dropout"):
+        DiffusionSampler(dropout=1.0, **params).fit(_table())
