@@ -10,7 +10,13 @@ coverage of the central 90 % interval of 20 draws (multiple imputation).
 
 Peers see categorical columns as ordinal codes (the scikit-learn imputers are
 numeric); their imputed codes are rounded to the nearest level. MissForest is
-``IterativeImputer`` with a ``RandomForestRegressor``.
+``IterativeImputer`` with a ``RandomForestRegressor``. ForestDiffusion (when
+installed: ``benchmarks/requirements.txt``) imputes with its VP diffusion at
+the fidelity benchmark's settings (n_t=10, duplicate_K=10); its point estimate
+is the mean / mode of its 20 draws, like synthaug's, and its draws get the
+same coverage figure. Its categorical columns are ordinal codes too (it
+dummy-codes multi-level columns before finding the missing cells, so a missing
+level would read as the first one).
 
 Run from this folder::
 
@@ -21,6 +27,7 @@ Run from this folder::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 import warnings
 from pathlib import Path
@@ -28,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fidelity import fmt, publish
+from fidelity import FOREST_DUPLICATE_K, FOREST_N_T, fmt, publish
 
 START, END = "<!-- imputation:start -->", "<!-- imputation:end -->"
 SEED = 0
@@ -128,11 +135,54 @@ def sklearn_imputer(kind):
     return run
 
 
+def forestdiffusion_imputer(quick):
+    def run(masked):
+        from ForestDiffusion import ForestDiffusionModel
+
+        cats = [c for c in masked.columns if is_categorical(masked[c])]
+        levels = {c: pd.Index(masked[c].value_counts().index) for c in cats}   # most frequent first
+        codes = pd.DataFrame({c: masked[c].map({v: i for i, v in enumerate(levels[c])}).astype(float) if c in cats
+                              else masked[c].astype(float) for c in masked.columns}, index=masked.index)
+        cols = list(codes.columns)
+        binary = [i for i, c in enumerate(cols) if c in cats and len(levels[c]) <= 2]
+        rounded = [i for i, c in enumerate(cols) if (c in cats and len(levels[c]) > 2)
+                   or (c not in cats and np.allclose(codes[c].dropna() % 1, 0))]
+        n_t, k = (2, 2) if quick else (FOREST_N_T, FOREST_DUPLICATE_K)
+        model = ForestDiffusionModel(codes.to_numpy(), n_t=n_t, duplicate_K=k, diffusion_type="vp",
+                                     bin_indexes=binary, int_indexes=rounded, n_jobs=-1, seed=SEED)
+        stack = np.asarray(model.impute(k=N_DRAWS)).reshape(N_DRAWS, *codes.shape)
+
+        def frame(values):
+            out = masked.copy()
+            for j, c in enumerate(cols):
+                miss = masked[c].isna().to_numpy()
+                if c in cats:
+                    idx = np.clip(np.round(values[:, j]), 0, len(levels[c]) - 1).astype(int)
+                    out[c] = np.where(miss, levels[c].to_numpy()[idx], masked[c].to_numpy(dtype=object))
+                else:
+                    out[c] = np.where(miss, values[:, j], masked[c].to_numpy(dtype=float))
+            return out
+
+        point = stack.mean(axis=0)
+        for j, c in enumerate(cols):   # categorical point estimate: the most frequent level over the draws
+            if c in cats:
+                drawn = np.clip(np.round(stack[:, :, j]), 0, len(levels[c]) - 1).astype(int)
+                point[:, j] = np.apply_along_axis(lambda v: np.bincount(v).argmax(), 0, drawn)
+        return frame(point), [frame(values) for values in stack]
+    return run
+
+
 def imputers(quick):
-    return {"mean/mode": sklearn_imputer("mean/mode"), "knn": sklearn_imputer("knn"),
-            "iterative": sklearn_imputer("iterative"), "missforest": sklearn_imputer("missforest"),
-            "synthaug-diffusion": synthaug_imputer("DiffusionSampler", quick),
-            "synthaug-gan": synthaug_imputer("GANSampler", quick)}
+    out = {"mean/mode": sklearn_imputer("mean/mode"), "knn": sklearn_imputer("knn"),
+           "iterative": sklearn_imputer("iterative"), "missforest": sklearn_imputer("missforest")}
+    if importlib.util.find_spec("ForestDiffusion") is not None:
+        out["forestdiffusion"] = forestdiffusion_imputer(quick)
+    else:
+        print("ForestDiffusion is not installed: its imputation is left out "
+              "(pip install -r benchmarks/requirements.txt)", flush=True)
+    out["synthaug-diffusion"] = synthaug_imputer("DiffusionSampler", quick)
+    out["synthaug-gan"] = synthaug_imputer("GANSampler", quick)
+    return out
 
 
 # ---------------------------------------------------------------------- scoring
@@ -194,7 +244,9 @@ def render(results):
              "fitted on the masked table. NRMSE: RMSE over hidden numeric cells / the column's standard "
              "deviation, averaged over columns (lower is better); accuracy over hidden categorical cells; "
              f"coverage: share of hidden numeric cells inside the central 90 % of {N_DRAWS} draws (synthaug "
-             "only; 0.90 is calibrated). A synthaug row is `impute(X)`, the point estimate (numeric mean, "
+             "and ForestDiffusion, the multiple imputers; 0.90 is calibrated). ForestDiffusion: VP diffusion, "
+             f"n_t={FOREST_N_T}, duplicate_K={FOREST_DUPLICATE_K}, its row the mean / mode of its draws. "
+             "A synthaug row is `impute(X)`, the point estimate (numeric mean, "
              f"categorical mode of {POINT_ESTIMATE_DRAWS} draws); its *one draw* row is one of the "
              f"{N_DRAWS} draws of "
              f"`impute(X, n_draws={N_DRAWS})`. Seconds = fit + the point estimate + the draws for synthaug, "
