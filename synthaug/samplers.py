@@ -689,9 +689,9 @@ class GANSampler(BaseGenerativeSampler):
                        always_column=self._always_column(), generator=generator,
                        autocast=self._autocast(), sample_rate=rate,
                        fake_batch=max(1, round(rate * len(encoded))) if private else None)
-        monitor = None
+        monitor = self._coverage = None
         if not private:   # coverage is measured against the training data: not a private release
-            coverage = ModeCoverage(*data, layout.cardinalities)
+            coverage = self._coverage = ModeCoverage(*data, layout.cardinalities)   # also for coverage_
 
             def monitor():
                 noise = torch.randn((2048, self.noise_dim), generator=generator, device=device)
@@ -717,15 +717,14 @@ class GANSampler(BaseGenerativeSampler):
     def _fit_table_model(self, encoded, generator):
         """Train and calibrate (see the base class), then check the coverage of what :meth:`sample` gives."""
         super()._fit_table_model(encoded, generator)
-        self.coverage_ = None
-        if self._budget is None:   # coverage is measured against the training data: not a private release
-            self.coverage_ = self._release_coverage(encoded, generator)
+        coverage = self.__dict__.pop("_coverage", None)   # built by _fit_model from the training data; None with DP
+        self.coverage_ = None if coverage is None else self._release_coverage(coverage, generator)
+        if self.coverage_ is not None:
             warn_if_collapsed({k: [v] for k, v in self.coverage_.items()})
 
-    def _release_coverage(self, encoded, generator, n=4096):
-        """Coverage (see :class:`~synthaug.gan.ModeCoverage`) of ``n`` rows generated as :meth:`sample` does."""
+    def _release_coverage(self, coverage, generator, n=4096):
+        """``coverage`` (a :class:`~synthaug.gan.ModeCoverage`) of ``n`` rows generated as :meth:`sample` does."""
         layout = self.encoder_.layout_
-        coverage = ModeCoverage(*self._device_data(encoded), layout.cardinalities)
         cond = torch.zeros((n, layout.n_columns), device=self.device_)
         scores, codes = self._generate_rows(n, None, None, cond, None, generator)
         codes = codes if codes is not None else torch.zeros((n, 0), dtype=torch.long, device=self.device_)
