@@ -62,7 +62,8 @@ LARGE_SAMPLE_BUDGET_S = 900.0
 
 # ForestDiffusion's own defaults (n_t=50, duplicate_K=100) run far past 10 min on
 # credit on 2 cores, and n_t=20, duplicate_K=20 did not finish fit + sampling within
-# 900 s; n_t=10, duplicate_K=10 fits credit in ~330 s and samples 100,000 rows in ~45 s.
+# 900 s; at n_t=10, duplicate_K=10 it fitted credit in 300.7 s and sampled 100,000 rows
+# in 42.7 s (the run in docs/benchmarks.md).
 FOREST_N_T = 10
 FOREST_DUPLICATE_K = 10
 
