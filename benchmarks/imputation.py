@@ -79,6 +79,30 @@ def mask(df, scenario, rng):
 
 
 # --------------------------------------------------------------------- imputers
+def ordinal_codes(masked, levels):
+    """``masked`` as floats, each categorical column (a key of ``levels``) as its level's position; NaN stays."""
+    return pd.DataFrame({c: masked[c].map({v: i for i, v in enumerate(levels[c])}).astype(float) if c in levels
+                         else masked[c].astype(float) for c in masked.columns}, index=masked.index)
+
+
+def nearest_code(values, n_levels):
+    """Imputed ordinal codes rounded to the nearest existing level."""
+    return np.clip(np.round(values), 0, n_levels - 1).astype(int)
+
+
+def from_ordinal(masked, values, levels):
+    """``masked`` with its missing cells filled from ``values`` (rows × columns, ordinal codes for ``levels``)."""
+    out = masked.copy()
+    for j, c in enumerate(masked.columns):
+        miss = masked[c].isna().to_numpy()
+        if c in levels:
+            out[c] = np.where(miss, levels[c].to_numpy()[nearest_code(values[:, j], len(levels[c]))],
+                              masked[c].to_numpy(dtype=object))
+        else:
+            out[c] = np.where(miss, values[:, j], masked[c].to_numpy(dtype=float))
+    return out
+
+
 def synthaug_imputer(cls_name, quick):
     def run(masked):
         import synthaug
@@ -99,18 +123,12 @@ def sklearn_imputer(kind):
         from sklearn.experimental import enable_iterative_imputer  # noqa: F401
         from sklearn.impute import IterativeImputer, KNNImputer
 
-        cats = [c for c in masked.columns if is_categorical(masked[c])]
-        codes = masked.copy()
-        levels = {}
-        for c in cats:
-            levels[c] = pd.Index(masked[c].dropna().unique())
-            codes[c] = levels[c].get_indexer(masked[c]).astype(float)
-            codes.loc[masked[c].isna(), c] = np.nan
-        codes = codes.astype(float)
+        levels = {c: pd.Index(masked[c].dropna().unique()) for c in masked.columns if is_categorical(masked[c])}
+        codes = ordinal_codes(masked, levels)
         if kind == "mean/mode":
             filled = codes.copy()
             for c in codes.columns:
-                fill = codes[c].mode().iloc[0] if c in cats else codes[c].mean()
+                fill = codes[c].mode().iloc[0] if c in levels else codes[c].mean()
                 filled[c] = codes[c].fillna(fill)
         else:
             imp = {"knn": KNNImputer(n_neighbors=5),
@@ -124,14 +142,7 @@ def sklearn_imputer(kind):
                                       index=codes.index) * sd + mu
             else:
                 filled = pd.DataFrame(imp.fit_transform(codes), columns=codes.columns, index=codes.index)
-        out = masked.copy()
-        for c in masked.columns:
-            if c in cats:
-                idx = filled[c].round().clip(0, len(levels[c]) - 1).astype(int)
-                out[c] = np.where(masked[c].isna(), levels[c][idx.to_numpy()], masked[c])
-            else:
-                out[c] = filled[c].to_numpy()
-        return out, None
+        return from_ordinal(masked, filled.to_numpy(), levels), None
     return run
 
 
@@ -139,36 +150,23 @@ def forestdiffusion_imputer(quick):
     def run(masked):
         from ForestDiffusion import ForestDiffusionModel
 
-        cats = [c for c in masked.columns if is_categorical(masked[c])]
-        levels = {c: pd.Index(masked[c].value_counts().index) for c in cats}   # most frequent first
-        codes = pd.DataFrame({c: masked[c].map({v: i for i, v in enumerate(levels[c])}).astype(float) if c in cats
-                              else masked[c].astype(float) for c in masked.columns}, index=masked.index)
+        levels = {c: pd.Index(masked[c].value_counts().index)   # most frequent first
+                  for c in masked.columns if is_categorical(masked[c])}
+        codes = ordinal_codes(masked, levels)
         cols = list(codes.columns)
-        binary = [i for i, c in enumerate(cols) if c in cats and len(levels[c]) <= 2]
-        rounded = [i for i, c in enumerate(cols) if (c in cats and len(levels[c]) > 2)
-                   or (c not in cats and np.allclose(codes[c].dropna() % 1, 0))]
+        binary = [i for i, c in enumerate(cols) if c in levels and len(levels[c]) <= 2]
+        rounded = [i for i, c in enumerate(cols) if (c in levels and len(levels[c]) > 2)
+                   or (c not in levels and np.allclose(codes[c].dropna() % 1, 0))]
         n_t, k = (2, 2) if quick else (FOREST_N_T, FOREST_DUPLICATE_K)
         model = ForestDiffusionModel(codes.to_numpy(), n_t=n_t, duplicate_K=k, diffusion_type="vp",
                                      bin_indexes=binary, int_indexes=rounded, n_jobs=-1, seed=SEED)
         stack = np.asarray(model.impute(k=N_DRAWS)).reshape(N_DRAWS, *codes.shape)
-
-        def frame(values):
-            out = masked.copy()
-            for j, c in enumerate(cols):
-                miss = masked[c].isna().to_numpy()
-                if c in cats:
-                    idx = np.clip(np.round(values[:, j]), 0, len(levels[c]) - 1).astype(int)
-                    out[c] = np.where(miss, levels[c].to_numpy()[idx], masked[c].to_numpy(dtype=object))
-                else:
-                    out[c] = np.where(miss, values[:, j], masked[c].to_numpy(dtype=float))
-            return out
-
         point = stack.mean(axis=0)
         for j, c in enumerate(cols):   # categorical point estimate: the most frequent level over the draws
-            if c in cats:
-                drawn = np.clip(np.round(stack[:, :, j]), 0, len(levels[c]) - 1).astype(int)
+            if c in levels:
+                drawn = nearest_code(stack[:, :, j], len(levels[c]))
                 point[:, j] = np.apply_along_axis(lambda v: np.bincount(v).argmax(), 0, drawn)
-        return frame(point), [frame(values) for values in stack]
+        return from_ordinal(masked, point, levels), [from_ordinal(masked, values, levels) for values in stack]
     return run
 
 
