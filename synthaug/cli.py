@@ -180,7 +180,7 @@ def cmd_impute(args):
     model = _new_model(args)
     start = time.perf_counter()
     model.fit(frame)
-    filled = model.impute(frame, n_draws=args.draws)
+    filled = model.impute(frame, n_draws=args.draws, calibrate=not args.no_calibrate)
     paths = _write_draws([filled] if args.draws is None else filled, args.out, write_table)
     from .imputation import POINT_ESTIMATE_DRAWS
 
@@ -409,6 +409,9 @@ def build_parser():
                    help="multiple imputation: K completed tables, each a draw from the model (without it, one "
                         "table of point estimates: mean / most frequent level of POINT_ESTIMATE_DRAWS = 50 draws; "
                         "images: one draw)")
+    m.add_argument("--no-calibrate", action="store_true",
+                   help="with --draws K >= 2: keep the model's raw draws instead of widening each numeric column's "
+                        "draws to the spread measured on held-out cells (which fits a second model)")
     _training_options(m)
     m.set_defaults(func=cmd_impute)
 

@@ -43,8 +43,9 @@ class GenerativeImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         (otherwise) of 50 draws, the smallest expected error per cell, as
         scikit-learn's ``IterativeImputer`` does by default. True fills it
         with one draw, which keeps each column's spread (for multiple
-        imputation, fit several imputers with different ``random_state``, or
-        call ``estimator_.impute(X, n_draws=k)``).
+        imputation, call ``estimator_.impute(X, n_draws=k)``, whose numeric
+        draws are calibrated on held-out cells, or fit several imputers with
+        different ``random_state``).
     random_state : int, RandomState or None, default=None
         Seeds the imputation draws (the estimator keeps its own
         ``random_state`` for training).

@@ -112,6 +112,11 @@ def test_impute_fills_every_cell_and_writes_draws(files, capsys):
     assert main(["impute", str(root / "train.csv"), "--out", str(root / "multi.csv"), "--steps", "3",
                  "--draws", "2", "--model", "gan", "--quiet"]) == 0
     assert (root / "multi_1.csv").exists() and (root / "multi_2.csv").exists()
+    assert main(["impute", str(root / "train.csv"), "--out", str(root / "raw.csv"), "--steps", "3",
+                 "--draws", "2", "--model", "gan", "--no-calibrate", "--quiet"]) == 0
+    raw, wide = pd.read_csv(root / "raw_1.csv"), pd.read_csv(root / "multi_1.csv")
+    pd.testing.assert_series_equal(raw["Home"], wide["Home"])          # the same draws; categorical cells as drawn
+    assert not raw["Income"].equals(wide["Income"])                    # numeric draws widened (or narrowed)
     assert main(["impute", str(root / "train.csv"), "--out", str(root / "one.csv"), "--steps", "3",
                  "--draws", "1", "--quiet"]) == 0                 # one draw: one file, no suffix
     assert (root / "one.csv").exists() and not (root / "one_1.csv").exists()

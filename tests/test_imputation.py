@@ -180,6 +180,92 @@ def test_posterior_point_estimate_of_datetimes_is_the_mean_instant(tz):
     assert list(out) == [stamps[0] + (stamps[2] - stamps[0]) / 2, stamps[1] + (stamps[3] - stamps[1]) / 2]
 
 
+# ---------------------------------------------------------------- calibrated multiple imputation
+def test_interval_ratios_are_the_widening_each_cell_needs():
+    from synthaug.imputation import interval_ratios
+
+    rng = np.random.default_rng(0)
+    draws, truth = rng.normal(size=(20, 500)), 3 * rng.normal(size=500)
+    r = interval_ratios(draws, truth)
+    mean = draws.mean(0)
+    for f in (0.5, 1.0, 2.0, 4.0):                 # a cell is covered after widening by f exactly when r <= f
+        wide = mean + f * (draws - mean)
+        lo, hi = np.quantile(wide, [0.05, 0.95], axis=0)
+        np.testing.assert_array_equal((truth >= lo - 1e-9) & (truth <= hi + 1e-9), r <= f)
+    assert interval_ratios(np.zeros((5, 2)), np.array([0.0, 1.0])).tolist() == [0.0, np.inf]
+
+
+def test_calibration_factors_are_conformal_quantiles_shrunk_to_the_pool():
+    from synthaug.imputation import calibration_factors
+
+    rng = np.random.default_rng(0)
+    f = calibration_factors({"many": rng.uniform(0, 2, 20000), "few": np.full(5, 0.5)})
+    assert f["many"] == pytest.approx(1.8, abs=0.02)          # the 90 % quantile of U(0, 2)
+    assert 0.5 < f["few"] < f["many"]                           # pulled from its own 0.5 towards the pool
+    assert calibration_factors({"broken": np.full(30, np.inf)})["broken"] == pytest.approx(10.0)  # capped
+
+
+@pytest.fixture(scope="module")
+def linear_holes():
+    """y = x + noise with a quarter of y missing; the truth kept aside."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=600)
+    df = pd.DataFrame({"x": x, "y": np.round(x + 0.7 * rng.normal(size=600), 1),
+                       "n": rng.integers(0, 20, 600), "c": rng.choice(["a", "b"], 600)})
+    hide = pd.DataFrame({"x": False, "y": rng.random(600) < 0.25, "n": rng.random(600) < 0.25,
+                         "c": rng.random(600) < 0.25})
+    return df, hide, df.mask(hide).astype({"n": "Int64"})
+
+
+def test_calibrated_draws_widen_numeric_cells_only(linear_holes):
+    df, hide, holes = linear_holes
+    model = DiffusionSampler(max_steps=200, batch_size=64, width=32, n_timesteps=50, random_state=0,
+                             verbose=False).fit(holes)
+    before = holes.copy()
+    raw = model.impute(holes, n_draws=6, calibrate=False, random_state=0)
+    cal = model.impute(holes, n_draws=6, random_state=0)
+    pd.testing.assert_frame_equal(holes, before)
+    for r, c in zip(raw, cal):
+        assert c.dtypes.equals(holes.dtypes) and c.notna().all().all()
+        pd.testing.assert_series_equal(r["c"], c["c"])                     # categorical cells untouched
+        for col in holes.columns:                                           # observed cells unchanged
+            pd.testing.assert_series_equal(c[col][~hide[col]], holes[col][~hide[col]])
+        assert c["y"].between(holes["y"].min(), holes["y"].max()).all()   # within the training range
+        assert np.allclose(c["y"] * 10, np.round(c["y"] * 10))            # on the column's 0.1 grid
+    for col in ["y", "n"]:
+        h = hide[col].to_numpy()
+        r = np.stack([d[col][h].to_numpy(dtype=float) for d in raw])
+        c = np.stack([d[col][h].to_numpy(dtype=float) for d in cal])
+        # one factor per column: the spread around each cell's mean scales by it (up to the grid and the range)
+        ratio = np.median(c.std(0)[r.std(0) > 0] / r.std(0)[r.std(0) > 0])
+        assert ratio != pytest.approx(1.0, abs=1e-3)
+        assert np.abs(c.mean(0) - r.mean(0)).mean() < 0.2 * r.std(0).mean() * max(ratio, 1)
+
+
+def test_calibrated_draws_cover_the_truth(linear_holes):
+    """The central 90 % of 20 calibrated draws holds the true value of about 90 % of missing cells."""
+    df, hide, holes = linear_holes
+    model = DiffusionSampler(max_steps=300, batch_size=64, width=32, n_timesteps=50, random_state=0,
+                             verbose=False).fit(holes)
+    draws = model.impute(holes, n_draws=20, random_state=1)
+    h = hide["y"].to_numpy()
+    stack = np.stack([d["y"][h].to_numpy() for d in draws])
+    lo, hi = np.quantile(stack, [0.05, 0.95], axis=0)
+    truth = df["y"][h].to_numpy()
+    assert 0.8 <= np.mean((truth >= lo) & (truth <= hi)) <= 0.98
+
+
+def test_calibration_needs_held_out_cells(kind):
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    X[::3, 1] = np.nan
+    model = tiny(kind, random_state=0).fit(X)
+    with pytest.warns(UserWarning, match="not calibrated"):
+        draws = model.impute(X, n_draws=2, random_state=0)
+    np.testing.assert_array_equal(draws[1], model.impute(X, n_draws=2, calibrate=False, random_state=0)[1])
+    with pytest.raises(TypeError, match="calibrate"):
+        model.impute(X, n_draws=2, calibrate="yes")
+
+
 # ---------------------------------------------------------------- GenerativeImputer
 from imblearn.pipeline import make_pipeline as imb_make_pipeline  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
