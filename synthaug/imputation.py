@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._validation import check_same_columns, check_table
 from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
-from .encoding.columns import _round_to_step
+from .encoding.columns import NumericColumn, _round_to_step
 from .encoding.layout import Constraints
 
 __all__ = ["CALIBRATION_LEVEL", "CALIBRATION_SHARE", "ImputerMixin", "POINT_ESTIMATE_DRAWS", "calibration_factors",
@@ -164,6 +164,11 @@ def posterior_point_estimate(draws, like, *, integral=False, step=None):
     return pd.Series(mean).astype(dtype).to_numpy()
 
 
+def _not_calibrated(reason):
+    warnings.warn(f"impute: {reason}; the draws are not calibrated. Pass calibrate=False to silence this.",
+                  UserWarning, stacklevel=4)
+
+
 class ImputerMixin:
     """``impute`` for an estimator with the conditioning of :class:`BaseGenerativeSampler`."""
 
@@ -271,8 +276,6 @@ class ImputerMixin:
 
     def _calibrated_columns(self, frame):
         """Numeric (not boolean, not datetime) columns of ``frame`` with missing cells."""
-        from .encoding.columns import NumericColumn
-
         return [c for c in frame.columns
                 if frame[c].isna().any() and isinstance(self.encoder_.encoders_.get(c), NumericColumn)
                 and pd.api.types.is_numeric_dtype(frame[c].dtype) and not pd.api.types.is_bool_dtype(frame[c].dtype)]
@@ -286,10 +289,10 @@ class ImputerMixin:
             return {}
         observed = frame[columns].notna().to_numpy()
         hide = observed & (rng.random(observed.shape) < CALIBRATION_SHARE)
+        hide[:, observed.sum(axis=0) - hide.sum(axis=0) < 2] = False   # every column keeps observed cells
         if hide.sum() < _MIN_CALIBRATION_CELLS:
-            warnings.warn(f"impute: only {int(hide.sum())} observed numeric cells to hold out (fewer than "
-                          f"{_MIN_CALIBRATION_CELLS}); the draws are not calibrated. Pass calibrate=False to "
-                          "silence this.", UserWarning, stacklevel=3)
+            _not_calibrated(f"only {int(hide.sum())} observed numeric cells to hold out (fewer than "
+                            f"{_MIN_CALIBRATION_CELLS})")
             return {}
         hidden = frame.copy()
         for j, col in enumerate(columns):
@@ -297,7 +300,11 @@ class ImputerMixin:
         params = {"random_state": int(rng.integers(2**31 - 1)), "verbose": False, "warm_start": False,
                   "checkpoint": None}
         proxy = clone(self).set_params(**{k_: v for k_, v in params.items() if k_ in self.get_params()})
-        proxy.fit(hidden)
+        try:
+            proxy.fit(hidden)
+        except ValueError as err:      # e.g. a column left constant, or a privacy budget too small for X
+            _not_calibrated(f"the calibration model cannot be fitted on X with cells held out ({err})")
+            return {}
         draws = proxy.impute(hidden, n_draws=k, calibrate=False, random_state=int(rng.integers(2**31 - 1)))
         ratios = {}
         for j, col in enumerate(columns):

@@ -83,12 +83,15 @@ def test_bad_n_draws(holes, fitted):
 
 def test_ndarray_in_ndarray_out(kind):
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(80, 3))
+    X = rng.normal(size=(200, 3))
     X[rng.random(X.shape) < 0.2] = np.nan
     model = tiny(kind, random_state=0).fit(X)
     out = model.impute(X)
     assert isinstance(out, np.ndarray) and out.shape == X.shape and not np.isnan(out).any()
     assert np.array_equal(out[~np.isnan(X)], X[~np.isnan(X)])
+    draws = model.impute(X, n_draws=2, random_state=0)          # calibrated: a second model fitted on X
+    assert all(isinstance(d, np.ndarray) and d.shape == X.shape and not np.isnan(d).any() for d in draws)
+    assert all(np.array_equal(d[~np.isnan(X)], X[~np.isnan(X)]) for d in draws)
 
 
 def test_imputation_follows_the_observed_cells():
@@ -264,6 +267,21 @@ def test_calibration_needs_held_out_cells(kind):
     np.testing.assert_array_equal(draws[1], model.impute(X, n_draws=2, calibrate=False, random_state=0)[1])
     with pytest.raises(TypeError, match="calibrate"):
         model.impute(X, n_draws=2, calibrate="yes")
+
+
+def test_calibration_model_that_cannot_be_fitted_is_reported(kind, monkeypatch):
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    X[::3, 1] = np.nan
+    X[1::3, 0] = np.nan                                    # both columns have holes: ~27 cells to hold out
+    model = tiny(kind, random_state=0).fit(X)
+
+    def refuse(self, X, y=None):
+        raise ValueError("column 'x1' is constant")
+
+    monkeypatch.setattr(type(model), "fit", refuse)
+    with pytest.warns(UserWarning, match="cannot be fitted.*constant.*not calibrated"):
+        draws = model.impute(X, n_draws=2, random_state=0)
+    np.testing.assert_array_equal(draws[0], model.impute(X, n_draws=2, calibrate=False, random_state=0)[0])
 
 
 # ---------------------------------------------------------------- GenerativeImputer
