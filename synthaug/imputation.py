@@ -197,8 +197,8 @@ class ImputerMixin:
             draws around each cell's mean by a factor fitted on held-out
             observed cells of ``X`` (see the module's description), so that
             the central 90 % of the draws covers the true value for about
-            90 % of missing cells. This fits a second model on ``X``, about
-            doubling the cost of the call. Widened values are kept within the
+            90 % of missing cells. This fits a second model on ``X``: the call
+            costs about one more fit of the model. Widened values are kept within the
             column's training range and on its grid (whole numbers stay
             whole). The point estimate, single draws and categorical cells
             are never changed by it.
