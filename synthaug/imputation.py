@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._validation import check_same_columns, check_table
 from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
-from .encoding.columns import NumericColumn, _round_to_step
+from .encoding.columns import NumericColumn, _to_grid
 from .encoding.layout import Constraints
 
 __all__ = ["CALIBRATION_LEVEL", "CALIBRATION_SHARE", "ImputerMixin", "POINT_ESTIMATE_DRAWS", "calibration_factors",
@@ -157,11 +157,13 @@ def posterior_point_estimate(draws, like, *, integral=False, step=None):
         instants = pd.to_datetime(np.round(ns.mean(axis=0)).astype(np.int64), utc=tz is not None)
         return pd.Series(instants.tz_convert(tz) if tz is not None else instants).astype(dtype).to_numpy()
     mean = np.asarray(draws, dtype=np.float64).mean(axis=0)
-    if integral or pd.api.types.is_integer_dtype(dtype):
-        mean = np.round(mean)
-    elif step:
-        mean = _round_to_step(mean, step)
+    mean = _to_grid(mean, integral or pd.api.types.is_integer_dtype(dtype), step)
     return pd.Series(mean).astype(dtype).to_numpy()
+
+
+def _drawn_cells(draws, col, rows):
+    """The values of column ``col`` at positions ``rows`` in each completed frame of ``draws``: (k, len(rows))."""
+    return np.stack([d[col].to_numpy(dtype=float)[rows] for d in draws])
 
 
 def _not_calibrated(reason):
@@ -310,8 +312,8 @@ class ImputerMixin:
         for j, col in enumerate(columns):
             rows = np.flatnonzero(hide[:, j])
             if len(rows):
-                stack = np.stack([d[col].to_numpy(dtype=float)[rows] for d in draws])
-                ratios[col] = interval_ratios(stack, frame[col].to_numpy(dtype=float, na_value=np.nan)[rows])
+                truth = frame[col].to_numpy(dtype=float, na_value=np.nan)[rows]
+                ratios[col] = interval_ratios(_drawn_cells(draws, col, rows), truth)
         return calibration_factors(ratios)
 
     def _widen_draws(self, draws, frame, factors):
@@ -319,14 +321,10 @@ class ImputerMixin:
         for col, f in factors.items():
             rows = np.flatnonzero(frame[col].isna().to_numpy())
             j = frame.columns.get_loc(col)
-            stack = np.stack([d[col].to_numpy(dtype=float)[rows] for d in draws])
+            stack = _drawn_cells(draws, col, rows)
             mean = stack.mean(axis=0)
             enc = self.encoder_.encoders_[col]
-            wide = np.clip(mean + f * (stack - mean), enc.min_, enc.max_)
-            if enc.integral:
-                wide = np.round(wide)
-            elif enc.step:
-                wide = _round_to_step(wide, enc.step)
+            wide = _to_grid(np.clip(mean + f * (stack - mean), enc.min_, enc.max_), enc.integral, enc.step)
             for d, values in zip(draws, wide):
                 d.iloc[rows, j] = pd.Series(values).astype(d[col].dtype).to_numpy()
 

@@ -210,20 +210,21 @@ def test_calibration_factors_are_conformal_quantiles_shrunk_to_the_pool():
 
 @pytest.fixture(scope="module")
 def linear_holes():
-    """y = x + noise with a quarter of y missing; the truth kept aside."""
+    """y = x + noise with a quarter of y, n and c missing, the truth kept aside, and a model fitted on it."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=600)
     df = pd.DataFrame({"x": x, "y": np.round(x + 0.7 * rng.normal(size=600), 1),
                        "n": rng.integers(0, 20, 600), "c": rng.choice(["a", "b"], 600)})
     hide = pd.DataFrame({"x": False, "y": rng.random(600) < 0.25, "n": rng.random(600) < 0.25,
                          "c": rng.random(600) < 0.25})
-    return df, hide, df.mask(hide).astype({"n": "Int64"})
+    holes = df.mask(hide).astype({"n": "Int64"})
+    model = DiffusionSampler(max_steps=300, batch_size=64, width=32, n_timesteps=50, random_state=0,
+                             verbose=False).fit(holes)
+    return df, hide, holes, model
 
 
 def test_calibrated_draws_widen_numeric_cells_only(linear_holes):
-    df, hide, holes = linear_holes
-    model = DiffusionSampler(max_steps=200, batch_size=64, width=32, n_timesteps=50, random_state=0,
-                             verbose=False).fit(holes)
+    df, hide, holes, model = linear_holes
     before = holes.copy()
     raw = model.impute(holes, n_draws=6, calibrate=False, random_state=0)
     cal = model.impute(holes, n_draws=6, random_state=0)
@@ -247,9 +248,7 @@ def test_calibrated_draws_widen_numeric_cells_only(linear_holes):
 
 def test_calibrated_draws_cover_the_truth(linear_holes):
     """The central 90 % of 20 calibrated draws holds the true value of about 90 % of missing cells."""
-    df, hide, holes = linear_holes
-    model = DiffusionSampler(max_steps=300, batch_size=64, width=32, n_timesteps=50, random_state=0,
-                             verbose=False).fit(holes)
+    df, hide, holes, model = linear_holes
     draws = model.impute(holes, n_draws=20, random_state=1)
     h = hide["y"].to_numpy()
     stack = np.stack([d["y"][h].to_numpy() for d in draws])

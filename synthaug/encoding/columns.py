@@ -83,6 +83,15 @@ def _round_to_step(v, step):
     return np.round(v / step) * step
 
 
+def _to_grid(v, integral=False, step=None):
+    """``v`` rounded to whole numbers (``integral``) or onto the grid ``k * step`` (``step``); else unchanged."""
+    if integral:
+        return np.round(v)
+    if step:
+        return _round_to_step(v, step)
+    return v
+
+
 class CategoricalColumn:
     """Encode a column of hashable values as integer codes.
 
@@ -353,11 +362,7 @@ class NumericColumn:
             return self.values_[np.clip(k, 0, len(self.values_) - 1)]
         if len(self.knots_) == 1:
             return np.full(len(u), self.knots_[0])
-        v = self._interp_knots(u)
-        if self.integral:
-            v = np.round(v)
-        elif self.step:
-            v = _round_to_step(v, self.step)
+        v = _to_grid(self._interp_knots(u), self.integral, self.step)
         return np.clip(v, self.cont_min_, self.cont_max_)
 
     def _interp_knots(self, u):
