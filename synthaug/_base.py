@@ -263,12 +263,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             return None
         n = self._calibration_rows(n_rows)
         table = self._raw_sample(n, generator)
-        cont, code = table.continuous, table.discrete
-        in_mode = np.ones(cont.shape, dtype=bool)
-        for name, (ci, di) in zip(self.encoder_.columns_, layout.column_parts):
-            if ci is not None and di is not None:
-                in_mode[:, ci] = code[:, di] == getattr(self.encoder_.encoders_[name], "CONTINUOUS", 0)
-        return ScoreCalibration().fit(cont, in_mode)
+        return ScoreCalibration().fit(table.continuous, layout.scores_in_mode(table.discrete))
 
     def _generate_rows(self, n, given, x_given, cond, constraints, generator):
         """``_generate`` with the generated scores calibrated (given and interval-bounded scores kept as made)."""
@@ -276,11 +271,19 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         calibration = getattr(self, "score_calibration_", None)
         if calibration is None or not cont.shape[1]:
             return cont, codes
-        keep = None if given is None else given[:, : cont.shape[1]]
+        keep = None if given is None else self._uncalibrated_scores(given, x_given)
         if constraints is not None and constraints.low is not None:
             bounded = torch.isfinite(constraints.low) | torch.isfinite(constraints.high)
             keep = bounded.expand_as(cont) if keep is None else keep | bounded
         return calibration.apply(cont, keep), codes
+
+    def _uncalibrated_scores(self, given, x_given):
+        """Scores the marginal score calibration leaves as generated, ``(B, n_continuous)`` or broadcastable.
+
+        The given ones; a subclass whose conditional scores need no marginal
+        correction adds those.
+        """
+        return given[:, : self.encoder_.layout_.n_continuous]
 
     def _train(self, rng, kind, fit_model):
         """Run ``fit_model(generator)`` reproducibly, then set what every fit ends with; returns self.

@@ -52,19 +52,23 @@ class DiffusionStep(_Step):
     Each call builds the model-space rows of ``index`` on the device, draws a
     random conditioning mask (some columns given clean, the rest generated),
     random timesteps and noise, and takes one optimiser step on the
-    diffusion loss; the EMA copy follows. With ``private=True`` the network
+    diffusion loss; the EMA copy follows. With a ``residual``
+    (:class:`~synthaug.diffusion.residual.GaussianResidual`) the free scores
+    are first mapped to residuals of their Gaussian conditional mean given
+    the known ones. With ``private=True`` the network
     and optimizer are Opacus' wrappers (DP-SGD) and the batches are Poisson
     samples.
     """
 
     def __init__(self, process, network, optimizer, scheduler, ema, data, layout_tensors, *,
-                 generator, p_unconditional=0.5, always_column=None, autocast=False, private=False):
+                 generator, p_unconditional=0.5, always_column=None, residual=None, autocast=False, private=False):
         super().__init__(process, network, optimizer, scheduler, ema, generator=generator, autocast=autocast,
                          private=private)
         self.continuous, self.discrete = data
         self.lt = layout_tensors
         self.p_unconditional = p_unconditional
         self.always_column = always_column
+        self.residual = residual
 
     def __call__(self, index):
         g, device = self.generator, self.continuous.device
@@ -73,6 +77,8 @@ class DiffusionStep(_Step):
         cols = random_given_columns(b, self.lt.layout.n_columns, generator=g, device=device,
                                     p_unconditional=self.p_unconditional, always=self.always_column)
         given = cols[:, self.lt.dim_to_column]
+        if self.residual is not None:
+            x0 = self.residual.to_residual(x0, given, *self.residual.moments(x0, given))
         t = torch.randint(self.process.n_timesteps, (b,), generator=g, device=device)
         with self._context(device):
             per_row = self.process.training_loss(self.network, x0, t, given=given, cond=cols.float(), generator=g)

@@ -104,6 +104,34 @@ class Layout:
     def cont_to_column(self):
         return np.array([j for j, (ci, _) in enumerate(self.column_parts) if ci is not None], dtype=np.int64)
 
+    def score_modes(self):
+        """Discrete block of each score's column, or -1, shape ``(n_continuous,)``.
+
+        A numeric column with modes (spikes, missing) has both a score and a
+        block; its score is meaningful only in the block's level 0, the
+        continuous mode (:attr:`~synthaug.encoding.columns.NumericColumn.CONTINUOUS`).
+        """
+        out = np.full(self.n_continuous, -1, dtype=np.int64)
+        for ci, di in self.column_parts:
+            if ci is not None and di is not None:
+                out[ci] = di
+        return out
+
+    def scores_in_mode(self, discrete):
+        """Whether each row's scores are in their continuous mode: codes (n, n_discrete) → (n, n_continuous)."""
+        blocks = self.score_modes()
+        out = np.ones((len(discrete), self.n_continuous), dtype=bool)
+        with_mode = blocks >= 0
+        out[:, with_mode] = np.asarray(discrete)[:, blocks[with_mode]] == 0
+        return out
+
+    def score_mode_dims(self):
+        """Model-space dimension of each score's continuous mode (level 0 of its block), or -1: ``(n_continuous,)``."""
+        blocks = self.score_modes()
+        if not self.n_discrete:
+            return blocks
+        return np.where(blocks >= 0, self.offsets[np.maximum(blocks, 0)], -1)
+
     def tensors(self, device):
         """Index tensors used on the hot path, built once per fit/sample call."""
         return LayoutTensors(self, device)

@@ -1,0 +1,141 @@
+"""GaussianResidual: the EM fit, the conditional moments and the residual map the diffusion model generates in."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthaug import DiffusionSampler
+from synthaug.diffusion.residual import GaussianResidual
+from synthaug.encoding import Layout
+
+# three numeric columns, each with a block of two modes (0 = continuous, 1 = a spike or missing)
+LAYOUT = Layout(3, (2, 2, 2), ((0, 0), (1, 1), (2, 2)))
+
+
+def _rows(x, codes):
+    """Model-space rows of LAYOUT from scores (B, 3) and mode codes (B, 3)."""
+    lt = LAYOUT.tensors("cpu")
+    return lt.to_model(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(codes))
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(3000)
+    z = np.c_[a, a + 0.05 * rng.standard_normal(3000), rng.standard_normal(3000)]
+    codes = (rng.random(z.shape) < 0.2).astype(np.int64)   # 20 % of the cells unobserved
+    return z, codes
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    z, codes = data
+    return GaussianResidual(LAYOUT).fit(np.where(codes == 0, z, 0.0), codes)
+
+
+def test_em_recovers_the_dependence_through_unobserved_cells(fitted):
+    cov = fitted.covariance_
+    corr = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+    assert corr > 0.99                     # (a mean fill would give about 0.8 × 0.999)
+    assert abs(cov[0, 2]) < 0.05 and abs(fitted.mean_).max() < 0.1
+
+
+def test_moments_are_the_gaussian_conditionals(fitted):
+    x = _rows([[0.7, -0.3, 1.2]], [[0, 0, 0]])
+    given = torch.tensor([[True, False, True] + [True, True, False, False, True, True]])   # columns 0 and 2
+    mu, ratio = fitted.moments(x, given)
+    cov, mean = fitted.covariance_, fitted.mean_
+    o = [0, 2]
+    expect = mean[1] + cov[1, o] @ np.linalg.solve(cov[np.ix_(o, o)], np.array([0.7, 1.2]) - mean[o])
+    var = cov[1, 1] - cov[1, o] @ np.linalg.solve(cov[np.ix_(o, o)], cov[o, 1])
+    assert float(mu[0, 1]) == pytest.approx(expect, abs=1e-5)
+    assert float(ratio[0, 1]) == pytest.approx(np.sqrt(cov[1, 1] / var), rel=1e-4)
+
+
+def test_nothing_known_is_the_identity(fitted):
+    x = _rows(np.random.default_rng(1).standard_normal((5, 3)), np.zeros((5, 3), dtype=np.int64))
+    given = torch.zeros_like(x, dtype=torch.bool)
+    mu, ratio = fitted.moments(x, given)
+    assert torch.equal(ratio, torch.ones_like(ratio))
+    assert torch.allclose(fitted.to_residual(x, given, mu, ratio), x)
+
+
+def test_a_score_outside_its_continuous_mode_is_not_known(fitted):
+    """Column 0 given but at a spike: its placeholder score must not move the others' means."""
+    given = torch.tensor([[True, False, False, True, True, False, False, False, False]])
+    spike = _rows([[3.0, 0.0, 0.0]], [[1, 0, 0]])
+    mu, ratio = fitted.moments(spike, given)
+    assert float(mu[0, 1]) == pytest.approx(fitted.mean_[1], abs=1e-6) and float(ratio[0, 1]) == 1.0
+    cont = _rows([[3.0, 0.0, 0.0]], [[0, 0, 0]])
+    assert float(fitted.moments(cont, given)[0][0, 1]) > 2.5
+
+
+def test_round_trip_and_given_cells_untouched(fitted):
+    rng = np.random.default_rng(2)
+    x = _rows(rng.standard_normal((64, 3)), np.zeros((64, 3), dtype=np.int64))
+    given = torch.as_tensor(rng.random((64, 3)) < 0.5)[:, LAYOUT.tensors("cpu").dim_to_column]
+    mu, ratio = fitted.moments(x, given)
+    y = fitted.to_residual(x, given, mu, ratio)
+    assert torch.equal(y[given], x[given])
+    assert torch.allclose(fitted.from_residual(y, given, mu, ratio), x[:, :3], atol=1e-5)
+
+
+def test_bounds_map_with_the_scores(fitted):
+    rng = np.random.default_rng(3)
+    x = _rows(rng.standard_normal((200, 3)), np.zeros((200, 3), dtype=np.int64))
+    given = torch.zeros_like(x, dtype=torch.bool)
+    given[:, [0, 3, 4]] = True                                  # column 0 given
+    mu, ratio = fitted.moments(x, given)
+    low, high = torch.tensor([-np.inf, -0.5, 0.0]), torch.tensor([np.inf, 0.5, np.inf])
+    y_low, y_high = fitted.transform_bounds(low, high, mu, ratio)
+    y = fitted.to_residual(x, given, mu, ratio)[:, :3]
+    inside = (x[:, :3] >= low) & (x[:, :3] <= high)
+    assert torch.equal(inside[:, 1:], ((y >= y_low) & (y <= y_high))[:, 1:])
+
+
+def test_subsample_is_fixed(data):
+    z, codes = data
+    a = GaussianResidual(LAYOUT, max_rows=500).fit(z, codes)
+    b = GaussianResidual(LAYOUT, max_rows=500).fit(z, codes)
+    assert np.array_equal(a.covariance_, b.covariance_)
+
+
+# ------------------------------------------------------------------ in the sampler
+@pytest.fixture(scope="module")
+def linear_table():
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(size=600)
+    return pd.DataFrame({"x": x, "y": 3 * x + 0.01 * rng.normal(size=600), "c": rng.choice(["a", "b"], 600)})
+
+
+def test_a_near_linear_column_is_imputed_almost_exactly(linear_table):
+    """Even a briefly trained denoiser gets the linear part exactly: it only generates the residual."""
+    model = DiffusionSampler(max_steps=100, batch_size=64, width=16, depth=1, n_timesteps=50, random_state=0,
+                             verbose=False).fit(linear_table)
+    assert model.residual_ is not None
+    test = linear_table.head(100).copy()
+    truth = test["y"].copy()
+    test.loc[::2, "y"] = np.nan
+    filled = model.impute(test)
+    rmse = float(np.sqrt(((filled["y"] - truth) ** 2).mean()))
+    assert rmse < 0.05 * truth.std()
+
+
+def test_interval_conditions_hold_on_residual_scores(linear_table):
+    model = DiffusionSampler(max_steps=30, batch_size=64, width=16, depth=1, n_timesteps=50, random_state=0,
+                             verbose=False).fit(linear_table)
+    x0 = float(linear_table["x"].iloc[0])
+    for low, high in [(3 * x0 - 0.5, 3 * x0 + 0.5), (0.0, x0)]:   # around the linear value, and far from it
+        out = model.sample(300, conditions={"x": x0, "c": "a", "y": (low, high)})
+        assert out["y"].between(low, high).all() and (out["x"] == x0).all() and (out["c"] == "a").all()
+
+
+@pytest.mark.parametrize("params", [{"gaussian_residual": False}, {"epsilon": 5.0}])
+def test_off_without_the_option_and_under_dp(linear_table, params):
+    model = DiffusionSampler(max_steps=3, batch_size=64, width=8, depth=1, n_timesteps=20, random_state=0,
+                             verbose=False, **params).fit(linear_table)
+    assert model.residual_ is None
+    rows = linear_table.head(10).copy()
+    rows.loc[::2, "y"] = np.nan
+    assert model.impute(rows)["y"].notna().all()
