@@ -111,7 +111,7 @@ def synthaug_imputer(cls_name, quick):
         if quick:
             model.set_params(max_steps=20)
         model.fit(masked)
-        point = model.impute(masked, random_state=1)        # the point estimate (mean / mode of 50 draws)
+        point = model.impute(masked, random_state=1)        # the point estimate (mean / mode of 100 draws)
         draws = model.impute(masked, n_draws=N_DRAWS, random_state=2)   # calibrated on held-out cells
         # the same draws before calibration (same seed), for the record; not part of the timed work
         start = time.perf_counter()
