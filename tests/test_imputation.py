@@ -212,11 +212,12 @@ def test_calibration_factors_are_conformal_quantiles_shrunk_to_the_pool():
 def linear_holes():
     """y = x + noise with a quarter of y, n and c missing, the truth kept aside, and a model fitted on it."""
     rng = np.random.default_rng(3)
-    x = rng.normal(size=600)
-    df = pd.DataFrame({"x": x, "y": np.round(x + 0.7 * rng.normal(size=600), 1),
-                       "n": rng.integers(0, 20, 600), "c": rng.choice(["a", "b"], 600)})
-    hide = pd.DataFrame({"x": False, "y": rng.random(600) < 0.25, "n": rng.random(600) < 0.25,
-                         "c": rng.random(600) < 0.25})
+    n = 1_200   # ~100 held-out cells per column, so a column's factor is mostly its own (not the pool's)
+    x = rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "y": np.round(x + 0.7 * rng.normal(size=n), 1),
+                       "n": rng.integers(0, 20, n), "c": rng.choice(["a", "b"], n)})
+    hide = pd.DataFrame({"x": False, "y": rng.random(n) < 0.25, "n": rng.random(n) < 0.25,
+                         "c": rng.random(n) < 0.25})
     holes = df.mask(hide).astype({"n": "Int64"})
     model = DiffusionSampler(max_steps=300, batch_size=64, width=32, n_timesteps=50, random_state=0,
                              verbose=False).fit(holes)
