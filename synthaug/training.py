@@ -32,17 +32,29 @@ class EMA:
         self.decay = decay
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         self.n_updates = 0
+        self._pairs = None
+
+    def _tensors(self, model):
+        """``(ema params, model params, ema buffers, model buffers)``, listed once per source module.
+
+        Walking the module tree each step costs about as much as the update
+        itself on small networks; the tensors are updated in place, so the
+        lists stay valid.
+        """
+        if self._pairs is None or self._pairs[0] is not model:
+            self._pairs = (model, list(self.model.parameters()), [q.detach() for q in model.parameters()],
+                           list(self.model.buffers()), list(model.buffers()))
+        return self._pairs[1:]
 
     @torch.no_grad()
     def update(self, model):
         self.n_updates += 1
         d = min(self.decay, (1 + self.n_updates) / (10 + self.n_updates))
-        ema_p = list(self.model.parameters())
-        p = [q.detach() for q in model.parameters()]
+        ema_p, p, ema_b, b = self._tensors(model)
         torch._foreach_mul_(ema_p, d)
         torch._foreach_add_(ema_p, p, alpha=1 - d)
-        for eb, b in zip(self.model.buffers(), model.buffers()):
-            eb.copy_(b)
+        if b:
+            torch._foreach_copy_(ema_b, b)
 
 
 def warmup_cosine(optimizer, n_steps, warmup=0.05, floor=0.1):

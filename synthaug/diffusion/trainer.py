@@ -25,6 +25,7 @@ class _Step:
         self.generator = generator
         self.autocast = autocast
         self.private = private
+        self._parameters = list(network.parameters())   # listed once: the tree walk costs ~1 ms per step
 
     def _context(self, device):
         return torch.autocast(device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
@@ -39,7 +40,7 @@ class _Step:
         else:
             loss = per_row.mean()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0, foreach=True)
+            torch.nn.utils.clip_grad_norm_(self._parameters, 1.0, foreach=True)
         self.optimizer.step()
         self.scheduler.step()
         self.ema.update(self.network)
