@@ -184,3 +184,18 @@ def test_random_given_columns_is_reproducible_and_unconditional_at_one():
     assert torch.equal(a, b)
     none = random_given_columns(100, 4, generator=_gen(3), device=CPU, p_unconditional=1.0)
     assert not none.any()
+
+
+def test_stratified_timesteps_are_uniform_and_share_few_values():
+    from synthaug.diffusion.trainer import stratified_timesteps
+
+    g = _gen(3)
+    draws = torch.stack([stratified_timesteps(16, 10, n_levels=4, generator=g) for _ in range(20_000)])
+    assert all(row.unique().numel() <= 4 for row in draws[:50])
+    freq = torch.bincount(draws.flatten(), minlength=10).double() / draws.numel()
+    # 10 timesteps over 4 strata: each timestep is still equally likely (strata of 2.5 timesteps)
+    torch.testing.assert_close(freq, torch.full((10,), 0.1, dtype=torch.float64), atol=0.004, rtol=0)
+    one = stratified_timesteps(8, 1000, n_levels=1, generator=g)
+    assert one.unique().numel() == 1
+    small = stratified_timesteps(3, 1000, generator=g)
+    assert small.shape == (3,) and bool((small >= 0).all() and (small < 1000).all())

@@ -10,7 +10,34 @@ from ..conditioning import random_given_columns
 from ..privacy.dp_sgd import private_backward
 from .masks import random_pixel_masks
 
-__all__ = ["DiffusionStep", "ImageDiffusionStep"]
+__all__ = ["DiffusionStep", "ImageDiffusionStep", "stratified_timesteps"]
+
+#: Distinct timesteps of a training batch of rows (:func:`stratified_timesteps`).
+TIMESTEP_LEVELS = 128
+
+
+def stratified_timesteps(n_rows, n_timesteps, *, n_levels=TIMESTEP_LEVELS, generator=None, device=None):
+    """Timesteps ``(n_rows,)`` of a training batch: ``n_levels`` stratified draws shared among the rows.
+
+    ``[0, n_timesteps)`` is cut into ``n_levels`` equal strata; one timestep is
+    drawn uniformly in each, and each row takes one of them at random. Every
+    row's timestep is still uniform on ``{0, …, n_timesteps − 1}`` (a uniform
+    stratum, then uniform within it), the batch covers the whole range evenly,
+    and the network's time path runs once per distinct value (see
+    :class:`~synthaug.nn.mlp.ResidualMLP`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> t = stratified_timesteps(512, 1000, generator=torch.Generator().manual_seed(0))
+    >>> t.shape, int(t.unique().numel()) <= TIMESTEP_LEVELS, bool((t >= 0).all() and (t < 1000).all())
+    (torch.Size([512]), True, True)
+    """
+    k = max(1, min(n_levels, n_rows, n_timesteps))
+    u = torch.rand(k, generator=generator, device=device, dtype=torch.float64)
+    levels = ((torch.arange(k, device=device, dtype=torch.float64) + u) * (n_timesteps / k)).long()
+    levels = levels.clamp_(max=n_timesteps - 1)
+    return levels[torch.randint(k, (n_rows,), generator=generator, device=device)]
 
 
 class _Step:
@@ -80,7 +107,7 @@ class DiffusionStep(_Step):
         given = cols[:, self.lt.dim_to_column]
         if self.residual is not None:
             x0 = self.residual.to_residual(x0, given, *self.residual.moments(x0, given))
-        t = torch.randint(self.process.n_timesteps, (b,), generator=g, device=device)
+        t = stratified_timesteps(b, self.process.n_timesteps, generator=g, device=device)
         with self._context(device):
             per_row = self.process.training_loss(self.network, x0, t, given=given, cond=cols.float(), generator=g)
         return self._update(per_row)

@@ -23,10 +23,11 @@ class _Block(nn.Module):
         self.fc2 = nn.Linear(width, width)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, h, temb):
+    def forward(self, h, temb, rows=None):
         z = self.fc1(nn.functional.silu(self.norm(h)))
         if temb is not None:
-            z = z + self.time(temb)
+            tt = self.time(temb)
+            z = z + (tt if rows is None else tt.index_select(0, rows))
         return h + self.fc2(self.drop(nn.functional.silu(z)))
 
 
@@ -62,6 +63,10 @@ class ResidualMLP(nn.Module):
     torch.Size([3, 5])
     """
 
+    #: Run the time path once per distinct timestep of the batch (see :meth:`_time`); per-sample gradients
+    #: (DP-SGD) need one row per sample in every layer, so :func:`~synthaug.privacy.dp_sgd.make_private` turns it off.
+    shared_time = True
+
     def __init__(self, d_in, d_out, *, cond_dim=0, width=256, depth=3, time_dim=128, dropout=0.0, zero_out=True):
         super().__init__()
         self.cond_dim = cond_dim
@@ -79,11 +84,26 @@ class ResidualMLP(nn.Module):
     def forward(self, x, t=None, cond=None):
         if self.cond_dim:
             x = torch.cat([x, cond.to(x.dtype)], dim=1)
-        temb = self.time_mlp(timestep_embedding(t, self.time_dim)) if self.time_dim else None
+        temb, rows = self._time(t) if self.time_dim else (None, None)
         h = self.inp(x)
         for block in self.blocks:
-            h = block(h, temb)
+            h = block(h, temb, rows)
         return self.out(nn.functional.silu(self.out_norm(h)))
+
+    def _time(self, t):
+        """Time embedding and, when it is computed per distinct timestep, each row's index into it.
+
+        On CPU a batch with few distinct timesteps (a training batch draws a
+        few dozen, :func:`~synthaug.diffusion.trainer.stratified_timesteps`)
+        runs the time path once per distinct value: a third of the products
+        of a small network. On CUDA (``unique`` would wait for the device) and
+        for a single timestep the path runs as given.
+        """
+        if self.shared_time and t.numel() > 1 and not t.is_cuda:
+            levels, rows = torch.unique(t.reshape(-1), return_inverse=True)
+            if levels.numel() < t.numel():
+                return self.time_mlp(timestep_embedding(levels, self.time_dim)), rows
+        return self.time_mlp(timestep_embedding(t, self.time_dim)), None
 
     def folded(self):
         """An inference copy with the outputs of ``self.eval()``; see :class:`FoldedResidualMLP`."""

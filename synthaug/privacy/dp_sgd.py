@@ -56,6 +56,9 @@ def make_private(module, optimizer, *, noise_multiplier, max_grad_norm, expected
     from opacus.optimizers import DPOptimizerFastGradientClipping
 
     check_private_module(module)
+    for layer in module.modules():   # per-sample gradients: no computation shared across rows
+        if getattr(layer, "shared_time", False):
+            layer.shared_time = False
     if bookkeeping and BookkeepingClipping.supports(module):
         wrapped = BookkeepingClipping(module, max_grad_norm=max_grad_norm)
     else:

@@ -132,3 +132,22 @@ def test_timestep_embedding(dim):
 def test_timestep_embedding_accepts_real_times():
     emb = timestep_embedding(torch.tensor([0.5, 2.25]), 8)
     assert emb.shape == (2, 8) and torch.isfinite(emb).all()
+
+
+def test_time_path_shared_by_repeated_timesteps_gives_the_per_row_result():
+    # a batch with few distinct timesteps runs the time path once per value (CPU); outputs and
+    # gradients equal the per-row computation, which per-sample gradients (DP-SGD) use
+    torch.manual_seed(0)
+    net = _randomise_output(ResidualMLP(5, 5, cond_dim=2, width=16, depth=2, time_dim=8))
+    x, c = torch.randn(40, 5), torch.rand(40, 2)
+    t = torch.tensor([3, 900, 3, 41])[torch.randint(4, (40,))]
+    results = []
+    for shared in (True, False):
+        net.zero_grad()
+        net.shared_time = shared
+        out = net(x, t, c)
+        out.square().sum().backward()
+        results.append((out.detach(), [p.grad.clone() for p in net.parameters()]))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
