@@ -93,8 +93,8 @@ class ResidualMLP(nn.Module):
     def _time(self, t):
         """Time embedding and, when it is computed per distinct timestep, each row's index into it.
 
-        On CPU a batch with few distinct timesteps (a training batch draws a
-        few dozen, :func:`~synthaug.diffusion.trainer.stratified_timesteps`)
+        On CPU a batch with repeated timesteps (a training batch of 512 rows
+        shares at most 128, :func:`~synthaug.diffusion.trainer.stratified_timesteps`)
         runs the time path once per distinct value: a third of the products
         of a small network. On CUDA (``unique`` would wait for the device) and
         for a single timestep the path runs as given.
