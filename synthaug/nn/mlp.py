@@ -95,8 +95,8 @@ class ResidualMLP(nn.Module):
 
         On CPU a batch with repeated timesteps (a training batch of 512 rows
         shares at most 128, :func:`~synthaug.diffusion.trainer.stratified_timesteps`)
-        runs the time path once per distinct value: a third of the products
-        of a small network. On CUDA (``unique`` would wait for the device) and
+        runs the time path once per distinct value: three of the seven matrix
+        products of a one-block network. On CUDA (``unique`` would wait for the device) and
         for a single timestep the path runs as given.
         """
         if self.shared_time and t.numel() > 1 and not t.is_cuda:
