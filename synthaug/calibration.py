@@ -261,7 +261,7 @@ class LevelCalibration:
     >>> cal = LevelCalibration(layout, {0: np.array([0.5, 0.5])})
     >>> codes = np.array([[0]] * 80 + [[1]] * 20)       # the model makes level 0 four times too often
     >>> cal.update(codes).offsets_.round(2).tolist()
-    [-0.23, 0.45]
+    [-0.23, 0.44]
     """
 
     def __init__(self, layout, targets, *, noise=None, step_size=0.5, min_count=10, max_offset=3.0):
@@ -281,7 +281,12 @@ class LevelCalibration:
         The first step adds ``step_size · log(f / g)``. Later steps divide
         ``log(f / g)`` by the measured *gain* — how much ``log g`` moved per
         unit of offset over the previous step, a least-squares slope over
-        the corrected levels, clipped to [0.5, 4] — a secant step.
+        the corrected levels, clipped to [0.5, 4], measured only when the
+        offsets moved more than the two samples' noise in ``log g`` — a
+        secant step. Each block's ``log(f / g)`` is first shrunk by
+        ``S / (S + V)``, with ``V`` the sampling variance of ``g`` and ``S``
+        the excess of the mean ``(f − g)²`` over it: a gap within the
+        sample's noise moves nothing.
         """
         codes = np.asarray(codes)
         n = len(codes)
@@ -289,6 +294,7 @@ class LevelCalibration:
         # per discrete dim of model space: log of the generated count, log(f / g), whether it is measured
         log_g = np.zeros_like(self.offsets_)
         ratio = np.zeros_like(self.offsets_)
+        log_var = np.zeros_like(self.offsets_)   # sampling variance of log g (delta method)
         measured = np.zeros(self.offsets_.shape, dtype=bool)
         start = np.asarray(self.layout.offsets) - self.layout.n_continuous
         for di, f in self.targets.items():
@@ -298,15 +304,20 @@ class LevelCalibration:
                 f = self.targets[di] = self._weighed_target(di, f, g, n)
             # half a row added to both counts: a level absent from the sample gets a finite step
             log_g[part] = np.log(g * n + 0.5)
-            ratio[part] = np.log(f * n + 0.5) - log_g[part]
+            log_var[part] = (1 - g) / (g * n + 0.5)
+            # the share of the gap that stands out of the sample's noise (method of moments, as for noisy targets)
+            sample_var = float(np.mean(g * (1 - g))) / max(n, 1)
+            excess = max(float(np.mean((f - g) ** 2)) - sample_var, 0.0)
+            ratio[part] = (np.log(f * n + 0.5) - log_g[part]) * excess / (excess + sample_var + 1e-300)
             measured[part] = np.maximum(f, g) * n >= self.min_count
         previous = self.__dict__.get("_previous")
         if previous is not None:
             both = measured & previous[2]
             d_off, d_log = (self.offsets_ - previous[0])[both], (log_g - previous[1])[both]
-            if (d_off ** 2).sum() > 1e-4:
+            # a slope only from a move larger than the noise of the two samples' log g
+            if (d_off ** 2).sum() > max(1e-4, 4 * (log_var + previous[3])[both].sum()):
                 self.gain_ = float(np.clip((d_off * d_log).sum() / (d_off ** 2).sum(), 0.5, 4.0))
-        self._previous = (self.offsets_.copy(), log_g, measured)
+        self._previous = (self.offsets_.copy(), log_g, measured, log_var)
         step = ratio * self.step_size if self.gain_ is None else ratio / self.gain_
         self.offsets_[measured] = np.clip(self.offsets_[measured] + step[measured], -self.max_offset,
                                           self.max_offset)

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -177,18 +178,24 @@ def _level_error(model, frame, column, n=4_000):
     return float((sampled - frame[column].value_counts(normalize=True)).abs().max())
 
 
-def test_a_fitted_diffusion_sampler_brings_its_level_frequencies_to_the_training_ones():
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_fitted_diffusion_sampler_brings_its_level_frequencies_to_the_training_ones(seed):
     rng = np.random.default_rng(5)
     n = 600
     c = rng.choice(["a", "b", "c", "d"], n, p=[0.55, 0.25, 0.15, 0.05])
     df = pd.DataFrame({"c": c, "x": rng.standard_normal(n) + (c == "a")})
-    model = DiffusionSampler(max_steps=40, width=16, depth=1, random_state=0, verbose=False).fit(df)
+    # without the Gaussian residual the logits of a briefly trained denoiser start far from the frequencies
+    model = DiffusionSampler(max_steps=40, width=16, depth=1, gaussian_residual=False, random_state=seed,
+                             verbose=False).fit(df)
     cal = model.level_calibration_
     assert isinstance(cal, LevelCalibration) and cal.offsets_.any()
     calibrated = _level_error(model, df, "c")
     model.level_calibration_ = None
     raw = _level_error(model, df, "c")
     assert calibrated < 0.03 < raw
+    # with it they start at the frequencies, and calibration leaves them there
+    model = DiffusionSampler(max_steps=40, width=16, depth=1, random_state=seed, verbose=False).fit(df)
+    assert _level_error(model, df, "c") < 0.03
     # the offsets never break a condition
     model.level_calibration_ = cal
     assert (model.sample(200, conditions={"c": ["c", "d"]})["c"].isin(["c", "d"])).all()
@@ -213,6 +220,20 @@ def test_a_noisy_target_corrects_the_model_only_as_far_as_it_is_more_accurate():
     vague = LevelCalibration(layout, {0: target}, noise={0: 0.3}).update(codes)
     assert vague.weights_[0] == 0.0 and not vague.offsets_.any()
     np.testing.assert_allclose(vague.targets[0], [0.6, 0.4])
+
+
+def test_a_gap_within_the_samples_noise_moves_nothing():
+    layout = Layout(n_continuous=0, cardinalities=(2,), column_parts=((None, 0),))
+    target = np.array([0.5, 0.5])
+    close = np.r_[np.zeros(5_020), np.ones(4_980)].astype(np.int64)[:, None]     # 50.2 / 49.8: sampling noise
+    cal = LevelCalibration(layout, {0: target}).update(close)
+    assert not cal.offsets_.any()
+    # the next round measures a noisy move too: no slope is fitted to it, and nothing moves
+    cal.update(np.r_[np.zeros(4_960), np.ones(5_040)].astype(np.int64)[:, None])
+    assert cal.gain_ is None and not cal.offsets_.any()
+    far = np.r_[np.zeros(6_000), np.ones(4_000)].astype(np.int64)[:, None]
+    moved = LevelCalibration(layout, {0: target}).update(far).offsets_
+    np.testing.assert_allclose(moved, 0.5 * (np.log(5_000.5) - np.log([6_000.5, 4_000.5])), rtol=5e-3)   # ~ full
 
 
 def test_a_private_encoder_states_the_noise_of_its_released_frequencies():

@@ -18,6 +18,16 @@ and standard deviation. The diffusion model learns and generates ``y``
 inverse map puts the exactly linear part back. With nothing known the map
 is the identity, so unconditional sampling is unchanged.
 
+The same solve also gives the Gaussian's linear prediction of each
+categorical column's one-hot code given the known scores (from the scores'
+covariance with the codes), read as level probabilities (:meth:`moments`
+with ``features=True``). The denoiser adds their logarithms to its logits
+through a linear map that starts as the identity: a category that depends on
+many given numbers (a diagnosis on thirty measurements) starts from the
+linear model's answer, and the network learns the correction, instead of a
+function it must find from the few training rows whose mask gives those
+numbers and hides the category.
+
 Used by :class:`~synthaug.DiffusionSampler` (``gaussian_residual=True``) in
 its training step and its sampler; a plain object holding two small tensors.
 """
@@ -33,6 +43,8 @@ __all__ = ["GaussianResidual"]
 
 # EM stops when no entry of the covariance moves by more than this
 _EM_TOL = 1e-5
+# predicted level probabilities are clamped to [this, 1] before their logarithm is taken
+_PROB_FLOOR = 0.01
 
 
 class GaussianResidual:
@@ -54,6 +66,9 @@ class GaussianResidual:
         subset; a covariance needs far fewer).
     max_iter : int, default=20
         EM iterations (one suffices with no unobserved score).
+    max_levels : int, default=64
+        Categorical columns with at most this many levels get a linear
+        prediction (see :meth:`moments`); wider ones none.
     clip : float, default=None
         Mapped scores are clamped to ``[-clip, clip]``.
 
@@ -61,6 +76,14 @@ class GaussianResidual:
     ----------
     mean_ : ndarray of shape (d,)
     covariance_ : ndarray of shape (d, d)
+    feature_dims_ : ndarray of shape (k,)
+        Model-space dimensions (the levels of categorical columns with at
+        most ``max_levels`` levels) whose predicted log-probability
+        :meth:`moments` returns.
+    feature_mean_ : ndarray of shape (k,)
+        Their mean ±1 code (``2 × frequency − 1``).
+    cross_covariance_ : ndarray of shape (d, k)
+        Covariance of the scores with those codes.
 
     Examples
     --------
@@ -81,11 +104,12 @@ class GaussianResidual:
     True
     """
 
-    def __init__(self, layout: Layout, *, ridge=1e-4, max_rows=20_000, max_iter=20, clip=None):
+    def __init__(self, layout: Layout, *, ridge=1e-4, max_rows=20_000, max_iter=20, max_levels=64, clip=None):
         self.layout = layout
         self.ridge = ridge
         self.max_rows = max_rows
         self.max_iter = max_iter
+        self.max_levels = max_levels
         self.clip = clip
         self._tensors = {}
 
@@ -101,10 +125,11 @@ class GaussianResidual:
         A score counts as observed only in its column's continuous mode.
         """
         scores = np.asarray(continuous, dtype=np.float64)
+        discrete = np.asarray(discrete)
         observed = self.layout.scores_in_mode(discrete)
         if len(scores) > self.max_rows:   # fixed subset: every process of a distributed fit gets the same
             keep = np.sort(np.random.default_rng(0).choice(len(scores), self.max_rows, replace=False))
-            scores, observed = scores[keep], observed[keep]
+            scores, observed, discrete = scores[keep], observed[keep], discrete[keep]
         n, d = scores.shape
         counts = np.maximum(observed.sum(0), 1)
         mean = np.where(observed, scores, 0.0).sum(0) / counts
@@ -121,7 +146,31 @@ class GaussianResidual:
             self._tensors = {}   # the tables of the previous estimate
             if moved < _EM_TOL:
                 break
+        self._fit_cross(scores, observed, discrete)
         return self
+
+    def _fit_cross(self, scores, observed, discrete):
+        """Mean of the predicted codes and their covariance with the scores (unobserved scores at their E-step mean)."""
+        layout = self.layout
+        # categorical columns' blocks (not the modes of numeric columns), if narrow
+        has_score = {di for ci, di in layout.column_parts if ci is not None and di is not None}
+        narrow = [j for j, c in enumerate(layout.cardinalities) if c <= self.max_levels and j not in has_score]
+        self.feature_dims_ = np.concatenate([layout.offsets[j] + np.arange(layout.cardinalities[j])
+                                             for j in narrow]).astype(np.int64) if narrow else np.zeros(0, np.int64)
+        codes = np.zeros((len(scores), len(self.feature_dims_)))
+        at = 0
+        for j in narrow:
+            codes[:, at: at + layout.cardinalities[j]] = 2.0 * np.eye(layout.cardinalities[j])[discrete[:, j]] - 1
+            at += layout.cardinalities[j]
+        filled = np.empty_like(scores)
+        for start in range(0, len(scores), 4_096):
+            part = slice(start, start + 4_096)
+            known = torch.as_tensor(observed[part])
+            mu, _ = self._conditional(torch.as_tensor(scores[part]), known, torch.float64)
+            filled[part] = torch.where(known, torch.as_tensor(scores[part]), mu).numpy()
+        self.feature_mean_ = codes.mean(0)
+        self.cross_covariance_ = (filled - self.mean_).T @ (codes - self.feature_mean_) / max(len(scores), 1)
+        self._tensors = {}
 
     def _em_step(self, scores, observed):
         """Expected sufficient statistics given the current Gaussian, in chunks of rows."""
@@ -145,26 +194,42 @@ class GaussianResidual:
             cov = torch.as_tensor(self.covariance_, dtype=dtype, device=device)
             mean = torch.as_tensor(self.mean_, dtype=dtype, device=device)
             mode_dims = torch.as_tensor(self.layout.score_mode_dims(), device=device)
-            self._tensors[key] = (mean, cov, cov.diagonal().sqrt(), mode_dims)
+            cross = getattr(self, "cross_covariance_", None)
+            cross = None if cross is None else torch.as_tensor(cross, dtype=dtype, device=device)
+            self._tensors[key] = (mean, cov, cov.diagonal().sqrt(), mode_dims, cross)
         return self._tensors[key]
 
-    def _conditional(self, x, known, dtype, *, full=False):
-        """Conditional means (B, d) of every score given the known ones, and variances (B, d) or covariances."""
-        mean, cov, *_ = self._tables(x.device, dtype)
+    @property
+    def n_features(self):
+        """Width ``k`` of the linear predictions :meth:`moments` returns with ``features=True``."""
+        return len(self.feature_dims_)
+
+    def _conditional(self, x, known, dtype, *, full=False, features=False):
+        """Conditional means (B, d) of every score given the known ones, and variances (B, d) or covariances.
+
+        With ``features=True`` also the predicted codes' deviations from their mean, ``(B, k)``.
+        """
+        mean, cov, _, _, cross = self._tables(x.device, dtype)
         x = x.to(dtype)
         k = known.to(dtype)
+        d = mean.shape[0]
         # block-diagonal (known block of the covariance, identity on the free dims): one batched Cholesky
         system = cov * k.unsqueeze(2) * k.unsqueeze(1) + torch.diag_embed(1 - k)
         chol = torch.linalg.cholesky(system)
-        rhs = torch.cat([((x - mean) * k).unsqueeze(2), cov * k.unsqueeze(2)], dim=2)
-        solved = torch.linalg.solve_triangular(chol, rhs, upper=False)
-        a, v = solved[..., 0], solved[..., 1:]                     # L⁻¹(x − m)_o, L⁻¹Σ_o·
+        parts = [((x - mean) * k).unsqueeze(2), cov * k.unsqueeze(2)]
+        if features:
+            parts.append(cross * k.unsqueeze(2))
+        solved = torch.linalg.solve_triangular(chol, torch.cat(parts, dim=2), upper=False)
+        a, v = solved[..., 0], solved[..., 1: 1 + d]               # L⁻¹(x − m)_o, L⁻¹Σ_o·
         mu = mean + torch.einsum("bi,bij->bj", a, v)
+        variance = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
+        if features:
+            return mu, variance, torch.einsum("bi,bij->bj", a, solved[..., 1 + d:])
         if full:   # Σ − Σ_·o Σ_oo⁻¹ Σ_o· restricted to free × free
             free = 1 - k
             cond = (cov - v.transpose(1, 2) @ v) * free.unsqueeze(2) * free.unsqueeze(1)
             return mu, cond
-        return mu, (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
+        return mu, variance
 
     def known(self, x, given):
         """Known scores ``(B, d)``: given (``given`` (B, width)) and in their continuous mode in ``x`` (B, width)."""
@@ -173,29 +238,47 @@ class GaussianResidual:
         in_mode = (x.index_select(1, mode_dims.clamp(min=0)) > 0) | (mode_dims < 0)
         return given[:, :d] & in_mode
 
-    def moments(self, x, given):
+    def moments(self, x, given, *, features=False):
         """``(μ, ratio)`` (B, d): each score's conditional mean given the known ones, and ``s / σ``.
 
         ``x`` (B, width) model-space rows, ``given`` (B, width) the given
-        dims. Only rows with a known score are solved (the others keep the
-        marginal mean and ratio 1); on CUDA every row is, so that selecting
-        them needs no host synchronisation.
+        dims. With ``features=True`` a third tensor ``(B, k)``: the log of
+        each level's probability (:attr:`feature_dims_`) predicted linearly
+        from the known scores, clamped to ``[0.01, 1]`` (the level's
+        frequency when no score is known, :meth:`prior_features`). Only
+        rows with a known score are solved (the others keep the marginal
+        mean and ratio 1); on CUDA every row is, so that selecting them
+        needs no host synchronisation.
         """
-        mean, _, scale, _ = self._tables(x.device, torch.float32)
+        mean, _, scale, _, _ = self._tables(x.device, torch.float32)
         known = self.known(x, given)
         b, d = known.shape
         x = x[:, :d]
         mu = mean.expand(b, d).clone()
         ratio = torch.ones((b, d), dtype=torch.float32, device=x.device)
+        feats = torch.zeros((b, self.n_features), dtype=torch.float32, device=x.device) if features else None
         rows = None if x.is_cuda else known.any(1).nonzero().squeeze(1)
         if rows is not None and rows.numel() == 0:
-            return mu, ratio
+            return (mu, ratio, self._log_probabilities(feats)) if features else (mu, ratio)
         xs, ks = (x, known) if rows is None else (x.index_select(0, rows), known.index_select(0, rows))
-        m, var = self._conditional(xs, ks, torch.float64)   # float64: near-collinear scores
-        r = (scale / var.sqrt().to(torch.float32))
+        m, var, *f = self._conditional(xs, ks, torch.float64, features=features)   # float64: near-collinear scores
+        m, r = m.to(torch.float32), scale / var.sqrt().to(torch.float32)
         if rows is None:
-            return m.to(torch.float32), r
-        return mu.index_copy_(0, rows, m.to(torch.float32)), ratio.index_copy_(0, rows, r)
+            mu, ratio, feats = m, r, (f[0].to(torch.float32) if features else None)
+        else:
+            mu, ratio = mu.index_copy_(0, rows, m), ratio.index_copy_(0, rows, r)
+            if features:
+                feats.index_copy_(0, rows, f[0].to(torch.float32))
+        return (mu, ratio, self._log_probabilities(feats)) if features else (mu, ratio)
+
+    def _log_probabilities(self, deviations):
+        """Predicted codes' deviations from their mean ``(B, k)`` → clamped log-probabilities of the levels."""
+        mean = torch.as_tensor(self.feature_mean_, dtype=deviations.dtype, device=deviations.device)
+        return ((mean + deviations + 1) / 2).clamp(_PROB_FLOOR, 1.0).log()
+
+    def prior_features(self, n, device):
+        """The features of :meth:`moments` for ``n`` rows with no known score ``(n, k)``: log level frequencies."""
+        return self._log_probabilities(torch.zeros((n, self.n_features), device=device))
 
     def to_residual(self, x, given, mu, ratio):
         """Rows ``x`` (B, width) with each free score mapped to ``m + (x − μ)·ratio`` (clamped to ``clip``)."""

@@ -83,7 +83,9 @@ class DiffusionStep(_Step):
     diffusion loss; the EMA copy follows. With a ``residual``
     (:class:`~synthaug.diffusion.residual.GaussianResidual`) the free scores
     are first mapped to residuals of their Gaussian conditional mean given
-    the known ones. With ``private=True`` the network
+    the known ones, and the network's condition (the mask of given columns)
+    is extended by the Gaussian's linear prediction of the discrete codes
+    given the known scores. With ``private=True`` the network
     and optimizer are Opacus' wrappers (DP-SGD) and the batches are Poisson
     samples.
     """
@@ -105,11 +107,14 @@ class DiffusionStep(_Step):
         cols = random_given_columns(b, self.lt.layout.n_columns, generator=g, device=device,
                                     p_unconditional=self.p_unconditional, always=self.always_column)
         given = cols[:, self.lt.dim_to_column]
+        cond = cols.float()
         if self.residual is not None:
-            x0 = self.residual.to_residual(x0, given, *self.residual.moments(x0, given))
+            mu, ratio, predicted = self.residual.moments(x0, given, features=True)
+            x0 = self.residual.to_residual(x0, given, mu, ratio)
+            cond = torch.cat([cond, predicted], dim=1)
         t = stratified_timesteps(b, self.process.n_timesteps, generator=g, device=device)
         with self._context(device):
-            per_row = self.process.training_loss(self.network, x0, t, given=given, cond=cols.float(), generator=g)
+            per_row = self.process.training_loss(self.network, x0, t, given=given, cond=cond, generator=g)
         return self._update(per_row)
 
 

@@ -54,6 +54,18 @@ class ResidualMLP(nn.Module):
     dropout : float, default=0.0
     zero_out : bool, default=True
         Initialise the output layer at zero.
+    skip_dim : int, default=0
+        Width of extra features after the first ``cond_dim`` columns of
+        ``cond`` that bypass the blocks: a linear map of them is added to
+        the outputs ``skip_outputs``. Features that already predict those
+        outputs (a simpler model's log-probabilities of a category's
+        levels, added to its logits) are then a starting point the blocks
+        correct, and the blocks never see them.
+    skip_outputs : sequence of int, optional
+        Output indices the skip map reaches (default all ``d_out``).
+    skip_init : float, default=0.0
+        The skip map starts as this multiple of the identity (``skip_dim``
+        must then equal the number of ``skip_outputs``); 0 starts it at zero.
 
     Examples
     --------
@@ -67,10 +79,18 @@ class ResidualMLP(nn.Module):
     #: (DP-SGD) need one row per sample in every layer, so :func:`~synthaug.privacy.dp_sgd.make_private` turns it off.
     shared_time = True
 
-    def __init__(self, d_in, d_out, *, cond_dim=0, width=256, depth=3, time_dim=128, dropout=0.0, zero_out=True):
+    def __init__(self, d_in, d_out, *, cond_dim=0, width=256, depth=3, time_dim=128, dropout=0.0, zero_out=True,
+                 skip_dim=0, skip_outputs=None, skip_init=0.0):
         super().__init__()
         self.cond_dim = cond_dim
         self.time_dim = time_dim
+        self.skip_dim = skip_dim
+        if skip_dim:
+            outputs = torch.arange(d_out) if skip_outputs is None else torch.as_tensor(skip_outputs, dtype=torch.long)
+            self.register_buffer("skip_outputs", outputs)
+            self.skip = nn.Linear(skip_dim, len(outputs), bias=False)
+            with torch.no_grad():
+                self.skip.weight.copy_(skip_init * torch.eye(len(outputs), skip_dim) if skip_init else 0.0)
         self.inp = nn.Linear(d_in + cond_dim, width)
         self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim)) \
             if time_dim else None
@@ -83,12 +103,15 @@ class ResidualMLP(nn.Module):
 
     def forward(self, x, t=None, cond=None):
         if self.cond_dim:
-            x = torch.cat([x, cond.to(x.dtype)], dim=1)
+            x = torch.cat([x, cond[:, : self.cond_dim].to(x.dtype)], dim=1)
         temb, rows = self._time(t) if self.time_dim else (None, None)
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, temb, rows)
-        return self.out(nn.functional.silu(self.out_norm(h)))
+        out = self.out(nn.functional.silu(self.out_norm(h)))
+        if self.skip_dim:
+            out = out.index_add(1, self.skip_outputs, self.skip(cond[:, self.cond_dim:].to(out.dtype)))
+        return out
 
     def _time(self, t):
         """Time embedding and, when it is computed per distinct timestep, each row's index into it.
@@ -155,18 +178,34 @@ class FoldedResidualMLP(nn.Module):
         self.out_norm = network.out_norm
         self.register_buffer("w_out", network.out.weight.t().contiguous())
         self.register_buffer("b_out", network.out.bias.clone())
+        self.skip_dim, self.width = network.skip_dim, network.inp.out_features
+        if self.skip_dim:   # the skip map as a (skip_dim, d_out) matrix: its product is a per-row output bias
+            w_skip = torch.zeros(self.skip_dim, network.out.out_features)
+            w_skip[:, network.skip_outputs] = network.skip.weight.t()
+            self.register_buffer("w_skip", w_skip)
 
     def condition_part(self, cond):
-        """The input layer's bias plus the condition's product, ``(B, width)``; see :meth:`forward`."""
-        if not self.cond_dim:
+        """The input layer's bias plus the condition's product, ``(B, width)``; see :meth:`forward`.
+
+        With skip features, the output bias they give is appended: ``(B, width + d_out)``.
+        """
+        if not self.cond_dim and not self.skip_dim:
             return self.b_in.unsqueeze(0)
-        return torch.addmm(self.b_in, cond.to(self.w_cond.dtype), self.w_cond)
+        cond = cond.to(self.b_in.dtype)
+        part = torch.addmm(self.b_in, cond[:, : self.cond_dim], self.w_cond) if self.cond_dim \
+            else self.b_in.expand(len(cond), -1)
+        if self.skip_dim:
+            part = torch.cat([part, torch.addmm(self.b_out, cond[:, self.cond_dim:], self.w_skip)], dim=1)
+        return part
 
     def forward(self, x, t=None, cond=None, *, cond_part=None):
         """Output ``(B, d_out)``; ``cond_part`` (from :meth:`condition_part`) replaces ``cond``."""
         silu = nn.functional.silu
         if cond_part is None:
             cond_part = self.condition_part(cond)
+        out_bias = self.b_out
+        if self.skip_dim:
+            cond_part, out_bias = cond_part[:, : self.width], cond_part[:, self.width:]
         h = torch.addmm(cond_part.to(x.dtype), x, self.w_x)
         temb = self.time_mlp(timestep_embedding(t, self.time_dim)) if self.time_dim else None
         for k, norm in enumerate(self.norms):
@@ -175,4 +214,4 @@ class FoldedResidualMLP(nn.Module):
                 bias = bias + self.times[k](temb)
             z = silu(torch.addmm(bias, silu(norm(h), inplace=True), getattr(self, f"w1_{k}")), inplace=True)
             h = h.addmm_(z, getattr(self, f"w2_{k}")).add_(getattr(self, f"b2_{k}"))
-        return torch.addmm(self.b_out, silu(self.out_norm(h), inplace=True), self.w_out)
+        return torch.addmm(out_bias.to(h.dtype), silu(self.out_norm(h), inplace=True), self.w_out)

@@ -101,6 +101,33 @@ def test_subsample_is_fixed(data):
     assert np.array_equal(a.covariance_, b.covariance_)
 
 
+def test_modes_of_numeric_columns_get_no_prediction(fitted):
+    x, nothing = _rows([[0.0, 0.0, 0.0]], [[0, 0, 0]]), torch.zeros(1, 9, dtype=torch.bool)
+    assert fitted.n_features == 0 and fitted.moments(x, nothing, features=True)[2].shape == (1, 0)
+
+
+def test_categorical_levels_are_predicted_from_the_known_scores():
+    layout = Layout(2, (3,), ((0, None), (1, None), (None, 0)))     # two numeric columns and a 3-level category
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4000, 2))
+    level = np.digitize(z[:, 0], [-0.5, 0.5])                       # the category follows column 0
+    res = GaussianResidual(layout).fit(z, level[:, None])
+    assert list(res.feature_dims_) == [2, 3, 4]
+    freq = np.bincount(level) / len(level)
+    np.testing.assert_allclose(res.prior_features(1, "cpu")[0].exp().numpy(), freq, rtol=1e-5)
+    lt = layout.tensors("cpu")
+    x = lt.to_model(torch.tensor([[2.0, 0.0], [-2.0, 0.0], [2.0, 0.0]]), torch.tensor([[0], [0], [0]]))
+    given = torch.tensor([[True, False, False, False, False]] * 2 + [[False, True, False, False, False]])
+    _, _, feats = res.moments(x, given, features=True)
+    assert feats.shape == (3, 3) and bool((feats <= 0).all()) and bool((feats >= np.log(0.01) - 1e-6).all())
+    assert int(feats[0].argmax()) == 2 and int(feats[1].argmax()) == 0
+    # only column 1 (independent of the category) known: the prediction stays near the frequencies
+    np.testing.assert_allclose(feats[2].exp().numpy(), freq, atol=0.05)
+    # the score moments are those without features
+    mu, ratio = res.moments(x, given)
+    torch.testing.assert_close(res.moments(x, given, features=True)[:2], (mu, ratio))
+
+
 # ------------------------------------------------------------------ in the sampler
 @pytest.fixture(scope="module")
 def linear_table():
@@ -120,6 +147,20 @@ def test_a_near_linear_column_is_imputed_almost_exactly(linear_table):
     filled = model.impute(test)
     rmse = float(np.sqrt(((filled["y"] - truth) ** 2).mean()))
     assert rmse < 0.05 * truth.std()
+
+
+def test_a_category_set_by_many_numbers_is_imputed_after_brief_training():
+    """The Gaussian's prediction of the level starts the logits: a sum of ten columns decides the category."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((800, 10))
+    table = pd.DataFrame(z, columns=[f"x{j}" for j in range(10)])
+    table["c"] = np.where(z.sum(1) + 0.3 * rng.standard_normal(800) > 0, "yes", "no")
+    model = DiffusionSampler(max_steps=60, batch_size=128, width=32, depth=1, n_timesteps=50, random_state=0,
+                             verbose=False).fit(table)
+    test = table.head(300).copy()
+    test.loc[:199, "c"] = np.nan
+    accuracy = float((model.impute(test)["c"].head(200) == table["c"].head(200)).mean())
+    assert accuracy > 0.9
 
 
 def test_interval_conditions_hold_on_residual_scores(linear_table):

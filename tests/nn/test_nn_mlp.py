@@ -102,6 +102,30 @@ def test_folded_network_computes_the_eval_network(depth, cond_dim, time_dim, per
     torch.testing.assert_close(folded(x, t, cond_part=part), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("cond_dim", [0, 2])
+def test_skip_features_reach_only_their_outputs(cond_dim):
+    """The skip map starts as the identity onto its outputs, trains, and the folded copy computes it."""
+    torch.manual_seed(0)
+    net = ResidualMLP(6, 6, cond_dim=cond_dim, width=16, depth=1, time_dim=8, skip_dim=2, skip_outputs=[4, 1],
+                      skip_init=1.0)
+    x, t, feats = torch.randn(5, 6), torch.randint(100, (5,)), torch.randn(5, 2)
+    cond = torch.cat([torch.rand(5, cond_dim), feats], dim=1)
+    out = net(x, t, cond)                                   # the blocks' output layer starts at zero
+    torch.testing.assert_close(out[:, [4, 1]], feats)
+    assert torch.equal(out[:, [0, 2, 3, 5]], torch.zeros(5, 4))
+    out.pow(2).sum().backward()
+    assert net.skip.weight.grad.abs().sum() > 0
+    _randomise_output(net)
+    with torch.no_grad():
+        net.skip.weight.normal_()
+    net.eval()
+    folded = net.folded()
+    expected = net(x, t, cond)
+    torch.testing.assert_close(folded(x, t, cond), expected, rtol=1e-5, atol=1e-5)
+    part = folded.condition_part(cond)
+    torch.testing.assert_close(folded(x, t[:1], cond_part=part), net(x, t[:1].expand(5), cond), rtol=1e-5, atol=1e-5)
+
+
 def test_folded_network_inputs_are_not_mutated():
     torch.manual_seed(0)
     net = _randomise_output(ResidualMLP(3, 3, cond_dim=2, width=8, depth=2, time_dim=4)).eval()
