@@ -240,8 +240,9 @@ class DiffusionSampler(BaseGenerativeSampler):
         The same Gaussian's linear prediction of each categorical column's
         levels from the known scores starts the denoiser's logits for that
         column (a linear skip, trained with the rest), so a category that
-        follows many given numbers is imputed from them.
-        Unconditional sampling is unchanged. Ignored with ``epsilon``.
+        follows many given numbers is imputed from them. With nothing
+        given the map is the identity and the predictions are the levels'
+        frequencies. Ignored with ``epsilon``.
     sampling_strategy : float, str, dict or callable, default="auto"
         Which classes :meth:`fit_resample` up-samples and to how many rows —
         exactly imbalanced-learn's over-sampling meaning: a float (binary

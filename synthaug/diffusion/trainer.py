@@ -84,8 +84,9 @@ class DiffusionStep(_Step):
     (:class:`~synthaug.diffusion.residual.GaussianResidual`) the free scores
     are first mapped to residuals of their Gaussian conditional mean given
     the known ones, and the network's condition (the mask of given columns)
-    is extended by the Gaussian's linear prediction of the discrete codes
-    given the known scores. With ``private=True`` the network
+    is extended by the Gaussian's log-probabilities of the categorical
+    levels given the known scores, which the network's skip adds to those
+    levels' logits. With ``private=True`` the network
     and optimizer are Opacus' wrappers (DP-SGD) and the batches are Poisson
     samples.
     """
