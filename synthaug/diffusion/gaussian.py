@@ -159,15 +159,17 @@ class GaussianDiffusion:
         return total / count.clamp(min=1)
 
     # ---------------------------------------------------------- reverse
-    def predict(self, model, x_t, t, *, given=None, x_given=None, cond=None, constraints=None):
-        """Denoised estimate x̂₀, the implied ε̂ and the block probabilities (per group of blocks) or None."""
-        if given is not None:
-            x_t = torch.where(given, x_given, x_t)
+    @staticmethod
+    def _with_given(x, given, x_given):
+        return x if given is None else torch.where(given, x_given, x)
+
+    def _mean_estimate(self, model, x_t, t, cond, constraints, given, x_given):
+        """x̂₀ with each block at its probability-weighted mean (given dims written back), and the probabilities."""
         x0_c, probs = self._denoise(model, x_t, t, cond, constraints)
         if probs is not None:
             _, blocks = self._tables(x_t.device)
             x0_c = torch.cat([x0_c, 2 * blocks.blocks_to_flat(probs) - 1], dim=1)
-        return (*self._assemble(x_t, t, x0_c, given, x_given), probs)
+        return self._with_given(x0_c, given, x_given), probs
 
     def _denoise(self, model, x_t, t, cond, constraints):
         """One network call: continuous x̂₀ (B, n_continuous) and block probabilities, or None."""
@@ -185,13 +187,6 @@ class GaussianDiffusion:
         if blocks is None:
             return x0_c, None
         return x0_c, blocks.softmax(blocks.mask_logits(blocks.block_logits(out), constraints))
-
-    def _assemble(self, x_t, t, x0, given, x_given):
-        """``(x̂₀ with the given dims written back, the ε̂ it implies)``."""
-        if given is not None:
-            x0 = torch.where(given, x_given, x0)
-        ab = self._ab(t, x_t)
-        return x0, (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
 
     @torch.inference_mode()
     def sample(self, model, noise, *, steps=50, solver="dpm++2m", eta=0.0, categorical="sample", given=None,
@@ -240,27 +235,29 @@ class GaussianDiffusion:
             # one timestep for the whole batch: shape (1,), broadcast by the network and the tables
             t = torch.full((1,), int(t_now), device=x.device, dtype=torch.long)
             last = i + 1 == len(ts)
+            x = self._with_given(x, given, x_given)
             if draw and not last:
                 # Plug a *drawn* level into each block instead of its mean: with η = 1 the step
                 # is then a draw from Σ_k p(k | x_t) q(x_{t−1} | x_t, x₀ = e_k), the exact
                 # reverse kernel of one categorical variable at any step size (the mean
                 # plug-in drifts towards majority levels when steps are few).
-                x_in = x if given is None else torch.where(given, x_given, x)
-                x0_c, probs = self._denoise(model, x_in, t, cond, constraints)
+                x0_c, probs = self._denoise(model, x, t, cond, constraints)
                 x0, _ = self._draw_blocks(x0_c, probs, given, x_given, generator)
-                x0, eps = self._assemble(x_in, t, x0, given, x_given)
             else:
-                x0, eps, logits = self.predict(model, x, t, given=given, x_given=x_given, cond=cond,
-                                               constraints=constraints)
+                x0, logits = self._mean_estimate(model, x, t, cond, constraints, given, x_given)
             if last:
                 break
             ab, ab_prev = float(ab_table[t_now]), float(ab_table[ts[i + 1]])
             if solver == "ddim":
-                # DDIM eq. 16: σ_t = η √((1 − ᾱ_{t−1}) / (1 − ᾱ_t)) √(1 − ᾱ_t / ᾱ_{t−1})
+                # DDIM eq. 12/16, x_{t−1} = √ᾱ_{t−1} x̂₀ + √(1 − ᾱ_{t−1} − σ_t²) ε̂ + σ_t z with
+                # σ_t = η √((1 − ᾱ_{t−1}) / (1 − ᾱ_t)) √(1 − ᾱ_t / ᾱ_{t−1}); ε̂ = (x_t − √ᾱ_t x̂₀) / √(1 − ᾱ_t)
+                # is substituted, so the step is two scaled sums over the batch
                 sigma = eta * np.sqrt(max(0.0, (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)))
-                x = np.sqrt(ab_prev) * x0 + np.sqrt(max(0.0, 1 - ab_prev - sigma ** 2)) * eps
+                c = np.sqrt(max(0.0, 1 - ab_prev - sigma ** 2) / (1 - ab))
+                new = x0.mul(np.sqrt(ab_prev) - c * np.sqrt(ab)).add_(x, alpha=c)
                 if sigma > 0:
-                    x = x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+                    new.add_(torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype), alpha=sigma)
+                x = new
                 continue
             lam, lam_prev = _log_snr(ab), _log_snr(ab_prev)
             h = lam_prev - lam
@@ -279,11 +276,11 @@ class GaussianDiffusion:
         return self.sample(model, noise, steps=steps, solver="ddim", eta=eta, **kwargs)
 
     def _draw_blocks(self, x0, probs, given, x_given, generator):
-        """Draw each free block's level from its probabilities; ``(x0 with ±1 blocks, codes)``."""
+        """Draw each free block's level from its probabilities; ``(x0 with ±1 blocks and given dims, codes)``."""
         _, blocks = self._tables(x0.device)
         codes = blocks.draw_codes(probs, generator)
         if given is not None:
             given_codes = blocks.block_codes(x_given)
             codes = torch.where(given[:, blocks.offsets], given_codes, codes)
-        x0 = torch.cat([x0[:, : self.layout.n_continuous], blocks.codes_to_flat(codes)], dim=1)
-        return x0, codes
+        x0 = blocks.to_model(x0[:, : self.layout.n_continuous], codes)
+        return self._with_given(x0, given, x_given), codes

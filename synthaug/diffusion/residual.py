@@ -212,19 +212,19 @@ class GaussianResidual:
         mean, cov, _, _, cross = self._tables(x.device, dtype)
         x = x.to(dtype)
         k = known.to(dtype)
-        d = mean.shape[0]
         # block-diagonal (known block of the covariance, identity on the free dims): one batched Cholesky
         system = cov * k.unsqueeze(2) * k.unsqueeze(1) + torch.diag_embed(1 - k)
         chol = torch.linalg.cholesky(system)
-        parts = [((x - mean) * k).unsqueeze(2), cov * k.unsqueeze(2)]
-        if features:
-            parts.append(cross * k.unsqueeze(2))
-        solved = torch.linalg.solve_triangular(chol, torch.cat(parts, dim=2), upper=False)
-        a, v = solved[..., 0], solved[..., 1: 1 + d]               # L⁻¹(x − m)_o, L⁻¹Σ_o·
-        mu = mean + torch.einsum("bi,bij->bj", a, v)
+        solved = torch.linalg.solve_triangular(chol, torch.cat([((x - mean) * k).unsqueeze(2), cov * k.unsqueeze(2)],
+                                                               dim=2), upper=False)
+        a, v = solved[..., :1], solved[..., 1:]                     # L⁻¹(x − m)_o, L⁻¹Σ_o·
+        # w = Σ_oo⁻¹ (x − m)_o, zero on the free dims: the means are then one product with Σ (and
+        # with the cross-covariance for the codes) rather than a solve against every column
+        w = torch.linalg.solve_triangular(chol.mT, a, upper=True).squeeze(2)
+        mu = mean + w @ cov
         variance = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
         if features:
-            return mu, variance, torch.einsum("bi,bij->bj", a, solved[..., 1 + d:])
+            return mu, variance, w @ cross
         if full:   # Σ − Σ_·o Σ_oo⁻¹ Σ_o· restricted to free × free
             free = 1 - k
             cond = (cov - v.transpose(1, 2) @ v) * free.unsqueeze(2) * free.unsqueeze(1)

@@ -37,7 +37,7 @@ def stratified_timesteps(n_rows, n_timesteps, *, n_levels=TIMESTEP_LEVELS, gener
     u = torch.rand(k, generator=generator, device=device, dtype=torch.float64)
     levels = ((torch.arange(k, device=device, dtype=torch.float64) + u) * (n_timesteps / k)).long()
     levels = levels.clamp_(max=n_timesteps - 1)
-    return levels[torch.randint(k, (n_rows,), generator=generator, device=device)]
+    return levels.index_select(0, torch.randint(k, (n_rows,), generator=generator, device=device))
 
 
 class _Step:
@@ -103,7 +103,7 @@ class DiffusionStep(_Step):
 
     def __call__(self, index):
         g, device = self.generator, self.continuous.device
-        x0 = self.lt.to_model(self.continuous[index], self.discrete[index])
+        x0 = self.lt.gather(self.continuous, self.discrete, index)
         b = x0.shape[0]
         cols = random_given_columns(b, self.lt.layout.n_columns, generator=g, device=device,
                                     p_unconditional=self.p_unconditional, always=self.always_column)

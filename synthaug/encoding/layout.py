@@ -246,6 +246,13 @@ class LayoutTensors:
             x.scatter_(1, discrete + self.offsets, 1.0)
         return x
 
+    def gather(self, continuous, discrete, index):
+        """Model-space rows ``index`` (B,) of a table held as scores (N, n_cont) and codes (N, n_disc).
+
+        ``index_select``: several times faster than advanced indexing on CPU.
+        """
+        return self.to_model(continuous.index_select(0, index), discrete.index_select(0, index))
+
     def block_logits(self, out):
         """Gather the discrete blocks of ``out`` (B, width) → one (B, max_card, n_blocks) per group, padding -inf."""
         groups = []

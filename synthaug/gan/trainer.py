@@ -62,7 +62,7 @@ class GANStep:
             index = torch.cat([rows, index[n_cond:]])
             one = torch.nn.functional.one_hot(self._disc_to_column[blocks], n_columns).bool()
             cols = torch.cat([one, cols[n_cond:]])
-        x = self.lt.to_model(self.continuous[index], self.discrete[index])
+        x = self.lt.gather(self.continuous, self.discrete, index)
         return x, cols, cols[:, self.lt.dim_to_column]
 
     def _fake(self, x, cols, given):
@@ -95,7 +95,7 @@ class GANStep:
         for k in range(self.n_critic):
             if k:
                 index = poisson_sample(self.continuous.shape[0], self.sample_rate, self.generator, device)
-            x = self.lt.to_model(self.continuous[index], self.discrete[index])
+            x = self.lt.gather(self.continuous, self.discrete, index)
             cols = random_given_columns(x.shape[0], self.lt.layout.n_columns, generator=self.generator,
                                         device=device, p_unconditional=self.p_unconditional,
                                         always=self.always_column)

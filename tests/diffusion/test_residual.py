@@ -121,6 +121,11 @@ def test_categorical_levels_are_predicted_from_the_known_scores():
     _, _, feats = res.moments(x, given, features=True)
     assert feats.shape == (3, 3) and bool((feats <= 0).all()) and bool((feats >= np.log(0.01) - 1e-6).all())
     assert int(feats[0].argmax()) == 2 and int(feats[1].argmax()) == 0
+    # the closed form: mean code + Σ_co Σ_oo⁻¹ (x_o − m_o), read as a probability
+    o = [0]
+    deviation = res.cross_covariance_[o].T @ np.linalg.solve(res.covariance_[np.ix_(o, o)], 2.0 - res.mean_[o])
+    expect = np.clip((res.feature_mean_ + deviation + 1) / 2, 0.01, 1.0)
+    np.testing.assert_allclose(feats[0].exp().numpy(), expect, rtol=1e-5)
     # only column 1 (independent of the category) known: the prediction stays near the frequencies
     np.testing.assert_allclose(feats[2].exp().numpy(), freq, atol=0.05)
     # the score moments are those without features

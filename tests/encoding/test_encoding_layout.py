@@ -153,6 +153,15 @@ def test_codes_to_flat_matches_to_model():
     np.testing.assert_array_equal(lt.block_codes(x).numpy(), codes.numpy())
 
 
+def test_gather_builds_the_selected_rows():
+    lt = HAND.tensors("cpu")
+    g = torch.Generator().manual_seed(2)
+    cont = torch.randn(30, HAND.n_continuous, generator=g)
+    codes = torch.stack([torch.randint(c, (30,), generator=g) for c in HAND.cardinalities], 1)
+    index = torch.tensor([4, 0, 4, 29])
+    torch.testing.assert_close(lt.gather(cont, codes, index), lt.to_model(cont[index], codes[index]))
+
+
 def test_draw_codes_follows_the_probabilities_and_never_draws_a_zero_level():
     lt = HAND.tensors("cpu")
     logits = torch.zeros(1, HAND.width)
