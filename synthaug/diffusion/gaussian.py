@@ -118,7 +118,8 @@ class GaussianDiffusion:
     def _ab(self, t, x):
         """ᾱ_t gathered per row, shaped to broadcast against ``x``; t = −1 gives 1."""
         ab, _ = self._tables(x.device, x.dtype if x.dtype.is_floating_point else torch.float32)
-        out = torch.where(t >= 0, ab[t.clamp(min=0)], torch.ones((), device=x.device, dtype=ab.dtype))
+        t = t.reshape(-1)
+        out = torch.where(t >= 0, ab.index_select(0, t.clamp(min=0)), torch.ones((), device=x.device, dtype=ab.dtype))
         return out.view(-1, *([1] * (x.dim() - 1)))
 
     @property
@@ -153,7 +154,7 @@ class GaussianDiffusion:
         count = free[:, :nc].flatten(1).sum(1)
         if blocks is not None:
             ce = blocks.cross_entropy(out, blocks.block_codes(x0))
-            block_free = free[:, blocks.offsets]
+            block_free = free.index_select(1, blocks.offsets)
             total = total + torch.where(block_free, ce, 0.0).sum(1)
             count = count + block_free.sum(1)
         return total / count.clamp(min=1)

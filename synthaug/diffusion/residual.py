@@ -162,12 +162,7 @@ class GaussianResidual:
         for j in narrow:
             codes[:, at: at + layout.cardinalities[j]] = 2.0 * np.eye(layout.cardinalities[j])[discrete[:, j]] - 1
             at += layout.cardinalities[j]
-        filled = np.empty_like(scores)
-        for start in range(0, len(scores), 4_096):
-            part = slice(start, start + 4_096)
-            known = torch.as_tensor(observed[part])
-            mu, _ = self._conditional(torch.as_tensor(scores[part]), known, torch.float64)
-            filled[part] = torch.where(known, torch.as_tensor(scores[part]), mu).numpy()
+        filled = np.concatenate([f.numpy() for f, _ in self._filled(scores, observed)] or [scores[:0]])
         self.feature_mean_ = codes.mean(0)
         self.cross_covariance_ = (filled - self.mean_).T @ (codes - self.feature_mean_) / max(len(scores), 1)
         self._tensors = {}
@@ -176,16 +171,24 @@ class GaussianResidual:
         """Expected sufficient statistics given the current Gaussian, in chunks of rows."""
         n, d = scores.shape
         total, outer = np.zeros(d), np.zeros((d, d))
-        for start in range(0, n, 4_096):
-            x = torch.as_tensor(scores[start: start + 4_096])
-            known = torch.as_tensor(observed[start: start + 4_096])
-            mu, cond_cov = self._conditional(x, known, torch.float64, full=True)
-            filled = torch.where(known, x, mu)
+        for filled, cond_cov in self._filled(scores, observed, full=True):
             total += filled.sum(0).numpy()
             outer += (filled.T @ filled + cond_cov.sum(0)).numpy()
         mean = total / n
         cov = outer / n - np.outer(mean, mean)
         return mean, (cov + cov.T) / 2 + self.ridge * np.eye(d)
+
+    def _filled(self, scores, observed, *, full=False, chunk=4_096):
+        """Chunks of ``scores`` with each unobserved score at its conditional mean given the observed ones.
+
+        Yields ``(filled, conditional covariances (B, d, d))`` with ``full=True``,
+        else ``(filled, conditional variances (B, d))``; float64 tensors.
+        """
+        for start in range(0, len(scores), chunk):
+            x = torch.as_tensor(scores[start: start + chunk])
+            known = torch.as_tensor(observed[start: start + chunk])
+            mu, spread = self._conditional(x, known, torch.float64, full=full)
+            yield torch.where(known, x, mu), spread
 
     # ------------------------------------------------------- conditionals
     def _tables(self, device, dtype):
@@ -196,7 +199,9 @@ class GaussianResidual:
             mode_dims = torch.as_tensor(self.layout.score_mode_dims(), device=device)
             cross = getattr(self, "cross_covariance_", None)
             cross = None if cross is None else torch.as_tensor(cross, dtype=dtype, device=device)
-            self._tensors[key] = (mean, cov, cov.diagonal().sqrt(), mode_dims, cross)
+            feature_mean = getattr(self, "feature_mean_", None)
+            feature_mean = None if feature_mean is None else torch.as_tensor(feature_mean, dtype=dtype, device=device)
+            self._tensors[key] = (mean, cov, cov.diagonal().sqrt(), mode_dims, cross, feature_mean)
         return self._tensors[key]
 
     @property
@@ -209,7 +214,7 @@ class GaussianResidual:
 
         With ``features=True`` also the predicted codes' deviations from their mean, ``(B, k)``.
         """
-        mean, cov, _, _, cross = self._tables(x.device, dtype)
+        mean, cov, _, _, cross, _ = self._tables(x.device, dtype)
         x = x.to(dtype)
         k = known.to(dtype)
         # block-diagonal (known block of the covariance, identity on the free dims): one batched Cholesky
@@ -250,7 +255,7 @@ class GaussianResidual:
         mean and ratio 1); on CUDA every row is, so that selecting them
         needs no host synchronisation.
         """
-        mean, _, scale, _, _ = self._tables(x.device, torch.float32)
+        mean, _, scale, _, _, _ = self._tables(x.device, torch.float32)
         known = self.known(x, given)
         b, d = known.shape
         x = x[:, :d]
@@ -273,7 +278,7 @@ class GaussianResidual:
 
     def _log_probabilities(self, deviations):
         """Predicted codes' deviations from their mean ``(B, k)`` → clamped log-probabilities of the levels."""
-        mean = torch.as_tensor(self.feature_mean_, dtype=deviations.dtype, device=deviations.device)
+        mean = self._tables(deviations.device, deviations.dtype)[5]
         return ((mean + deviations + 1) / 2).clamp(_PROB_FLOOR, 1.0).log()
 
     def prior_features(self, n, device):

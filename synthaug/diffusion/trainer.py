@@ -107,7 +107,7 @@ class DiffusionStep(_Step):
         b = x0.shape[0]
         cols = random_given_columns(b, self.lt.layout.n_columns, generator=g, device=device,
                                     p_unconditional=self.p_unconditional, always=self.always_column)
-        given = cols[:, self.lt.dim_to_column]
+        given = cols.index_select(1, self.lt.dim_to_column)
         cond = cols.float()
         if self.residual is not None:
             mu, ratio, predicted = self.residual.moments(x0, given, features=True)

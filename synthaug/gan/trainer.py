@@ -63,7 +63,7 @@ class GANStep:
             one = torch.nn.functional.one_hot(self._disc_to_column[blocks], n_columns).bool()
             cols = torch.cat([one, cols[n_cond:]])
         x = self.lt.gather(self.continuous, self.discrete, index)
-        return x, cols, cols[:, self.lt.dim_to_column]
+        return x, cols, cols.index_select(1, self.lt.dim_to_column)
 
     def _fake(self, x, cols, given):
         noise = torch.randn((x.shape[0], self.noise_dim), generator=self.generator, device=x.device)
@@ -86,7 +86,7 @@ class GANStep:
                                     p_unconditional=self.p_unconditional, always=self.always_column)
         source, _ = self.gan.sample(self.ema.model, torch.randn((b, self.noise_dim), generator=g, device=device),
                                     generator=g)
-        given = cols[:, self.lt.dim_to_column]
+        given = cols.index_select(1, self.lt.dim_to_column)
         return self._fake(source.clone(), cols, given), cols   # clone: out of inference mode
 
     def _private_step(self, index):
