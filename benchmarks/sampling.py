@@ -29,7 +29,7 @@ import warnings
 
 import torch
 
-from scale import SAMPLE_ROWS, grown_credit
+from scale import SAMPLE_ROWS, gemm_rate, grown_credit
 
 MATMUL = ("linear", "addmm")
 
@@ -43,18 +43,11 @@ def split(profile):
     return matmul, decode, total
 
 
-def gemm_rate(rows=4096, width=128, repeats=200):
-    a, w = torch.randn(rows, width), torch.randn(width, width)
-    for _ in range(5):
-        a @ w
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ w
-    return 2 * rows * width * width * repeats / (time.perf_counter() - start) / 1e9
-
-
 def forward_us_per_row(network, d_x, cond_dim, n_rows=4096, repeats=50, *, folded=False):
-    """Seconds per row (in µs) of the denoiser's forward pass; ``folded``: with the condition part precomputed."""
+    """Seconds per row (in µs) of the denoiser's forward pass; ``folded``: with the condition part precomputed.
+
+    ``cond_dim`` counts every condition column, the skip features included.
+    """
     x = torch.randn(n_rows, d_x)
     cond, t = torch.zeros(n_rows, cond_dim), torch.full((1,), 500)
     kwargs = {"cond_part": network.condition_part(cond)} if folded else {"cond": cond}
@@ -89,7 +82,7 @@ def main(argv=None):
         if name != "diffusion":
             continue
         net = model.network_
-        dims = (net.inp.in_features - net.cond_dim, net.cond_dim)
+        dims = (net.inp.in_features - net.cond_dim, net.cond_dim + net.skip_dim)
         folded = net.folded()
         print(f"denoiser forward: module {forward_us_per_row(net, *dims):.2f} µs/row, folded (as sampling runs it) "
               f"{forward_us_per_row(folded, *dims, folded=True):.2f} µs/row")

@@ -28,6 +28,7 @@ Examples (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import resource
 import subprocess
@@ -159,7 +160,25 @@ def run_child(python, args):
     if done.returncode:
         return {"model": args.get("model_name", args.get("name")), "rows": args.get("n", args.get("n_rows")),
                 "error": (done.stderr.strip().splitlines() or ["failed"])[-1][:200]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    # when it ran and how fast the cores multiplied: --reuse mixes runs, and a shared machine's speed moves
+    record["measured"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if args.get("kind") != "peer":
+        record["gemm_gflops"] = gemm_rate()
+    return record
+
+
+def gemm_rate(rows=4096, width=128, repeats=200):
+    """GFLOP/s of a 4,096 × 128 · 128 × 128 float32 product (a denoiser layer's shape) on this process's threads."""
+    import torch
+
+    a, w = torch.randn(rows, width), torch.randn(width, width)
+    for _ in range(5):
+        a @ w
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ w
+    return 2 * rows * width * width * repeats / (time.perf_counter() - start) / 1e9
 
 
 def plot(records, path):
@@ -199,26 +218,29 @@ def markdown(records, streams):
              "`python benchmarks/scale.py` — each figure from a fresh process. Epoch = encoder fit and transform "
              "plus n / batch steps at the measured step time; sampling = 200,000 rows with `sample` at default "
              "settings; peak = the process's peak resident memory (input table included). SDV peers at 100k rows "
-             "(CTGAN: 1 epoch).", "",
+             "(CTGAN: 1 epoch). Measured: when the row's process ran (\"earlier\": a record kept by `--reuse` "
+             "from before rows were dated); GEMM: GFLOP/s of a 4,096 × 128 · 128 × 128 product measured just "
+             "after it (the shared cores' speed moves between runs).", "",
              "| model | rows × columns | s / epoch | s / epoch / 1k rows | sample rows/s | peak MiB | fit MiB beyond "
-             "the input | encoded MiB |",
-             "|---|---|---|---|---|---|---|---|"]
+             "the input | encoded MiB | measured | GEMM GFLOP/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         size = f"{r['rows']:,} × {r.get('columns', 14)}"
         if "error" in r:
-            lines.append(f"| {r['model']} | {size} | failed: {r['error']} |  |  |  |  |  |")
+            lines.append(f"| {r['model']} | {size} | failed: {r['error']} |  |  |  |  |  |  |  |")
             continue
         lines.append(f"| {r['model']} | {size} | {fmt(r.get('epoch_s'), 1)} | "
                      f"{fmt(r.get('epoch_s_per_1k_rows'), 3)} | {r['sample_rows_per_s']:,.0f} | "
                      f"{fmt(r.get('fit_peak_mib'), 0)} | {fmt(r.get('fit_extra_mib'), 0)} | "
-                     f"{fmt(r.get('encoded_mib'), 1)} |")
+                     f"{fmt(r.get('encoded_mib'), 1)} | {r.get('measured', 'earlier')} | "
+                     f"{fmt(r.get('gemm_gflops'), 0)} |")
     for s in streams:
         if "error" in s:
             lines += ["", f"Streaming with {s['model']} failed: {s['error']}"]
             continue
         lines += ["", f"Streaming: `sample_to` wrote {s['rows']:,} rows ({s['model']}) as {s['shards']} Parquet "
                       f"shards ({s['parquet_mib']:.0f} MiB) in {s['seconds']:.0f} s ({s['rows_per_s']:,.0f} rows/s) "
-                      f"with peak memory {s['peak_mib']:.0f} MiB."]
+                      f"with peak memory {s['peak_mib']:.0f} MiB (measured {s.get('measured', 'earlier')})."]
     lines += ["", "![scaling curves](images/scale.png)", "", END]
     return "\n".join(lines)
 
