@@ -232,6 +232,7 @@ class GaussianDiffusion:
         ab_table = self.alphas_cumprod
         prev_x0, prev_h = None, None
         draw = solver == "ddim" and categorical == "sample" and self.layout is not None and self.layout.n_discrete
+        fixed = self._given_codes(given, x_given) if self.layout is not None and self.layout.n_discrete else None
         for i, t_now in enumerate(ts):
             # one timestep for the whole batch: shape (1,), broadcast by the network and the tables
             t = torch.full((1,), int(t_now), device=x.device, dtype=torch.long)
@@ -243,7 +244,7 @@ class GaussianDiffusion:
                 # reverse kernel of one categorical variable at any step size (the mean
                 # plug-in drifts towards majority levels when steps are few).
                 x0_c, probs = self._denoise(model, x, t, cond, constraints)
-                x0, _ = self._draw_blocks(x0_c, probs, given, x_given, generator)
+                x0, _ = self._draw_blocks(x0_c, probs, given, x_given, fixed, generator)
             else:
                 x0, logits = self._mean_estimate(model, x, t, cond, constraints, given, x_given)
             if last:
@@ -270,18 +271,27 @@ class GaussianDiffusion:
             prev_x0, prev_h = x0, h
         if logits is None:
             return x0, None
-        return self._draw_blocks(x0, logits, given, x_given, generator)
+        return self._draw_blocks(x0, logits, given, x_given, fixed, generator)
 
     def ddim_sample(self, model, noise, *, steps=50, eta=0.0, **kwargs):
         """DDIM sampling; see :meth:`sample`."""
         return self.sample(model, noise, steps=steps, solver="ddim", eta=eta, **kwargs)
 
-    def _draw_blocks(self, x0, probs, given, x_given, generator):
-        """Draw each free block's level from its probabilities; ``(x0 with ±1 blocks and given dims, codes)``."""
+    def _given_codes(self, given, x_given):
+        """``(which blocks are given (B, n_disc), their codes)`` for the whole sampling loop, or None."""
+        if given is None:
+            return None
+        _, blocks = self._tables(x_given.device)
+        return given.index_select(1, blocks.offsets), blocks.block_codes(x_given)
+
+    def _draw_blocks(self, x0, probs, given, x_given, fixed, generator):
+        """Draw each free block's level from its probabilities; ``(x0 with ±1 blocks and given dims, codes)``.
+
+        ``fixed`` (from :meth:`_given_codes`) keeps the given blocks' levels.
+        """
         _, blocks = self._tables(x0.device)
         codes = blocks.draw_codes(probs, generator)
-        if given is not None:
-            given_codes = blocks.block_codes(x_given)
-            codes = torch.where(given[:, blocks.offsets], given_codes, codes)
+        if fixed is not None:
+            codes = torch.where(fixed[0], fixed[1], codes)
         x0 = blocks.to_model(x0[:, : self.layout.n_continuous], codes)
         return self._with_given(x0, given, x_given), codes

@@ -34,6 +34,8 @@ its training step and its sampler; a plain object holding two small tensors.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
@@ -45,6 +47,17 @@ __all__ = ["GaussianResidual"]
 _EM_TOL = 1e-5
 # predicted level probabilities are clamped to [this, 1] before their logarithm is taken
 _PROB_FLOOR = 0.01
+
+
+class _Tables(NamedTuple):
+    """A fitted :class:`GaussianResidual`'s arrays as tensors on one device."""
+
+    mean: torch.Tensor          # (d,) score means
+    covariance: torch.Tensor    # (d, d)
+    scale: torch.Tensor         # (d,) marginal standard deviations
+    mode_dims: torch.Tensor     # (d,) model-space dim of each score's continuous mode, −1 if none
+    cross: torch.Tensor | None         # (d, k) covariance of the scores with the predicted codes
+    feature_mean: torch.Tensor | None  # (k,) mean ±1 code of the predicted levels
 
 
 class GaussianResidual:
@@ -192,16 +205,17 @@ class GaussianResidual:
 
     # ------------------------------------------------------- conditionals
     def _tables(self, device, dtype):
+        """The fitted arrays as tensors on ``device`` (a :class:`_Tables`), built once per device and dtype."""
         key = (str(device), dtype)
         if key not in self._tensors:
-            cov = torch.as_tensor(self.covariance_, dtype=dtype, device=device)
-            mean = torch.as_tensor(self.mean_, dtype=dtype, device=device)
-            mode_dims = torch.as_tensor(self.layout.score_mode_dims(), device=device)
-            cross = getattr(self, "cross_covariance_", None)
-            cross = None if cross is None else torch.as_tensor(cross, dtype=dtype, device=device)
-            feature_mean = getattr(self, "feature_mean_", None)
-            feature_mean = None if feature_mean is None else torch.as_tensor(feature_mean, dtype=dtype, device=device)
-            self._tensors[key] = (mean, cov, cov.diagonal().sqrt(), mode_dims, cross, feature_mean)
+            def tensor(name):
+                value = getattr(self, name, None)
+                return None if value is None else torch.as_tensor(value, dtype=dtype, device=device)
+
+            cov = tensor("covariance_")
+            self._tensors[key] = _Tables(tensor("mean_"), cov, cov.diagonal().sqrt(),
+                                         torch.as_tensor(self.layout.score_mode_dims(), device=device),
+                                         tensor("cross_covariance_"), tensor("feature_mean_"))
         return self._tensors[key]
 
     @property
@@ -214,7 +228,8 @@ class GaussianResidual:
 
         With ``features=True`` also the predicted codes' deviations from their mean, ``(B, k)``.
         """
-        mean, cov, _, _, cross, _ = self._tables(x.device, dtype)
+        tables = self._tables(x.device, dtype)
+        mean, cov, cross = tables.mean, tables.covariance, tables.cross
         x = x.to(dtype)
         k = known.to(dtype)
         # block-diagonal (known block of the covariance, identity on the free dims): one batched Cholesky
@@ -238,7 +253,7 @@ class GaussianResidual:
 
     def known(self, x, given):
         """Known scores ``(B, d)``: given (``given`` (B, width)) and in their continuous mode in ``x`` (B, width)."""
-        mode_dims = self._tables(x.device, torch.float32)[3]
+        mode_dims = self._tables(x.device, torch.float32).mode_dims
         d = self.layout.n_continuous
         in_mode = (x.index_select(1, mode_dims.clamp(min=0)) > 0) | (mode_dims < 0)
         return given[:, :d] & in_mode
@@ -255,7 +270,8 @@ class GaussianResidual:
         mean and ratio 1); on CUDA every row is, so that selecting them
         needs no host synchronisation.
         """
-        mean, _, scale, _, _, _ = self._tables(x.device, torch.float32)
+        tables = self._tables(x.device, torch.float32)
+        mean, scale = tables.mean, tables.scale
         known = self.known(x, given)
         b, d = known.shape
         x = x[:, :d]
@@ -278,7 +294,7 @@ class GaussianResidual:
 
     def _log_probabilities(self, deviations):
         """Predicted codes' deviations from their mean ``(B, k)`` → clamped log-probabilities of the levels."""
-        mean = self._tables(deviations.device, deviations.dtype)[5]
+        mean = self._tables(deviations.device, deviations.dtype).feature_mean
         return ((mean + deviations + 1) / 2).clamp(_PROB_FLOOR, 1.0).log()
 
     def prior_features(self, n, device):
@@ -288,7 +304,7 @@ class GaussianResidual:
     def to_residual(self, x, given, mu, ratio):
         """Rows ``x`` (B, width) with each free score mapped to ``m + (x − μ)·ratio`` (clamped to ``clip``)."""
         d = self.layout.n_continuous
-        mean = self._tables(x.device, torch.float32)[0]
+        mean = self._tables(x.device, torch.float32).mean
         y = mean + (x[:, :d] - mu) * ratio
         if self.clip is not None:
             y = y.clamp(-self.clip, self.clip)
@@ -297,7 +313,7 @@ class GaussianResidual:
     def from_residual(self, y, given, mu, ratio):
         """The scores ``(B, d)`` of rows ``y`` (B, width) with the map of :meth:`to_residual` undone (clamped)."""
         d = self.layout.n_continuous
-        mean = self._tables(y.device, torch.float32)[0]
+        mean = self._tables(y.device, torch.float32).mean
         x = mu + (y[:, :d] - mean) / ratio
         if self.clip is not None:
             x = x.clamp(-self.clip, self.clip)
@@ -305,5 +321,5 @@ class GaussianResidual:
 
     def transform_bounds(self, low, high, mu, ratio):
         """Interval bounds ``(n_continuous,)`` on scores → per-row bounds ``(B, d)`` on the mapped scores."""
-        mean = self._tables(mu.device, torch.float32)[0]
+        mean = self._tables(mu.device, torch.float32).mean
         return mean + (low - mu) * ratio, mean + (high - mu) * ratio
