@@ -17,6 +17,10 @@ Usage (from the repository root)::
 
     python benchmarks/sampling.py
     python benchmarks/sampling.py --compile
+    PYTHONPATH=OLD_CHECKOUT python benchmarks/sampling.py   # an older commit (git worktree add OLD_CHECKOUT REV)
+
+Runs of two versions are comparable only when made one after the other on
+the same cores (the GEMM line shows how fast they were).
 """
 
 from __future__ import annotations
@@ -82,7 +86,7 @@ def main(argv=None):
         if name != "diffusion":
             continue
         net = model.network_
-        dims = (net.inp.in_features - net.cond_dim, net.cond_dim + net.skip_dim)
+        dims = (net.inp.in_features - net.cond_dim, net.cond_dim + getattr(net, "skip_dim", 0))   # (older code: none)
         folded = net.folded()
         print(f"denoiser forward: module {forward_us_per_row(net, *dims):.2f} µs/row, folded (as sampling runs it) "
               f"{forward_us_per_row(folded, *dims, folded=True):.2f} µs/row")
