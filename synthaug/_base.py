@@ -57,7 +57,10 @@ def resolve_device(device):
     """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available; use device='auto' or 'cpu'.")
     return dev
@@ -182,6 +185,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         table = frame
         discrete = list(self.discrete_columns) if self.discrete_columns is not None else []
         if y is not None:
+            if _TARGET in frame.columns:
+                raise ValueError(f"X has a column named {_TARGET!r}, the name synthaug gives the class column "
+                                 "of fit(X, y); rename it.")
             y_series, self.target_schema_ = check_target(y, len(frame))
             table = frame.reset_index(drop=True).assign(**{_TARGET: y_series})
             discrete.append(_TARGET)
@@ -305,6 +311,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     def _learn_classes(self, y_series):
         """``classes_`` (sorted when they can be) and ``class_prior_`` from the labels; returns the counts."""
         counts = y_series.value_counts()
+        counts = counts[counts > 0]     # a categorical's unused categories are not classes
         self.classes_ = np.asarray(counts.sort_index().index) if _sortable(counts.index) \
             else np.asarray(counts.index)
         counts = counts.reindex(self.classes_)
@@ -580,9 +587,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
     def _sample_table(self, n, conditions, y, rng):
         """``(frame, labels or None)``: decoded rows under the conditions, and their classes."""
-        parsed = parse_conditions(self.encoder_, conditions)
-        if _TARGET in parsed.exact or _TARGET in parsed.allowed:
-            raise ValueError("Condition on the class with y=..., not conditions=.")
+        parsed = parse_conditions(self.encoder_, conditions)   # the class is not a condition: it is y=
         conditional = hasattr(self, "classes_")
         given_frame = None
         if conditional:
@@ -604,12 +609,18 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     def _requested_labels(self, n, y, rng):
         if y is None:
             return rng.choice(self.classes_, size=n, p=self.class_prior_)
+        if isinstance(y, (set, frozenset, dict)):
+            raise TypeError(f"y must be one class or a sequence of n classes (one per row), got a "
+                            f"{type(y).__name__}.")
         if np.ndim(y) == 0:
             labels = np.repeat(np.asarray([y], dtype=object), n)
         else:
             labels = np.asarray(y, dtype=object)
+            if labels.ndim == 2 and labels.shape[1] == 1:
+                labels = labels[:, 0]
             if labels.shape != (n,):
-                raise ValueError(f"y has {labels.size} labels but n={n} rows were requested.")
+                raise ValueError(f"y must hold one class per requested row: n={n} rows, but y has shape "
+                                 f"{labels.shape}.")
         known = set(self.classes_.tolist())
         unknown = [v for v in pd.unique(labels) if v not in known]
         if unknown:

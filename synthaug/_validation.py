@@ -24,8 +24,11 @@ class TableSchema:
     columns: list
     dtypes: dict
     array_dtype: object = None
+    columns_name: object = None   # a DataFrame's ``columns.name``, given back
 
     def wrap(self, frame: pd.DataFrame):
+        if self.container == "frame" and self.columns_name is not None:
+            frame = frame.rename_axis(columns=self.columns_name)
         if self.container == "array":
             return frame.to_numpy(dtype=self.array_dtype)
         if self.container == "list":
@@ -69,14 +72,19 @@ def check_table(X, *, name="X", min_rows=2, allow_constant=False):
     """Validate a table and return ``(frame, schema)``.
 
     ``frame`` is a DataFrame view/copy of ``X`` that callers may read but must
-    not modify. ``allow_constant`` accepts constant columns (a batch to
-    impute may hold one value in a column; a table to learn from may not).
+    not modify. ``allow_constant`` accepts constant and entirely missing
+    columns (a batch to impute may hold one value in a column, or none — a
+    fitted model fills that column from the others; a table to learn from
+    may not).
     """
     if sp.issparse(X):
         raise TypeError(f"{name} is a sparse matrix; sparse input is not supported, pass a dense array or DataFrame.")
+    if isinstance(X, pd.Series):
+        raise ValueError(f"{name} is a pandas Series; a table needs columns: pass X.to_frame() for a single "
+                         "column.")
     if isinstance(X, pd.DataFrame):
         frame = X
-        schema = TableSchema("frame", list(X.columns), X.dtypes.to_dict())
+        schema = TableSchema("frame", list(X.columns), X.dtypes.to_dict(), columns_name=X.columns.name)
     elif isinstance(X, (np.ndarray, list)) or hasattr(X, "__array__"):
         frame, schema = _array_to_frame(X)
         if isinstance(X, list):
@@ -115,8 +123,9 @@ def _check_column(series, name, allow_constant=False):
         if np.isinf(values).any():
             raise ValueError(f"Column {col!r} of {name} contains infinite values.")
     n_missing = int(series.isna().sum())
-    if n_missing == len(series) and len(series) > 1:   # (one row with a missing cell is a row to impute)
-        raise ValueError(f"Column {col!r} of {name} is entirely missing; drop it.")
+    if n_missing == len(series) and not allow_constant:
+        raise ValueError(f"Column {col!r} of {name} is entirely missing; there is nothing to learn it from: "
+                         "drop it.")
     n_distinct = series.nunique(dropna=True) + (1 if n_missing else 0)
     if n_distinct < 2 and not allow_constant:
         raise ValueError(f"Column {col!r} of {name} is constant (one value in every row); drop it "
@@ -132,6 +141,12 @@ def _isna_scalar(v):
 
 def check_target(y, n_rows, *, name="y"):
     """Validate a 1-D target of ``n_rows`` labels; return ``(series, schema)``."""
+    if y is None:
+        raise ValueError(f"{name} is required: one label per row of X.")
+    if np.ndim(y) == 0:
+        hint = f" (to use the column {y!r} of X, pass X.drop(columns={y!r}) and X[{y!r}])" \
+            if isinstance(y, str) else ""
+        raise ValueError(f"{name} must be an array of labels, one per row of X; got the single value {y!r}{hint}.")
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise ValueError(f"{name} must be 1-D; got a DataFrame with {y.shape[1]} columns.")

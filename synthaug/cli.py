@@ -189,13 +189,39 @@ def cmd_impute(args):
           f"({how}) in {time.perf_counter() - start:.1f} s → {', '.join(map(str, paths))}")
 
 
+def _conditions(model, texts):
+    """``(conditions, class)`` from the ``--condition`` arguments; the class column of a model fitted
+    with ``--target`` is conditioned through ``y`` (one class for every row)."""
+    target = getattr(model, "target_schema_", None)
+    target = None if target is None else target.name
+    conditions, label = {}, None
+    for text in texts:
+        name = text.split("=", 1)[0]
+        if name in conditions or (name == target and label is not None):
+            raise _UserError(f"--condition on {name!r} is given twice; give one COL=VALUE, COL=A,B or "
+                             "COL=LOW..HIGH per column.")
+        if target is not None and name == target:
+            label = _class_label(model, name, text.split("=", 1)[1])
+            continue
+        conditions.update([_parse_condition(model, text)])
+    return conditions, label
+
+
+def _class_label(model, name, raw):
+    for level in model.classes_:
+        if str(level) == raw:
+            return level
+    raise _UserError(f"--condition on the class column {name!r}: {raw!r} is not one of its classes "
+                     f"{[str(c) for c in model.classes_]} (one class per call).")
+
+
 def _parse_condition(model, text):
     """``COL=VALUE``, ``COL=A,B,C`` (a set) or ``COL=LOW..HIGH`` (an interval)."""
     if "=" not in text:
         raise _UserError(f"--condition {text!r}: expected COL=VALUE, COL=A,B or COL=LOW..HIGH.")
     name, raw = text.split("=", 1)
     enc = model.encoder_
-    if name not in enc.columns_:
+    if name not in enc.columns_ or name not in model.schema_.columns:
         raise _UserError(f"--condition: unknown column {name!r}; columns are {list(model.schema_.columns)}.")
     kind = enc.kinds_[name]
     if ".." in raw and kind != "categorical":
@@ -238,11 +264,13 @@ def cmd_sample(args):
         raise _UserError(f"{args.out}: a table model writes CSV or Parquet.")
     from .distributed import init_from_env
 
+    if args.n < 1:
+        raise _UserError(f"-n must be at least 1 (the rows to write), got {args.n}.")
     init_from_env()   # under torchrun each process writes its own shards of a folder
-    conditions = dict(_parse_condition(model, c) for c in args.condition or [])
+    conditions, label = _conditions(model, args.condition or [])
     start = time.perf_counter()
     paths = model.sample_to(args.out, args.n, batch_size=args.batch_size, conditions=conditions or None,
-                            random_state=args.seed)
+                            y=label, random_state=args.seed)
     where = args.out if len(paths) == 1 else f"{len(paths)} shards in {args.out}"
     print(f"wrote {args.n} rows in {time.perf_counter() - start:.1f} s → {where}")
 

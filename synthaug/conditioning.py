@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .encoding.columns import _to_grid
 from .encoding.layout import Constraints
 
 #: Name of the class column in the encoded table of a model fitted with ``y``.
@@ -104,8 +105,11 @@ def parse_conditions(encoder, conditions):
     if not isinstance(conditions, dict):
         raise TypeError(f"conditions must be a dict mapping column to value, got {type(conditions).__name__}.")
     for name, value in conditions.items():
-        if name not in encoder.encoders_:
-            raise ValueError(f"Unknown condition column {name!r}; columns are {list(encoder.columns_)}.")
+        if name not in encoder.encoders_ or name == TARGET_COLUMN:
+            columns = [c for c in encoder.columns_ if c != TARGET_COLUMN]
+            hint = " (the class of a model fitted with y is chosen with y=)" if TARGET_COLUMN in encoder.columns_ \
+                else ""
+            raise ValueError(f"Unknown condition column {name!r}; columns are {columns}{hint}.")
         kind = encoder.kinds_[name]
         enc = encoder.encoders_[name]
         ci, di = encoder.layout_.column_parts[encoder.columns_.index(name)]
@@ -114,7 +118,10 @@ def parse_conditions(encoder, conditions):
                 raise ValueError(f"Condition on {name!r}: an interval needs a numeric or datetime column; "
                                  "give a value or a list of values.")
             lo, hi = _interval_floats(encoder, name, value)
-            _parse_interval(parsed, name, enc, ci, di, lo, hi)
+            if lo == hi:     # a point interval is the exact value
+                _parse_exact(parsed, encoder, name, value[0])
+                continue
+            _parse_interval(parsed, encoder, name, enc, ci, di, lo, hi)
             parsed.intervals[name] = (value[0], value[1])
         elif isinstance(value, (list, set, frozenset, np.ndarray, pd.Index, pd.Series)):
             values = list(value)
@@ -144,7 +151,12 @@ def _interval_floats(encoder, name, value):
 
 
 def _datetime_ns(encoder, name, v):
-    ts = pd.Timestamp(v)
+    try:
+        ts = pd.Timestamp(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"Condition on {name!r}: {v!r} is not a date or time.") from None
+    if ts is pd.NaT:
+        raise ValueError(f"Condition on {name!r}: {v!r} is not a date or time.")
     tz = encoder.datetime_info_.get(name)
     if tz is not None:
         ts = ts.tz_localize(tz) if ts.tzinfo is None else ts
@@ -154,12 +166,28 @@ def _datetime_ns(encoder, name, v):
     return float(ts.as_unit("ns").value)
 
 
-def _parse_interval(parsed, name, enc, ci, di, lo, hi):
+def _timestamp(encoder, name, ns):
+    """The instant ``ns`` (UTC nanoseconds, as :func:`_datetime_ns` gives) in the column's own time zone."""
+    tz = encoder.datetime_info_.get(name)
+    ts = pd.Timestamp(int(round(ns)))
+    return ts.tz_localize("UTC").tz_convert(tz) if tz is not None else ts
+
+
+def _shown(encoder, name, v):
+    """A bound of column ``name`` as the user writes it: a date for datetime columns, else a number."""
+    return str(_timestamp(encoder, name, v)) if encoder.kinds_[name] == "datetime" else f"{v:g}"
+
+
+def _parse_interval(parsed, encoder, name, enc, ci, di, lo, hi):
+    if getattr(enc, "integral", False) and np.ceil(lo) > np.floor(hi):
+        raise ValueError(f"Condition on {name!r}: [{lo:g}, {hi:g}] holds no whole number, and the column "
+                         "holds only whole numbers.")
     bounds = enc.z_bounds(lo, hi)
     spikes_in = (enc.spikes_ >= lo) & (enc.spikes_ <= hi)
     if bounds is None and not spikes_in.any():
-        raise ValueError(f"Condition on {name!r}: no training value lies in [{lo:g}, {hi:g}] "
-                         f"(training range [{enc.min_:g}, {enc.max_:g}]).")
+        raise ValueError(f"Condition on {name!r}: no training value lies in [{_shown(encoder, name, lo)}, "
+                         f"{_shown(encoder, name, hi)}] (training range [{_shown(encoder, name, enc.min_)}, "
+                         f"{_shown(encoder, name, enc.max_)}]).")
     if di is not None:
         allowed = np.zeros(enc.n_levels, dtype=bool)
         if bounds is not None:
@@ -217,7 +245,12 @@ def _parse_exact(parsed, encoder, name, value):
         v = _datetime_ns(encoder, name, value) if kind == "datetime" else _as_float(name, value)
         if not enc.min_ <= v <= enc.max_:
             raise ValueError(f"Condition on {name!r}: {value!r} is outside the training range "
-                             f"[{enc.min_:g}, {enc.max_:g}].")
+                             f"[{_shown(encoder, name, enc.min_)}, {_shown(encoder, name, enc.max_)}].")
+        if kind != "datetime" and _to_grid(v, getattr(enc, "integral", False), getattr(enc, "step", None)) != v:
+            grid = "whole numbers" if enc.integral else f"multiples of {enc.step:g}"
+            raise ValueError(f"Condition on {name!r}: {value!r} cannot occur; the column holds only {grid}.")
+        if kind == "datetime":   # written back in the column's own time zone (or naive, as fitted)
+            value = _timestamp(encoder, name, v)
     parsed.exact[name] = value
 
 

@@ -167,7 +167,8 @@ def _drawn_cells(draws, col, rows):
 
 
 def _not_calibrated(reason):
-    warnings.warn(f"impute: {reason}; the draws are not calibrated. Pass calibrate=False to silence this.",
+    warnings.warn(f"impute: {reason}; the draws are not calibrated. Pass calibrate=False (CLI: --no-calibrate) to "
+                  "silence this.",
                   UserWarning, stacklevel=4)
 
 
@@ -229,6 +230,7 @@ class ImputerMixin:
                              f"{self.n_features_in_} features as input.")
         else:
             frame = frame.set_axis(self.schema_.columns, axis=1)
+        self._check_impute_values(frame)
         rng = self._call_rng(random_state)
         if n_draws is None:
             draws = [self._impute_point(frame, rng)]
@@ -239,6 +241,25 @@ class ImputerMixin:
         original_columns = list(X.columns) if schema.container == "frame" else None
         wrapped = [schema.wrap(d[original_columns] if original_columns is not None else d) for d in draws]
         return wrapped[0] if n_draws is None else wrapped
+
+    def _check_impute_values(self, frame):
+        """``ValueError`` naming the column for observed values the model cannot take as given.
+
+        Every row is checked, also those with nothing to fill: a category
+        unseen at fit, or datetimes whose time zone (or its absence) differs
+        from the training column's.
+        """
+        fitted = self.schema_.dtypes
+        for col in frame.columns:
+            enc, kind = self.encoder_.encoders_.get(col), self.encoder_.kinds_.get(col)
+            if kind == "categorical":
+                enc.codes_for(frame[col].dropna(), name=col)      # raises on a level unseen at fit
+            elif kind == "datetime" and pd.api.types.is_datetime64_any_dtype(frame[col].dtype):
+                tz_now, tz_fit = getattr(frame[col].dtype, "tz", None), getattr(fitted.get(col), "tz", None)
+                if (tz_now is None) != (tz_fit is None):
+                    raise ValueError(f"Column {col!r} of X is {'naive' if tz_now is None else 'timezone-aware'} "
+                                     f"but was {'naive' if tz_fit is None else f'in time zone {tz_fit}'} at fit; "
+                                     "convert it with .dt.tz_localize / .dt.tz_convert first.")
 
     def _impute_once(self, frame, rng):
         missing = frame.isna()

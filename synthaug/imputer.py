@@ -116,14 +116,29 @@ class GenerativeImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Return ``X`` with every missing cell filled; same container, columns and dtypes."""
         check_is_fitted(self, "estimator_")
+        original = X
         X = self._to_nan(X)
         n_features = check_table(X, min_rows=1, allow_constant=True)[0].shape[1]
         if n_features != self.n_features_in_:
             raise ValueError(f"X has {n_features} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
         if self.sample_posterior:
-            return self.estimator_.impute(X, n_draws=1, random_state=self._seed)[0]
-        return self.estimator_.impute(X, random_state=self._seed)
+            filled = self.estimator_.impute(X, n_draws=1, random_state=self._seed)[0]
+        else:
+            filled = self.estimator_.impute(X, random_state=self._seed)
+        return self._with_original_dtypes(filled, original)
+
+    def _with_original_dtypes(self, filled, original):
+        """``filled`` with the integer (or boolean) dtypes a sentinel's NaN turned to float given back."""
+        if _is_na_marker(self.missing_values):
+            return filled
+        if isinstance(filled, pd.DataFrame) and isinstance(original, pd.DataFrame):
+            for col, dtype in original.dtypes.items():
+                if dtype.kind in "iub" and filled[col].dtype != dtype:
+                    filled[col] = filled[col].astype(dtype)
+            return filled
+        dtype = np.asarray(original).dtype
+        return filled.astype(dtype) if isinstance(filled, np.ndarray) and dtype.kind in "iub" else filled
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -24,16 +24,37 @@ def _table_format(path):
 
 
 def read_table(path):
-    """Read a CSV or Parquet file into a DataFrame."""
+    """Read a CSV or Parquet file into a DataFrame.
+
+    A CSV column whose every value is an ISO 8601 date or time (as
+    :func:`write_table` writes datetimes) is read as datetimes, so it is
+    modelled as one and not as a set of strings.
+    """
     fmt = _table_format(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such file.")
     if fmt == "csv":
-        return pd.read_csv(path)
+        return _parse_iso_datetimes(pd.read_csv(path))
     try:
         return pd.read_parquet(path)
     except ImportError:
         raise ImportError("Reading Parquet needs pyarrow: pip install 'synthaug[parquet]'.") from None
+
+
+def _parse_iso_datetimes(frame):
+    """``frame`` with each text column that holds only ISO 8601 dates/times (and blanks) as datetimes."""
+    for col in frame.columns:
+        values = frame[col]
+        if values.dtype != object or values.isna().all():
+            continue
+        text = values.dropna()
+        if not all(isinstance(v, str) and v[:4].isdigit() and len(v) >= 7 and v[4] == "-" for v in text):
+            continue   # cheap screen before parsing: ISO dates start "YYYY-"
+        try:
+            frame[col] = pd.to_datetime(values, format="ISO8601")
+        except (TypeError, ValueError):
+            continue   # not all dates, or mixed time-zone offsets: stays text
+    return frame
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ __all__ = ["OverSamplerMixin", "PlausibilityFilter"]
 def check_resampling_target(y_series, name="y"):
     """Resampling needs ≥ 2 classes and ≥ 2 rows in each; a clear error otherwise."""
     counts = y_series.value_counts()
+    counts = counts[counts > 0]     # a categorical's unused categories are not classes (as in imbalanced-learn)
     if len(counts) < 2:
         raise ValueError(f"{name} holds a single class ({counts.index[0]!r}); resampling needs at least two.")
     lonely = counts[counts < 2]

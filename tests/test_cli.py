@@ -46,6 +46,25 @@ def test_fit_with_target_writes_label_column(files):
                  "--quiet"]) == 0
     assert main(["sample", str(model), "-n", "12", "--out", str(root / "xy.csv")]) == 0
     assert "Status" in pd.read_csv(root / "xy.csv").columns
+    # the class column is conditioned like any other (through y: one class for every row)
+    assert main(["sample", str(model), "-n", "12", "--out", str(root / "bad.csv"), "--condition", "Status=bad",
+                 "--condition", "Home=owner"]) == 0
+    out = pd.read_csv(root / "bad.csv")
+    assert (out["Status"] == "bad").all() and (out["Home"] == "owner").all()
+    assert main(["sample", str(model), "-n", "3", "--out", str(root / "x.csv"), "--condition", "Status=meh"]) == 2
+
+
+def test_csv_dates_are_read_as_datetimes(tmp_path):
+    from synthaug.io import read_table
+
+    frame = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=4, freq="D"),
+                          "code": ["2024-xx-yy", "a", "b", "c"],
+                          "stamp": ["2024-01-01T10:00:00", None, "2024-03-01T00:00:00", "2024-03-02T12:30:00"]})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    back = read_table(tmp_path / "d.csv")
+    assert pd.api.types.is_datetime64_any_dtype(back["when"]) and back["when"].equals(frame["when"])
+    assert pd.api.types.is_datetime64_any_dtype(back["stamp"]) and back["stamp"].isna().sum() == 1
+    assert back["code"].dtype == object
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -54,7 +73,10 @@ def test_fit_with_target_writes_label_column(files):
     (["sample", "{model}", "-n", "5", "--out", "x.csv", "--condition", "Nope=1"], "unknown column 'Nope'"),
     (["sample", "{model}", "-n", "5", "--out", "x.csv", "--condition", "Home=castle"], "castle"),
     (["sample", "{model}", "-n", "5", "--out", "x.csv", "--condition", "Age"], "COL=VALUE"),
-    (["sample", "{model}", "-n", "-3", "--out", "x.csv"], ">= 0"),
+    (["sample", "{model}", "-n", "-3", "--out", "x.csv"], "at least 1"),
+    (["sample", "{model}", "-n", "0", "--out", "x.csv"], "at least 1"),
+    (["sample", "{model}", "-n", "5", "--out", "x.csv", "--condition", "Age=30", "--condition", "Age=40"],
+     "'Age' is given twice"),
     (["fit", "{train}", "--out", "m.pkl", "--target", "Nope"], "--target 'Nope'"),
     (["sample", "{train}", "-n", "5", "--out", "x.csv"], "not a synthaug model"),
 ])

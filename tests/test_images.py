@@ -183,7 +183,7 @@ def test_bad_requests(fitted, digits):
         fitted.sample(3, y=42)
     with pytest.raises(ValueError, match="conditions"):
         fitted.sample(3, conditions={"x0": 1})
-    with pytest.raises(ValueError, match="3 labels but n=4"):
+    with pytest.raises(ValueError, match="n=4 rows, but y has shape \\(3,\\)"):
         fitted.sample(4, y=[1, 2, 3])
     with pytest.raises(ValueError, match="fitted on 1×8×8"):
         fitted.impute(np.zeros((2, 1, 9, 9)))

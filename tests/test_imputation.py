@@ -66,13 +66,53 @@ def test_column_order_is_aligned_by_name(holes, fitted):
 @pytest.mark.parametrize("change, error, match", [
     (lambda df: df.assign(extra=1.0), ValueError, "unseen at fit.*extra"),
     (lambda df: df.drop(columns="Age"), ValueError, "missing columns.*Age"),
-    (lambda df: df.assign(Age=np.nan), ValueError, "'Age'.*entirely missing"),
     (lambda df: df.assign(Income=np.inf), ValueError, "'Income'.*infinite"),
     (lambda df: df.assign(Home="castle"), ValueError, "castle"),
 ])
 def test_bad_input_is_named(holes, fitted, change, error, match):
     with pytest.raises(error, match=match):
         fitted.impute(change(holes))
+
+
+def test_a_column_missing_in_every_row_is_filled_from_the_others(holes, fitted):
+    batch = holes.head(12).assign(Age=np.nan)
+    out = fitted.impute(batch, random_state=0)
+    assert out["Age"].notna().all() and out["Age"].dtype == batch["Age"].dtype
+    observed = batch.notna()
+    pd.testing.assert_frame_equal(out[observed], batch[observed])
+    # fitting needs an observed value in every column
+    with pytest.raises(ValueError, match="'Age'.*entirely missing"):
+        tiny("diffusion").fit(holes.assign(Age=np.nan))
+
+
+def test_observed_values_of_complete_rows_are_checked_too(holes, fitted):
+    batch = load_credit().head(6)[list(holes.columns)].astype({"Age": float})
+    batch.loc[1, "Age"] = np.nan                  # something to fill in row 1
+    batch.loc[0, "Home"] = "castle"               # row 0 has nothing to fill
+    with pytest.raises(ValueError, match="'Home'.*castle"):
+        fitted.impute(batch)
+
+
+def test_time_zone_of_datetimes_must_match_the_fit(kind):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"w": pd.date_range("2024-01-01", periods=60, freq="D"), "x": rng.normal(size=60)})
+    model = tiny(kind, random_state=0).fit(df)
+    aware = df.assign(w=df["w"].dt.tz_localize("UTC"))
+    aware.loc[::5, "x"] = np.nan
+    with pytest.raises(ValueError, match="'w'.*timezone-aware.*naive at fit"):
+        model.impute(aware)
+
+
+def test_a_sentinel_keeps_integer_columns_integer(kind):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"age": rng.integers(20, 70, 80), "x": rng.normal(size=80)})
+    X["age"] = X["age"].where(rng.random(80) > 0.2, -1)
+    before = X.copy()
+    out = GenerativeImputer(tiny(kind, random_state=0), missing_values=-1, random_state=0).fit_transform(X)
+    assert out["age"].dtype == np.int64 and not (out["age"] == -1).any()
+    kept = X["age"] != -1
+    pd.testing.assert_series_equal(out["age"][kept], X["age"][kept])
+    pd.testing.assert_frame_equal(X, before)
 
 
 def test_bad_n_draws(holes, fitted):

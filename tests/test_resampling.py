@@ -28,6 +28,15 @@ def three_classes(n=240, seed=0):
     return X, pd.Series(y, name="label")
 
 
+def test_unused_categories_of_y_are_not_classes(credit, kind):
+    X, y = credit
+    y = y.astype(pd.CategoricalDtype(["bad", "good", "unknown"]))
+    X_res, y_res = tiny(kind, random_state=0).fit_resample(X, y)
+    counts = y_res.value_counts()
+    assert counts["bad"] == counts["good"] and counts["unknown"] == 0
+    assert y_res.dtype == y.dtype
+
+
 def test_binary_auto_balances_and_keeps_originals_first(credit, kind):
     X, y = credit
     X_before, y_before = X.copy(), y.copy()

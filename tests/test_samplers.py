@@ -126,9 +126,65 @@ def test_fit_with_y_returns_x_and_y(credit, kind):
     np.testing.assert_array_equal(y_arr.to_numpy(), labels)
     with pytest.raises(ValueError, match="meh"):
         model.sample(5, y="meh")
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="one class per requested row"):
         model.sample(5, y=["good"] * 4)
     assert model.classes_.tolist() == ["bad", "good"]
+    _, y_col = model.sample(3, y=np.array([["good"], ["bad"], ["good"]]))    # a column of labels
+    assert y_col.tolist() == ["good", "bad", "good"]
+    with pytest.raises(TypeError, match="set"):
+        model.sample(2, y={"good"})
+    with pytest.raises(ValueError, match="'Status'.*chosen with y="):
+        model.sample(2, conditions={"Status": "good"})
+
+
+def test_unused_categories_of_y_are_not_classes(credit, kind):
+    X = credit.drop(columns="Status")
+    y = credit["Status"].astype(pd.CategoricalDtype(["bad", "good", "unknown"]))
+    model = tiny(kind, random_state=0).fit(X, y)
+    assert model.classes_.tolist() == ["bad", "good"]
+    with pytest.raises(ValueError, match="'unknown'.*not seen during fit"):
+        model.sample(2, y="unknown")
+    _, y_new = model.sample(20)
+    assert y_new.dtype == y.dtype
+
+
+def test_a_column_named_like_the_class_column_is_refused(credit, kind):
+    X = credit.rename(columns={"Home": "__synthaug_target__"}).drop(columns="Status")
+    with pytest.raises(ValueError, match="__synthaug_target__.*rename"):
+        tiny(kind).fit(X, credit["Status"])
+
+
+def test_conditions_must_be_values_the_column_can_hold(fitted):
+    with pytest.raises(ValueError, match="'Age'.*40.5 cannot occur.*whole numbers"):
+        fitted.sample(3, conditions={"Age": 40.5})
+    with pytest.raises(ValueError, match="'Age'.*no whole number"):
+        fitted.sample(3, conditions={"Age": (40.2, 40.8)})
+    point = fitted.sample(4, conditions={"Age": (41, 41)})       # a point interval is the exact value
+    assert (point["Age"] == 41).all()
+
+
+def test_datetime_conditions_speak_in_dates(kind):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"w": pd.date_range("2024-01-01", periods=80, freq="D"), "x": rng.normal(size=80)})
+    model = tiny(kind, random_state=0).fit(df)
+    with pytest.raises(ValueError, match=r"'w'.*2030-01-01 00:00:00.*training range \[2024-01-01"):
+        model.sample(2, conditions={"w": ("2030-01-01", "2031-01-01")})
+    with pytest.raises(ValueError, match="'w'.*'notadate' is not a date"):
+        model.sample(2, conditions={"w": "notadate"})
+    aware = model.sample(3, conditions={"w": pd.Timestamp("2024-01-05", tz="UTC")})   # naive column, aware value
+    assert (aware["w"] == pd.Timestamp("2024-01-05")).all()
+
+
+def test_a_series_is_refused_and_columns_name_is_kept(credit, kind):
+    with pytest.raises(ValueError, match="Series.*to_frame"):
+        tiny(kind).fit(credit["Age"])
+    named = credit.rename_axis(columns="features")
+    assert tiny(kind, random_state=0).fit(named).sample(3).columns.name == "features"
+
+
+def test_bad_device_is_named(credit):
+    with pytest.raises(ValueError, match="device='gpu'"):
+        tiny("diffusion", device="gpu").fit(credit)
 
 
 def test_y_frequencies_follow_training(credit, kind):
@@ -212,6 +268,8 @@ def test_bad_tables_raise_named_errors(bad, error, match, kind):
 
 def test_bad_y_and_n(credit, fitted, kind):
     X = credit.drop(columns="Status")
+    with pytest.raises(ValueError, match="single value 'Status'.*X.drop"):
+        tiny(kind).fit(X, "Status")
     with pytest.raises(ValueError, match="labels"):
         tiny(kind).fit(X, credit["Status"].iloc[:-1])
     with pytest.raises(ValueError, match="missing"):

@@ -205,6 +205,8 @@ class TableEncoder:
         self.columns_ = list(X.columns)
         self.dtypes_ = X.dtypes.to_dict()
         self.kinds_, self.encoders_, self.datetime_info_ = {}, {}, {}
+        # exact bounds of integer columns: float64 holds integers exactly only up to 2**53
+        self.int_bounds_ = {}
         if self.epsilon is not None:
             return self._fit_private(X, discrete, rng)
         for name in self.columns_:
@@ -215,6 +217,8 @@ class TableEncoder:
                 enc = CategoricalColumn(max_levels=self.max_levels).fit(col)
             else:
                 values = self._to_float(name, col, kind, fitting=True)
+                if kind == "numeric" and pd.api.types.is_integer_dtype(col.dtype) and col.notna().any():
+                    self.int_bounds_[name] = (int(col.min()), int(col.max()))
                 integral, step = self._grid(name, col, kind, values)
                 enc = NumericColumn(spike_threshold=self.spike_threshold, n_knots=self.n_knots,
                                     integral=integral, step=step)
@@ -382,28 +386,34 @@ class TableEncoder:
                     return s.astype(np.float64)
             return s.astype(dtype)
         # numeric
+        bounds = getattr(self, "int_bounds_", {}).get(name)
         if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
             if np.isnan(values).any():
                 return values  # a numpy int column cannot hold NaN
-            return _to_int(values, dtype)
+            return _to_int(values, dtype, bounds)
         if isinstance(dtype, pd.api.extensions.ExtensionDtype):
             if pd.api.types.is_integer_dtype(dtype):
                 missing = np.isnan(values)
-                ints = _to_int(np.where(missing, 0.0, values), dtype.numpy_dtype)
+                ints = _to_int(np.where(missing, 0.0, values), dtype.numpy_dtype, bounds)
                 return pd.arrays.IntegerArray(ints, missing).astype(dtype) if missing.any() \
                     else pd.array(ints, dtype=dtype)
             return pd.Series(values).astype(dtype)
         return values.astype(dtype)
 
 
-def _to_int(values, dtype):
+def _to_int(values, dtype, bounds=None):
     """Round float ``values`` into integer ``dtype`` without wrapping around at its limits.
 
     ``float(np.iinfo(np.int64).max)`` is 2**63, which does not fit an int64:
-    clip to the largest float that does.
+    clip to the largest float that does. ``bounds`` (the training column's
+    exact integer min and max) are then applied in integer arithmetic, so
+    values beyond 2**53, which float64 rounds, stay within them.
     """
     info = np.iinfo(dtype)
     lo, hi = float(info.min), float(info.max)
     if int(hi) > info.max:
         hi = float(np.nextafter(hi, 0.0))
-    return np.clip(np.round(values), lo, hi).astype(dtype)
+    out = np.clip(np.round(values), lo, hi).astype(dtype)
+    if bounds is not None:
+        out = np.clip(out, np.asarray(bounds[0], dtype=dtype), np.asarray(bounds[1], dtype=dtype))
+    return out

@@ -236,6 +236,9 @@ def normalize_frame(frame, columns, kinds, formats=None):
         else:
             values = np.asarray(col, dtype=object).copy()
             values[pd.isna(values)] = np.nan
+            # True and "True" are one category: a boolean column read back from CSV is text
+            flags = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), dtype=bool, count=len(values))
+            values[flags] = [str(bool(v)) for v in values[flags]]
             values = pd.Series(values)
         out[name] = values.to_numpy()
     return pd.DataFrame(out, columns=columns)

@@ -125,3 +125,11 @@ def test_user_metadata_is_honoured(quick):
     assert "x" not in report.details["association_real"].columns
     shapes = report.details["column_shapes"].set_index("Column")
     assert shapes.loc["count", "Metric"] == "TVComplement"
+
+
+def test_booleans_read_back_as_text_are_the_same_category():
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"x": rng.normal(size=200), "flag": rng.random(200) < 0.4})
+    same = evaluate(real, real.sample(frac=1, random_state=1))
+    as_text = evaluate(real, real.sample(frac=1, random_state=1).assign(flag=lambda d: d["flag"].astype(str)))
+    assert as_text.scores["quality"] == pytest.approx(same.scores["quality"])
