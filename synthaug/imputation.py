@@ -154,7 +154,13 @@ def posterior_point_estimate(draws, like, *, integral=False, step=None):
     if pd.api.types.is_datetime64_any_dtype(dtype):
         ns = pd.Series(draws.ravel()).astype(dtype).array.asi8.reshape(draws.shape)   # UTC nanoseconds
         tz = getattr(dtype, "tz", None)
-        instants = pd.to_datetime(np.round(ns.mean(axis=0)).astype(np.int64), utc=tz is not None)
+        # the mean of the offsets from the first draw, in int64: float64 nanoseconds near 2020 are only
+        # exact to ~256 ns; then onto the column's time grid (day, hour, …) as sampled values are
+        mean = ns[0] + np.round((ns - ns[0]).mean(axis=0)).astype(np.int64)
+        if step:
+            unit = np.int64(round(step))
+            mean = (mean + unit // 2) // unit * unit
+        instants = pd.to_datetime(mean, utc=tz is not None)
         return pd.Series(instants.tz_convert(tz) if tz is not None else instants).astype(dtype).to_numpy()
     mean = np.asarray(draws, dtype=np.float64).mean(axis=0)
     mean = _to_grid(mean, integral or pd.api.types.is_integer_dtype(dtype), step)

@@ -221,6 +221,13 @@ def test_posterior_point_estimate_of_datetimes_is_the_mean_instant(tz):
     draws = stamps.to_numpy().reshape(2, 2)
     out = pd.Series(posterior_point_estimate(draws, stamps)).astype(stamps.dtype)
     assert list(out) == [stamps[0] + (stamps[2] - stamps[0]) / 2, stamps[1] + (stamps[3] - stamps[1]) / 2]
+    # on a daily grid the mean instant is rounded to the day, exactly (no float nanoseconds)
+    d = pd.Timestamp("2024-01-01")
+    days = np.array([[d, d], [d + pd.Timedelta(days=1), d + pd.Timedelta(days=2)],
+                     [d + pd.Timedelta(days=3), d + pd.Timedelta(days=3)]], dtype="datetime64[ns]")
+    like = pd.Series(days[:, 0])         # means: Jan 2 08:00 and Jan 2 16:00
+    day = pd.Series(posterior_point_estimate(days, like, step=86_400e9))
+    assert list(day) == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03")]
 
 
 # ---------------------------------------------------------------- calibrated multiple imputation
