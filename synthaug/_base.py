@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -72,6 +73,27 @@ def to_device(array, device):
     if device.type == "cuda":  # CUDA only: page-locked staging for a fast asynchronous copy
         return tensor.pin_memory().to(device, non_blocking=True)
     return tensor.to(device)
+
+
+def _check_warm_data(encoder, table):
+    """A warm start keeps the first fit's encoder: new levels are an error, values beyond its range a warning."""
+    beyond = []
+    for name in encoder.columns_:
+        enc, col = encoder.encoders_[name], table[name]
+        if encoder.kinds_[name] == "categorical":
+            try:
+                enc.codes_for(col.dropna(), name=name)
+            except ValueError as err:
+                raise ValueError(f"warm_start=True keeps the previous fit's encoder: {err} Set warm_start=False "
+                                 "to fit the new data afresh.") from None
+        elif encoder.kinds_[name] == "numeric" and col.notna().any():
+            values = pd.to_numeric(col, errors="coerce")
+            if values.min() < enc.min_ or values.max() > enc.max_:
+                beyond.append(name)
+    if beyond:
+        warnings.warn(f"warm_start=True keeps the previous fit's encoder, whose range the new values of {beyond} "
+                      "exceed: they are learnt as the nearest value in that range. Set warm_start=False to "
+                      "fit the new data afresh.", UserWarning, stacklevel=4)
 
 
 def _torch_generator(rng, device):
@@ -201,9 +223,14 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         private = self._budget is not None
         self._resolve_batch_and_lr(images=False)
         encoder_seed = int(rng.integers(2**31))
-        if self._take_warm_state("table") and list(self.encoder_.columns_) == list(table.columns):
-            pass   # warm start: the same encoder, so the networks' inputs mean what they meant
+        warm = self._take_warm_state("table")
+        if warm and list(self.encoder_.columns_) == list(table.columns):
+            # warm start: the same encoder, so the networks' inputs mean what they meant
+            _check_warm_data(self.encoder_, table)
         else:
+            if warm:
+                warnings.warn("warm_start=True: the columns differ from the previous fit's, so this fit starts "
+                              "afresh.", UserWarning, stacklevel=3)
             self.__dict__.pop("_warm_state", None)
             self.encoder_ = self._new_encoder(discrete, y is not None).fit(table, random_state=encoder_seed)
         if private and y is not None:
@@ -211,6 +238,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
             self.class_prior_ = (freq + 1e-12) / (freq + 1e-12).sum()
         encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
+        if self.checkpoint is not None:
+            # a checkpoint matches the rows as given, not their encoding (random dequantisation, and
+            # an encoder seeded afresh when random_state is None)
+            self._checkpoint_rows = pd.util.hash_pandas_object(table, index=False).to_numpy()
         return self._train(rng, "table", lambda generator: self._fit_table_model(encoded, generator))
 
     def _fit_table_model(self, encoded, generator):
@@ -470,8 +501,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         ``checkpoint_every`` steps.
         """
         # hashing the data is only needed to match a checkpoint file
+        rows = self.__dict__.pop("_checkpoint_rows", None)
         key = None if self.checkpoint is None else \
-            fingerprint(*data, params={k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS})
+            fingerprint(*(data if rows is None else (rows,)),
+                        params={k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS})
         start, history, before = 0, None, None
         warm = self.__dict__.pop("_warm_state", None)
         if warm is not None:
@@ -482,6 +515,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                                  f"shapes ({str(exc).splitlines()[0]}); set warm_start=False.") from None
             before = warm["history"]
         saved = TrainingState.load(self.checkpoint) if self.checkpoint is not None else None
+        if saved is not None and warm is not None and saved.get("complete"):
+            saved = None   # the previous fit's final checkpoint: a warm start goes on from it and overwrites it
         if saved is not None:
             if saved.get("fingerprint") != key:
                 raise ValueError(f"checkpoint {self.checkpoint} holds another fit (other data or parameters); "
@@ -493,7 +528,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
         def save(steps_done, hist):
             if rank == 0:   # one writer; every process resumes from the same file
-                state.save(self.checkpoint, step=steps_done, history=hist, fingerprint=key)
+                state.save(self.checkpoint, step=steps_done, history=hist, fingerprint=key,
+                           complete=steps_done >= n_steps)
 
         history = train(step, n_rows=n_rows, batch_size=max(1, self.batch_size_ // size), n_steps=n_steps,
                         generator=step.generator, device=self.device_, verbose=self.verbose and rank == 0,

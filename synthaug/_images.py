@@ -50,6 +50,8 @@ class ImageSamplerMixin:
         self.n_features_in_ = int(np.prod(self.image_shape_))
         labels = None
         self._budget = self._privacy_budget(len(images))
+        if self._budget is not None:   # the pixels' observed range is data: a private model keeps the public scale
+            self.image_scaler_.range_ = None
         if y is not None:
             labels = self._index_labels(y, len(images), rng)
         self._resolve_batch_and_lr(images=True)

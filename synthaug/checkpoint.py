@@ -62,10 +62,11 @@ class TrainingState:
         self.emas = dict(emas or {})
         self.generator = generator
 
-    def snapshot(self, *, step, history, fingerprint=None):
-        """Everything needed to continue, as CPU tensors and plain values."""
+    def snapshot(self, *, step, history, fingerprint=None, complete=False):
+        """Everything needed to continue, as CPU tensors and plain values (``complete``: the fit ended)."""
         return {
             "step": int(step), "history": {k: list(v) for k, v in history.items()}, "fingerprint": fingerprint,
+            "complete": bool(complete),
             "modules": {k: _cpu(m.state_dict()) for k, m in self.modules.items()},
             "optimizers": {k: _cpu(o.state_dict()) for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
@@ -100,6 +101,15 @@ class TrainingState:
     def load(path):
         """A snapshot from ``path``, or None when there is no file."""
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"checkpoint {path} is a folder; give a file path.")
         if not path.is_file():
             return None
-        return torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            snap = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:   # truncated, empty or not a checkpoint: torch, pickle and zip errors alike
+            raise ValueError(f"checkpoint {path} cannot be read ({type(exc).__name__}); delete it to start "
+                             "afresh.") from None
+        if not isinstance(snap, dict) or "fingerprint" not in snap:
+            raise ValueError(f"checkpoint {path} is not a synthaug checkpoint; delete it or choose another path.")
+        return snap

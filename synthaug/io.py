@@ -76,15 +76,19 @@ def atomic_path(path, *, keep_suffix=False):
             tmp.unlink()
 
 
-def write_table(frame, path):
-    """Write a DataFrame to CSV or Parquet, atomically (temporary name, then rename)."""
+def write_table(frame, path, *, schema=None):
+    """Write a DataFrame to CSV or Parquet, atomically (temporary name, then rename).
+
+    ``schema`` (a ``pyarrow.Schema``) fixes the Parquet column types, so that
+    shards of one output agree even when a column is empty in one of them.
+    """
     fmt = _table_format(path)
     with atomic_path(path) as tmp:
         if fmt == "csv":
             frame.to_csv(tmp, index=False)
         else:
             try:
-                frame.to_parquet(tmp, index=False)
+                frame.to_parquet(tmp, index=False, schema=schema)
             except ImportError:
                 raise ImportError("Writing Parquet needs pyarrow: pip install 'synthaug[parquet]'.") from None
     return Path(path)

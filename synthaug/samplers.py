@@ -734,7 +734,8 @@ class GANSampler(BaseGenerativeSampler):
                        p_conditional_rows=self.p_conditional_rows, p_unconditional=self.p_unconditional,
                        always_column=self._always_column(), generator=generator,
                        autocast=self._autocast(), sample_rate=rate,
-                       fake_batch=max(1, round(rate * len(encoded))) if private else None)
+                       # at least 2 generated rows: the generator's BatchNorm needs two per batch
+                       fake_batch=max(2, round(rate * len(encoded))) if private else None)
         monitor = self._coverage = None
         if not private:   # coverage is measured against the training data: not a private release
             coverage = self._coverage = ModeCoverage(*data, layout.cardinalities)   # also for coverage_

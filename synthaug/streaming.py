@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from ._validation import check_n_samples
+from .conditioning import TARGET_COLUMN as _TARGET
 from .conditioning import parse_conditions
 from .distributed import world
 from .io import atomic_path, write_table
@@ -35,10 +36,10 @@ _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
 class _Appender:
-    """Append frames to one Parquet file (a row group each) or CSV file."""
+    """Append frames to one Parquet file (a row group each, all with ``schema``) or CSV file."""
 
-    def __init__(self, path, fmt):
-        self.path, self.fmt, self.writer = path, fmt, None
+    def __init__(self, path, fmt, schema=None):
+        self.path, self.fmt, self.schema, self.writer = path, fmt, schema, None
 
     def write(self, frame):
         if self.fmt == "csv":
@@ -48,7 +49,7 @@ class _Appender:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema)
         self.writer.write_table(table)
@@ -114,12 +115,11 @@ class StreamingMixin:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, world_size); got rank={rank}, world_size={world_size}.")
         parse_conditions(self.encoder_, conditions)   # a bad condition fails before anything is written
-        seed = int(self._call_rng(None).integers(2**62)) if random_state is None else \
-            int(np.random.default_rng(random_state).integers(2**62)) if isinstance(random_state, np.random.Generator) \
-            else int(random_state)
-        path = Path(path)
+        seed = _stream_seed(self, random_state)
+        raw = os.fspath(path)
+        path = Path(raw)
         suffix = path.suffix.lower()
-        folder = path.is_dir() or str(path).endswith(("/", os.sep)) or suffix == ""
+        folder = path.is_dir() or raw.endswith(("/", os.sep)) or suffix == ""
         fmt = (format or "parquet") if folder else _FORMATS.get(suffix)
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"{path}: write .parquet or .csv, or give a folder (format='parquet' or 'csv').")
@@ -129,21 +129,68 @@ class StreamingMixin:
             raise ValueError("several processes write a folder of shards, not one file; give a folder path.")
         if folder:
             path.mkdir(parents=True, exist_ok=True)
+            _check_no_stale_shards(path, n_shards, fmt)
+        schema = self._arrow_schema(y) if fmt == "parquet" else None
         frames = _BlockCache(self, seed, conditions, y).shards(mine, n, batch_size,
                                                                  verbose=getattr(self, "verbose", False))
         if folder:
             written = []
             for i, frame in frames:
-                written.append(write_table(frame, path / f"part-{i:05d}.{fmt}"))
+                written.append(write_table(frame, path / f"part-{i:05d}.{fmt}", schema=schema))
             return written
         with atomic_path(path) as tmp:   # one file: renamed into place once complete
-            appender = _Appender(tmp, fmt)
+            appender = _Appender(tmp, fmt, schema)
             try:
                 for _, frame in frames:
                     appender.write(frame)
             finally:
                 appender.close()
         return [path]
+
+
+    def _arrow_schema(self, y):
+        """The Parquet schema of every shard, from one row of valid training values.
+
+        Taken from the data a shard holds, a column that happens to be
+        empty in it would be typed ``null`` and clash with the other shards.
+        """
+        import pyarrow as pa
+
+        row = self._valid_row()
+        if _TARGET in row.columns:
+            labels = row.pop(_TARGET)
+            row[_label_name(self, row.columns)] = labels if y is None else [y]
+        return pa.Schema.from_pandas(row, preserve_index=False)
+
+
+def _label_name(model, columns):
+    """The column a class label is written to: the training ``y``'s name, else ``"target"``."""
+    name = getattr(model.target_schema_, "name", None)
+    return name if name is not None and name not in columns else "target"
+
+
+def _stream_seed(model, random_state):
+    """The seed of the rows: ``random_state`` as given (an int), drawn from a generator, or from the model."""
+    if random_state is None:
+        return int(model._call_rng(None).integers(2**62))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**62))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31 - 1))
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
+        raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator/RandomState, "
+                         f"got {random_state!r}.")
+    return int(random_state)
+
+
+def _check_no_stale_shards(folder, n_shards, fmt):
+    """Refuse a folder holding shards this call would not overwrite (a reader would mix two outputs)."""
+    stale = sorted(p.name for p in folder.glob("part-*.*")
+                   if p.suffix.lstrip(".") in ("parquet", "csv")
+                   and (p.suffix.lstrip(".") != fmt or not p.stem[5:].isdigit() or int(p.stem[5:]) >= n_shards))
+    if stale:
+        raise ValueError(f"{folder} already holds shards of another output ({', '.join(stale[:3])}"
+                         f"{', …' if len(stale) > 3 else ''}); remove them or give an empty folder.")
 
 
 class _BlockCache:
@@ -158,8 +205,7 @@ class _BlockCache:
             rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(k,)))
             frame, labels = self.model._sample_table(BLOCK_ROWS, self.conditions, self.y, rng)
             if labels is not None:
-                name = getattr(self.model.target_schema_, "name", None)
-                frame[name if name is not None and name not in frame.columns else "target"] = labels
+                frame[_label_name(self.model, frame.columns)] = labels
             self.cached = (k, frame)
         return self.cached[1]
 

@@ -64,6 +64,38 @@ def test_a_finished_checkpoint_gives_the_same_model_without_training(kind, credi
         torch.testing.assert_close(a, b)
 
 
+def test_a_fit_without_a_seed_resumes_too(credit, tmp_path, monkeypatch):
+    """The checkpoint matches the rows as given, not their (randomly dequantised) encoding."""
+    path = tmp_path / "unseeded.ckpt"
+    params = dict(max_steps=12, checkpoint=str(path), checkpoint_every=5)
+    with monkeypatch.context() as m:
+        _count_steps(m, "diffusion", fail_at=8)
+        with pytest.raises(KeyboardInterrupt):
+            tiny("diffusion", **params).fit(credit)
+    calls = _count_steps(monkeypatch, "diffusion")
+    assert tiny("diffusion", **params).fit(credit).n_iter_ == 12 and len(calls) == 7
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_warm_start_goes_on_past_a_finished_checkpoint(kind, credit, tmp_path, monkeypatch):
+    path = tmp_path / "warm.ckpt"
+    model = tiny(kind, max_steps=4, checkpoint=str(path), random_state=0).fit(credit)
+    calls = _count_steps(monkeypatch, kind)
+    model.set_params(warm_start=True, max_steps=6).fit(credit)
+    assert len(calls) == 6 and model.n_iter_ == 10 and model.history_["step"][-1] == 10
+    assert TrainingState.load(path)["step"] == 6 and TrainingState.load(path)["complete"]
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", b"PK\x03\x04truncated"])
+def test_an_unreadable_checkpoint_is_named(credit, tmp_path, content):
+    path = tmp_path / "broken.ckpt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="broken.ckpt cannot be read"):
+        tiny("diffusion", max_steps=3, checkpoint=str(path)).fit(credit)
+    with pytest.raises(ValueError, match="is a folder"):
+        tiny("diffusion", max_steps=3, checkpoint=str(tmp_path)).fit(credit)
+
+
 def test_a_checkpoint_of_another_fit_is_refused(credit, tmp_path):
     path = tmp_path / "other.ckpt"
     tiny("diffusion", max_steps=4, checkpoint=str(path), random_state=0).fit(credit)
@@ -84,8 +116,17 @@ def test_warm_start_continues_training(kind, credit, monkeypatch):
     assert len(calls) == 5 and model.n_iter_ == 10 and model.encoder_ is encoder
     assert model.history_["step"][-1] == 10
     assert any(not torch.equal(a, b) for a, b in zip(before, getattr(model, net).parameters()))
-    model.fit(credit.drop(columns="Age"))                        # other columns: a fresh fit
+    with pytest.warns(UserWarning, match="columns differ"):
+        model.fit(credit.drop(columns="Age"))                    # other columns: a fresh fit, said so
     assert model.n_iter_ == 5 and "Age" not in model.encoder_.columns_
+
+
+def test_warm_start_on_new_values_names_what_the_kept_encoder_cannot_hold(credit):
+    model = tiny("diffusion", max_steps=3, random_state=0).fit(credit).set_params(warm_start=True)
+    with pytest.raises(ValueError, match="warm_start=True keeps.*'Home'.*castle"):
+        model.fit(credit.assign(Home=["castle"] + list(credit["Home"].iloc[1:])))
+    with pytest.warns(UserWarning, match="range the new values of \\['Income'\\]"):
+        model.fit(credit.assign(Income=credit["Income"] * 100))
 
 
 def test_warm_start_refuses_privacy_and_other_images(credit):

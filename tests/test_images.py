@@ -71,6 +71,15 @@ def test_image_input_detection():
     assert not is_image_input(np.zeros((2, 8))) and not is_image_input([[1, 2], [3, 4]])
 
 
+def test_decoded_pixels_stay_within_the_training_range():
+    """Integer images on a smaller scale (scikit-learn's digits are 0..16) come back on it."""
+    X = np.random.default_rng(0).integers(0, 17, size=(5, 8, 8))
+    scaler = ImageScaler().fit(X)
+    out = scaler.inverse_transform(np.random.default_rng(1).uniform(-1, 1, size=(5, 1, 8, 8)))
+    assert out.dtype == X.dtype and out.min() >= 0 and out.max() <= 16
+    np.testing.assert_array_equal(scaler.inverse_transform(scaler.transform(X)), X)
+
+
 def test_scaler_refuses_other_sizes():
     scaler = ImageScaler().fit(np.zeros((3, 8, 8), np.uint8))
     with pytest.raises(ValueError, match="fitted on 1×8×8"):

@@ -52,6 +52,7 @@ def test_csv_conditions_and_class(fitted, tmp_path):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"n": 0}, "n"), ({"batch_size": 0}, "batch_size"), ({"y": ["good"]}, "one class"),
+    ({"random_state": -1}, "random_state"), ({"random_state": 1.5}, "random_state"),
     ({"conditions": {"Nope": 1}}, "Nope"), ({"rank": 2, "world_size": 2}, "rank"),
 ])
 def test_bad_requests_write_nothing(fitted, tmp_path, kwargs, match):
@@ -64,3 +65,27 @@ def test_bad_requests_write_nothing(fitted, tmp_path, kwargs, match):
 def test_unknown_format(fitted, tmp_path):
     with pytest.raises(ValueError, match="parquet or .csv"):
         fitted.sample_to(tmp_path / "x.txt", 5)
+
+
+def test_parquet_shards_share_one_schema_when_a_column_is_empty_in_some(tmp_path):
+    """A text column missing in every row of a shard would be typed null there and clash with the others."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300),
+                          "note": pd.Series(np.where(rng.random(300) < 0.85, None, rng.choice(["a", "b"], 300)),
+                                            dtype=object)})
+    model = tiny("diffusion", random_state=0).fit(frame)
+    one = pd.read_parquet(model.sample_to(tmp_path / "one.parquet", 600, batch_size=3, random_state=0)[0])
+    many = pd.read_parquet(tmp_path / model.sample_to(tmp_path / "many", 600, batch_size=3, random_state=0)[0].parent)
+    assert len(one) == len(many) == 600
+    pd.testing.assert_frame_equal(one, many)
+
+
+def test_a_folder_is_a_path_ending_in_a_slash_and_stale_shards_are_refused(fitted, tmp_path):
+    paths = fitted.sample_to(f"{tmp_path / 'run.v2'}/", 900, batch_size=300, random_state=0)
+    assert [p.name for p in paths] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    again = fitted.sample_to(tmp_path / "run.v2", 900, batch_size=300, random_state=1)   # overwrites them all
+    assert len(_read(again)) == 900
+    with pytest.raises(ValueError, match=r"another output \(part-00002.parquet"):     # 2 would stay behind
+        fitted.sample_to(tmp_path / "run.v2", 600, batch_size=300, random_state=1)

@@ -104,6 +104,8 @@ class ImageScaler:
         self.n_images_ = int(arr.shape[0])
         self.dtype_ = arr.dtype
         self.integer_ = bool(np.issubdtype(arr.dtype, np.integer))
+        # the pixel range the images used (e.g. 0..16 for scikit-learn's digits): outputs stay within it
+        self.range_ = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 255.0)
         return self
 
     def check(self, X, *, name="X", allow_nan=False):
@@ -138,8 +140,12 @@ class ImageScaler:
     def inverse_transform(self, Z):
         """Arrays of the fitted rank and dtype from model-space ``Z`` (clipped to [-1, 1])."""
         Z = np.clip(np.asarray(Z, dtype=np.float64), -1, 1)
+        lo, hi = getattr(self, "range_", None) or (None, None)
         if self.integer_:
-            out = np.rint((Z + 1) * 127.5).astype(self.dtype_)
+            out = np.rint((Z + 1) * 127.5)
         else:
-            out = ((Z + 1) / 2).astype(self.dtype_)
+            out = (Z + 1) / 2
+        if lo is not None:
+            out = np.clip(out, lo, hi)
+        out = out.astype(self.dtype_)
         return out[:, 0] if self.squeezed_ else out

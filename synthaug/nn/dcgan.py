@@ -96,12 +96,14 @@ class ConvCritic(nn.Module):
         self.features = nn.Sequential(*layers)
         self.n_classes = n_classes
         self.head = sn(nn.Linear(chans[-1], 1))
-        self.embed = nn.Embedding(n_classes + 1, chans[-1])
-        nn.init.zeros_(self.embed.weight)
+        # only with classes: a parameter the forward never uses breaks DP-SGD's per-sample norms
+        self.embed = nn.Embedding(n_classes + 1, chans[-1]) if n_classes else None
+        if self.embed is not None:
+            nn.init.zeros_(self.embed.weight)
 
     def forward(self, x, labels=None):
         h = self.features(x).sum(dim=(2, 3))   # global sum pooling (any final size)
         out = self.head(h).squeeze(1)
-        if labels is not None:
+        if labels is not None and self.embed is not None:
             out = out + (self.embed(labels) * h).sum(1)
         return out
