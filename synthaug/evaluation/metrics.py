@@ -435,7 +435,9 @@ def association_matrix(frame, *, metadata=None):
     * categorical–categorical: bias-corrected Cramér's V (Bergsma, 2013) in
       [0, 1], missing values a level of their own;
     * categorical–numerical: correlation ratio η in [0, 1] over rows where the
-      number is observed, missing categories a level of their own.
+      number is observed, missing categories a level of their own, bias-corrected
+      like the Cramér's V (η² adjusted for the k − 1 group means fitted, as an
+      adjusted R²: a many-level column unrelated to the number scores ≈ 0).
 
     Parameters
     ----------
@@ -539,4 +541,8 @@ def _correlation_ratio(codes, x):
     means = np.bincount(inv, weights=x) / counts
     between = np.sum(counts * (means - x.mean()) ** 2)
     total = np.sum((x - x.mean()) ** 2)
-    return float(min(1.0, np.sqrt(between / total)))
+    n, k = x.size, counts.size
+    if n <= k:                 # a group per row: nothing left to tell a relation from noise
+        return np.nan
+    eta2 = 1.0 - (1.0 - between / total) * (n - 1) / (n - k)     # adjusted for the k - 1 fitted group means
+    return float(min(1.0, np.sqrt(max(0.0, eta2))))

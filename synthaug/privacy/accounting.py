@@ -9,6 +9,7 @@ statistics is post-processing.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,9 +39,19 @@ def noise_multiplier_for(epsilon, delta, sample_rate, steps, *, accountant="rdp"
     """
     from opacus.accountants.utils import get_noise_multiplier
 
-    return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
-                                      steps=int(steps), accountant=accountant,
-                                      epsilon_tolerance=0.005 * epsilon, **_orders(accountant)))
+    with warnings.catch_warnings():
+        # the search probes orders at the edge of ALPHAS; Opacus warns about each probe, not about the result
+        warnings.filterwarnings("ignore", message="Optimal order is the", category=UserWarning)
+        try:
+            return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
+                                              steps=int(steps), accountant=accountant,
+                                              epsilon_tolerance=0.005 * epsilon, **_orders(accountant)))
+        except ValueError as err:
+            if "too low" not in str(err):
+                raise
+            raise ValueError(f"a DP-SGD budget of ε = {epsilon:g} (training's share of epsilon) is too small for "
+                             f"{int(steps)} steps at sampling rate {sample_rate:.3g}: no noise level reaches it; "
+                             "raise epsilon, or lower max_steps or batch_size.") from None
 
 
 def epsilon_spent(noise_multiplier, delta, sample_rate, steps, *, accountant="rdp"):
@@ -49,7 +60,9 @@ def epsilon_spent(noise_multiplier, delta, sample_rate, steps, *, accountant="rd
 
     acc = create_accountant(mechanism=accountant)
     acc.history = [(float(noise_multiplier), float(sample_rate), int(steps))]
-    return float(acc.get_epsilon(delta=delta, **_orders(accountant)))
+    with warnings.catch_warnings():   # an edge order gives a valid, slightly loose bound: nothing to act on
+        warnings.filterwarnings("ignore", message="Optimal order is the", category=UserWarning)
+        return float(acc.get_epsilon(delta=delta, **_orders(accountant)))
 
 
 def _orders(accountant):

@@ -135,6 +135,15 @@ def test_association_matrix_known_values():
     np.testing.assert_allclose(m.to_numpy(), m.to_numpy().T)
 
 
+def test_correlation_ratio_of_an_unrelated_many_level_column_is_near_zero():
+    """Uncorrected, 250 group means of 1,000 noise values explain a quarter of their variance (η ≈ 0.5)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=1000), "id": rng.integers(0, 250, 1000).astype(str)})
+    assert association_matrix(df).loc["x", "id"] < 0.3      # (η is a square root: noise in η² of ~0.02 shows)
+    related = df.assign(x=df["id"].astype(int) + rng.normal(size=1000))
+    assert association_matrix(related).loc["x", "id"] > 0.95
+
+
 def test_association_constant_float_column_is_nan():
     # Regression (found by the property test below): the std of identical floats
     # came out as ~1e-11 instead of 0, and the correlation ratio as 2.

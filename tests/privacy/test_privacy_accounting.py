@@ -59,3 +59,14 @@ def test_budget_split_and_basic_composition():
     budget.spend("a", 0.2, 1e-6)
     budget.spend("b", 2.7, 9e-6)
     assert budget.total() == pytest.approx((2.9, 1e-5))
+
+
+def test_an_unreachable_budget_is_named_and_no_order_warning_leaks():
+    import warnings
+
+    with pytest.raises(ValueError, match="ε = 1e-06.*too small for 5 steps"):
+        noise_multiplier_for(1e-6, 1e-5, 1.0, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")           # Opacus' "Optimal order is the largest alpha" must not reach users
+        sigma = noise_multiplier_for(8.0, 1e-5, 0.5, 20)
+        epsilon_spent(sigma, 1e-5, 0.5, 20)
