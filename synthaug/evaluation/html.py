@@ -294,6 +294,9 @@ def _columns(report, kinds):
 def _pairs(report):
     real = report.details["association_real"]
     synth = report.details["association_synthetic"]
+    if len(real.columns) < 2:   # one column: no pair to draw
+        return ('<section id="pairs"><h2>Column pairs</h2><p class="note">The table has a single column, '
+                "so there is no pair of columns to compare.</p></section>")
     diff = (real - synth).abs()
     figs = [
         _img(plots.matrix_figure(real, "Real: association", center=0.0), "real associations"),
@@ -332,7 +335,8 @@ def _pairs(report):
         '<p class="note">Association of every pair of columns in each table: Spearman rank '
         "correlation for two numerical columns (signed, −1 to 1), bias-corrected Cramér's V "
         "for two categorical columns and the correlation ratio η for a categorical and a "
-        "numerical column (both 0 to 1); missing categories count as a level. The third map "
+        "numerical column (adjusted for the number of categories; both 0 to 1); missing "
+        "categories count as a level. The third map "
         "is the absolute difference (0 is best). The fourth shows sdmetrics' Column Pair "
         "Trends score per pair, all pairs included (its thresholds are set to 0): "
         "correlation similarity for numerical pairs, contingency similarity otherwise, "

@@ -383,8 +383,11 @@ def ml_efficacy_figure(table, metric_label, target, *, width=3.8):
     values = table["value"].to_numpy(dtype=float)
     bars = ax.bar([0, 1], values, color=[REAL, SYNTHETIC], alpha=0.8, width=0.55)
     ax.set_xticks([0, 1], ["trained on real", "trained on synthetic"])
-    low = 0.5 if metric_label.endswith("AUC") else min(0.0, float(np.nanmin(values)) - 0.05)
-    ax.set_ylim(low, 1.0)
+    lowest = float(np.nanmin(values)) if np.isfinite(values).any() else 0.5
+    # an AUC axis starts at chance (0.5) unless a bar is below it; other metrics at 0 or below
+    low = max(0.0, min(0.5, lowest - 0.05)) if metric_label.endswith("AUC") else min(0.0, lowest - 0.05)
+    ax.set_ylim(low, 1.0 + 0.1 * (1.0 - low))        # headroom for the value written above a bar at 1
+    ax.set_yticks([t for t in ax.get_yticks() if low <= t <= 1.0])
     for bar, v in zip(bars, values):
         if np.isfinite(v):
             ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:.3f}", ha="center",

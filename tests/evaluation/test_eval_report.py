@@ -89,3 +89,16 @@ def test_column_figure_edge_cases():
     empty = pd.DataFrame({"v": [np.nan] * 5, "k": [3.0] * 5})
     for col in ("v", "k"):
         assert figure_to_png(column_figure(empty, empty, col, "numerical"))[:4] == b"\x89PNG"
+
+
+def test_a_one_column_report_says_there_are_no_pairs(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from synthaug.evaluation import evaluate
+
+    rng = np.random.default_rng(0)
+    report = evaluate(pd.DataFrame({"x": rng.normal(size=200)}), pd.DataFrame({"x": rng.normal(size=200)}))
+    report.to_html(tmp_path / "one.html")
+    html = (tmp_path / "one.html").read_text()
+    assert "single column, so there is no pair" in html and html.count("<img") >= 1
