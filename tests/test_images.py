@@ -80,6 +80,14 @@ def test_decoded_pixels_stay_within_the_training_range():
     np.testing.assert_array_equal(scaler.inverse_transform(scaler.transform(X)), X)
 
 
+def test_float_pixels_in_0_1_to_a_model_of_0_255_integers_are_warned_about():
+    scaler = ImageScaler().fit(np.random.default_rng(0).integers(0, 256, size=(4, 8, 8)).astype(np.uint8))
+    holes = np.random.default_rng(1).random((2, 8, 8))
+    holes[0, 0, 0] = np.nan
+    with pytest.warns(UserWarning, match="within \\[0, 1\\].*multiply"):
+        scaler.transform(holes, allow_nan=True)
+
+
 def test_scaler_refuses_other_sizes():
     scaler = ImageScaler().fit(np.zeros((3, 8, 8), np.uint8))
     with pytest.raises(ValueError, match="fitted on 1×8×8"):

@@ -9,6 +9,8 @@ convention and dtype.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 __all__ = ["ImageScaler", "is_image_input", "check_images", "unit_pixels"]
@@ -120,6 +122,11 @@ class ImageScaler:
             c, h, w = self.shape_
             raise ValueError(f"{name} has images of shape {tuple(arr.shape[1:])} (C, H, W) but the model was "
                              f"fitted on {c}×{h}×{w}.")
+        hi = (getattr(self, "range_", None) or (0.0, 255.0))[1]
+        if float_max > 1 and np.issubdtype(arr.dtype, np.floating) and hi > 1 and 0 < np.nanmax(arr, initial=0) <= 1:
+            warnings.warn(f"{name}: every observed pixel is within [0, 1], but the model was fitted on integer "
+                          f"pixels up to {hi:g} and reads float pixels on that scale; multiply [0, 1] images "
+                          "by 255 (or pass them as integers).", UserWarning, stacklevel=4)
         return arr
 
     def transform(self, X, *, name="X", allow_nan=False):
