@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
+import pickle
 import warnings
 from numbers import Integral, Real
 
@@ -84,7 +85,8 @@ def _check_warm_data(encoder, table):
             try:
                 enc.codes_for(col.dropna(), name=name)
             except ValueError as err:
-                raise ValueError(f"warm_start=True keeps the previous fit's encoder: {err} Set warm_start=False "
+                what = "y holds a class the previous fit did not have" if name == _TARGET else str(err).rstrip(".")
+                raise ValueError(f"warm_start=True keeps the previous fit's encoder: {what}. Set warm_start=False "
                                  "to fit the new data afresh.") from None
         elif encoder.kinds_[name] == "numeric" and col.notna().any():
             values = pd.to_numeric(col, errors="coerce")
@@ -204,14 +206,19 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        if _TARGET in frame.columns:
+            raise ValueError(f"X has a column named {_TARGET!r}, the name synthaug gives the class column "
+                             "of fit(X, y); rename it.")
         table = frame
         discrete = list(self.discrete_columns) if self.discrete_columns is not None else []
         if y is not None:
-            if _TARGET in frame.columns:
-                raise ValueError(f"X has a column named {_TARGET!r}, the name synthaug gives the class column "
-                                 "of fit(X, y); rename it.")
-            y_series, self.target_schema_ = check_target(y, len(frame))
+            y_series, target_schema = check_target(y, len(frame))
             table = frame.reset_index(drop=True).assign(**{_TARGET: y_series})
+        if self.warm_start and getattr(self, "_train_state", None) is not None and hasattr(self, "encoder_") \
+                and list(self.encoder_.columns_) == list(table.columns):
+            _check_warm_data(self.encoder_, table)   # before anything of the previous fit is replaced
+        if y is not None:
+            self.target_schema_ = target_schema
             discrete.append(_TARGET)
             self._learn_classes(y_series)
         else:
@@ -225,8 +232,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         encoder_seed = int(rng.integers(2**31))
         warm = self._take_warm_state("table")
         if warm and list(self.encoder_.columns_) == list(table.columns):
-            # warm start: the same encoder, so the networks' inputs mean what they meant
-            _check_warm_data(self.encoder_, table)
+            pass   # warm start: the same encoder (checked above), so the networks' inputs mean what they meant
         else:
             if warm:
                 warnings.warn("warm_start=True: the columns differ from the previous fit's, so this fit starts "
@@ -239,9 +245,13 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             self.class_prior_ = (freq + 1e-12) / (freq + 1e-12).sum()
         encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
         if self.checkpoint is not None:
-            # a checkpoint matches the rows as given, not their encoding (random dequantisation, and
-            # an encoder seeded afresh when random_state is None)
-            self._checkpoint_rows = pd.util.hash_pandas_object(table, index=False).to_numpy()
+            # a checkpoint matches the rows as given (names, dtypes, values) and the fitted encoder, not the
+            # encoding, whose dequantisation is random: an unseeded fit resumes when its encoder is the same
+            # (not under DP, whose released statistics are drawn afresh, nor beyond the encoder's subsample)
+            self._checkpoint_rows = (pd.util.hash_pandas_object(table, index=False).to_numpy(),
+                                     np.frombuffer(pickle.dumps((list(map(str, table.columns)),
+                                                                 [str(t) for t in table.dtypes], self.encoder_)),
+                                                   dtype=np.uint8))
         return self._train(rng, "table", lambda generator: self._fit_table_model(encoded, generator))
 
     def _fit_table_model(self, encoded, generator):
@@ -342,7 +352,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     def _learn_classes(self, y_series):
         """``classes_`` (sorted when they can be) and ``class_prior_`` from the labels; returns the counts."""
         counts = y_series.value_counts()
-        counts = counts[counts > 0]     # a categorical's unused categories are not classes
+        if self.epsilon is None:   # a categorical's unused categories are not classes (under DP the declared
+            counts = counts[counts > 0]   # list is public and its empty classes must not be revealed)
         self.classes_ = np.asarray(counts.sort_index().index) if _sortable(counts.index) \
             else np.asarray(counts.index)
         counts = counts.reindex(self.classes_)
@@ -503,7 +514,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         # hashing the data is only needed to match a checkpoint file
         rows = self.__dict__.pop("_checkpoint_rows", None)
         key = None if self.checkpoint is None else \
-            fingerprint(*(data if rows is None else (rows,)),
+            fingerprint(*(data if rows is None else rows),
                         params={k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS})
         start, history, before = 0, None, None
         warm = self.__dict__.pop("_warm_state", None)

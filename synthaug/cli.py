@@ -196,6 +196,8 @@ def _conditions(model, texts):
     target = None if target is None else target.name
     conditions, label = {}, None
     for text in texts:
+        if "=" not in text:
+            raise _UserError(f"--condition {text!r}: expected COL=VALUE, COL=A,B or COL=LOW..HIGH.")
         name = text.split("=", 1)[0]
         if name in conditions or (name == target and label is not None):
             raise _UserError(f"--condition on {name!r} is given twice; give one COL=VALUE, COL=A,B or "

@@ -150,7 +150,8 @@ def _interval_floats(encoder, name, value):
     return conv
 
 
-def _datetime_ns(encoder, name, v):
+def _utc_timestamp(encoder, name, v):
+    """``v`` as a naive UTC nanosecond Timestamp (a naive ``v`` is in the column's time zone, if it has one)."""
     try:
         ts = pd.Timestamp(v)
     except (TypeError, ValueError):
@@ -163,7 +164,11 @@ def _datetime_ns(encoder, name, v):
         ts = ts.tz_convert("UTC").tz_localize(None)
     elif ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
-    return float(ts.as_unit("ns").value)
+    return ts.as_unit("ns")
+
+
+def _datetime_ns(encoder, name, v):
+    return float(_utc_timestamp(encoder, name, v).value)
 
 
 def _timestamp(encoder, name, ns):
@@ -246,12 +251,19 @@ def _parse_exact(parsed, encoder, name, value):
         if not enc.min_ <= v <= enc.max_:
             raise ValueError(f"Condition on {name!r}: {value!r} is outside the training range "
                              f"[{_shown(encoder, name, enc.min_)}, {_shown(encoder, name, enc.max_)}].")
-        if kind != "datetime" and _to_grid(v, getattr(enc, "integral", False), getattr(enc, "step", None)) != v:
+        if kind != "datetime" and not _on_grid(v, getattr(enc, "integral", False), getattr(enc, "step", None)):
             grid = "whole numbers" if enc.integral else f"multiples of {enc.step:g}"
             raise ValueError(f"Condition on {name!r}: {value!r} cannot occur; the column holds only {grid}.")
-        if kind == "datetime":   # written back in the column's own time zone (or naive, as fitted)
-            value = _timestamp(encoder, name, v)
+        if kind == "datetime":   # written back exactly, in the column's own time zone (or naive, as fitted)
+            ts, tz = _utc_timestamp(encoder, name, value), encoder.datetime_info_.get(name)
+            value = ts.tz_localize("UTC").tz_convert(tz) if tz is not None else ts
     parsed.exact[name] = value
+
+
+def _on_grid(v, integral, step):
+    """Is ``v`` on the column's grid, up to float rounding (a float32 4.2 is on the grid of 0.1)?"""
+    grid = _to_grid(v, integral, step)
+    return bool(np.isclose(grid, v, rtol=1e-6, atol=1e-9 * (step or 1.0)))
 
 
 def _as_float(name, value):

@@ -236,6 +236,7 @@ class ImputerMixin:
                              f"{self.n_features_in_} features as input.")
         else:
             frame = frame.set_axis(self.schema_.columns, axis=1)
+        frame = self._with_fitted_dtypes_where_empty(frame)
         self._check_impute_values(frame)
         rng = self._call_rng(random_state)
         if n_draws is None:
@@ -247,6 +248,26 @@ class ImputerMixin:
         original_columns = list(X.columns) if schema.container == "frame" else None
         wrapped = [schema.wrap(d[original_columns] if original_columns is not None else d) for d in draws]
         return wrapped[0] if n_draws is None else wrapped
+
+    def _with_fitted_dtypes_where_empty(self, frame):
+        """``frame`` with each entirely missing column in its training dtype (a copy when one changes).
+
+        A column missing in every row usually arrives as float NaN (``df[c] = np.nan``, a CSV); filled
+        with the levels or instants it had at fit, it needs the dtype it had then.
+        """
+        fitted = self.schema_.dtypes
+        empty = [c for c in frame.columns if c in fitted and frame[c].dtype != fitted[c] and frame[c].isna().all()]
+        if not empty:
+            return frame
+        frame = frame.copy()
+        for col in empty:
+            dtype = fitted[col]
+            if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+                dtype = object          # numpy bool cannot hold the holes
+            elif pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+                continue                # numpy integers cannot either: the float column is filled
+            frame[col] = pd.Series([None] * len(frame), index=frame.index, dtype=object).astype(dtype)
+        return frame
 
     def _check_impute_values(self, frame):
         """``ValueError`` naming the column for observed values the model cannot take as given.

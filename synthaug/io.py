@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +49,17 @@ def _parse_iso_datetimes(frame):
         if values.dtype != object or values.isna().all():
             continue
         text = values.dropna()
-        if not all(isinstance(v, str) and v[:4].isdigit() and len(v) >= 7 and v[4] == "-" for v in text):
-            continue   # cheap screen before parsing: ISO dates start "YYYY-"
-        try:
-            frame[col] = pd.to_datetime(values, format="ISO8601")
-        except (TypeError, ValueError):
-            continue   # not all dates, or mixed time-zone offsets: stays text
+        if not all(isinstance(v, str) and len(v) >= 10 and v[:4].isdigit() and v[4] == "-" and v[7] == "-"
+                   for v in text):
+            continue   # cheap screen before parsing: a full ISO date starts "YYYY-MM-DD" ("2020-01" is a code)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # pandas warns about mixed offsets instead of failing
+            try:
+                parsed = pd.to_datetime(values, format="ISO8601")
+            except (TypeError, ValueError):
+                continue   # not all dates: stays text
+        if pd.api.types.is_datetime64_any_dtype(parsed.dtype):
+            frame[col] = parsed   # (mixed UTC offsets, e.g. across a DST change, give objects: stays text)
     return frame
 
 

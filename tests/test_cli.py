@@ -52,6 +52,7 @@ def test_fit_with_target_writes_label_column(files):
     out = pd.read_csv(root / "bad.csv")
     assert (out["Status"] == "bad").all() and (out["Home"] == "owner").all()
     assert main(["sample", str(model), "-n", "3", "--out", str(root / "x.csv"), "--condition", "Status=meh"]) == 2
+    assert main(["sample", str(model), "-n", "3", "--out", str(root / "x.csv"), "--condition", "Status"]) == 2
 
 
 def test_csv_dates_are_read_as_datetimes(tmp_path):
@@ -65,6 +66,10 @@ def test_csv_dates_are_read_as_datetimes(tmp_path):
     assert pd.api.types.is_datetime64_any_dtype(back["when"]) and back["when"].equals(frame["when"])
     assert pd.api.types.is_datetime64_any_dtype(back["stamp"]) and back["stamp"].isna().sum() == 1
     assert back["code"].dtype == object
+    pd.DataFrame({"month": ["2020-01", "2020-02"], "paris": ["2024-01-01T00:00:00+01:00", "2024-07-01T00:00:00+02:00"]}
+                 ).to_csv(tmp_path / "t.csv", index=False)
+    text = read_table(tmp_path / "t.csv")             # a year-month code, and offsets across DST, stay text
+    assert text["month"].dtype == object and text["paris"].dtype == object
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -85,6 +85,13 @@ def test_a_column_missing_in_every_row_is_filled_from_the_others(holes, fitted):
         tiny("diffusion").fit(holes.assign(Age=np.nan))
 
 
+def test_a_text_column_missing_in_every_row_may_arrive_as_float_nan(holes, fitted):
+    batch = holes.head(10).assign(Home=np.nan)          # float64 NaN, as df[c] = np.nan or a CSV gives
+    out = fitted.impute(batch, random_state=0)
+    assert out["Home"].notna().all() and set(out["Home"]) <= set(holes["Home"].dropna())
+    assert batch["Home"].dtype == np.float64            # the caller's frame is untouched
+
+
 def test_observed_values_of_complete_rows_are_checked_too(holes, fitted):
     batch = load_credit().head(6)[list(holes.columns)].astype({"Age": float})
     batch.loc[1, "Age"] = np.nan                  # something to fill in row 1

@@ -152,6 +152,8 @@ def test_a_column_named_like_the_class_column_is_refused(credit, kind):
     X = credit.rename(columns={"Home": "__synthaug_target__"}).drop(columns="Status")
     with pytest.raises(ValueError, match="__synthaug_target__.*rename"):
         tiny(kind).fit(X, credit["Status"])
+    with pytest.raises(ValueError, match="__synthaug_target__.*rename"):
+        tiny(kind).fit(X)
 
 
 def test_conditions_must_be_values_the_column_can_hold(fitted):
@@ -161,6 +163,27 @@ def test_conditions_must_be_values_the_column_can_hold(fitted):
         fitted.sample(3, conditions={"Age": (40.2, 40.8)})
     point = fitted.sample(4, conditions={"Age": (41, 41)})       # a point interval is the exact value
     assert (point["Age"] == 41).all()
+
+
+def test_exact_conditions_on_training_values_of_float_columns_hold(kind):
+    """Rounding must not make a training value look off the column's grid (float32, 0.1 + 0.2)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"f32": (rng.integers(0, 50, 120) / 10).astype(np.float32),
+                       "dec": np.round(rng.integers(0, 9, 120) * 0.1, 1),
+                       "x": rng.normal(size=120)})
+    df.loc[0, "dec"] = 0.1 + 0.2                                     # 0.30000000000000004
+    model = tiny(kind, random_state=0).fit(df)
+    for col, value in (("f32", df["f32"].iloc[3]), ("dec", 0.1 + 0.2)):
+        out = model.sample(3, conditions={col: value})
+        assert (out[col] == value).all()
+
+
+def test_exact_datetime_conditions_keep_every_nanosecond(kind):
+    rng = np.random.default_rng(0)
+    stamps = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**11, 80), unit="us")
+    model = tiny(kind, random_state=0).fit(pd.DataFrame({"w": stamps, "x": rng.normal(size=80)}))
+    value = stamps[5]
+    assert (model.sample(3, conditions={"w": value})["w"] == value).all()
 
 
 def test_datetime_conditions_speak_in_dates(kind):

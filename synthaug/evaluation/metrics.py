@@ -459,9 +459,9 @@ def association_matrix(frame, *, metadata=None):
     ...                    "y": [6.5, 5.5, 4.5, 3.5, 2.5, 1.5], "c": list("aabbcc")})
     >>> association_matrix(df).round(2)
           x     y     c
-    x  1.00 -1.00  0.96
-    y -1.00  1.00  0.96
-    c  0.96  0.96  1.00
+    x  1.00 -1.00  0.93
+    y -1.00  1.00  0.93
+    c  0.93  0.93  1.00
     """
     (frame_n,), kinds, _ = prepare_frames({"frame": frame}, metadata)
     names = list(kinds)

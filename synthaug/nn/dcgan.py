@@ -63,6 +63,10 @@ class ConvGenerator(nn.Module):
         return torch.tanh(self.out(h))
 
 
+def _drop_unused_embedding(state_dict, prefix, *args):
+    state_dict.pop(prefix + "embed.weight", None)
+
+
 class ConvCritic(nn.Module):
     """Image and class → score ``(B,)``: strided convolutions, LeakyReLU(0.2), a projection head.
 
@@ -100,6 +104,8 @@ class ConvCritic(nn.Module):
         self.embed = nn.Embedding(n_classes + 1, chans[-1]) if n_classes else None
         if self.embed is not None:
             nn.init.zeros_(self.embed.weight)
+        else:   # critics saved before it was dropped still load
+            self._register_load_state_dict_pre_hook(_drop_unused_embedding)
 
     def forward(self, x, labels=None):
         h = self.features(x).sum(dim=(2, 3))   # global sum pooling (any final size)
