@@ -78,17 +78,17 @@ def to_device(array, device):
 
 def _check_warm_data(encoder, table):
     """A warm start keeps the first fit's encoder: new levels are an error, values beyond its range a warning."""
+    for part, what in ((table.drop(columns=_TARGET, errors="ignore"), None),
+                       (table.filter([_TARGET]), "y holds a class the previous fit did not have")):
+        try:
+            encoder.check_levels(part)
+        except ValueError as err:
+            raise ValueError(f"warm_start=True keeps the previous fit's encoder: {what or str(err).rstrip('.')}. "
+                             "Set warm_start=False to fit the new data afresh.") from None
     beyond = []
     for name in encoder.columns_:
         enc, col = encoder.encoders_[name], table[name]
-        if encoder.kinds_[name] == "categorical":
-            try:
-                enc.codes_for(col.dropna(), name=name)
-            except ValueError as err:
-                what = "y holds a class the previous fit did not have" if name == _TARGET else str(err).rstrip(".")
-                raise ValueError(f"warm_start=True keeps the previous fit's encoder: {what}. Set warm_start=False "
-                                 "to fit the new data afresh.") from None
-        elif encoder.kinds_[name] == "numeric" and col.notna().any():
+        if encoder.kinds_[name] == "numeric" and col.notna().any():
             values = pd.to_numeric(col, errors="coerce")
             if values.min() < enc.min_ or values.max() > enc.max_:
                 beyond.append(name)
@@ -214,8 +214,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         if y is not None:
             y_series, target_schema = check_target(y, len(frame))
             table = frame.reset_index(drop=True).assign(**{_TARGET: y_series})
-        if self.warm_start and getattr(self, "_train_state", None) is not None and hasattr(self, "encoder_") \
-                and list(self.encoder_.columns_) == list(table.columns):
+        keeps_encoder = self.warm_start and getattr(self, "_train_state", None) is not None \
+            and hasattr(self, "encoder_") and list(self.encoder_.columns_) == list(table.columns)
+        if keeps_encoder:
             _check_warm_data(self.encoder_, table)   # before anything of the previous fit is replaced
         if y is not None:
             self.target_schema_ = target_schema
@@ -231,9 +232,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self._resolve_batch_and_lr(images=False)
         encoder_seed = int(rng.integers(2**31))
         warm = self._take_warm_state("table")
-        if warm and list(self.encoder_.columns_) == list(table.columns):
-            pass   # warm start: the same encoder (checked above), so the networks' inputs mean what they meant
-        else:
+        if not (warm and keeps_encoder):   # (a warm start keeps the encoder: the networks' inputs mean the same)
             if warm:
                 warnings.warn("warm_start=True: the columns differ from the previous fit's, so this fit starts "
                               "afresh.", UserWarning, stacklevel=3)

@@ -198,14 +198,14 @@ def _conditions(model, texts):
     for text in texts:
         if "=" not in text:
             raise _UserError(f"--condition {text!r}: expected COL=VALUE, COL=A,B or COL=LOW..HIGH.")
-        name = text.split("=", 1)[0]
+        name, raw = text.split("=", 1)
         if name in conditions or (name == target and label is not None):
             raise _UserError(f"--condition on {name!r} is given twice; give one COL=VALUE, COL=A,B or "
                              "COL=LOW..HIGH per column.")
         if target is not None and name == target:
-            label = _class_label(model, name, text.split("=", 1)[1])
-            continue
-        conditions.update([_parse_condition(model, text)])
+            label = _class_label(model, name, raw)
+        else:
+            conditions[name] = _parse_condition(model, name, raw)
     return conditions, label
 
 
@@ -217,21 +217,17 @@ def _class_label(model, name, raw):
                      f"{[str(c) for c in model.classes_]} (one class per call).")
 
 
-def _parse_condition(model, text):
-    """``COL=VALUE``, ``COL=A,B,C`` (a set) or ``COL=LOW..HIGH`` (an interval)."""
-    if "=" not in text:
-        raise _UserError(f"--condition {text!r}: expected COL=VALUE, COL=A,B or COL=LOW..HIGH.")
-    name, raw = text.split("=", 1)
+def _parse_condition(model, name, raw):
+    """The condition on ``name`` written ``VALUE``, ``A,B,C`` (a set) or ``LOW..HIGH`` (an interval)."""
     enc = model.encoder_
     if name not in enc.columns_ or name not in model.schema_.columns:
         raise _UserError(f"--condition: unknown column {name!r}; columns are {list(model.schema_.columns)}.")
     kind = enc.kinds_[name]
     if ".." in raw and kind != "categorical":
         lo, hi = raw.split("..", 1)
-        return name, (_cli_value(enc, name, lo), _cli_value(enc, name, hi))
-    parts = raw.split(",")
-    values = [_cli_value(enc, name, p) for p in parts]
-    return name, values if len(values) > 1 else values[0]
+        return _cli_value(enc, name, lo), _cli_value(enc, name, hi)
+    values = [_cli_value(enc, name, p) for p in raw.split(",")]
+    return values if len(values) > 1 else values[0]
 
 
 def _cli_value(enc, name, text):

@@ -172,9 +172,9 @@ def _datetime_ns(encoder, name, v):
 
 
 def _timestamp(encoder, name, ns):
-    """The instant ``ns`` (UTC nanoseconds, as :func:`_datetime_ns` gives) in the column's own time zone."""
+    """The instant ``ns`` (UTC nanoseconds, a number or a naive UTC Timestamp) in the column's own time zone."""
     tz = encoder.datetime_info_.get(name)
-    ts = pd.Timestamp(int(round(ns)))
+    ts = ns if isinstance(ns, pd.Timestamp) else pd.Timestamp(int(round(ns)))
     return ts.tz_localize("UTC").tz_convert(tz) if tz is not None else ts
 
 
@@ -247,16 +247,16 @@ def _parse_exact(parsed, encoder, name, value):
     if kind == "categorical":
         enc.codes_for(pd.Series([value], dtype=object), name=name)   # raises on unseen
     else:
-        v = _datetime_ns(encoder, name, value) if kind == "datetime" else _as_float(name, value)
+        ts = _utc_timestamp(encoder, name, value) if kind == "datetime" else None
+        v = float(ts.value) if ts is not None else _as_float(name, value)
         if not enc.min_ <= v <= enc.max_:
             raise ValueError(f"Condition on {name!r}: {value!r} is outside the training range "
                              f"[{_shown(encoder, name, enc.min_)}, {_shown(encoder, name, enc.max_)}].")
         if kind != "datetime" and not _on_grid(v, getattr(enc, "integral", False), getattr(enc, "step", None)):
             grid = "whole numbers" if enc.integral else f"multiples of {enc.step:g}"
             raise ValueError(f"Condition on {name!r}: {value!r} cannot occur; the column holds only {grid}.")
-        if kind == "datetime":   # written back exactly, in the column's own time zone (or naive, as fitted)
-            ts, tz = _utc_timestamp(encoder, name, value), encoder.datetime_info_.get(name)
-            value = ts.tz_localize("UTC").tz_convert(tz) if tz is not None else ts
+        if ts is not None:   # written back exactly (int64), in the column's own time zone or naive, as fitted
+            value = _timestamp(encoder, name, ts)
     parsed.exact[name] = value
 
 

@@ -276,12 +276,10 @@ class ImputerMixin:
         unseen at fit, or datetimes whose time zone (or its absence) differs
         from the training column's.
         """
+        self.encoder_.check_levels(frame)
         fitted = self.schema_.dtypes
         for col in frame.columns:
-            enc, kind = self.encoder_.encoders_.get(col), self.encoder_.kinds_.get(col)
-            if kind == "categorical":
-                enc.codes_for(frame[col].dropna(), name=col)      # raises on a level unseen at fit
-            elif kind == "datetime" and pd.api.types.is_datetime64_any_dtype(frame[col].dtype):
+            if self.encoder_.kinds_.get(col) == "datetime" and pd.api.types.is_datetime64_any_dtype(frame[col].dtype):
                 tz_now, tz_fit = getattr(frame[col].dtype, "tz", None), getattr(fitted.get(col), "tz", None)
                 if (tz_now is None) != (tz_fit is None):
                     raise ValueError(f"Column {col!r} of X is {'naive' if tz_now is None else 'timezone-aware'} "

@@ -170,13 +170,9 @@ def _label_name(model, columns):
 
 
 def _stream_seed(model, random_state):
-    """The seed of the rows: ``random_state`` as given (an int), drawn from a generator, or from the model."""
-    if random_state is None:
-        return int(model._call_rng(None).integers(2**62))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**62))
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31 - 1))
+    """The seed of the rows: ``random_state`` itself (an int), else drawn as :meth:`sample` draws its stream."""
+    if random_state is None or isinstance(random_state, (np.random.Generator, np.random.RandomState)):
+        return int(model._call_rng(random_state).integers(2**62))
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
         raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator/RandomState, "
                          f"got {random_state!r}.")

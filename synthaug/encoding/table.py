@@ -304,6 +304,12 @@ class TableEncoder:
         return out
 
     # ------------------------------------------------------------ transform
+    def check_levels(self, X):
+        """``ValueError`` naming the column of the first observed value of ``X`` a categorical column never saw."""
+        for name in X.columns:
+            if self.kinds_.get(name) == "categorical":
+                self.encoders_[name].codes_for(X[name].dropna(), name=name)
+
     def transform(self, X: pd.DataFrame, *, random_state=None):
         """Encode ``X``; with ``random_state``, ties are dequantised at random.
 
