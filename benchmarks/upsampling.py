@@ -16,11 +16,14 @@ Run from this folder::
 
     python upsampling.py                       # all tables, writes docs/benchmarks.md
     python upsampling.py --datasets wine_5pct --folds 2 --quick
+    # an ablation: synthaug's samplers with other parameters (results/quick/, docs/ untouched)
+    python upsampling.py --resamplers synthaug-diffusion --params '{"guidance_scale": 1.0}'
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 from pathlib import Path
@@ -81,7 +84,7 @@ def impute(train, test):
     return train, test
 
 
-def make_resampler(name, X, y, quick):
+def make_resampler(name, X, y, quick, params=None):
     from imblearn.over_sampling import SMOTE, SMOTENC, RandomOverSampler
 
     from synthaug import DiffusionSampler, GANSampler
@@ -101,6 +104,7 @@ def make_resampler(name, X, y, quick):
                                                                                        verbose=False)
     if option == "filter":   # the optional plausibility filter: draw twice the rows, keep the better half
         model.set_params(quality_filter=0.5)
+    model.set_params(**(params or {}))
     if quick:
         model.set_params(max_steps=20)
     return model
@@ -149,12 +153,12 @@ def detection_auc(real, synth, seed=SEED):
 
 
 # ------------------------------------------------------------------------ run
-def run_fold(X_tr, y_tr, X_te, y_te, resampler_name, quick):
+def run_fold(X_tr, y_tr, X_te, y_te, resampler_name, quick, params=None):
     from sklearn.metrics import average_precision_score, balanced_accuracy_score, f1_score
 
     minority = y_tr.value_counts().idxmin()
     X_tr, X_te = impute(X_tr, X_te)
-    resampler = make_resampler(resampler_name, X_tr, y_tr, quick)
+    resampler = make_resampler(resampler_name, X_tr, y_tr, quick, params)
     start = time.perf_counter()
     if resampler is None:
         X_res, y_res = X_tr, y_tr
@@ -180,7 +184,7 @@ def run_fold(X_tr, y_tr, X_te, y_te, resampler_name, quick):
     return out
 
 
-def run_dataset(name, resamplers, folds, quick):
+def run_dataset(name, resamplers, folds, quick, params=None):
     from sklearn.model_selection import StratifiedKFold
 
     X, y = DATASETS[name]()
@@ -193,7 +197,7 @@ def run_dataset(name, resamplers, folds, quick):
                 warnings.simplefilter("ignore")
                 per_fold.append(run_fold(X.iloc[tr].reset_index(drop=True), y.iloc[tr].reset_index(drop=True),
                                          X.iloc[te].reset_index(drop=True), y.iloc[te].reset_index(drop=True),
-                                         res_name, quick))
+                                         res_name, quick, params))
         mean = pd.DataFrame(per_fold).mean().to_dict()
         mean["load_avg_1min_at_end"] = load_average()
         records[res_name] = mean
@@ -235,10 +239,14 @@ def main(argv=None):
                         default=["none", "random_over", "smote", "synthaug-diffusion", "synthaug-gan"])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="tiny training, results under results/quick/")
+    parser.add_argument("--params", type=json.loads, default=None,
+                        help="JSON parameters of synthaug's samplers (an ablation: docs/ only with --out)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    all_results = {name: run_dataset(name, args.resamplers, args.folds, args.quick) for name in args.datasets}
-    publish(all_results, "upsampling", render(all_results, args.folds), START, END, args.quick, args.out)
+    all_results = {name: run_dataset(name, args.resamplers, args.folds, args.quick, args.params)
+                   for name in args.datasets}
+    publish(all_results, "upsampling", render(all_results, args.folds), START, END,
+            args.quick or (args.params is not None and args.out is None), args.out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
 
-from _tiny import SAMPLERS, tiny
+from _tiny import SAMPLERS, TINY, tiny
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +135,25 @@ def test_fit_with_y_returns_x_and_y(credit, kind):
         model.sample(2, y={"good"})
     with pytest.raises(ValueError, match="'Status'.*chosen with y="):
         model.sample(2, conditions={"Status": "good"})
+
+
+def test_class_guidance_applies_to_class_conditional_models(credit):
+    X, y = credit.drop(columns="Status"), credit["Status"]
+    plain = DiffusionSampler(**TINY, guidance_scale=0.0, random_state=0).fit(X, y)
+    guided = clone(plain).set_params(guidance_scale=2.0).fit(X, y)
+    X_g, y_g = guided.sample(50, y="bad", random_state=1)
+    assert (y_g == "bad").all() and list(X_g.columns) == list(X.columns)
+    pd.testing.assert_frame_equal(X_g, guided.sample(50, y="bad", random_state=1)[0])      # reproducible
+    assert not X_g.equals(plain.sample(50, y="bad", random_state=1)[0])                    # guided
+    # "auto": w = 1 for tables
+    auto = clone(plain).set_params(guidance_scale="auto").fit(X, y)
+    one = clone(plain).set_params(guidance_scale=1.0).fit(X, y)
+    pd.testing.assert_frame_equal(auto.sample(20, y="good", random_state=1)[0],
+                                  one.sample(20, y="good", random_state=1)[0])
+    # a model fitted without y has no class to guide towards: the same model as w = 0
+    no_y = DiffusionSampler(**TINY, random_state=0).fit(credit)
+    pd.testing.assert_frame_equal(clone(no_y).set_params(guidance_scale=2.0).fit(credit).sample(40, random_state=2),
+                                  no_y.sample(40, random_state=2))
 
 
 def test_unused_categories_of_y_are_not_classes(credit, kind):
