@@ -156,6 +156,20 @@ def test_class_guidance_applies_to_class_conditional_models(credit):
                                   no_y.sample(40, random_state=2))
 
 
+def test_class_guidance_makes_rows_more_typical_of_their_class():
+    # two overlapping classes apart on u: guidance moves each class's rows away from the other
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.choice(["a", "b"], 600), name="cls")
+    X = pd.DataFrame({"u": rng.normal(size=600) + np.where(y == "b", 1.0, -1.0), "v": rng.normal(size=600)})
+    model = DiffusionSampler(max_steps=300, width=32, guidance_scale=0.0, random_state=0, verbose=False).fit(X, y)
+    means = {}
+    for w in (0.0, 2.0):
+        model.set_params(guidance_scale=w)
+        means[w] = [model.sample(2000, y=c, random_state=1)[0]["u"].mean() for c in ("a", "b")]
+    assert means[0.0][0] < -0.8 and means[0.0][1] > 0.8            # the plain conditional is right already
+    assert means[2.0][0] < means[0.0][0] - 0.2 and means[2.0][1] > means[0.0][1] + 0.2
+
+
 def test_unused_categories_of_y_are_not_classes(credit, kind):
     X = credit.drop(columns="Status")
     y = credit["Status"].astype(pd.CategoricalDtype(["bad", "good", "unknown"]))
