@@ -656,6 +656,14 @@ def output_paths(quick: bool, out: Path | None) -> tuple[Path, Path]:
     return folder, out or (QUICK_DIR / "benchmarks.md" if quick else REPO_ROOT / "docs" / "benchmarks.md")
 
 
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--params`` (JSON parameters of synthaug's samplers: an ablation) and ``--out`` (the markdown file)."""
+    parser.add_argument("--params", type=json.loads, default=None,
+                        help="JSON parameters of synthaug's samplers, e.g. '{\"max_steps\": 3000}' (an ablation: "
+                             "written under results/quick/ unless --out is given)")
+    parser.add_argument("--out", type=Path, default=None)
+
+
 def publish(results: dict, name: str, section: str, start: str, end: str, quick: bool, out: Path | None) -> None:
     """Write ``results/<name>.json`` and the markdown ``section`` (between ``start`` and ``end``)."""
     folder, out = output_paths(quick, out)

@@ -32,15 +32,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fidelity import FOREST_DUPLICATE_K, FOREST_N_T, fmt, publish
+from fidelity import FOREST_DUPLICATE_K, FOREST_N_T, add_output_arguments, fmt, publish
 
 START, END = "<!-- imputation:start -->", "<!-- imputation:end -->"
 SEED = 0
@@ -289,9 +287,7 @@ def main(argv=None):
     parser.add_argument("--scenarios", nargs="+", default=["mcar20", "mcar40", "mar"])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--models", nargs="+", default=list(IMPUTERS), choices=IMPUTERS)
-    parser.add_argument("--params", type=json.loads, default=None,
-                        help="JSON parameters of synthaug's samplers, e.g. '{\"max_steps\": 3000}'")
-    parser.add_argument("--out", type=Path, default=None)
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
     results = run(args.datasets, args.scenarios, args.quick, args.models, args.params)
     # a run of some imputers or of other parameters is an ablation: docs/ only when --out says so

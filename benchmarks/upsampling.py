@@ -23,15 +23,13 @@ Run from this folder::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fidelity import fmt, load_average, publish
+from fidelity import add_output_arguments, fmt, load_average, publish
 
 START, END = "<!-- upsampling:start -->", "<!-- upsampling:end -->"
 SEED = 0
@@ -239,9 +237,7 @@ def main(argv=None):
                         default=["none", "random_over", "smote", "synthaug-diffusion", "synthaug-gan"])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="tiny training, results under results/quick/")
-    parser.add_argument("--params", type=json.loads, default=None,
-                        help="JSON parameters of synthaug's samplers (an ablation: docs/ only with --out)")
-    parser.add_argument("--out", type=Path, default=None)
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
     all_results = {name: run_dataset(name, args.resamplers, args.folds, args.quick, args.params)
                    for name in args.datasets}
