@@ -7,8 +7,10 @@ two methods:
 
 * ``_fit_model(encoded, generator)`` — build and train its networks on the
   encoded table (tensors already on the device);
-* ``_generate(n, given, x_given, cond, constraints, generator)`` — return
-  ``(continuous, codes)`` tensors for ``n`` rows in model space.
+* ``_generate(n, given, x_given, cond, constraints, generator, *, guided=False)``
+  — return ``(continuous, codes)`` tensors for ``n`` rows in model space;
+  ``guided``: every row's class was asked for (``sample(n, y=...)``,
+  ``fit_resample``), so a model may guide its rows towards it.
 """
 
 from __future__ import annotations
@@ -311,9 +313,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         table = self._raw_sample(n, generator)
         return ScoreCalibration().fit(table.continuous, layout.scores_in_mode(table.discrete))
 
-    def _generate_rows(self, n, given, x_given, cond, constraints, generator):
+    def _generate_rows(self, n, given, x_given, cond, constraints, generator, *, guided=False):
         """``_generate`` with the generated scores calibrated (given and interval-bounded scores kept as made)."""
-        cont, codes = self._generate(n, given, x_given, cond, constraints, generator)
+        cont, codes = self._generate(n, given, x_given, cond, constraints, generator, guided=guided)
         calibration = getattr(self, "score_calibration_", None)
         if calibration is None or not cont.shape[1]:
             return cont, codes
@@ -640,7 +642,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             given_frame = pd.DataFrame({_TARGET: self._requested_labels(n, y, rng)})
         elif y is not None:
             raise ValueError("y was given, but the model was fitted without y.")
-        frame = enforce_conditions(self._sample_frame(n, parsed, given_frame, rng), parsed)
+        # classes asked for (not drawn with their training frequencies): the model may guide rows towards them
+        guided = conditional and y is not None
+        frame = enforce_conditions(self._sample_frame(n, parsed, given_frame, rng, guided=guided), parsed)
         if not conditional:
             return frame, None
         return frame, frame.pop(_TARGET).to_numpy()
@@ -674,13 +678,16 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                              f"classes are {self.classes_.tolist()}.")
         return labels
 
-    def _sample_frame(self, n, parsed, given_frame, rng):
-        table = self._sample_encoded(n, parsed, given_frame, _torch_generator(rng, self.device_))
+    def _sample_frame(self, n, parsed, given_frame, rng, *, guided=False):
+        table = self._sample_encoded(n, parsed, given_frame, _torch_generator(rng, self.device_), guided=guided)
         return self.encoder_.inverse_transform(table, random_state=np.random.RandomState(rng.integers(2**31)))
 
     @torch.inference_mode()
-    def _sample_encoded(self, n, parsed, given_frame, generator, *, calibrated=True, batch_size=4_096):
-        """``n`` generated rows under the conditions, as an :class:`EncodedTable` (scores calibrated or raw)."""
+    def _sample_encoded(self, n, parsed, given_frame, generator, *, calibrated=True, guided=False, batch_size=4_096):
+        """``n`` generated rows under the conditions, as an :class:`EncodedTable` (scores calibrated or raw).
+
+        ``guided``: ``given_frame``'s classes were asked for (see ``_generate``).
+        """
         device = self.device_
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
@@ -693,7 +700,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             part = None if given_frame is None else given_frame.iloc[start: start + b]
             given, x_given, cond, constraints = condition_tensors(
                 self.encoder_, lt, parsed, b, given_frame=part, device=device)
-            cont, code = generate(b, given, x_given, cond, constraints, generator)
+            cont, code = generate(b, given, x_given, cond, constraints, generator, guided=guided)
             conts[:, start: start + b] = cont.t().cpu().numpy()
             if code is not None:
                 codes[:, start: start + b] = code.t().cpu().numpy()

@@ -218,16 +218,18 @@ class DiffusionSampler(BaseGenerativeSampler):
         The fresh noise corrects errors of earlier steps: on credit the
         detection AUC fell from 0.70 (η = 0) to 0.62 (η = 1) at 20 steps.
     guidance_scale : float or "auto", default="auto"
-        Classifier-free guidance weight w for rows generated per class (a
-        model fitted with ``y``: ``sample(n, y=...)``, ``fit_resample``,
-        and ``sample(n)``, whose classes are drawn at their training
-        frequencies): the prediction is (1 + w)·ε(x, class) −
-        w·ε(x, class not given), so w > 0 makes rows more typical of their
-        class at the cost of diversity, and 0 is plain conditional sampling
-        at half the cost. For tables the "class not given" prediction is the
-        one with the class column generated along with the row
-        (:class:`~synthaug.diffusion.ColumnGuidance`). ``"auto"`` is 1.0 for
-        tables and 0.0 for images. Tables: synthetic minority rows of
+        Classifier-free guidance weight w for rows of requested classes (a
+        model fitted with ``y``: ``sample(n, y=...)``, ``fit_resample``;
+        images also for ``sample(n)``, whose classes are drawn at their
+        training frequencies): the prediction is (1 + w)·f(x, class) −
+        w·f(x, class not given), for the ε of scores and pixels and the
+        logits of categorical levels alike, so w > 0 makes rows more typical
+        of their class at the cost of diversity, and 0 is plain conditional
+        sampling at half the cost. For tables the "class not given"
+        prediction is the one with the class column generated along with the
+        row (:class:`~synthaug.diffusion.ColumnGuidance`), and ``sample(n)``
+        (a copy of the table) is never guided. ``"auto"`` is 1.0 for tables
+        and 0.0 for images. Tables: synthetic minority rows of
         w = 0 / 1 / 2 / 3 in ``benchmarks/upsampling.py`` (logistic
         regression's balanced accuracy, detection AUC of the synthetic
         minority): credit 0.752 / 0.753 / 0.752 / 0.745 and
@@ -508,7 +510,7 @@ class DiffusionSampler(BaseGenerativeSampler):
                                      given=given, x_given=known, cond=(labels, mask), generator=generator)
         return x0
 
-    def _generate(self, n, given, x_given, cond, constraints, generator):
+    def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False):
         width = self.encoder_.layout_.width
         noise = torch.randn((n, width), generator=generator, device=self.device_)
         residual = getattr(self, "residual_", None)
@@ -525,7 +527,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         network = self._inference_cache(self.network_, self.network_.folded)
         model = functools.partial(_with_condition_parts, network, network.condition_part(cond),
                                   offsets=self._logit_offsets(self.device_))
-        model = self._class_guidance(model, network, cond, x_given, generator)
+        if guided:
+            model = self._class_guidance(model, network, cond, x_given, generator)
         x0, codes = self.process_.sample(model, noise, steps=self.sampling_steps, solver=self.solver,
                                          eta=self.eta, given=given, x_given=x_given, cond=None,
                                          constraints=constraints, generator=generator)
@@ -534,16 +537,19 @@ class DiffusionSampler(BaseGenerativeSampler):
         return x0[:, : self.encoder_.layout_.n_continuous], codes
 
     def _guidance_scale(self):
-        """``guidance_scale`` resolved: "auto" is 0 for images, 1 for tables."""
-        if self.guidance_scale != "auto":
-            return float(self.guidance_scale)
-        return 0.0 if hasattr(self, "image_scaler_") else TABLE_GUIDANCE
+        """``guidance_scale`` resolved: "auto" is 0 for images, 1 for tables (checked: it may be set after fit)."""
+        scale = self.guidance_scale
+        if isinstance(scale, str) and scale == "auto":
+            return 0.0 if hasattr(self, "image_scaler_") else TABLE_GUIDANCE
+        if isinstance(scale, bool) or not isinstance(scale, Real) or not np.isfinite(scale) or scale < 0:
+            raise ValueError(f"guidance_scale must be 'auto' or a finite float >= 0, got {scale!r}.")
+        return float(scale)
 
     def _class_guidance(self, model, network, cond, x_given, generator):
-        """``model`` guided towards the given class (``guidance_scale`` > 0, every row's class given), else itself."""
+        """``model`` guided towards each row's requested class (``guidance_scale`` > 0), else itself."""
         j = self._always_column()
         scale = self._guidance_scale()
-        if not scale or j is None or x_given is None or not bool(cond[:, j].all()):
+        if not scale or j is None or x_given is None:
             return model
         free_cond = cond.clone()
         free_cond[:, j] = 0
@@ -888,7 +894,8 @@ class GANSampler(BaseGenerativeSampler):
                 image = self.generator_(z, labels)
         return torch.where(mask.bool(), known, image)
 
-    def _generate(self, n, given, x_given, cond, constraints, generator):
+    def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False):
+        # (guided: the GAN has no guidance; its rows follow the class they are given as they are)
         network, anchors = self._sampling_tables()
         noise = torch.randn((n, self.noise_dim), generator=generator, device=self.device_)
         cols, ids = cond > 0, None

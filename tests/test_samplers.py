@@ -150,6 +150,13 @@ def test_class_guidance_applies_to_class_conditional_models(credit):
     one = clone(plain).set_params(guidance_scale=1.0).fit(X, y)
     pd.testing.assert_frame_equal(auto.sample(20, y="good", random_state=1)[0],
                                   one.sample(20, y="good", random_state=1)[0])
+    # sample(n) draws the classes at their frequencies and is a copy of the table: not guided
+    pd.testing.assert_frame_equal(guided.sample(40, random_state=2)[0], plain.sample(40, random_state=2)[0])
+    # a value set after fit is checked when used
+    for bad in (-1.0, "strong", True, float("nan")):
+        with pytest.raises(ValueError, match="guidance_scale"):
+            clone(guided).set_params(guidance_scale=2.0).fit(X, y).set_params(guidance_scale=bad).sample(
+                5, y="bad")
     # a model fitted without y has no class to guide towards: the same model as w = 0
     no_y = DiffusionSampler(**TINY, random_state=0).fit(credit)
     pd.testing.assert_frame_equal(clone(no_y).set_params(guidance_scale=2.0).fit(credit).sample(40, random_state=2),

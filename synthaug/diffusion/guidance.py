@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["ClassifierFreeGuidance"]
+__all__ = ["ClassifierFreeGuidance", "ColumnGuidance"]
 
 
 class ClassifierFreeGuidance:
@@ -50,9 +50,10 @@ class ColumnGuidance:
     generated along with the rest (noised to the same timestep). Guidance
     extrapolates from the second to the first,
 
-        ε̃ = (1 + w)·ε(x_t, column given) − w·ε(x_t', column generated),
+        ε̃ = (1 + w)·ε(x_t, column given) − w·ε(x_t', column generated)
 
-    where ``x_t'`` is ``x_t`` with the column's dimensions drawn from
+    (the whole output alike: the ε of scores, the logits of categorical
+    levels), where ``x_t'`` is ``x_t`` with the column's dimensions drawn from
     q(x_t | x₀ = the given value), as the network saw a generated column in
     training. The column being itself noised, the two predictions part at
     high noise (where a row's class-typical shape is decided) and meet as
