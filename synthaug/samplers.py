@@ -526,10 +526,15 @@ class DiffusionSampler(BaseGenerativeSampler):
             residual = None
         # the folded denoiser, its condition's part computed once for all steps of this batch
         network = self._inference_cache(self.network_, self.network_.folded)
-        model = functools.partial(_with_condition_parts, network, network.condition_part(cond),
-                                  offsets=self._logit_offsets(self.device_))
+        offsets = self._logit_offsets(self.device_)
+
+        def denoiser(condition):
+            return functools.partial(_with_condition_parts, network, network.condition_part(condition),
+                                     offsets=offsets)
+
+        model = denoiser(cond)
         if guided:
-            model = self._class_guidance(model, network, cond, x_given, generator)
+            model = self._class_guidance(model, denoiser, cond, x_given, generator)
         x0, codes = self.process_.sample(model, noise, steps=self.sampling_steps, solver=self.solver,
                                          eta=self.eta, given=given, x_given=x_given, cond=None,
                                          constraints=constraints, generator=generator)
@@ -546,18 +551,19 @@ class DiffusionSampler(BaseGenerativeSampler):
             raise ValueError(f"guidance_scale must be 'auto' or a finite float >= 0, got {scale!r}.")
         return float(scale)
 
-    def _class_guidance(self, model, network, cond, x_given, generator):
-        """``model`` guided towards each row's requested class (``guidance_scale`` > 0), else itself."""
+    def _class_guidance(self, model, denoiser, cond, x_given, generator):
+        """``model`` guided towards each row's requested class (``guidance_scale`` > 0), else itself.
+
+        ``denoiser(cond)`` builds the model for a condition; the free branch's has the class flag cleared.
+        """
         j = self._always_column()
         scale = self._guidance_scale()
         if not scale or j is None or x_given is None:
             return model
         free_cond = cond.clone()
         free_cond[:, j] = 0
-        free = functools.partial(_with_condition_parts, network, network.condition_part(free_cond),
-                                 offsets=self._logit_offsets(self.device_))
         dims = np.flatnonzero(self.encoder_.layout_.dim_to_column() == j)
-        return ColumnGuidance(model, free, self.process_, scale=scale, dims=dims, x_given=x_given,
+        return ColumnGuidance(model, denoiser(free_cond), self.process_, scale=scale, dims=dims, x_given=x_given,
                               generator=generator)
 
     def _uncalibrated_scores(self, given, x_given):

@@ -147,7 +147,6 @@ class StreamingMixin:
                 appender.close()
         return [path]
 
-
     def _arrow_schema(self, y):
         """The Parquet schema of every shard, from one row of valid training values.
 
