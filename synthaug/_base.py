@@ -7,10 +7,13 @@ two methods:
 
 * ``_fit_model(encoded, generator)`` — build and train its networks on the
   encoded table (tensors already on the device);
-* ``_generate(n, given, x_given, cond, constraints, generator, *, guided=False)``
+* ``_generate(n, given, x_given, cond, constraints, generator, *, guided=False, steps=None)``
   — return ``(continuous, codes)`` tensors for ``n`` rows in model space;
   ``guided``: every row's class was asked for (``sample(n, y=...)``,
-  ``fit_resample``), so a model may guide its rows towards it.
+  ``fit_resample``), so a model may guide its rows towards it; ``steps``:
+  sampler steps for a model that has them (None: its ``sampling_steps``).
+  ``generator`` may be a :class:`~synthaug.noise.Antithetic` one: draw
+  through :mod:`synthaug.noise`.
 """
 
 from __future__ import annotations
@@ -313,9 +316,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         table = self._raw_sample(n, generator)
         return ScoreCalibration().fit(table.continuous, layout.scores_in_mode(table.discrete))
 
-    def _generate_rows(self, n, given, x_given, cond, constraints, generator, *, guided=False):
+    def _generate_rows(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None):
         """``_generate`` with the generated scores calibrated (given and interval-bounded scores kept as made)."""
-        cont, codes = self._generate(n, given, x_given, cond, constraints, generator, guided=guided)
+        cont, codes = self._generate(n, given, x_given, cond, constraints, generator, guided=guided, steps=steps)
         calibration = getattr(self, "score_calibration_", None)
         if calibration is None or not cont.shape[1]:
             return cont, codes

@@ -40,16 +40,20 @@ from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
 from .encoding.columns import NumericColumn, _to_grid
 from .encoding.layout import Constraints
+from .noise import Antithetic
 
 __all__ = ["CALIBRATION_LEVEL", "CALIBRATION_SHARE", "ImputerMixin", "POINT_ESTIMATE_DRAWS", "calibration_factors",
            "interval_ratios", "posterior_point_estimate"]
 
-#: Draws per missing cell behind ``impute(X)``'s point estimate: the Monte Carlo
-#: error of their mean is 1/√100 of the posterior's spread, so it adds 1 % of the
-#: posterior variance to the expected squared error (2 % with 50 draws, 5 % with 20).
+#: Draws per missing cell behind ``impute(X)``'s point estimate, in antithetic pairs
+#: (:mod:`synthaug.noise`; an even number). 100 independent draws would leave a Monte
+#: Carlo error of 1/√100 of the posterior's spread in their mean, adding 1 % of the
+#: posterior variance to the expected squared error; the pairs' is smaller.
 POINT_ESTIMATE_DRAWS = 100
 # rows imputed per pass of the point estimate (each repeated POINT_ESTIMATE_DRAWS times)
 _POINT_CHUNK_ROWS = 1_024
+# rows per generated batch of the point estimate (at least two draws of a chunk)
+_POINT_BATCH_ROWS = 4_096
 #: Central interval of the k draws that multiple imputation is calibrated to cover.
 CALIBRATION_LEVEL = 0.9
 #: Share of each numeric column's observed cells hidden from the calibration model.
@@ -127,14 +131,16 @@ def _mode_by_row(draws):
     return levels[(counts * (k + 1) - first).argmax(axis=1)]
 
 
-def posterior_point_estimate(draws, like, *, integral=False, step=None):
+def posterior_point_estimate(draws, like, *, integral=False, step=None, categorical=False):
     """One value per row of ``draws`` (k, m): their mean for numbers, their mode otherwise.
 
     ``like`` (a Series) gives the dtype the result must keep: integer columns
-    get the rounded mean, datetimes the mean instant, booleans and every
-    non-numeric dtype the most frequent value. ``integral`` or ``step`` (a
-    numeric column's grid, as its encoder learnt it) round the mean onto
-    that grid, so a float column of whole numbers stays whole.
+    get the rounded mean, datetimes the mean instant, booleans, every
+    non-numeric dtype and a ``categorical`` column of numbers (one the model
+    treats as levels) the most frequent value. ``integral`` or ``step`` (a
+    numeric column's grid, as its encoder learnt it, in nanoseconds for
+    datetimes) round the mean onto that grid, so a float column of whole
+    numbers stays whole.
 
     Examples
     --------
@@ -146,13 +152,14 @@ def posterior_point_estimate(draws, like, *, integral=False, step=None):
     ['a', 'c']
     """
     dtype = like.dtype
-    if pd.api.types.is_bool_dtype(dtype) or not (pd.api.types.is_numeric_dtype(dtype)
-                                                  or pd.api.types.is_datetime64_any_dtype(dtype)):
+    if categorical or pd.api.types.is_bool_dtype(dtype) or not (pd.api.types.is_numeric_dtype(dtype)
+                                                                 or pd.api.types.is_datetime64_any_dtype(dtype)):
         modes = _mode_by_row(draws)
         # a categorical dtype would turn a level outside its categories into NaN: leave that to the caller
         return modes if isinstance(dtype, pd.CategoricalDtype) else pd.Series(modes).astype(dtype).to_numpy()
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        ns = pd.Series(draws.ravel()).astype(dtype).array.asi8.reshape(draws.shape)   # UTC nanoseconds
+        # UTC nanoseconds, whatever the column's unit (s, ms, µs or ns)
+        ns = pd.Series(draws.ravel()).astype(dtype).dt.as_unit("ns").array.asi8.reshape(draws.shape)
         tz = getattr(dtype, "tz", None)
         # the mean of the offsets from the first draw, in int64: float64 nanoseconds near 2020 are only
         # exact to ~256 ns; then onto the column's time grid (day, hour, …) as sampled values are
@@ -236,7 +243,7 @@ class ImputerMixin:
                              f"{self.n_features_in_} features as input.")
         else:
             frame = frame.set_axis(self.schema_.columns, axis=1)
-        frame = self._with_fitted_dtypes_where_empty(frame)
+        frame, cast_when_filled = self._with_fitted_dtypes_where_empty(frame)
         self._check_impute_values(frame)
         rng = self._call_rng(random_state)
         if n_draws is None:
@@ -245,29 +252,35 @@ class ImputerMixin:
             draws = [self._impute_once(frame, rng) for _ in range(n_draws)]
             if calibrate and n_draws >= 2:
                 self._widen_draws(draws, frame, self._calibration_factors(frame, n_draws, rng))
+        draws = [d.astype(cast_when_filled) if cast_when_filled else d for d in draws]
         original_columns = list(X.columns) if schema.container == "frame" else None
         wrapped = [schema.wrap(d[original_columns] if original_columns is not None else d) for d in draws]
         return wrapped[0] if n_draws is None else wrapped
 
     def _with_fitted_dtypes_where_empty(self, frame):
-        """``frame`` with each entirely missing column in its training dtype (a copy when one changes).
+        """``(frame, after)``: each entirely missing column of ``frame`` in its training dtype (a copy when one
+        changes), and ``{column: dtype}`` of those that take it only once filled.
 
         A column missing in every row usually arrives as float NaN (``df[c] = np.nan``, a CSV); filled
-        with the levels or instants it had at fit, it needs the dtype it had then.
+        with the levels or instants it had at fit, it needs the dtype it had then. A numpy integer or
+        boolean column cannot hold the holes: it is filled as it came (float or object), then cast.
         """
         fitted = self.schema_.dtypes
         empty = [c for c in frame.columns if c in fitted and frame[c].dtype != fitted[c] and frame[c].isna().all()]
+        after = {}
         if not empty:
-            return frame
+            return frame, after
         frame = frame.copy()
         for col in empty:
             dtype = fitted[col]
-            if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
-                dtype = object          # numpy bool cannot hold the holes
-            elif pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
-                continue                # numpy integers cannot either: the float column is filled
+            if not isinstance(dtype, pd.api.extensions.ExtensionDtype) and (
+                    pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)):
+                after[col] = dtype
+                if pd.api.types.is_integer_dtype(dtype):
+                    continue            # the float column is filled with whole numbers
+                dtype = object
             frame[col] = pd.Series([None] * len(frame), index=frame.index, dtype=object).astype(dtype)
-        return frame
+        return frame, after
 
     def _check_impute_values(self, frame):
         """``ValueError`` naming the column for observed values the model cannot take as given.
@@ -309,9 +322,15 @@ class ImputerMixin:
         for start in range(0, len(rows), _POINT_CHUNK_ROWS):
             chunk = rows[start:start + _POINT_CHUNK_ROWS]
             part, part_missing = frame.iloc[chunk], missing.iloc[chunk]
-            repeated = np.tile(np.arange(len(chunk)), k)       # draw j of row i at j·m + i
+            m = len(chunk)
+            repeated = np.tile(np.arange(m), k)       # draw j of row i at j·m + i
+            # each batch holds an even number of whole draws (k is even), so its second half repeats its
+            # first half's rows, and the antithetic generator gives each of them its first-half twin's
+            # noise mirrored
             generated = self._generate_missing(part.iloc[repeated].reset_index(drop=True),
-                                               part_missing.iloc[repeated].reset_index(drop=True), rng)
+                                               part_missing.iloc[repeated].reset_index(drop=True), rng,
+                                               batch_size=2 * m * max(1, _POINT_BATCH_ROWS // (2 * m)),
+                                               antithetic=True, steps=self._point_estimate_steps())
             for col in holes_cols:
                 holes = part_missing[col].to_numpy()
                 if not holes.any():
@@ -319,7 +338,8 @@ class ImputerMixin:
                 draws = generated[col].to_numpy().reshape(k, len(chunk))[:, holes]
                 enc = self.encoder_.encoders_[col]
                 out.iloc[chunk[holes], frame.columns.get_loc(col)] = posterior_point_estimate(
-                    draws, frame[col], integral=getattr(enc, "integral", False), step=getattr(enc, "step", None))
+                    draws, frame[col], integral=getattr(enc, "integral", False), step=getattr(enc, "step", None),
+                    categorical=self.encoder_.kinds_[col] == "categorical")
         return out
 
     def _calibrated_columns(self, frame):
@@ -374,9 +394,17 @@ class ImputerMixin:
             for d, values in zip(draws, wide):
                 d.iloc[rows, j] = pd.Series(values).astype(d[col].dtype).to_numpy()
 
+    def _point_estimate_steps(self):
+        """Sampler steps of the draws behind the point estimate; None: the model's own (or it has none)."""
+        return None
+
     @torch.inference_mode()
-    def _generate_missing(self, part, missing, rng, batch_size=4_096):
-        """Decoded rows for ``part`` with its missing cells generated (observed cells given)."""
+    def _generate_missing(self, part, missing, rng, batch_size=4_096, *, antithetic=False, steps=None):
+        """Decoded rows for ``part`` with its missing cells generated (observed cells given).
+
+        ``antithetic``: the noise of each batch comes in mirrored halves
+        (:class:`~synthaug.noise.Antithetic`); ``steps``: the sampler's steps.
+        """
         encoder, device = self.encoder_, self.device_
         layout = encoder.layout_
         lt = layout.tensors(device)
@@ -392,6 +420,8 @@ class ImputerMixin:
         encoded = encoder.transform(table[encoder.columns_], random_state=int(rng.integers(2**31)))
         constraints = Constraints(allowed=self._present_levels(device))
         generator = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
+        if antithetic:
+            generator = Antithetic(generator)
         conts, codes = [], []
         for start in range(0, len(part), batch_size):
             sl = slice(start, start + batch_size)
@@ -399,7 +429,7 @@ class ImputerMixin:
             x_given = lt.to_model(torch.as_tensor(encoded.continuous[sl], device=device),
                                   torch.as_tensor(encoded.discrete[sl], device=device))
             cont, code = self._generate_rows(len(cols), cols[:, lt.dim_to_column], x_given, cols.float(), constraints,
-                                        generator)
+                                             generator, steps=steps)
             conts.append(cont.cpu().numpy())
             codes.append(code.cpu().numpy() if code is not None else np.zeros((len(cols), 0), np.int64))
         decoded = encoder.inverse_transform(EncodedTable(np.concatenate(conts), np.concatenate(codes)),

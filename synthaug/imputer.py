@@ -122,6 +122,12 @@ class GenerativeImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if n_features != self.n_features_in_:
             raise ValueError(f"X has {n_features} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
+        names = getattr(self, "feature_names_in_", None)
+        if isinstance(X, pd.DataFrame) and names is not None and list(map(str, X.columns)) != list(map(str, names)):
+            # a transformer's output columns are its input's, by position (get_feature_names_out,
+            # set_output): another order would put one column's values under another's name
+            raise ValueError(f"The feature names should match those that were passed during fit, in the same "
+                             f"order: got {list(X.columns)}, expected {list(names)}.")
         if self.sample_posterior:
             filled = self.estimator_.impute(X, n_draws=1, random_state=self._seed)[0]
         else:

@@ -85,6 +85,18 @@ def test_a_column_missing_in_every_row_is_filled_from_the_others(holes, fitted):
         tiny("diffusion").fit(holes.assign(Age=np.nan))
 
 
+def test_integer_and_boolean_columns_missing_in_every_row_come_back_in_their_training_dtype():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"i": rng.integers(0, 9, 100), "b": rng.random(100) < 0.3, "x": rng.normal(size=100)})
+    model = tiny("diffusion", random_state=0).fit(df)
+    batch = df.assign(i=np.nan, b=np.nan)
+    out = model.impute(batch)
+    assert out["i"].dtype == np.int64 and out["b"].dtype == bool and out["x"].equals(df["x"])
+    draws = model.impute(batch, n_draws=2, calibrate=False)
+    assert all(d["i"].dtype == np.int64 and d["b"].dtype == bool for d in draws)
+    assert batch["i"].dtype == np.float64                 # the caller's frame is untouched
+
+
 def test_a_text_column_missing_in_every_row_may_arrive_as_float_nan(holes, fitted):
     batch = holes.head(10).assign(Home=np.nan)          # float64 NaN, as df[c] = np.nan or a CSV gives
     out = fitted.impute(batch, random_state=0)
@@ -188,6 +200,51 @@ def test_point_estimate_is_the_mean_or_mode_of_the_draws():
     assert (point["c"][hide] == truth["c"][hide]).mean() > (one["c"][hide] == truth["c"][hide]).mean()
 
 
+def test_point_estimate_draws_come_in_antithetic_pairs():
+    """A row's two draws in a batch's halves get mirrored noise: their errors are anti-correlated (else not)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=800)
+    df = pd.DataFrame({"x": x, "y": 2 * x + 0.5 * rng.normal(size=800)})
+    model = DiffusionSampler(max_steps=300, batch_size=128, width=32, depth=1, n_timesteps=100,
+                             random_state=0, verbose=False).fit(df)
+    twice = pd.concat([df.head(200)] * 2, ignore_index=True).assign(y=np.nan)
+
+    def correlation(antithetic):
+        out = model._generate_missing(twice, twice.isna(), np.random.default_rng(1), batch_size=len(twice),
+                                      antithetic=antithetic)
+        err = out["y"].to_numpy() - 2 * twice["x"].to_numpy()
+        return np.corrcoef(err[:200], err[200:])[0, 1]
+
+    assert correlation(True) < -0.5
+    assert abs(correlation(False)) < 0.2
+
+
+def test_point_estimate_uses_its_own_sampler_steps(monkeypatch):
+    df = load_credit().head(200)
+    holes = df.mask(np.random.default_rng(0).random(df.shape) < 0.2)
+    model = tiny("diffusion", n_timesteps=50, random_state=0).fit(holes)        # sampling_steps=2
+    seen, original = [], model.process_.sample
+    monkeypatch.setattr(model.process_, "sample", lambda *a, **k: seen.append(k["steps"]) or original(*a, **k))
+    model.impute(holes)
+    assert set(seen) == {25}                                                      # "auto"
+    seen.clear()
+    model.impute(holes, n_draws=2, calibrate=False)
+    model.sample(5)
+    assert set(seen) == {2}
+    seen.clear()
+    model.set_params(point_estimate_steps=3).impute(holes)
+    assert set(seen) == {3}
+    assert DiffusionSampler(n_timesteps=8)._point_estimate_steps() == 8
+    assert DiffusionSampler(sampling_steps=40)._point_estimate_steps() == 40
+    for bad in (51, 0, 2.5, True):
+        with pytest.raises(ValueError, match="point_estimate_steps"):
+            model.set_params(point_estimate_steps=bad).impute(holes)
+    with pytest.raises(ValueError, match="point_estimate_steps"):
+        tiny("diffusion", point_estimate_steps=9).fit(holes)                     # n_timesteps=8
+    with pytest.raises(ValueError, match="point_estimate_steps"):
+        tiny("diffusion", point_estimate_steps="many").fit(holes)
+
+
 @pytest.mark.parametrize("draws, like, expected", [
     (np.array([[1.0, 2.0], [2.0, 6.0]]), pd.Series([0.0]), [1.5, 4.0]),
     (np.array([[1, 2], [2, 3]]), pd.Series([0], dtype=np.int64), [2, 2]),          # rounded half to even
@@ -204,6 +261,27 @@ def test_posterior_point_estimate_keeps_the_dtype(draws, like, expected):
     assert pd.Series(out).astype(like.dtype).dtype == like.dtype
 
 
+def test_posterior_point_estimate_of_a_categorical_number_is_a_level():
+    from synthaug.imputation import posterior_point_estimate
+
+    draws = np.array([[1.0, 9.0], [9.0, 9.0], [9.0, 1.0]])
+    assert list(posterior_point_estimate(draws, pd.Series([0.0]), categorical=True)) == [9.0, 9.0]
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_point_estimate_of_numbers_declared_discrete_and_of_coarse_datetimes(kind):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"code": rng.choice([1.0, 5.0, 9.0], 200),
+                       "t": (pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, 200), unit="D")),
+                       "x": rng.normal(size=200)})
+    df["t"] = df["t"].astype("datetime64[s]").dt.tz_localize("UTC")
+    df.loc[::5, ["code", "t"]] = np.nan
+    filled = tiny(kind, discrete_columns=["code"], random_state=0).fit(df).impute(df)
+    assert set(filled["code"]) <= {1.0, 5.0, 9.0}                  # a level, never a mean of levels
+    assert filled["t"].dtype == df["t"].dtype
+    assert filled["t"].between(df["t"].min(), df["t"].max()).all()
+
+
 def test_posterior_point_estimate_keeps_the_encoders_grid():
     from synthaug.imputation import posterior_point_estimate
 
@@ -218,11 +296,12 @@ def test_point_estimate_of_a_whole_number_float_column_stays_whole(holes, fitted
     assert np.array_equal(filled["Income"], np.round(filled["Income"]))
 
 
+@pytest.mark.parametrize("unit", ["ns", "us", "s"])
 @pytest.mark.parametrize("tz", [None, "Europe/Paris"])
-def test_posterior_point_estimate_of_datetimes_is_the_mean_instant(tz):
+def test_posterior_point_estimate_of_datetimes_is_the_mean_instant(tz, unit):
     from synthaug.imputation import posterior_point_estimate
 
-    stamps = pd.Series(pd.to_datetime(["2020-01-01", "2020-01-03", "2021-01-01", "2021-01-01"]))
+    stamps = pd.Series(pd.to_datetime(["2020-01-01", "2020-01-03", "2021-01-01", "2021-01-01"])).dt.as_unit(unit)
     if tz:
         stamps = stamps.dt.tz_localize(tz)
     draws = stamps.to_numpy().reshape(2, 2)
@@ -383,6 +462,10 @@ def test_set_output_pipelines_and_cross_validation(kind):
     out = imp.fit_transform(X)
     assert isinstance(out, pd.DataFrame) and list(out.columns) == ["x0", "x1", "x2"]
     pd.testing.assert_frame_equal(out, imp.transform(X))          # a fitted imputer is deterministic
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    imp.fit(frame)
+    with pytest.raises(ValueError, match="same order"):           # (its output is labelled by position)
+        imp.transform(frame[["c", "a", "b"]])
     for factory in (make_pipeline, imb_make_pipeline):
         pipe = factory(GenerativeImputer(tiny(kind, random_state=0)), LogisticRegression())
         scores = cross_val_score(pipe, X, y, cv=3)

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..encoding.layout import Constraints, Layout
+from ..noise import randn
 
 __all__ = ["GaussianDiffusion", "Constraints", "ddim_timesteps"]
 
@@ -258,7 +259,7 @@ class GaussianDiffusion:
                 c = np.sqrt(max(0.0, 1 - ab_prev - sigma ** 2) / (1 - ab))
                 new = x0.mul(np.sqrt(ab_prev) - c * np.sqrt(ab)).add_(x, alpha=c)
                 if sigma > 0:
-                    new.add_(torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype), alpha=sigma)
+                    new.add_(randn(x.shape, generator, device=x.device, dtype=x.dtype), alpha=sigma)
                 x = new
                 continue
             lam, lam_prev = _log_snr(ab), _log_snr(ab_prev)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ..noise import randn
+
 __all__ = ["ClassifierFreeGuidance", "ColumnGuidance"]
 
 
@@ -95,7 +97,7 @@ class ColumnGuidance:
         out = self.conditional(x, t, cond)
         if self.scale == 0:
             return out
-        noise = torch.randn(self.x0.shape, generator=self.generator, device=x.device, dtype=x.dtype)
+        noise = randn(self.x0.shape, self.generator, device=x.device, dtype=x.dtype)
         x_free = x.clone()
         x_free[:, self.dims] = self.process.q_sample(self.x0.to(x.dtype), t, noise)
         return out.add_(out - self.free(x_free, t, cond), alpha=self.scale)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..noise import rand
+
 __all__ = ["Layout", "LayoutTensors", "Constraints", "group_blocks"]
 
 
@@ -301,7 +303,7 @@ class LayoutTensors:
         """
         b = probs[0].shape[0] if probs else 0
         dtype = probs[0].dtype if probs else torch.float32
-        u = torch.rand((b, self.layout.n_discrete), generator=generator, device=self.device, dtype=dtype)
+        u = rand((b, self.layout.n_discrete), generator, device=self.device, dtype=dtype)
         u = u.clamp_(min=1e-12)
         codes = []
         for g, p in zip(self.groups, probs):
