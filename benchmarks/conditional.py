@@ -5,7 +5,9 @@ training split) samples rows under the condition. Reported per condition:
 the share of rows that satisfy it (must be 100 %), and the sdmetrics Column
 Shapes score of the other columns against the real training rows that satisfy
 it, next to the same score for unconditional samples (what ignoring the
-condition would give).
+condition would give). For interval conditions, the conditioned column itself
+inside the interval: the share of rows on the interval's edges and the
+Kolmogorov–Smirnov distance to the real training values in the interval.
 
     python benchmarks/conditional.py [--out docs/benchmarks.md]
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import ks_2samp
 from sdmetrics.reports.single_table import QualityReport
 from sklearn.model_selection import train_test_split
 
@@ -33,6 +36,14 @@ CONDITIONS = [
     {"Records": "yes", "Job": "partime"},
     {"Home": ["owner", "parents"], "Age": (30, 40)},
     {"Amount": (2000, 5000)},
+]
+# the conditioned column's own distribution inside an interval (one column each)
+INTERVALS = [
+    {"Age": (30, 40)},
+    {"Income": (100, 200)},
+    {"Price": (1000, 1500)},
+    {"Amount": (500, 1500)},
+    {"Seniority": (2, 5)},
 ]
 
 
@@ -82,10 +93,19 @@ def run(seed=0):
             "shapes (conditional)": column_shapes(real, synth, others),
             "shapes (unconditional)": column_shapes(real, uncond, others),
         })
-    return pd.DataFrame(rows), fit_s
+    inside = []
+    for cond in INTERVALS:
+        (col, (lo, hi)), = cond.items()
+        real = train[col][train[col].between(lo, hi)].dropna()
+        synth = model.sample(3000, conditions=cond)[col].dropna()
+        inside.append({"condition": f"{col}=({lo}, {hi})", "real rows": len(real),
+                       "edges (synthetic)": synth.isin([lo, hi]).mean(), "edges (real)": real.isin([lo, hi]).mean(),
+                       "KS distance": ks_2samp(synth, real).statistic,
+                       "mean (synthetic)": synth.mean(), "mean (real)": real.mean()})
+    return pd.DataFrame(rows), pd.DataFrame(inside), fit_s
 
 
-def to_markdown(table, fit_s):
+def to_markdown(table, inside, fit_s):
     lines = [
         "<!-- conditional:start -->",
         "### Conditional sampling (credit, default DiffusionSampler)",
@@ -100,6 +120,17 @@ def to_markdown(table, fit_s):
     ]
     for r in table.itertuples(index=False):
         lines.append(f"| {r[0]} | {r[1]} | {r[2]:.2%} | {r[3]:.0%} | {r[4]:.3f} | {r[5]:.3f} |")
+    lines += [
+        "",
+        "The conditioned column inside an interval (3,000 rows per condition): share of rows on the interval's "
+        "two edges, and the Kolmogorov–Smirnov distance between the synthetic values and the real training values "
+        "in the interval (0 = same distribution).",
+        "",
+        "| condition | real rows | edges (synthetic) | edges (real) | KS distance | mean (synthetic) | mean (real) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in inside.itertuples(index=False):
+        lines.append(f"| {r[0]} | {r[1]} | {r[2]:.1%} | {r[3]:.1%} | {r[4]:.3f} | {r[5]:.1f} | {r[6]:.1f} |")
     lines.append("<!-- conditional:end -->")
     return "\n".join(lines)
 
@@ -120,8 +151,8 @@ def main():
     parser.add_argument("--out", help="markdown file to update (section between conditional markers)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    table, fit_s = run(args.seed)
-    text = to_markdown(table, fit_s)
+    table, inside, fit_s = run(args.seed)
+    text = to_markdown(table, inside, fit_s)
     print(text)
     if args.out:
         write_section(args.out, text, "conditional")
