@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import ndtr
 
 from .encoding.columns import _to_grid
 from .encoding.layout import Constraints
@@ -69,6 +70,9 @@ class ParsedConditions:
         Discrete index → boolean array of allowed codes.
     z_bounds : dict
         Continuous index → (low, high) bounds of the normal score.
+    mode_log_weights : dict
+        Discrete index → log-weight of each code (an interval's continuous
+        mode: the log of the share of the column's continuous values inside it).
     intervals : dict
         Column → (low, high) in the column's own units, enforced after decoding.
     """
@@ -76,6 +80,7 @@ class ParsedConditions:
     exact: dict = field(default_factory=dict)
     allowed: dict = field(default_factory=dict)
     z_bounds: dict = field(default_factory=dict)
+    mode_log_weights: dict = field(default_factory=dict)
     intervals: dict = field(default_factory=dict)
 
     def __bool__(self):
@@ -121,8 +126,12 @@ def parse_conditions(encoder, conditions):
             if lo == hi:     # a point interval is the exact value
                 _parse_exact(parsed, encoder, name, value[0])
                 continue
-            _parse_interval(parsed, encoder, name, enc, ci, di, lo, hi)
-            parsed.intervals[name] = (value[0], value[1])
+            inside = _parse_interval(parsed, encoder, name, enc, ci, di, lo, hi)
+            if inside is not None and kind == "datetime":
+                inside = tuple(_timestamp(encoder, name, v) for v in inside)
+            # decoded values are clipped onto the interval, or onto the outermost training values inside
+            # it for a column that decodes to its training values only (a bound may not be one of them)
+            parsed.intervals[name] = inside if inside is not None else (value[0], value[1])
         elif isinstance(value, (list, set, frozenset, np.ndarray, pd.Index, pd.Series)):
             values = list(value)
             if not values:
@@ -197,10 +206,21 @@ def _parse_interval(parsed, encoder, name, enc, ci, di, lo, hi):
         allowed = np.zeros(enc.n_levels, dtype=bool)
         if bounds is not None:
             allowed[enc.CONTINUOUS] = True
+            # the spikes inside the interval hold all their rows, the continuous mode only the share
+            # of its values inside: scores are standard normal in that mode, so Φ(b) − Φ(a)
+            weights = np.zeros(enc.n_levels)
+            weights[enc.CONTINUOUS] = np.log(max(ndtr(bounds[1]) - ndtr(bounds[0]), 1e-300))
+            parsed.mode_log_weights[di] = weights
         allowed[enc._first_spike_code + np.flatnonzero(spikes_in)] = True
         parsed.allowed[di] = allowed
     if ci is not None and bounds is not None:
         parsed.z_bounds[ci] = bounds
+    support = list(enc.spikes_[spikes_in])
+    if bounds is not None:
+        if not getattr(enc, "exact_", False):
+            return None                      # continuous values anywhere in the interval
+        support += list(enc.values_[(enc.values_ >= lo) & (enc.values_ <= hi)])
+    return float(min(support)), float(max(support))
 
 
 def _parse_set(parsed, encoder, name, enc, ci, di, values):
@@ -318,7 +338,14 @@ def condition_tensors(encoder, layout_tensors, parsed, n_rows, *, given_frame=No
         high = torch.full((layout.n_continuous,), torch.inf)
         for ci, (lo, hi) in parsed.z_bounds.items():
             low[ci], high[ci] = lo, hi
-        constraints = Constraints(allowed.to(device), low.to(device), high.to(device))
+        log_weights = None
+        if parsed.mode_log_weights:
+            log_weights = torch.zeros(layout.width)
+            for di, w in parsed.mode_log_weights.items():
+                off = int(layout.offsets[di])
+                log_weights[off: off + len(w)] = torch.as_tensor(w, dtype=torch.float32)
+            log_weights = log_weights.to(device)
+        constraints = Constraints(allowed.to(device), low.to(device), high.to(device), log_weights)
     return given, x_given, cond, constraints
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from numbers import Integral, Real
 
@@ -10,7 +11,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseGenerativeSampler, base_parameters
-from .diffusion import SCHEDULES, ClassifierFreeGuidance, ColumnGuidance, Constraints, GaussianDiffusion, get_betas
+from .diffusion import SCHEDULES, ClassifierFreeGuidance, ColumnGuidance, GaussianDiffusion, get_betas
 from .diffusion.residual import GaussianResidual
 from .diffusion.trainer import DiffusionStep, ImageDiffusionStep
 from .encoding.columns import _Z_MAX
@@ -537,8 +538,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         if residual is not None and given is not None:   # the free scores are generated as residuals
             mu, ratio, predicted = residual.moments(x_given, given, features=True)
             if constraints is not None and constraints.low is not None:
-                constraints = Constraints(constraints.allowed,
-                                          *residual.transform_bounds(constraints.low, constraints.high, mu, ratio))
+                low, high = residual.transform_bounds(constraints.low, constraints.high, mu, ratio)
+                constraints = dataclasses.replace(constraints, low=low, high=high)
             cond = torch.cat([cond, predicted], dim=1)
         elif residual is not None:   # nothing known: the levels' predictions are their frequencies
             cond = torch.cat([cond, residual.prior_features(len(cond), cond.device)], dim=1)

@@ -95,6 +95,26 @@ def test_conditions_on_spike_and_continuous_values(fitted):
     assert synth["Income"].isna().all()
 
 
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_interval_conditions_keep_the_distribution_inside_the_interval(kind):
+    rng = np.random.default_rng(0)
+    n = 800
+    zero = rng.random(n) < 0.4
+    df = pd.DataFrame({"s": np.where(zero, 0.0, np.round(rng.gamma(2.0, 1.0, n), 2)),     # 40 % exact zeros
+                       "k": rng.choice(np.arange(0, 40, 3), n).astype(np.int64),          # 14 values, 3 apart
+                       "x": rng.normal(size=n)})
+    model = tiny(kind, max_steps=300, batch_size=128, width=32, random_state=0).fit(df)
+    synth = model.sample(2000, conditions={"s": (0, 1)}, random_state=1)["s"]
+    # the zeros hold 0.4 / (0.4 + 0.6 · P(0 < Γ(2) ≤ 1)) ≈ 0.72 of the rows in [0, 1], not the 0.4 they hold overall
+    assert synth.between(0, 1).all() and (synth == 0).mean() > 0.6
+    positive = synth[synth > 0]
+    assert (positive == 1).mean() < 0.2                      # not piled up on the upper bound
+    # a column of few values decodes to them only: the interval's edges 10 and 19 are not among them
+    assert set(model.sample(500, conditions={"k": (10, 19)}, random_state=2)["k"]) <= {12, 15, 18}
+    x = model.sample(2000, conditions={"x": (0.5, 1.5)}, random_state=3)["x"]
+    assert x.between(0.5, 1.5).all() and x.isin([0.5, 1.5]).mean() < 0.1
+
+
 def test_impossible_conditions_raise(fitted):
     with pytest.raises(ValueError, match="Nope"):
         fitted.sample(5, conditions={"Nope": 1})

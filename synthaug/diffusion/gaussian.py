@@ -18,7 +18,15 @@ flagged ``given`` are fed clean (``x_given``) at every step and are excluded
 from the loss; the network also receives ``cond`` (here, the mask of given
 columns). Constraints on free dimensions — a set of allowed levels, an
 interval for a continuous score — are enforced on x̂₀ at every step, so every
-sample satisfies them with no rejection.
+sample satisfies them with no rejection. A level outside the set gets
+probability zero. An interval ``[a, b]`` replaces a score's x̂₀ by the mean
+of ``N(x̂₀, 1 − ᾱ_t)`` truncated to ``[a, b]`` (:func:`truncated_normal_mean`):
+for unit-variance Gaussian data ``N(x̂₀, 1 − ᾱ_t)`` is the exact posterior
+of x₀ given x_t, and its truncated mean is Tweedie's estimate of x₀ given
+x_t *and* x₀ ∈ [a, b] — the analytic classifier guidance of the condition,
+which steers each trajectory into the interval from the first steps on.
+Clamping x̂₀ to ``[a, b]`` instead would leave the trajectories headed
+outside the interval on its edges: the rows piled up on the bounds.
 
 The process is a plain object, not an ``nn.Module``: its methods take the
 network as an argument (improved-diffusion style).
@@ -32,7 +40,7 @@ import torch
 from ..encoding.layout import Constraints, Layout
 from ..noise import randn
 
-__all__ = ["GaussianDiffusion", "Constraints", "ddim_timesteps"]
+__all__ = ["GaussianDiffusion", "Constraints", "ddim_timesteps", "truncated_normal_mean"]
 
 
 def _log_snr(alpha_bar):
@@ -67,6 +75,35 @@ def ddim_timesteps(n_timesteps, steps, *, spacing="trailing"):
         # from T − 1 (pure noise) down to 0
         return np.unique(np.linspace(n_timesteps - 1, 0, steps).round().astype(np.int64))[::-1].copy()
     raise ValueError(f"spacing must be 'trailing' or 'linspace', got {spacing!r}.")
+
+
+def truncated_normal_mean(mean, low, high, scale):
+    """Mean of ``N(mean, scale²)`` truncated to ``[low, high]`` (broadcast; infinite bounds allowed).
+
+    Computed in float64 on the log scale and on the side of the mean where
+    both normal CDFs are small, so that a ``mean`` far outside the interval
+    gives a point just inside the nearer bound, not NaN.
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = truncated_normal_mean(torch.tensor([0.0, 0.0, 9.0]), torch.tensor([-torch.inf, 0.0, 0.0]),
+    ...                           torch.tensor([torch.inf, torch.inf, 1.0]), torch.tensor(1.0))
+    >>> [round(v, 4) for v in m.tolist()]      # unchanged; √(2/π); just below the bound
+    [0.0, 0.7979, 0.8889]
+    """
+    dtype = torch.result_type(mean, scale)
+    mean, low, high, scale = (v.to(torch.float64) for v in torch.broadcast_tensors(mean, low, high, scale))
+    a, b = (low - mean) / scale, (high - mean) / scale
+    # Z = Φ(b) − Φ(a) = Φ(−a) − Φ(−b): taken where both arguments are ≤ 0 at the upper end
+    flip = a > 0
+    lo_arg, hi_arg = torch.where(flip, -b, a), torch.where(flip, -a, b)
+    log_hi = torch.special.log_ndtr(hi_arg)
+    log_z = log_hi + torch.log1p(-torch.exp(torch.special.log_ndtr(lo_arg) - log_hi).clamp(max=1.0))
+    log_pdf = lambda x: -0.5 * x * x - 0.5 * np.log(2 * np.pi)   # noqa: E731  (−inf at ±inf)
+    shift = torch.exp(log_pdf(a) - log_z) - torch.exp(log_pdf(b) - log_z)
+    out = (mean + scale * torch.nan_to_num(shift, nan=0.0)).clamp(low, high)
+    return out.to(dtype)
 
 
 class GaussianDiffusion:
@@ -165,16 +202,19 @@ class GaussianDiffusion:
     def _with_given(x, given, x_given):
         return x if given is None else torch.where(given, x_given, x)
 
-    def _mean_estimate(self, model, x_t, t, cond, constraints, given, x_given):
+    def _mean_estimate(self, model, x_t, t, cond, constraints, given, x_given, *, final=False):
         """x̂₀ with each block at its probability-weighted mean (given dims written back), and the probabilities."""
-        x0_c, probs = self._denoise(model, x_t, t, cond, constraints)
+        x0_c, probs = self._denoise(model, x_t, t, cond, constraints, final=final)
         if probs is not None:
             _, blocks = self._tables(x_t.device)
             x0_c = torch.cat([x0_c, 2 * blocks.blocks_to_flat(probs) - 1], dim=1)
         return self._with_given(x0_c, given, x_given), probs
 
-    def _denoise(self, model, x_t, t, cond, constraints):
-        """One network call: continuous x̂₀ (B, n_continuous) and block probabilities, or None."""
+    def _denoise(self, model, x_t, t, cond, constraints, *, final=False):
+        """One network call: continuous x̂₀ (B, n_continuous) and block probabilities, or None.
+
+        ``final``: x̂₀ is the sample, whose scores are clamped into their intervals.
+        """
         out = model(x_t, t, cond).to(x_t.dtype)
         ab = self._ab(t, x_t)
         _, blocks = self._tables(x_t.device)
@@ -182,10 +222,13 @@ class GaussianDiffusion:
         x0_c = (x_t[:, :nc] - (1 - ab).sqrt() * out[:, :nc]) / ab.sqrt()
         if self.clip is not None:
             x0_c = x0_c.clamp(-self.clip, self.clip)
-        if constraints is not None and constraints.low is not None:
-            x0_c = torch.maximum(x0_c, constraints.low.to(x0_c.dtype))
-        if constraints is not None and constraints.high is not None:
-            x0_c = torch.minimum(x0_c, constraints.high.to(x0_c.dtype))
+        if constraints is not None and (constraints.low is not None or constraints.high is not None):
+            # x̂₀ given x_t and the interval: the truncated posterior's mean (see the module's description)
+            inf = torch.tensor(torch.inf, dtype=x0_c.dtype, device=x0_c.device)
+            low = -inf if constraints.low is None else constraints.low.to(x0_c.dtype)
+            high = inf if constraints.high is None else constraints.high.to(x0_c.dtype)
+            x0_c = x0_c.clamp(low, high) if final else truncated_normal_mean(x0_c, low, high,
+                                                                              (1 - ab).sqrt().clamp(min=1e-6))
         if blocks is None:
             return x0_c, None
         return x0_c, blocks.softmax(blocks.mask_logits(blocks.block_logits(out), constraints))
@@ -247,7 +290,7 @@ class GaussianDiffusion:
                 x0_c, probs = self._denoise(model, x, t, cond, constraints)
                 x0, _ = self._draw_blocks(x0_c, probs, given, x_given, fixed, generator)
             else:
-                x0, logits = self._mean_estimate(model, x, t, cond, constraints, given, x_given)
+                x0, logits = self._mean_estimate(model, x, t, cond, constraints, given, x_given, final=last)
             if last:
                 break
             ab, ab_prev = float(ab_table[t_now]), float(ab_table[ts[i + 1]])

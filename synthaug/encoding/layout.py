@@ -32,11 +32,17 @@ class Constraints:
         False marks a discrete level that must not be generated.
     low, high : torch.Tensor (n_continuous,) or None
         Interval for each continuous score.
+    log_weights : torch.Tensor (width,) or None
+        Added to the logits of the discrete levels: the log-probability
+        that a level is consistent with the constraints (an interval
+        condition on a numeric column holds only part of its continuous
+        mode's values, and all of a spike's).
     """
 
     allowed: torch.Tensor | None = None
     low: torch.Tensor | None = None
     high: torch.Tensor | None = None
+    log_weights: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -275,8 +281,13 @@ class LayoutTensors:
         return (hot @ self.level_matrix).round_().long()
 
     def mask_logits(self, logits, constraints):
-        """Set the logits (per group) of levels a :class:`Constraints` forbids to -inf."""
-        if constraints is None or constraints.allowed is None:
+        """Logits (per group) with the levels a :class:`Constraints` forbids at -inf and its log-weights added."""
+        if constraints is None:
+            return logits
+        if constraints.log_weights is not None:
+            weights = self.block_logits(constraints.log_weights[None].to(logits[0].dtype))
+            logits = [lg + w for lg, w in zip(logits, weights)]
+        if constraints.allowed is None:
             return logits
         allowed = self.block_logits(constraints.allowed[None].float())
         return [lg.masked_fill(a <= 0, float("-inf")) for lg, a in zip(logits, allowed)]
