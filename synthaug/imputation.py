@@ -18,7 +18,9 @@ column's observed cells hidden, imputes them, and each column's factor is the
 smallest widening of its draws around their mean that puts
 :data:`CALIBRATION_LEVEL` of those held-out values inside the draws' central
 :data:`CALIBRATION_LEVEL` interval (see :func:`interval_ratios` and
-:func:`calibration_factors`). Without ``n_draws``, a table
+:func:`calibration_factors`), measured on at least :data:`CALIBRATION_DRAWS`
+draws of each held-out cell whatever ``k``: the factor corrects the spread of
+the model's distribution, and each of the k draws is a draw from it widened. Without ``n_draws``, a table
 is filled with the point estimate of that posterior — as scikit-learn's
 ``IterativeImputer`` does by default — estimated from
 :data:`POINT_ESTIMATE_DRAWS` draws: the mean of a numeric cell's draws (the
@@ -58,6 +60,10 @@ _POINT_BATCH_ROWS = 4_096
 CALIBRATION_LEVEL = 0.9
 #: Share of each numeric column's observed cells hidden from the calibration model.
 CALIBRATION_SHARE = 0.1
+#: Draws per held-out cell behind the widening factors, at least (more when more are asked for): the central
+#: interval of a few draws is mostly their sampling noise — of two, their range, which must be widened
+#: several times to hold 90 % of the truths, and then sent a third of a column's draws onto its bounds.
+CALIBRATION_DRAWS = 20
 # held-out cells below which no calibration is attempted (the factor would be noise)
 _MIN_CALIBRATION_CELLS = 20
 # a column's own factor gets weight n / (n + _SHRINK_CELLS) against the pooled one (log scale)
@@ -211,10 +217,11 @@ class ImputerMixin:
         calibrate : bool, default=True
             With ``n_draws >= 2``, widen (or narrow) each numeric column's
             draws around each cell's mean by a factor fitted on held-out
-            observed cells of ``X`` (see the module's description), so that
-            the central 90 % of the draws covers the true value for about
-            90 % of missing cells. This fits a second model on ``X``: the call
-            costs about one more fit of the model. Widened values are kept within the
+            observed cells of ``X`` (see the module's description; measured
+            on at least 20 draws of those cells), so that the central 90 % of
+            many draws covers the true value for about 90 % of missing cells.
+            This fits a second model on ``X``: the call costs about one more
+            fit of the model (and 20 draws of the held-out cells). Widened values are kept within the
             column's training range and on its grid (whole numbers stay
             whole). The point estimate, single draws and categorical cells
             are never changed by it.
@@ -373,7 +380,8 @@ class ImputerMixin:
         except ValueError as err:      # e.g. a column left constant, or a privacy budget too small for X
             _not_calibrated(f"the calibration model cannot be fitted on X with cells held out ({err})")
             return {}
-        draws = proxy.impute(hidden, n_draws=k, calibrate=False, random_state=int(rng.integers(2**31 - 1)))
+        draws = proxy.impute(hidden, n_draws=max(k, CALIBRATION_DRAWS), calibrate=False,
+                             random_state=int(rng.integers(2**31 - 1)))
         ratios = {}
         for j, col in enumerate(columns):
             rows = np.flatnonzero(hide[:, j])

@@ -380,6 +380,16 @@ def test_calibrated_draws_widen_numeric_cells_only(linear_holes):
         assert np.abs(c.mean(0) - r.mean(0)).mean() < 0.2 * r.std(0).mean() * max(ratio, 1)
 
 
+def test_few_calibrated_draws_are_not_sent_to_the_bounds(linear_holes):
+    """The factor is measured on 20 draws of the held-out cells whatever k: two draws' range is no interval."""
+    df, hide, holes, model = linear_holes
+    h = hide["y"].to_numpy()
+    ends = [holes["y"].min(), holes["y"].max()]
+    for d in model.impute(holes, n_draws=2, random_state=0):
+        # (uncalibrated draws of this small model: 4 %; a factor fitted on the two draws' range sent 50 % there)
+        assert d["y"][h].isin(ends).mean() < 0.1
+
+
 def test_calibrated_draws_cover_the_truth(linear_holes):
     """The central 90 % of 20 calibrated draws holds the true value of about 90 % of missing cells."""
     df, hide, holes, model = linear_holes
