@@ -65,6 +65,8 @@ def cmd_fit(args):
     from .distributed import init_from_env, world
     from .io import save_model
 
+    if Path(args.out).is_dir():
+        raise _UserError(f"--out {args.out}: is a folder; name the model file to write.")
     init_from_env()   # under torchrun: one model, trained by every process (DDP)
     rank, size = world()
     X, y, what = _read_data(args)
@@ -126,13 +128,14 @@ def _resample_images(args):
 
 
 def cmd_resample(args):
-    from .io import is_image_path, read_table, write_table
+    from .io import check_table_path, is_image_path, read_table, write_table
 
     if is_image_path(args.data):
         return _resample_images(args)
-    frame = read_table(args.data)
     if not args.target:
         raise _UserError("--target is required: the class column to balance.")
+    check_table_path(args.out)
+    frame = read_table(args.data)
     X, y = _split_xy(frame, args.target)
     model = _new_model(args, sampling_strategy=_parse_strategy(args.strategy, y))
     start = time.perf_counter()
@@ -170,12 +173,13 @@ def _write_draws(filled, out, write):
 
 
 def cmd_impute(args):
-    from .io import is_image_path, read_table, write_table
+    from .io import check_table_path, is_image_path, read_table, write_table
 
     if args.draws is not None and args.draws < 1:
         raise _UserError(f"--draws must be >= 1, got {args.draws}.")
     if is_image_path(args.data):
         return _impute_images(args)
+    check_table_path(args.out)
     frame = read_table(args.data)
     model = _new_model(args)
     start = time.perf_counter()
@@ -277,11 +281,14 @@ def cmd_evaluate(args):
     from .evaluation import evaluate
     from .io import read_table
 
+    if args.html and Path(args.html).is_dir():
+        raise _UserError(f"--html {args.html}: is a folder; name an .html file.")
     real, synth = read_table(args.real), read_table(args.synth)
     holdout = read_table(args.holdout) if args.holdout else None
     report = evaluate(real, synth, holdout=holdout, target=args.target, sensitive_columns=args.sensitive)
     _print_scores(report.scores)
     if args.html:
+        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
         report.to_html(args.html)
         print(f"report → {args.html}")
 
@@ -329,7 +336,7 @@ def _demo_digits(args):
     pages = ({}, {}, {})
     for name, cls in classes.items():
         model = cls(random_state=args.seed, verbose=not args.quiet)
-        if args.steps:
+        if args.steps is not None:
             model.set_params(max_steps=args.steps)
         start = time.perf_counter()
         model.fit(X_train, y_train)
@@ -363,7 +370,7 @@ def cmd_demo(args):
     pages = ({}, {}, {})
     for i, (name, cls) in enumerate(classes.items()):
         model = cls(random_state=args.seed, verbose=not args.quiet)
-        if args.steps:
+        if args.steps is not None:
             model.set_params(max_steps=args.steps)
         start = time.perf_counter()
         model.fit(train)
@@ -471,7 +478,8 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         args.func(args)
-    except (_UserError, ValueError, TypeError, FileNotFoundError, ImportError, KeyError) as exc:
+    except (_UserError, ValueError, TypeError, OSError, ImportError, KeyError) as exc:
+        # OSError: a file or folder that cannot be read or written (a folder given as a file, no permission)
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"synthaug {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -11,10 +11,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_path", "read_table", "write_table", "save_model", "load_model", "is_image_path", "read_images",
-           "write_images"]
+__all__ = ["atomic_path", "check_table_path", "read_table", "write_table", "save_model", "load_model",
+           "is_image_path", "read_images", "write_images"]
 
 _TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def check_table_path(path):
+    """Raise ``ValueError`` unless ``path`` names a CSV or Parquet file that can be written (before any work)."""
+    _table_format(path)
+    if Path(path).is_dir():
+        raise ValueError(f"{path}: is a folder; name a .csv or .parquet file.")
 
 
 def _table_format(path):
@@ -31,15 +38,24 @@ def read_table(path):
     :func:`write_table` writes datetimes) is read as datetimes, so it is
     modelled as one and not as a set of strings.
     """
+    if Path(path).is_dir():
+        raise ValueError(f"{path}: is a folder, not a table file.")
     fmt = _table_format(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such file.")
     if fmt == "csv":
-        return _parse_iso_datetimes(pd.read_csv(path))
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{path}: the file is empty (no header, no rows).") from None
+        return _parse_iso_datetimes(frame)
     try:
         return pd.read_parquet(path)
     except ImportError:
         raise ImportError("Reading Parquet needs pyarrow: pip install 'synthaug[parquet]'.") from None
+
+
+_UTC_OFFSET = r"(?:[+-]\d\d:?\d\d|Z)$"
 
 
 def _parse_iso_datetimes(frame):
@@ -58,8 +74,12 @@ def _parse_iso_datetimes(frame):
                 parsed = pd.to_datetime(values, format="ISO8601")
             except (TypeError, ValueError):
                 continue   # not all dates: stays text
+        if not pd.api.types.is_datetime64_any_dtype(parsed.dtype) and text.str.contains(_UTC_OFFSET).all():
+            # every value carries a UTC offset, not all the same (a time zone across a DST change): the
+            # instants are exact in UTC, the only zone a CSV can name
+            parsed = pd.to_datetime(values, format="ISO8601", utc=True)
         if pd.api.types.is_datetime64_any_dtype(parsed.dtype):
-            frame[col] = parsed   # (mixed UTC offsets, e.g. across a DST change, give objects: stays text)
+            frame[col] = parsed
     return frame
 
 
@@ -151,8 +171,13 @@ def load_model(path):
     """Load an estimator written by :func:`save_model` (only load files you trust)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such file.")
+    from ._base import BaseGenerativeSampler
+
     with open(path, "rb") as fh:
         try:
-            return pickle.load(fh)
+            model = pickle.load(fh)
         except (pickle.UnpicklingError, EOFError, AttributeError, ModuleNotFoundError) as exc:
             raise ValueError(f"{path}: not a synthaug model file ({exc}).") from None
+    if not isinstance(model, BaseGenerativeSampler):
+        raise ValueError(f"{path}: not a synthaug model file (it holds a {type(model).__name__}).")
+    return model

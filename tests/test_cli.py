@@ -68,8 +68,11 @@ def test_csv_dates_are_read_as_datetimes(tmp_path):
     assert back["code"].dtype == object
     pd.DataFrame({"month": ["2020-01", "2020-02"], "paris": ["2024-01-01T00:00:00+01:00", "2024-07-01T00:00:00+02:00"]}
                  ).to_csv(tmp_path / "t.csv", index=False)
-    text = read_table(tmp_path / "t.csv")             # a year-month code, and offsets across DST, stay text
-    assert text["month"].dtype == object and text["paris"].dtype == object
+    text = read_table(tmp_path / "t.csv")             # a year-month code stays text
+    assert text["month"].dtype == object
+    # offsets that differ (a zone across DST): the instants in UTC, the only zone a CSV can name
+    assert str(text["paris"].dtype) == "datetime64[ns, UTC]"
+    assert list(text["paris"]) == [pd.Timestamp("2023-12-31T23:00Z"), pd.Timestamp("2024-06-30T22:00Z")]
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -84,10 +87,23 @@ def test_csv_dates_are_read_as_datetimes(tmp_path):
      "'Age' is given twice"),
     (["fit", "{train}", "--out", "m.pkl", "--target", "Nope"], "--target 'Nope'"),
     (["sample", "{train}", "-n", "5", "--out", "x.csv"], "not a synthaug model"),
+    (["sample", "{root}/dict.pkl", "-n", "5", "--out", "x.csv"], "not a synthaug model file (it holds a dict)"),
+    (["fit", "{train}", "--out", "{root}"], "is a folder"),
+    (["fit", "{root}", "--out", "m.pkl"], "is a folder"),
+    (["fit", "{root}/empty.csv", "--out", "m.pkl"], "empty.csv: the file is empty"),
+    (["impute", "{train}", "--out", "filled.txt"], "unknown table format"),
+    (["resample", "{train}", "--target", "Status", "--out", "{root}/sub.csv"], "is a folder"),
+    (["evaluate", "{train}", "{train}", "--html", "{root}"], "is a folder"),
+    (["demo", "--steps", "0", "--out-dir", "{root}/demo0"], "max_steps"),
 ])
 def test_user_errors_are_one_line(files, capsys, argv, needle):
+    import pickle
+
     root, model, _ = files
-    argv = [a.format(model=model, train=root / "train.csv") for a in argv]
+    pickle.dump({"a": 1}, open(root / "dict.pkl", "wb"))
+    (root / "empty.csv").write_text("")
+    (root / "sub.csv").mkdir(exist_ok=True)
+    argv = [a.format(model=model, train=root / "train.csv", root=root) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
