@@ -19,6 +19,7 @@ two methods:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import pickle
 import warnings
@@ -37,6 +38,7 @@ from .conditioning import TARGET_COLUMN as _TARGET
 from .conditioning import condition_tensors, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
 from .encoding.images import is_image_input
+from .gan.tabular import truncate_scores
 from .imputation import ImputerMixin
 from .privacy import PrivacyBudget, default_delta, noise_multiplier_for
 from .privacy.accounting import epsilon_spent
@@ -316,17 +318,30 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         table = self._raw_sample(n, generator)
         return ScoreCalibration().fit(table.continuous, layout.scores_in_mode(table.discrete))
 
+    #: Whether ``_generate`` keeps interval-bounded scores inside their intervals itself (the diffusion
+    #: sampler, at every step). If not (the GAN), the scores are generated free, calibrated, then mapped
+    #: into their intervals by their quantile (:func:`~synthaug.gan.tabular.truncate_scores`): the map assumes
+    #: standard normal scores, which calibration makes them.
+    _bounds_scores_itself = True
+
     def _generate_rows(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None):
         """``_generate`` with the generated scores calibrated (given and interval-bounded scores kept as made)."""
+        bounded = None
+        if constraints is not None and constraints.bounded:
+            low, high = constraints.intervals()
+            bounded = (torch.isfinite(low) | torch.isfinite(high)).any(-1)
+            if not self._bounds_scores_itself:
+                constraints = dataclasses.replace(constraints, low=None, high=None)
         cont, codes = self._generate(n, given, x_given, cond, constraints, generator, guided=guided, steps=steps)
         calibration = getattr(self, "score_calibration_", None)
-        if calibration is None or not cont.shape[1]:
-            return cont, codes
-        keep = None if given is None else self._uncalibrated_scores(given, x_given)
-        if constraints is not None and constraints.low is not None:
-            bounded = torch.isfinite(constraints.low) | torch.isfinite(constraints.high)
-            keep = bounded.expand_as(cont) if keep is None else keep | bounded
-        return calibration.apply(cont, keep), codes
+        if calibration is not None and cont.shape[1]:
+            keep = None if given is None else self._uncalibrated_scores(given, x_given)
+            if bounded is not None and self._bounds_scores_itself:
+                keep = bounded.expand_as(cont) if keep is None else keep | bounded
+            cont = calibration.apply(cont, keep)
+        if bounded is not None and not self._bounds_scores_itself:
+            cont = torch.where(bounded, truncate_scores(cont, low, high), cont)
+        return cont, codes
 
     def _uncalibrated_scores(self, given, x_given):
         """Scores the marginal score calibration leaves as generated, ``(B, n_continuous)`` or broadcastable.

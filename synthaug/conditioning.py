@@ -69,12 +69,16 @@ class ParsedConditions:
     allowed : dict
         Discrete index → boolean array of allowed codes.
     z_bounds : dict
-        Continuous index → (low, high) bounds of the normal score.
+        Continuous index → list of ``(low, high)`` intervals of the normal
+        score (one for an interval condition, one per value for a list of a
+        numeric column's exact values); the score must fall in one of them.
     mode_log_weights : dict
         Discrete index → log-weight of each code (an interval's continuous
         mode: the log of the share of the column's continuous values inside it).
     intervals : dict
         Column → (low, high) in the column's own units, enforced after decoding.
+    value_sets : dict
+        Numeric column → the array of values a list condition allows, enforced after decoding.
     """
 
     exact: dict = field(default_factory=dict)
@@ -82,6 +86,7 @@ class ParsedConditions:
     z_bounds: dict = field(default_factory=dict)
     mode_log_weights: dict = field(default_factory=dict)
     intervals: dict = field(default_factory=dict)
+    value_sets: dict = field(default_factory=dict)
 
     def __bool__(self):
         return bool(self.exact or self.allowed or self.z_bounds)
@@ -214,7 +219,7 @@ def _parse_interval(parsed, encoder, name, enc, ci, di, lo, hi):
         allowed[enc._first_spike_code + np.flatnonzero(spikes_in)] = True
         parsed.allowed[di] = allowed
     if ci is not None and bounds is not None:
-        parsed.z_bounds[ci] = bounds
+        parsed.z_bounds[ci] = [bounds]
     support = list(enc.spikes_[spikes_in])
     if bounds is not None:
         if not getattr(enc, "exact_", False):
@@ -237,15 +242,35 @@ def _parse_set(parsed, encoder, name, enc, ci, di, values):
         parsed.allowed[di] = allowed
         return
     floats = np.array([np.nan if _is_missing(v) else
-                       (_datetime_ns(encoder, name, v) if kind == "datetime" else float(v)) for v in values])
+                       (_datetime_ns(encoder, name, v) if kind == "datetime" else _as_float(name, v)) for v in values])
     codes = enc.modes_for(floats)
-    if (codes < 0).any() or (enc.has_continuous and (codes == enc.CONTINUOUS).any()) or di is None:
-        raise ValueError(f"Condition on {name!r}: a list of values for a numeric column is supported only "
-                         f"for its frequent exact values {list(enc.spikes_)}; use one value or an interval "
-                         "(low, high).")
-    allowed = np.zeros(enc.n_levels, dtype=bool)
-    allowed[codes] = True
-    parsed.allowed[di] = allowed
+    cont = (codes == enc.CONTINUOUS) & enc.has_continuous
+    # values in the continuous mode: each is a step of the score's CDF when the column keeps its values exactly
+    exact = cont & (np.isin(floats, enc.values_) if getattr(enc, "exact_", False) else False)
+    if (codes < 0).any() or (cont & ~exact).any():
+        raise ValueError(f"Condition on {name!r}: a list of values is supported for values the column takes "
+                         f"exactly (its frequent values, or every value of a column with few distinct values), "
+                         f"and {_shown_list(encoder, name, floats[(codes < 0) | (cont & ~exact)])} are not; use "
+                         "one value or an interval (low, high).")
+    steps = enc.z_steps(floats[cont]) if cont.any() else []
+    if di is not None:
+        allowed = np.zeros(enc.n_levels, dtype=bool)
+        allowed[codes[~cont]] = True
+        if cont.any():
+            allowed[enc.CONTINUOUS] = True
+            weights = np.zeros(enc.n_levels)    # the continuous mode holds the listed values' share of it
+            weights[enc.CONTINUOUS] = np.log(max(sum(ndtr(b) - ndtr(a) for a, b in steps), 1e-300))
+            parsed.mode_log_weights[di] = weights
+        parsed.allowed[di] = allowed
+    if cont.any():
+        parsed.z_bounds[ci] = steps
+        if kind != "datetime":
+            parsed.value_sets[name] = np.unique(floats[~np.isnan(floats)])
+
+
+def _shown_list(encoder, name, values):
+    shown = [_shown(encoder, name, v) for v in values[:5]]
+    return "[" + ", ".join(shown) + (", …]" if len(values) > 5 else "]")
 
 
 def _check_hashable(name, value):
@@ -334,10 +359,15 @@ def condition_tensors(encoder, layout_tensors, parsed, n_rows, *, given_frame=No
         for di, mask in parsed.allowed.items():
             off = int(layout.offsets[di])
             allowed[off: off + len(mask)] = torch.as_tensor(mask)
-        low = torch.full((layout.n_continuous,), -torch.inf)
-        high = torch.full((layout.n_continuous,), torch.inf)
-        for ci, (lo, hi) in parsed.z_bounds.items():
-            low[ci], high[ci] = lo, hi
+        # (n_continuous, K): each score's intervals, the first (-inf, inf) for a free score, the unused
+        # ones empty (inf, inf)
+        k = max([len(v) for v in parsed.z_bounds.values()], default=1)
+        low = torch.full((layout.n_continuous, k), torch.inf)
+        high = torch.full((layout.n_continuous, k), torch.inf)
+        low[:, 0] = -torch.inf
+        for ci, intervals in parsed.z_bounds.items():
+            for j, (lo, hi) in enumerate(intervals):
+                low[ci, j], high[ci, j] = lo, hi
         log_weights = None
         if parsed.mode_log_weights:
             log_weights = torch.zeros(layout.width)
@@ -360,6 +390,13 @@ def enforce_conditions(frame, parsed):
         col = frame[name]
         filled = pd.Series([value] * len(frame), index=frame.index, dtype=object)
         frame[name] = filled.astype(col.dtype) if value is not None else _missing_like(col)
+    for name, allowed in parsed.value_sets.items():
+        # each decoded value onto the nearest listed value (they are decoded exactly; a safety net)
+        v = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        k = np.clip(np.searchsorted(allowed, v), 1, max(len(allowed) - 1, 1))
+        below, above = allowed[np.minimum(k - 1, len(allowed) - 1)], allowed[np.minimum(k, len(allowed) - 1)]
+        nearest = np.where(np.abs(v - below) <= np.abs(above - v), below, above)
+        frame[name] = pd.Series(np.where(np.isnan(v), v, nearest), index=frame.index).astype(frame[name].dtype)
     for name, (lo, hi) in parsed.intervals.items():
         col = frame[name]
         if pd.api.types.is_datetime64_any_dtype(col.dtype):

@@ -537,8 +537,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         residual = getattr(self, "residual_", None)
         if residual is not None and given is not None:   # the free scores are generated as residuals
             mu, ratio, predicted = residual.moments(x_given, given, features=True)
-            if constraints is not None and constraints.low is not None:
-                low, high = residual.transform_bounds(constraints.low, constraints.high, mu, ratio)
+            if constraints is not None and constraints.bounded:
+                low, high = residual.transform_bounds(*constraints.intervals(), mu, ratio)
                 constraints = dataclasses.replace(constraints, low=low, high=high)
             cond = torch.cat([cond, predicted], dim=1)
         elif residual is not None:   # nothing known: the levels' predictions are their frequencies
@@ -744,6 +744,7 @@ class GANSampler(BaseGenerativeSampler):
     True
     """
 
+    _bounds_scores_itself = False   # intervals: free scores, calibrated, then truncated (see the base)
     _parameter_constraints: dict = {
         **BaseGenerativeSampler._parameter_constraints,
         "loss": [StrOptions(set(LOSSES) | {"auto"})],

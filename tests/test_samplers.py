@@ -115,6 +115,26 @@ def test_interval_conditions_keep_the_distribution_inside_the_interval(kind):
     assert x.between(0.5, 1.5).all() and x.isin([0.5, 1.5]).mean() < 0.1
 
 
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_list_conditions_on_numeric_columns(kind):
+    rng = np.random.default_rng(0)
+    n = 800
+    df = pd.DataFrame({"k": rng.integers(0, 10, n),                                  # ten values, none frequent
+                       "m": np.where(rng.random(n) < 0.6, 0.0, rng.integers(1, 6, n)),  # 0 a frequent value
+                       "x": rng.normal(size=n)})
+    model = tiny(kind, max_steps=300, batch_size=128, width=32, random_state=0).fit(df)
+    synth = model.sample(1000, conditions={"k": [3, 7]}, random_state=1)
+    assert synth["k"].isin([3, 7]).all() and synth["k"].dtype == df["k"].dtype
+    assert 0.25 < (synth["k"] == 3).mean() < 0.75                   # both, near their shares in the data (1 : 1)
+    mixed = model.sample(1000, conditions={"m": [0, 4]}, random_state=2)["m"]
+    # a frequent value and one of the continuous values: 0 holds 0.6 / (0.6 + 0.08) of the rows in the data
+    assert mixed.isin([0, 4]).all() and (mixed == 0).mean() > 0.7 and (mixed == 4).any()
+    with pytest.raises(ValueError, match=r"'x'.*\[0.5, 1\]"):        # continuous values: no list
+        model.sample(5, conditions={"x": [0.5, 1.0]})
+    with pytest.raises(ValueError, match="'k'.*\[11\]"):
+        model.sample(5, conditions={"k": [3, 11]})
+
+
 def test_impossible_conditions_raise(fitted):
     with pytest.raises(ValueError, match="Nope"):
         fitted.sample(5, conditions={"Nope": 1})

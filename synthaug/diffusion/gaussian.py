@@ -40,7 +40,7 @@ import torch
 from ..encoding.layout import Constraints, Layout
 from ..noise import randn
 
-__all__ = ["GaussianDiffusion", "Constraints", "ddim_timesteps", "truncated_normal_mean"]
+__all__ = ["GaussianDiffusion", "Constraints", "ddim_timesteps", "project_to_intervals", "truncated_normal_mean"]
 
 
 def _log_snr(alpha_bar):
@@ -77,23 +77,17 @@ def ddim_timesteps(n_timesteps, steps, *, spacing="trailing"):
     raise ValueError(f"spacing must be 'trailing' or 'linspace', got {spacing!r}.")
 
 
-def truncated_normal_mean(mean, low, high, scale):
-    """Mean of ``N(mean, scale²)`` truncated to ``[low, high]`` (broadcast; infinite bounds allowed).
+def _truncated_moments(mean, low, high, scale):
+    """``(mean, log Z)`` of ``N(mean, scale²)`` truncated to ``[low, high]``, float64; Z = its mass there.
 
-    Computed in float64 on the log scale and on the side of the mean where
-    both normal CDFs are small, so that a ``mean`` far outside the interval
-    gives a point just inside the nearer bound, not NaN.
-
-    Examples
-    --------
-    >>> import torch
-    >>> m = truncated_normal_mean(torch.tensor([0.0, 0.0, 9.0]), torch.tensor([-torch.inf, 0.0, 0.0]),
-    ...                           torch.tensor([torch.inf, torch.inf, 1.0]), torch.tensor(1.0))
-    >>> [round(v, 4) for v in m.tolist()]      # unchanged; √(2/π); just below the bound
-    [0.0, 0.7979, 0.8889]
+    On the log scale and on the side of the mean where both normal CDFs are
+    small, so that a ``mean`` far outside the interval gives a point just
+    inside the nearer bound, not NaN. An empty interval (low ≥ high, or
+    both infinite on one side) has log Z = −inf.
     """
-    dtype = torch.result_type(mean, scale)
     mean, low, high, scale = (v.to(torch.float64) for v in torch.broadcast_tensors(mean, low, high, scale))
+    empty = ~(low < high)
+    low, high = torch.where(empty, -1.0, low), torch.where(empty, 1.0, high)
     a, b = (low - mean) / scale, (high - mean) / scale
     # Z = Φ(b) − Φ(a) = Φ(−a) − Φ(−b): taken where both arguments are ≤ 0 at the upper end
     flip = a > 0
@@ -103,7 +97,41 @@ def truncated_normal_mean(mean, low, high, scale):
     log_pdf = lambda x: -0.5 * x * x - 0.5 * np.log(2 * np.pi)   # noqa: E731  (−inf at ±inf)
     shift = torch.exp(log_pdf(a) - log_z) - torch.exp(log_pdf(b) - log_z)
     out = (mean + scale * torch.nan_to_num(shift, nan=0.0)).clamp(low, high)
-    return out.to(dtype)
+    return torch.where(empty, 0.0, out), torch.where(empty, -torch.inf, log_z)
+
+
+def truncated_normal_mean(mean, low, high, scale):
+    """Mean of ``N(mean, scale²)`` truncated to the union of ``K`` intervals ``[low_k, high_k]``.
+
+    ``low`` and ``high`` have one more trailing dimension than ``mean``
+    (``K``, the intervals of each entry; the rest broadcasts); an empty
+    interval, e.g. ``(inf, inf)``, is ignored. Infinite bounds are allowed.
+    Returned in ``mean``'s dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = truncated_normal_mean(torch.tensor([0.0, 0.0, 9.0]), torch.tensor([[-torch.inf], [0.0], [0.0]]),
+    ...                           torch.tensor([[torch.inf], [torch.inf], [1.0]]), torch.tensor(1.0))
+    >>> [round(v, 4) for v in m.tolist()]      # unchanged; √(2/π); just below the bound
+    [0.0, 0.7979, 0.8788]
+    >>> u = truncated_normal_mean(torch.tensor([0.0]), torch.tensor([[-2.0, 1.0]]), torch.tensor([[-1.0, 2.0]]),
+    ...                           torch.tensor(1.0))
+    >>> round(float(u), 6)                     # two mirrored intervals: the mean stays at 0
+    0.0
+    """
+    dtype = torch.result_type(mean, scale)
+    means, log_z = _truncated_moments(mean.unsqueeze(-1), low, high, torch.as_tensor(scale).unsqueeze(-1))
+    weights = torch.softmax(log_z, dim=-1).nan_to_num(0.0)     # each interval's share of the mass
+    return (weights * means).sum(-1).to(dtype)
+
+
+def project_to_intervals(x, low, high):
+    """``x`` clamped into the nearest of its intervals (``low``/``high`` as in :func:`truncated_normal_mean`)."""
+    empty = ~(low <= high)
+    candidates = torch.maximum(torch.minimum(x.unsqueeze(-1), high), low)
+    distance = torch.where(empty, torch.inf, (candidates - x.unsqueeze(-1)).abs())
+    return candidates.gather(-1, distance.argmin(-1, keepdim=True)).squeeze(-1)
 
 
 class GaussianDiffusion:
@@ -222,13 +250,11 @@ class GaussianDiffusion:
         x0_c = (x_t[:, :nc] - (1 - ab).sqrt() * out[:, :nc]) / ab.sqrt()
         if self.clip is not None:
             x0_c = x0_c.clamp(-self.clip, self.clip)
-        if constraints is not None and (constraints.low is not None or constraints.high is not None):
+        if constraints is not None and constraints.bounded:
             # x̂₀ given x_t and the interval: the truncated posterior's mean (see the module's description)
-            inf = torch.tensor(torch.inf, dtype=x0_c.dtype, device=x0_c.device)
-            low = -inf if constraints.low is None else constraints.low.to(x0_c.dtype)
-            high = inf if constraints.high is None else constraints.high.to(x0_c.dtype)
-            x0_c = x0_c.clamp(low, high) if final else truncated_normal_mean(x0_c, low, high,
-                                                                              (1 - ab).sqrt().clamp(min=1e-6))
+            low, high = constraints.intervals(x0_c.dtype)
+            x0_c = project_to_intervals(x0_c, low, high) if final else truncated_normal_mean(
+                x0_c, low, high, (1 - ab).sqrt().clamp(min=1e-6))
         if blocks is None:
             return x0_c, None
         return x0_c, blocks.softmax(blocks.mask_logits(blocks.block_logits(out), constraints))

@@ -320,6 +320,7 @@ class GaussianResidual:
         return torch.where(given[:, :d], y[:, :d], x)
 
     def transform_bounds(self, low, high, mu, ratio):
-        """Interval bounds ``(n_continuous,)`` on scores → per-row bounds ``(B, d)`` on the mapped scores."""
-        mean = self._tables(mu.device, torch.float32).mean
+        """Interval bounds ``(n_continuous, K)`` on scores → per-row bounds ``(B, d, K)`` on the mapped scores."""
+        mean = self._tables(mu.device, torch.float32).mean.unsqueeze(-1)
+        mu, ratio = mu.unsqueeze(-1), ratio.unsqueeze(-1)
         return mean + (low - mu) * ratio, mean + (high - mu) * ratio

@@ -399,10 +399,7 @@ class NumericColumn:
             if not inside.any():
                 return None
             k = np.flatnonzero(inside)
-            u_lo, u_hi = self.cdf_left_[k[0]], self.cdf_right_[k[-1]]
-            # stay strictly inside the steps so decoding cannot leave them
-            pad = 1e-9
-            u_lo, u_hi = u_lo + pad, u_hi - pad
+            return self._step_bounds(k[0], k[-1])
         else:
             if high < self.cont_min_ or low > self.cont_max_:
                 return None
@@ -410,6 +407,27 @@ class NumericColumn:
             u_hi = float(np.interp(min(high, self.cont_max_), self.knots_, self.knot_probs_))
         u_lo, u_hi = _squeeze([u_lo, u_hi])
         return float(ndtri(u_lo)), float(ndtri(u_hi))
+
+    def _step_bounds(self, first, last):
+        """Normal-score interval of the CDF steps of exact values ``first`` … ``last`` (indices into ``values_``),
+        short of their outer edges by the dequantisation margin, so that a float32 score inside decodes to them."""
+        u_lo, u_hi = self.cdf_left_[first], self.cdf_right_[last]
+        margin = min(0.25 * (self.cdf_right_[first] - u_lo), 0.25 * (u_hi - self.cdf_left_[last]), _DEQUANT_MARGIN)
+        u_lo, u_hi = _squeeze([u_lo + margin, u_hi - margin])
+        return float(ndtri(u_lo)), float(ndtri(u_hi))
+
+    def z_steps(self, values):
+        """Normal-score interval of each of ``values`` (exact continuous values of the column), or None.
+
+        None unless the column keeps its continuous values exactly (few
+        distinct values, :attr:`exact_`) and every one of ``values`` is one of them.
+        """
+        if not self.has_continuous or not self.exact_:
+            return None
+        k = np.searchsorted(self.values_, values)
+        if ((k >= len(self.values_)) | (self.values_[np.minimum(k, len(self.values_) - 1)] != values)).any():
+            return None
+        return [self._step_bounds(i, i) for i in k]
 
     def modes_for(self, values):
         """Mode codes of values (float array, NaN = missing); continuous = 0."""

@@ -30,8 +30,11 @@ class Constraints:
     ----------
     allowed : torch.BoolTensor (width,) or None
         False marks a discrete level that must not be generated.
-    low, high : torch.Tensor (n_continuous,) or None
-        Interval for each continuous score.
+    low, high : torch.Tensor (n_continuous, K) or (B, n_continuous, K), or None
+        The ``K`` intervals of each continuous score: it must fall in one of
+        them (a free score: ``(-inf, inf)``; an unused slot: ``(inf, inf)``).
+        ``(n_continuous,)`` is one interval per score; one of them may be
+        None (unbounded on that side). See :meth:`intervals`.
     log_weights : torch.Tensor (width,) or None
         Added to the logits of the discrete levels: the log-probability
         that a level is consistent with the constraints (an interval
@@ -43,6 +46,20 @@ class Constraints:
     low: torch.Tensor | None = None
     high: torch.Tensor | None = None
     log_weights: torch.Tensor | None = None
+
+    @property
+    def bounded(self):
+        """Whether any score has an interval."""
+        return self.low is not None or self.high is not None
+
+    def intervals(self, dtype=torch.float32):
+        """``(low, high)`` in ``dtype`` with the trailing ``K`` dimension (one interval: ``K = 1``)."""
+        ref = self.low if self.low is not None else self.high
+        inf = torch.full((), torch.inf, dtype=dtype, device=ref.device)
+        low = -inf if self.low is None else self.low.to(dtype)
+        high = inf if self.high is None else self.high.to(dtype)
+        low, high = torch.broadcast_tensors(low, high)
+        return (low.unsqueeze(-1), high.unsqueeze(-1)) if ref.dim() == 1 else (low, high)
 
 
 @dataclass(frozen=True)

@@ -26,24 +26,39 @@ __all__ = ["TabularGAN", "truncate_scores"]
 
 
 def truncate_scores(z, low, high):
-    """Map normal scores into ``[low, high]`` by their quantile: Φ⁻¹(Φ(lo) + Φ(z)(Φ(hi) − Φ(lo))).
+    """Map normal scores into the union of intervals ``[low_k, high_k]`` by their quantile.
 
+    ``low``/``high`` carry one more trailing dimension than ``z``: the ``K``
+    intervals of each score (an empty one, e.g. ``(inf, inf)``, has no
+    mass). With one interval the map is Φ⁻¹(Φ(lo) + Φ(z)(Φ(hi) − Φ(lo))); with
+    several, Φ(z) picks the point at that share of the union's normal mass.
     If ``z`` is standard normal the result is the normal truncated to the
-    interval, and the map is increasing, so each row keeps its rank: an
-    interval condition becomes exact without rejection.
+    union, and the map is increasing, so each row keeps its rank: an interval
+    (or a list of exact values) becomes exact without rejection.
 
     Examples
     --------
     >>> import torch
-    >>> out = truncate_scores(torch.tensor([-3.0, 0.0, 3.0]), torch.tensor(0.0), torch.tensor(1.0))
+    >>> out = truncate_scores(torch.tensor([-3.0, 0.0, 3.0]), torch.tensor([0.0]), torch.tensor([1.0]))
     >>> bool(((out >= 0) & (out <= 1)).all() and (out.diff() > 0).all())
+    True
+    >>> two = truncate_scores(torch.tensor([-1.0, 1.0]), torch.tensor([-2.0, 1.0]), torch.tensor([-1.0, 2.0]))
+    >>> two.tolist() == [-two[1].item(), two[1].item()] and 1 <= two[1].item() <= 2
     True
     """
     dtype = z.dtype
-    z, low, high = z.double(), low.double(), high.double()   # float64: Φ⁻¹ is ill-conditioned in the tails
-    lo, hi = torch.special.ndtr(low), torch.special.ndtr(high)
-    u = (lo + torch.special.ndtr(z) * (hi - lo)).clamp(1e-300, 1 - 1e-16)
-    return torch.special.ndtri(u).clamp(low.clamp(min=-1e30), high.clamp(max=1e30)).to(dtype)
+    # float64: Φ⁻¹ is ill-conditioned in the tails
+    z, low, high = torch.broadcast_tensors(z.double().unsqueeze(-1), low.double(), high.double())
+    z = z[..., 0]
+    empty = ~(low < high)
+    lo = torch.where(empty, 0.0, torch.special.ndtr(low))
+    mass = torch.where(empty, 0.0, torch.special.ndtr(high) - lo)
+    below = mass.cumsum(-1) - mass                                      # mass of the intervals before each
+    target = (torch.special.ndtr(z) * mass.sum(-1)).unsqueeze(-1)
+    k = ((below <= target) & (mass > 0)).long().cumsum(-1).argmax(-1, keepdim=True)   # last interval started
+    u = (lo.gather(-1, k) + (target - below.gather(-1, k)).clamp(min=0)).clamp(1e-300, 1 - 1e-16)
+    inside = torch.special.ndtri(u).clamp(low.gather(-1, k).clamp(min=-1e30), high.gather(-1, k).clamp(max=1e30))
+    return inside.squeeze(-1).to(dtype)
 
 
 class TabularGAN:
@@ -130,8 +145,8 @@ class TabularGAN:
         z = out[:, :nc]
         if self.clip is not None:
             z = self.clip * torch.tanh(z / self.clip)
-        if constraints is not None and constraints.low is not None:
-            z = truncate_scores(z, constraints.low.to(z.dtype), constraints.high.to(z.dtype))
+        if constraints is not None and constraints.bounded:
+            z = truncate_scores(z, *constraints.intervals(z.dtype))
         return z
 
     def _finish(self, z, flat, given, x_given, device):

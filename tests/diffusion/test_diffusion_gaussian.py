@@ -292,7 +292,7 @@ def test_constraints_are_respected_by_every_row(solver, eta):
 def test_truncated_normal_mean_is_the_closed_form(mean, low, high, scale):
     from scipy.stats import truncnorm
 
-    got = truncated_normal_mean(*(torch.tensor(v, dtype=torch.float64) for v in (mean, low, high, scale)))
+    got = truncated_normal_mean(*(torch.tensor(v, dtype=torch.float64) for v in (mean, [low], [high], scale)))
     expected = truncnorm.mean((low - mean) / scale, (high - mean) / scale, loc=mean, scale=scale)
     assert float(got) == pytest.approx(expected, rel=1e-6, abs=1e-9)
     assert low <= float(got) <= high

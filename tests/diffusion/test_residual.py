@@ -88,7 +88,7 @@ def test_bounds_map_with_the_scores(fitted):
     given[:, [0, 3, 4]] = True                                  # column 0 given
     mu, ratio = fitted.moments(x, given)
     low, high = torch.tensor([-np.inf, -0.5, 0.0]), torch.tensor([np.inf, 0.5, np.inf])
-    y_low, y_high = fitted.transform_bounds(low, high, mu, ratio)
+    y_low, y_high = (b[..., 0] for b in fitted.transform_bounds(low[:, None], high[:, None], mu, ratio))
     y = fitted.to_residual(x, given, mu, ratio)[:, :3]
     inside = (x[:, :3] >= low) & (x[:, :3] <= high)
     assert torch.equal(inside[:, 1:], ((y >= y_low) & (y <= y_high))[:, 1:])
