@@ -7,6 +7,8 @@ masked table and fills it. Figures: RMSE over masked numeric cells divided by
 each column's standard deviation (averaged over columns), accuracy over
 masked categorical cells, wall seconds (fit + impute), and for synthaug the
 coverage of the central 90 % interval of 20 draws (multiple imputation).
+Each imputer runs in its own spawned process (timed inside it, imports
+excluded), so none runs after another library's thread pools.
 
 Peers see categorical columns as ordinal codes (the scikit-learn imputers are
 numeric); their imputed codes are rounded to the nearest level. MissForest is
@@ -32,8 +34,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import multiprocessing as mp
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -176,12 +180,12 @@ def forestdiffusion_imputer(quick):
     return run
 
 
-def imputers(quick, params=None):
+def imputers(quick, params=None, announce=True):
     out = {"mean/mode": sklearn_imputer("mean/mode"), "knn": sklearn_imputer("knn"),
            "iterative": sklearn_imputer("iterative"), "missforest": sklearn_imputer("missforest")}
     if importlib.util.find_spec("ForestDiffusion") is not None:
         out["forestdiffusion"] = forestdiffusion_imputer(quick)
-    else:
+    elif announce:
         print("ForestDiffusion is not installed: its imputation is left out "
               "(pip install -r benchmarks/requirements.txt)", flush=True)
     out["synthaug-diffusion"] = synthaug_imputer("DiffusionSampler", quick, params)
@@ -214,6 +218,26 @@ def score(truth, filled, hidden, draws=None):
             "coverage90": float(np.mean(cover)) if cover else None}
 
 
+def _impute_timed(imp_name, quick, params, masked):
+    """``(filled, draws, extra, seconds)`` of one imputer on ``masked`` (run in a fresh process)."""
+    imp = imputers(quick, params, announce=False)[imp_name]
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        filled, draws, *extra = imp(masked.copy())
+    extra = extra[0] if extra else {}
+    return filled, draws, extra, time.perf_counter() - start - extra.get("untimed_seconds", 0.0)
+
+
+def impute_isolated(imp_name, quick, params, masked):
+    """:func:`_impute_timed` in a fresh spawned process: no imputer runs after another's threads or workers
+    (OpenMP pools of scikit-learn, XGBoost and torch spin between their parallel regions, and on 2 cores the
+    next library's code waits for them), and each pays its own imports outside the timed part."""
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(_impute_timed, imp_name, quick, params, masked).result()
+
+
 def run(datasets, scenarios, quick, models=IMPUTERS, params=None):
     results = {}
     for name in datasets:
@@ -223,15 +247,10 @@ def run(datasets, scenarios, quick, models=IMPUTERS, params=None):
             masked = truth.mask(hidden)
             block = results.setdefault(name, {}).setdefault(scenario, {})
             print(f"[{name} {scenario}] {int(hidden.to_numpy().sum())} cells hidden", flush=True)
-            for imp_name, imp in imputers(quick, params).items():
+            for imp_name in imputers(quick, params):
                 if imp_name not in models:
                     continue
-                start = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    filled, draws, *extra = imp(masked.copy())
-                extra = extra[0] if extra else {}
-                seconds = time.perf_counter() - start - extra.get("untimed_seconds", 0.0)
+                filled, draws, extra, seconds = impute_isolated(imp_name, quick, params, masked)
                 assert filled.notna().to_numpy()[hidden.to_numpy()].all(), imp_name
                 rec = score(truth, filled, hidden, draws)
                 if "raw_draws" in extra:
@@ -264,7 +283,7 @@ def render(results):
              f"categorical mode of {POINT_ESTIMATE_DRAWS} draws); its *one draw* row is one of the "
              f"{N_DRAWS} calibrated draws of "
              f"`impute(X, n_draws={N_DRAWS})`. Seconds = fit + the point estimate + the draws for synthaug, "
-             "2 CPU cores, one run.",
+             "2 CPU cores, one run, each imputer in its own spawned process (imports not timed).",
              ""]
     for name, scenarios in results.items():
         for scenario, block in scenarios.items():
