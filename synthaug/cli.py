@@ -39,10 +39,17 @@ def _split_xy(frame, target):
 
 
 # ---------------------------------------------------------------- commands
+def _steps(args):
+    """``--steps`` checked: None (scaled to the data) or a positive number of training steps."""
+    if args.steps is not None and args.steps < 1:
+        raise _UserError(f"--steps must be at least 1 (training steps), got {args.steps}.")
+    return args.steps
+
+
 def _new_model(args, **params):
     """The ``--model`` estimator with the command's seed, progress and training length."""
     params.update(random_state=args.seed, verbose=not args.quiet)
-    if args.steps is not None:
+    if _steps(args) is not None:
         params["max_steps"] = args.steps
     return _model_class(args.model)(**params)
 
@@ -254,6 +261,8 @@ def cmd_sample(args):
     from .io import is_image_path, load_model, write_images
 
     model = load_model(args.model)
+    if args.n < 1:
+        raise _UserError(f"-n must be at least 1 (the rows to write), got {args.n}.")
     if hasattr(model, "image_scaler_"):
         if args.condition:
             raise _UserError("--condition applies to table columns, not to an image model.")
@@ -266,8 +275,6 @@ def cmd_sample(args):
         raise _UserError(f"{args.out}: a table model writes CSV or Parquet.")
     from .distributed import init_from_env
 
-    if args.n < 1:
-        raise _UserError(f"-n must be at least 1 (the rows to write), got {args.n}.")
     init_from_env()   # under torchrun each process writes its own shards of a folder
     conditions, label = _conditions(model, args.condition or [])
     start = time.perf_counter()
@@ -336,7 +343,7 @@ def _demo_digits(args):
     pages = ({}, {}, {})
     for name, cls in classes.items():
         model = cls(random_state=args.seed, verbose=not args.quiet)
-        if args.steps is not None:
+        if _steps(args) is not None:
             model.set_params(max_steps=args.steps)
         start = time.perf_counter()
         model.fit(X_train, y_train)
@@ -370,7 +377,7 @@ def cmd_demo(args):
     pages = ({}, {}, {})
     for i, (name, cls) in enumerate(classes.items()):
         model = cls(random_state=args.seed, verbose=not args.quiet)
-        if args.steps is not None:
+        if _steps(args) is not None:
             model.set_params(max_steps=args.steps)
         start = time.perf_counter()
         model.fit(train)
@@ -437,7 +444,7 @@ def build_parser():
 
     m = sub.add_parser("impute", help="fill the missing cells of a table from a model fitted on it")
     m.add_argument("data")
-    m.add_argument("--out", required=True, help="CSV or Parquet file (with --draws K: OUT_1 … OUT_K)")
+    m.add_argument("--out", required=True, help="CSV or Parquet file (with --draws K >= 2: OUT_1 … OUT_K)")
     m.add_argument("--draws", type=int, default=None,
                    help="multiple imputation: K completed tables, each a draw from the model (without it, one "
                         "table of point estimates: mean / most frequent level of POINT_ESTIMATE_DRAWS = 100 draws; "

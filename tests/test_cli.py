@@ -94,7 +94,8 @@ def test_csv_dates_are_read_as_datetimes(tmp_path):
     (["impute", "{train}", "--out", "filled.txt"], "unknown table format"),
     (["resample", "{train}", "--target", "Status", "--out", "{root}/sub.csv"], "is a folder"),
     (["evaluate", "{train}", "{train}", "--html", "{root}"], "is a folder"),
-    (["demo", "--steps", "0", "--out-dir", "{root}/demo0"], "max_steps"),
+    (["demo", "--steps", "0", "--out-dir", "{root}/demo0"], "--steps must be at least 1"),
+    (["fit", "{train}", "--out", "m.pkl", "--steps", "-5"], "--steps must be at least 1"),
 ])
 def test_user_errors_are_one_line(files, capsys, argv, needle):
     import pickle
@@ -220,6 +221,8 @@ def test_images_fit_sample_resample_impute(digits_npz, model, capsys):
         assert data["X"].shape == (12, 1, 8, 8) and data["X"].dtype == np.uint8 and data["y"].shape == (12,)
     assert main(["sample", str(pkl), "-n", "9", "--out", str(root / "grid.png")]) == 0
     assert (root / "grid.png").stat().st_size > 0
+    assert main(["sample", str(pkl), "-n", "0", "--out", str(root / "none.npz")]) == 2   # as for a table model
+    assert "-n must be at least 1" in capsys.readouterr().err and not (root / "none.npz").exists()
     assert main(["resample", str(root / "digits.npz"), "--out", str(root / "res.npz"), "--model", model,
                  "--steps", "2", "--quiet", "--strategy", "all"]) == 0
     with np.load(root / "res.npz") as data:
