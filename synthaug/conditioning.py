@@ -359,15 +359,18 @@ def condition_tensors(encoder, layout_tensors, parsed, n_rows, *, given_frame=No
         for di, mask in parsed.allowed.items():
             off = int(layout.offsets[di])
             allowed[off: off + len(mask)] = torch.as_tensor(mask)
-        # (n_continuous, K): each score's intervals, the first (-inf, inf) for a free score, the unused
-        # ones empty (inf, inf)
-        k = max([len(v) for v in parsed.z_bounds.values()], default=1)
-        low = torch.full((layout.n_continuous, k), torch.inf)
-        high = torch.full((layout.n_continuous, k), torch.inf)
-        low[:, 0] = -torch.inf
-        for ci, intervals in parsed.z_bounds.items():
-            for j, (lo, hi) in enumerate(intervals):
-                low[ci, j], high[ci, j] = lo, hi
+        low = high = None
+        if parsed.z_bounds:
+            # (n_continuous, K): each score's intervals, the first (-inf, inf) for a free score, the unused
+            # ones empty (inf, inf)
+            k = max(len(v) for v in parsed.z_bounds.values())
+            low = torch.full((layout.n_continuous, k), torch.inf)
+            high = torch.full((layout.n_continuous, k), torch.inf)
+            low[:, 0] = -torch.inf
+            for ci, intervals in parsed.z_bounds.items():
+                for j, (lo, hi) in enumerate(intervals):
+                    low[ci, j], high[ci, j] = lo, hi
+            low, high = low.to(device), high.to(device)
         log_weights = None
         if parsed.mode_log_weights:
             log_weights = torch.zeros(layout.width)
@@ -375,7 +378,7 @@ def condition_tensors(encoder, layout_tensors, parsed, n_rows, *, given_frame=No
                 off = int(layout.offsets[di])
                 log_weights[off: off + len(w)] = torch.as_tensor(w, dtype=torch.float32)
             log_weights = log_weights.to(device)
-        constraints = Constraints(allowed.to(device), low.to(device), high.to(device), log_weights)
+        constraints = Constraints(allowed.to(device), low, high, log_weights)
     return given, x_given, cond, constraints
 
 

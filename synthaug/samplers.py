@@ -233,7 +233,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         ``sampling_steps``. At 20 % of cells missing (``benchmarks/imputation.py``),
         9 / 25 steps gave numeric NRMSE 0.838 / 0.833 on credit and
         0.304 / 0.293 on breast_cancer (categorical accuracy 0.756 / 0.756
-        and 0.965 / 0.956) for about 1.3× the imputation's time.
+        and 0.965 / 0.956); the time is in ``docs/imputation.md``.
     guidance_scale : float or "auto", default="auto"
         Classifier-free guidance weight w for rows of requested classes (a
         model fitted with ``y``: ``sample(n, y=...)``, ``fit_resample``;
