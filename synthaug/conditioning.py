@@ -211,11 +211,7 @@ def _parse_interval(parsed, encoder, name, enc, ci, di, lo, hi):
         allowed = np.zeros(enc.n_levels, dtype=bool)
         if bounds is not None:
             allowed[enc.CONTINUOUS] = True
-            # the spikes inside the interval hold all their rows, the continuous mode only the share
-            # of its values inside: scores are standard normal in that mode, so Φ(b) − Φ(a)
-            weights = np.zeros(enc.n_levels)
-            weights[enc.CONTINUOUS] = np.log(max(ndtr(bounds[1]) - ndtr(bounds[0]), 1e-300))
-            parsed.mode_log_weights[di] = weights
+            parsed.mode_log_weights[di] = _continuous_mode_weights(enc, [bounds])
         allowed[enc._first_spike_code + np.flatnonzero(spikes_in)] = True
         parsed.allowed[di] = allowed
     if ci is not None and bounds is not None:
@@ -226,6 +222,18 @@ def _parse_interval(parsed, encoder, name, enc, ci, di, lo, hi):
             return None                      # continuous values anywhere in the interval
         support += list(enc.values_[(enc.values_ >= lo) & (enc.values_ <= hi)])
     return float(min(support)), float(max(support))
+
+
+def _continuous_mode_weights(enc, intervals):
+    """Log-weights of a numeric column's mode codes under a condition that keeps its scores in ``intervals``.
+
+    A spike inside the condition holds all its rows, the continuous mode only
+    the share of its values inside: its scores are standard normal, so
+    Σ Φ(b) − Φ(a). Every other code keeps weight 0 (log 1).
+    """
+    weights = np.zeros(enc.n_levels)
+    weights[enc.CONTINUOUS] = np.log(max(sum(ndtr(b) - ndtr(a) for a, b in intervals), 1e-300))
+    return weights
 
 
 def _parse_set(parsed, encoder, name, enc, ci, di, values):
@@ -258,9 +266,7 @@ def _parse_set(parsed, encoder, name, enc, ci, di, values):
         allowed[codes[~cont]] = True
         if cont.any():
             allowed[enc.CONTINUOUS] = True
-            weights = np.zeros(enc.n_levels)    # the continuous mode holds the listed values' share of it
-            weights[enc.CONTINUOUS] = np.log(max(sum(ndtr(b) - ndtr(a) for a, b in steps), 1e-300))
-            parsed.mode_log_weights[di] = weights
+            parsed.mode_log_weights[di] = _continuous_mode_weights(enc, steps)
         parsed.allowed[di] = allowed
     if cont.any():
         parsed.z_bounds[ci] = steps

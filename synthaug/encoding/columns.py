@@ -417,17 +417,9 @@ class NumericColumn:
         return float(ndtri(u_lo)), float(ndtri(u_hi))
 
     def z_steps(self, values):
-        """Normal-score interval of each of ``values`` (exact continuous values of the column), or None.
-
-        None unless the column keeps its continuous values exactly (few
-        distinct values, :attr:`exact_`) and every one of ``values`` is one of them.
-        """
-        if not self.has_continuous or not self.exact_:
-            return None
-        k = np.searchsorted(self.values_, values)
-        if ((k >= len(self.values_)) | (self.values_[np.minimum(k, len(self.values_) - 1)] != values)).any():
-            return None
-        return [self._step_bounds(i, i) for i in k]
+        """Normal-score interval of each of ``values``, which must be among :attr:`values_` (a column that
+        keeps its continuous values exactly, :attr:`exact_`)."""
+        return [self._step_bounds(i, i) for i in np.searchsorted(self.values_, values)]
 
     def modes_for(self, values):
         """Mode codes of values (float array, NaN = missing); continuous = 0."""
