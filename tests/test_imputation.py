@@ -386,7 +386,7 @@ def test_few_calibrated_draws_are_not_sent_to_the_bounds(linear_holes):
     h = hide["y"].to_numpy()
     ends = [holes["y"].min(), holes["y"].max()]
     for d in model.impute(holes, n_draws=2, random_state=0):
-        # (uncalibrated draws of this small model: 4 %; a factor fitted on the two draws' range sent 50 % there)
+        # (a factor fitted on the two draws' range, as before, sent half of them there)
         assert d["y"][h].isin(ends).mean() < 0.1
 
 
