@@ -28,6 +28,9 @@ Run from this folder::
     # to results/quick/ unless --out is given, docs/ are left alone)
     python imputation.py --datasets credit --scenarios mcar20 --models synthaug-diffusion missforest \
         --params '{"p_unconditional": 0.5}'
+    # the spread over the samplers' own seeds (--params may set random_state; the masks keep SEED)
+    python imputation.py --datasets breast_cancer --scenarios mcar20 --models synthaug-diffusion \
+        --params '{"random_state": 1}'
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ def synthaug_imputer(cls_name, quick, params=None):
     def run(masked):
         import synthaug
 
-        model = getattr(synthaug, cls_name)(random_state=SEED, verbose=False, **(params or {}))
+        model = getattr(synthaug, cls_name)(**{"random_state": SEED, "verbose": False, **(params or {})})
         if quick:
             model.set_params(max_steps=20)
         model.fit(masked)

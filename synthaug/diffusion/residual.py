@@ -18,15 +18,17 @@ and standard deviation. The diffusion model learns and generates ``y``
 inverse map puts the exactly linear part back. With nothing known the map
 is the identity, so unconditional sampling is unchanged.
 
-The same solve also gives the Gaussian's linear prediction of each
-categorical column's one-hot code given the known scores (from the scores'
-covariance with the codes), read as level probabilities (:meth:`moments`
-with ``features=True``). The denoiser adds their logarithms to its logits
-through a linear map that starts as the identity: a category that depends on
-many given numbers (a diagnosis on thirty measurements) starts from the
-linear model's answer, and the network learns the correction, instead of a
-function it must find from the few training rows whose mask gives those
-numbers and hides the category.
+The same Gaussian also predicts each categorical column's level from the
+known scores (:meth:`moments` with ``features=True``): read per level (the
+scores of the rows with that level as a Gaussian with the level's mean and
+the covariance shared by all levels, linear discriminant analysis), the
+log-posterior of each level given the known scores is linear in them and
+needs only the known block of that shared covariance. The denoiser adds
+these log-probabilities to its logits through a linear map that starts as
+the identity: a category that depends on many given numbers (a diagnosis on
+thirty measurements) starts from this answer, and the network learns the
+correction, instead of a function it must find from the few training rows
+whose mask gives those numbers and hides the category.
 
 Used by :class:`~synthaug.DiffusionSampler` (``gaussian_residual=True``) in
 its training step and its sampler; a plain object holding two small tensors.
@@ -49,6 +51,12 @@ _EM_TOL = 1e-5
 _PROB_FLOOR = 0.01
 
 
+def _positive_definite(matrix, floor):
+    """``matrix`` symmetrised with its eigenvalues raised to at least ``floor``."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.maximum(values, floor)) @ vectors.T
+
+
 class _Tables(NamedTuple):
     """A fitted :class:`GaussianResidual`'s arrays as tensors on one device."""
 
@@ -56,8 +64,12 @@ class _Tables(NamedTuple):
     covariance: torch.Tensor    # (d, d)
     scale: torch.Tensor         # (d,) marginal standard deviations
     mode_dims: torch.Tensor     # (d,) model-space dim of each score's continuous mode, −1 if none
-    cross: torch.Tensor | None         # (d, k) covariance of the scores with the predicted codes
-    feature_mean: torch.Tensor | None  # (k,) mean ±1 code of the predicted levels
+    # per predicted column c (levels padded to the widest column's L):
+    level_means: torch.Tensor     # (c, d, L) each level's mean scores minus the overall means, 0 on padding
+    within: torch.Tensor          # (c, d, d) the column's within-level covariance
+    level_logits: torch.Tensor    # (c, L) log level frequencies, −inf on padding
+    features: torch.Tensor        # (k,) position of each predicted level in the flattened (c, L)
+    log_prior: torch.Tensor       # (k,) log level frequencies, floored at log 0.01
 
 
 class GaussianResidual:
@@ -80,8 +92,8 @@ class GaussianResidual:
     max_iter : int, default=20
         EM iterations (one suffices with no unobserved score).
     max_levels : int, default=64
-        Categorical columns with at most this many levels get a linear
-        prediction (see :meth:`moments`); wider ones none.
+        Categorical columns with at most this many levels get a predicted
+        level (see :meth:`moments`); wider ones none.
     clip : float, default=None
         Mapped scores are clamped to ``[-clip, clip]``.
 
@@ -97,6 +109,15 @@ class GaussianResidual:
         Their mean ±1 code (``2 × frequency − 1``).
     cross_covariance_ : ndarray of shape (d, k)
         Covariance of the scores with those codes.
+    feature_columns_ : ndarray of shape (n_predicted_columns + 1,)
+        Where each predicted column's levels start in the ``k`` features
+        (and the end).
+    level_means_ : ndarray of shape (d, k)
+        Each level's mean scores minus the overall means.
+    within_covariances_ : ndarray of shape (n_predicted_columns, d, d)
+        Per predicted column, the covariance of the scores around their
+        level's mean (the total covariance minus the levels' spread,
+        made positive definite).
 
     Examples
     --------
@@ -178,6 +199,16 @@ class GaussianResidual:
         filled = np.concatenate([f.numpy() for f, _ in self._filled(scores, observed)] or [scores[:0]])
         self.feature_mean_ = codes.mean(0)
         self.cross_covariance_ = (filled - self.mean_).T @ (codes - self.feature_mean_) / max(len(scores), 1)
+        # Cov(x, 2·1[level] − 1) = 2·p·(level mean − mean): each level's mean deviation
+        freq = (self.feature_mean_ + 1) / 2
+        self.level_means_ = np.where(freq > 0, self.cross_covariance_ / np.maximum(2 * freq, 1e-12), 0.0)
+        self.feature_columns_ = np.cumsum([0] + [layout.cardinalities[j] for j in narrow])
+        d = self.covariance_.shape[0]
+        within = []
+        for a, b in zip(self.feature_columns_[:-1], self.feature_columns_[1:]):
+            spread = (self.level_means_[:, a:b] * freq[a:b]) @ self.level_means_[:, a:b].T
+            within.append(_positive_definite(self.covariance_ - spread, self.ridge))
+        self.within_covariances_ = np.stack(within) if within else np.zeros((0, d, d))
         self._tensors = {}
 
     def _em_step(self, scores, observed):
@@ -213,9 +244,25 @@ class GaussianResidual:
                 return None if value is None else torch.as_tensor(value, dtype=dtype, device=device)
 
             cov = tensor("covariance_")
-            self._tensors[key] = _Tables(tensor("mean_"), cov, cov.diagonal().sqrt(),
-                                         torch.as_tensor(self.layout.score_mode_dims(), device=device),
-                                         tensor("cross_covariance_"), tensor("feature_mean_"))
+            freq = (getattr(self, "feature_mean_", np.zeros(0)) + 1) / 2
+            bounds = getattr(self, "feature_columns_", np.zeros(1, np.int64))
+            widths = np.diff(bounds)
+            n_cols, width = len(widths), int(widths.max(initial=0))
+            # the columns' levels padded to one width, so that all columns are solved in one batched call
+            means = np.zeros((n_cols, len(cov), width))
+            logits = np.full((n_cols, width), -np.inf)
+            position = np.zeros(len(freq), np.int64)
+            for c, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+                means[c, :, : b - a] = self.level_means_[:, a:b]
+                logits[c, : b - a] = np.log(np.maximum(freq[a:b], 1e-12))
+                position[a:b] = c * width + np.arange(b - a)
+            within = getattr(self, "within_covariances_", np.zeros((0, len(cov), len(cov))))
+            self._tensors[key] = _Tables(
+                tensor("mean_"), cov, cov.diagonal().sqrt(),
+                torch.as_tensor(self.layout.score_mode_dims(), device=device),
+                torch.as_tensor(means, dtype=dtype, device=device), torch.as_tensor(within, dtype=dtype, device=device),
+                torch.as_tensor(logits, dtype=dtype, device=device), torch.as_tensor(position, device=device),
+                torch.as_tensor(np.log(np.clip(freq, _PROB_FLOOR, 1.0)), dtype=dtype, device=device))
         return self._tensors[key]
 
     @property
@@ -223,13 +270,10 @@ class GaussianResidual:
         """Width ``k`` of the linear predictions :meth:`moments` returns with ``features=True``."""
         return len(self.feature_dims_)
 
-    def _conditional(self, x, known, dtype, *, full=False, features=False):
-        """Conditional means (B, d) of every score given the known ones, and variances (B, d) or covariances.
-
-        With ``features=True`` also the predicted codes' deviations from their mean, ``(B, k)``.
-        """
+    def _conditional(self, x, known, dtype, *, full=False):
+        """Conditional means (B, d) of every score given the known ones, and variances (B, d) or covariances."""
         tables = self._tables(x.device, dtype)
-        mean, cov, cross = tables.mean, tables.covariance, tables.cross
+        mean, cov = tables.mean, tables.covariance
         x = x.to(dtype)
         k = known.to(dtype)
         # block-diagonal (known block of the covariance, identity on the free dims): one batched Cholesky
@@ -238,18 +282,45 @@ class GaussianResidual:
         solved = torch.linalg.solve_triangular(chol, torch.cat([((x - mean) * k).unsqueeze(2), cov * k.unsqueeze(2)],
                                                                dim=2), upper=False)
         a, v = solved[..., :1], solved[..., 1:]                     # L⁻¹(x − m)_o, L⁻¹Σ_o·
-        # w = Σ_oo⁻¹ (x − m)_o, zero on the free dims: the means are then one product with Σ (and
-        # with the cross-covariance for the codes) rather than a solve against every column
+        # w = Σ_oo⁻¹ (x − m)_o, zero on the free dims: the means are then one product with Σ
+        # rather than a solve against every column
         w = torch.linalg.solve_triangular(chol.mT, a, upper=True).squeeze(2)
         mu = mean + w @ cov
         variance = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
-        if features:
-            return mu, variance, w @ cross
         if full:   # Σ − Σ_·o Σ_oo⁻¹ Σ_o· restricted to free × free
             free = 1 - k
             cond = (cov - v.transpose(1, 2) @ v) * free.unsqueeze(2) * free.unsqueeze(1)
             return mu, cond
         return mu, variance
+
+    def _log_posteriors(self, x, known, dtype):
+        """Log-probability (B, k) of each predicted level given the known scores, under linear discriminant analysis.
+
+        With the scores of level c's rows Gaussian around the level's mean
+        ``m + δ_c`` with the column's within-level covariance ``W``, and the
+        unknown scores marginalised out,
+
+            log p(c | x_o) = log π_c + δ_cₒᵀ W_oo⁻¹ (x − m)_o − ½ δ_cₒᵀ W_oo⁻¹ δ_cₒ + const,
+
+        a Cholesky factorisation of the known block of ``W`` per row and
+        predicted column, all in one batched call; floored at log 0.01.
+        """
+        tables = self._tables(x.device, dtype)
+        b = len(x)
+        n_cols = len(tables.within)
+        if not n_cols:
+            return torch.zeros((b, 0), dtype=dtype, device=x.device)
+        k = known.to(dtype)
+        # (c, B, d, d): each column's W, restricted to the row's known block (identity on the free dims)
+        system = tables.within.unsqueeze(1) * (k.unsqueeze(2) * k.unsqueeze(1)) + torch.diag_embed(1 - k)
+        chol = torch.linalg.cholesky(system)
+        centred = ((x.to(dtype) - tables.mean) * k).unsqueeze(2).expand(n_cols, b, -1, 1)
+        deltas = tables.level_means.unsqueeze(1) * k.unsqueeze(2)                    # (c, B, d, L), zero off o
+        solved = torch.linalg.solve_triangular(chol, torch.cat([centred, deltas], dim=3), upper=False)
+        r, u = solved[..., :1], solved[..., 1:]                                         # L⁻¹(x − m)_o, L⁻¹δ_o
+        logits = tables.level_logits.unsqueeze(1) + (u * r).sum(2) - 0.5 * (u * u).sum(2)   # (c, B, L)
+        log_post = torch.log_softmax(logits, dim=2).transpose(0, 1).reshape(b, -1)
+        return log_post.index_select(1, tables.features).clamp(min=float(np.log(_PROB_FLOOR)))
 
     def known(self, x, given):
         """Known scores ``(B, d)``: given (``given`` (B, width)) and in their continuous mode in ``x`` (B, width)."""
@@ -263,8 +334,8 @@ class GaussianResidual:
 
         ``x`` (B, width) model-space rows, ``given`` (B, width) the given
         dims. With ``features=True`` a third tensor ``(B, k)``: the log of
-        each level's probability (:attr:`feature_dims_`) predicted linearly
-        from the known scores, clamped to ``[0.01, 1]`` (the level's
+        each level's probability (:attr:`feature_dims_`) given the known
+        scores (:meth:`_log_posteriors`), floored at log 0.01 (the level's
         frequency when no score is known, :meth:`prior_features`). Only
         rows with a known score are solved (the others keep the marginal
         mean and ratio 1); on CUDA every row is, so that selecting them
@@ -277,29 +348,25 @@ class GaussianResidual:
         x = x[:, :d]
         mu = mean.expand(b, d).clone()
         ratio = torch.ones((b, d), dtype=torch.float32, device=x.device)
-        feats = torch.zeros((b, self.n_features), dtype=torch.float32, device=x.device) if features else None
+        feats = self.prior_features(b, x.device) if features else None
         rows = None if x.is_cuda else known.any(1).nonzero().squeeze(1)
         if rows is not None and rows.numel() == 0:
-            return (mu, ratio, self._log_probabilities(feats)) if features else (mu, ratio)
+            return (mu, ratio, feats) if features else (mu, ratio)
         xs, ks = (x, known) if rows is None else (x.index_select(0, rows), known.index_select(0, rows))
-        m, var, *f = self._conditional(xs, ks, torch.float64, features=features)   # float64: near-collinear scores
+        m, var = self._conditional(xs, ks, torch.float64)   # float64: near-collinear scores
         m, r = m.to(torch.float32), scale / var.sqrt().to(torch.float32)
+        f = self._log_posteriors(xs, ks, torch.float64).to(torch.float32) if features else None
         if rows is None:
-            mu, ratio, feats = m, r, (f[0].to(torch.float32) if features else None)
+            mu, ratio, feats = m, r, f
         else:
             mu, ratio = mu.index_copy_(0, rows, m), ratio.index_copy_(0, rows, r)
             if features:
-                feats.index_copy_(0, rows, f[0].to(torch.float32))
-        return (mu, ratio, self._log_probabilities(feats)) if features else (mu, ratio)
-
-    def _log_probabilities(self, deviations):
-        """Predicted codes' deviations from their mean ``(B, k)`` → clamped log-probabilities of the levels."""
-        mean = self._tables(deviations.device, deviations.dtype).feature_mean
-        return ((mean + deviations + 1) / 2).clamp(_PROB_FLOOR, 1.0).log()
+                feats = feats.index_copy(0, rows, f)
+        return (mu, ratio, feats) if features else (mu, ratio)
 
     def prior_features(self, n, device):
         """The features of :meth:`moments` for ``n`` rows with no known score ``(n, k)``: log level frequencies."""
-        return self._log_probabilities(torch.zeros((n, self.n_features), device=device))
+        return self._tables(device, torch.float32).log_prior.expand(n, -1).clone()
 
     def to_residual(self, x, given, mu, ratio):
         """Rows ``x`` (B, width) with each free score mapped to ``m + (x − μ)·ratio`` (clamped to ``clip``)."""

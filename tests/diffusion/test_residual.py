@@ -121,16 +121,47 @@ def test_categorical_levels_are_predicted_from_the_known_scores():
     _, _, feats = res.moments(x, given, features=True)
     assert feats.shape == (3, 3) and bool((feats <= 0).all()) and bool((feats >= np.log(0.01) - 1e-6).all())
     assert int(feats[0].argmax()) == 2 and int(feats[1].argmax()) == 0
-    # the closed form: mean code + Σ_co Σ_oo⁻¹ (x_o − m_o), read as a probability
+    # the closed form of linear discriminant analysis on the known score: Gaussian levels around their means
+    # with the within-level variance, posterior ∝ π_c N(x_o; m_o + δ_co, W_oo), floored at 0.01
     o = [0]
-    deviation = res.cross_covariance_[o].T @ np.linalg.solve(res.covariance_[np.ix_(o, o)], 2.0 - res.mean_[o])
-    expect = np.clip((res.feature_mean_ + deviation + 1) / 2, 0.01, 1.0)
+    delta = res.level_means_[o]                                    # (1, 3)
+    within = res.covariance_[0, 0] - (delta[0] ** 2 * freq).sum()
+    np.testing.assert_allclose(res.within_covariances_[0, 0, 0], within, rtol=1e-6)
+    log_post = np.log(freq) - (2.0 - res.mean_[0] - delta[0]) ** 2 / (2 * within)
+    expect = np.maximum(np.exp(log_post - np.logaddexp.reduce(log_post)), 0.01)
     np.testing.assert_allclose(feats[0].exp().numpy(), expect, rtol=1e-5)
+    # the level means are those of the scores of each level's rows
+    np.testing.assert_allclose(delta[0], [z[level == c, 0].mean() - z[:, 0].mean() for c in range(3)], atol=1e-6)
     # only column 1 (independent of the category) known: the prediction stays near the frequencies
     np.testing.assert_allclose(feats[2].exp().numpy(), freq, atol=0.05)
     # the score moments are those without features
     mu, ratio = res.moments(x, given)
     torch.testing.assert_close(res.moments(x, given, features=True)[:2], (mu, ratio))
+
+
+def test_level_posteriors_marginalise_the_unknown_scores():
+    """Each row's posterior uses only its known scores' block of the within-level covariance."""
+    layout = Layout(3, (2, 2), ((0, None), (1, None), (2, None), (None, 0), (None, 1)))   # two 2-level columns
+    rng = np.random.default_rng(1)
+    levels = rng.integers(0, 2, size=(3000, 2))
+    z = rng.standard_normal((3000, 3)) @ np.array([[1, 0.5, 0.2], [0, 1, 0.3], [0, 0, 1]])
+    z += levels @ np.array([[1.0, -0.5, 0.0], [0.0, 0.8, 0.6]])                      # each column shifts the scores
+    res = GaussianResidual(layout).fit(z, levels)
+    x = layout.tensors("cpu").to_model(torch.as_tensor(z[:4], dtype=torch.float32), torch.as_tensor(levels[:4]))
+    given = torch.zeros((4, layout.width), dtype=torch.bool)
+    subsets = [[0], [1, 2], [0, 1, 2], [2]]
+    for i, o in enumerate(subsets):
+        given[i, o] = True
+    feats = res.moments(x, given, features=True)[2].numpy()
+    freq = (res.feature_mean_ + 1) / 2
+    for i, o in enumerate(subsets):
+        for j, (a, b) in enumerate(zip(res.feature_columns_[:-1], res.feature_columns_[1:])):
+            w_oo = res.within_covariances_[j][np.ix_(o, o)]
+            dev = z[i, o].astype(np.float32) - res.mean_[o]
+            log_post = [np.log(freq[c]) - 0.5 * (dev - res.level_means_[o, c]) @ np.linalg.solve(
+                w_oo, dev - res.level_means_[o, c]) for c in range(a, b)]
+            expect = np.maximum(np.exp(log_post - np.logaddexp.reduce(log_post)), 0.01)
+            np.testing.assert_allclose(np.exp(feats[i, a:b]), expect, rtol=1e-4, atol=1e-6)
 
 
 # ------------------------------------------------------------------ in the sampler
