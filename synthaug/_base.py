@@ -22,6 +22,7 @@ import copy
 import dataclasses
 import os
 import pickle
+import secrets
 import warnings
 from numbers import Integral, Real
 
@@ -32,6 +33,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from ._atomic import restore_on_failure
 from ._images import _IMAGE_ATTRIBUTES, ImageSamplerMixin
 from ._validation import check_n_samples, check_table, check_target
 from .conditioning import TARGET_COLUMN as _TARGET
@@ -103,6 +105,11 @@ def _check_warm_data(encoder, table):
         warnings.warn(f"warm_start=True keeps the previous fit's encoder, whose range the new values of {beyond} "
                       "exceed: they are learnt as the nearest value in that range. Set warm_start=False to "
                       "fit the new data afresh.", UserWarning, stacklevel=4)
+
+
+def _entropy_seed():
+    """A seed from the operating system's entropy (what a private fit's noise is drawn from)."""
+    return secrets.randbits(128)
 
 
 def _torch_generator(rng, device):
@@ -202,6 +209,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         -------
         self
         """
+        with restore_on_failure(self):   # a refused or failed refit keeps the previous model
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         self.__dict__.pop("_sampling", None)   # inference copies of the previous fit's networks
         if is_image_input(X):
             return self._fit_image_estimator(X, y)
@@ -232,7 +243,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         else:
             for attr in ("target_schema_", "classes_", "class_prior_"):
                 self.__dict__.pop(attr, None)
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+        rng = np.random.default_rng(self._fit_seed())
         self.device_ = resolve_device(self.device)
         self._budget = self._privacy_budget(len(table))
         private = self._budget is not None
@@ -388,7 +399,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self.lr_ = rates[private] if self.lr == "auto" else float(self.lr)
 
     def _fit_image_estimator(self, X, y):
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+        rng = np.random.default_rng(self._fit_seed())
         self.device_ = resolve_device(self.device)
         previous = (getattr(self, "image_shape_", None), list(getattr(self, "classes_", [])))
         warm = self._take_warm_state("image")
@@ -401,6 +412,23 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         return self._train(rng, "image", lambda generator: self._fit_image_model(images, labels, generator))
 
     # -------------------------------------------------------------- privacy
+    def _fit_seed(self):
+        """Seed of the fit's one generator: from ``random_state``, or with ``epsilon`` from the OS's entropy.
+
+        A private fit's noise must not be reproducible from a public value:
+        ``random_state`` is a parameter of the released model (and the CLI's
+        default seed is 0), and redrawing the same noise on a neighbouring
+        table would tell the two apart. Its seed is kept in the fit's
+        checkpoint (as private as the data), so that a resumed fit draws the
+        same noise rather than a second release.
+        """
+        if self.epsilon is None:
+            return int(check_random_state(self.random_state).randint(2**31 - 1))
+        saved = TrainingState.load(self.checkpoint) if self.checkpoint is not None else None
+        seed = saved.get("seed") if saved is not None else None
+        self._private_seed = _entropy_seed() if seed is None else int(seed)
+        return self._private_seed
+
     def _privacy_budget(self, n_rows):
         """The :class:`~synthaug.privacy.PrivacyBudget` of this fit, or None without ``epsilon``."""
         if self.epsilon is None:
@@ -420,6 +448,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         if world()[1] > 1:
             raise ValueError("epsilon cannot be combined with torch.distributed training: the accountant assumes "
                              "one Poisson sampler over the whole table. Fit a private model in one process.")
+        if self.delta is not None and self.delta >= 1 / n_rows:
+            raise ValueError(f"delta={self.delta:g} is not below 1/n = {1 / n_rows:.3g} (n = {n_rows} rows): a release "
+                             "that publishes one row whole meets it. Choose a delta well below 1/n (the default, "
+                             "None, is 1/n**1.1; 1e-5 or smaller is usual).")
         delta = self.delta if self.delta is not None else default_delta(n_rows)
         return PrivacyBudget(float(self.epsilon), float(delta))
 
@@ -532,6 +564,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         """
         # hashing the data is only needed to match a checkpoint file
         rows = self.__dict__.pop("_checkpoint_rows", None)
+        private_seed = self.__dict__.pop("_private_seed", None)   # never kept on the model
         key = None if self.checkpoint is None else \
             fingerprint(*(data if rows is None else rows),
                         params={k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS})
@@ -559,7 +592,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         def save(steps_done, hist):
             if rank == 0:   # one writer; every process resumes from the same file
                 state.save(self.checkpoint, step=steps_done, history=hist, fingerprint=key,
-                           complete=steps_done >= n_steps)
+                           complete=steps_done >= n_steps, seed=private_seed)
 
         history = train(step, n_rows=n_rows, batch_size=max(1, self.batch_size_ // size), n_steps=n_steps,
                         generator=step.generator, device=self.device_, verbose=self.verbose and rank == 0,

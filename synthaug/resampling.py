@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from imblearn.utils import check_sampling_strategy
 
+from ._atomic import restore_on_failure
 from ._validation import check_table, check_target
 from .encoding.images import is_image_input
 
@@ -113,6 +114,10 @@ class OverSamplerMixin:
         y_resampled : Series or ndarray
             Labels, in the container of ``y``.
         """
+        with restore_on_failure(self):   # a failure leaves the previous fit (or none) as it was
+            return self._fit_resample(X, y)
+
+    def _fit_resample(self, X, y):
         if is_image_input(X):
             return self._resample_images(X, y)
         frame, schema = check_table(X)

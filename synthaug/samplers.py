@@ -351,7 +351,10 @@ class DiffusionSampler(BaseGenerativeSampler):
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else CPU.
     random_state : int, RandomState or None, default=None
-        Seeds every random draw of ``fit`` and the sampling stream.
+        Seeds every random draw of ``fit`` and the sampling stream. With
+        ``epsilon`` the fit's draws come from the OS's entropy instead (a
+        released model's seed must not reproduce its privacy noise):
+        ``sample(..., random_state=k)`` still repeats.
     verbose : bool, default=True
         Progress bar while training (only on a terminal).
 

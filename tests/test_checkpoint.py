@@ -1,6 +1,7 @@
 """Checkpoints (resume a killed fit) and warm_start (continue training), on both samplers."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -139,3 +140,40 @@ def test_warm_start_refuses_privacy_and_other_images(credit):
     assert images.n_iter_ == 4
     with pytest.raises(ValueError, match="same shape and classes"):
         images.fit(np.zeros((10, 1, 9, 9), np.uint8))
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_a_refused_or_interrupted_refit_keeps_the_fitted_model(kind, credit, tmp_path, monkeypatch):
+    model = tiny(kind, max_steps=3, random_state=0).fit(credit)
+    before = model.sample(5, random_state=1)
+    state = dict(model.__dict__)
+    with pytest.raises(ValueError, match="warm_start=True keeps"):        # refused before any training
+        model.set_params(warm_start=True).fit(credit.assign(Home=["castle"] + list(credit["Home"].iloc[1:])))
+    other = tmp_path / "other.ckpt"
+    tiny(kind, max_steps=2, random_state=5, checkpoint=other).fit(credit.head(100))
+    with pytest.raises(ValueError, match="holds another fit"):
+        model.set_params(warm_start=False, checkpoint=other).fit(credit)
+    model.set_params(checkpoint=None)
+    import synthaug._base as base
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(base, "train", interrupted)                       # Ctrl-C during training
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(credit.head(200))
+    assert model.__dict__.keys() == state.keys() and all(model.__dict__[k] is v for k, v in state.items())
+    pd.testing.assert_frame_equal(model.sample(5, random_state=1), before)
+
+
+def test_private_noise_is_not_reproducible_from_random_state_but_resumes(credit, tmp_path):
+    """The seed of a private fit is drawn from the OS, never from a public parameter; its checkpoint keeps it."""
+    table = credit[["Age", "Amount"]]
+    params = dict(max_steps=3, random_state=0, epsilon=5.0, bounds={"Age": (18, 70), "Amount": (100, 5000)})
+    a, b = (tiny("diffusion", **params).fit(table) for _ in range(2))
+    assert not a.sample(20, random_state=1).equals(b.sample(20, random_state=1))
+    assert not hasattr(a, "_private_seed") and a._train_state.get("seed") is None   # the seed is not kept
+    path = tmp_path / "private.ckpt"
+    first = tiny("diffusion", checkpoint=path, **params).fit(table)
+    again = tiny("diffusion", checkpoint=path, **params).fit(table)        # the same noise: the same fit
+    pd.testing.assert_frame_equal(first.sample(20, random_state=1), again.sample(20, random_state=1))

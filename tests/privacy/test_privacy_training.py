@@ -77,6 +77,10 @@ def test_no_epsilon_means_no_report_and_no_privacy_options(kind):
 
 def test_options_outside_the_budget_are_refused(kind):
     df = _table()
+    with pytest.raises(ValueError, match=f"delta=0.5 is not below 1/n .*n = {len(df)} rows"):
+        _private(kind, delta=0.5).fit(df)
+    with pytest.raises(ValueError, match="not below 1/n"):
+        _private(kind, delta=1 / len(df)).fit(df)
     with pytest.raises(ValueError, match="quality_filter"):
         _private(kind, quality_filter=0.2).fit(df)
 
