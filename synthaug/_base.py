@@ -212,13 +212,16 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         with restore_on_failure(self):   # a refused or failed refit keeps the previous model
             return self._fit(X, y)
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, *, allow_constant=False):
+        """``fit``; ``allow_constant``: constant and all-missing columns are learnt as such (``fit_resample``)."""
         self.__dict__.pop("_sampling", None)   # inference copies of the previous fit's networks
+        self.__dict__.pop("sampling_strategy_", None)   # set by fit_resample after its fit
         if is_image_input(X):
             return self._fit_image_estimator(X, y)
         for attr in _IMAGE_ATTRIBUTES:
             self.__dict__.pop(attr, None)
-        frame, self.schema_ = check_table(X)
+        # under DP a refusal would itself disclose that every row holds one value: the column is learnt
+        frame, self.schema_ = check_table(X, allow_constant=allow_constant or self.epsilon is not None)
         self.n_features_in_ = frame.shape[1]
         if all(isinstance(c, str) for c in frame.columns) and self.schema_.container == "frame":
             self.feature_names_in_ = np.asarray(frame.columns, dtype=object)

@@ -111,11 +111,12 @@ class ImageSamplerMixin:
         y_series, target_schema = check_target(y, n_images)
         check_resampling_target(y_series)
         labels = y_series.to_numpy()
-        self.sampling_strategy_ = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
+        strategy = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
         if self.quality_filter is not None:
             raise ValueError("quality_filter ranks table rows with a gradient-boosting classifier; it does not "
                              "apply to images.")
-        self.fit(X, y)
+        self._fit(X, y)
+        self.sampling_strategy_ = strategy
         images, targets = [np.asarray(X) if not isinstance(X, (list, tuple)) else np.stack(X)], [labels]
         for label, n_new in self.sampling_strategy_.items():
             if n_new > 0:

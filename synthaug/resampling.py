@@ -114,18 +114,22 @@ class OverSamplerMixin:
         y_resampled : Series or ndarray
             Labels, in the container of ``y``.
         """
+        self._validate_params()
         with restore_on_failure(self):   # a failure leaves the previous fit (or none) as it was
             return self._fit_resample(X, y)
 
     def _fit_resample(self, X, y):
         if is_image_input(X):
             return self._resample_images(X, y)
-        frame, schema = check_table(X)
+        # a column constant (or all missing) in a training fold is no error for a resampler: its
+        # synthetic rows hold that value, as RandomOverSampler's and SMOTE's do
+        frame, schema = check_table(X, allow_constant=True)
         y_series, target_schema = check_target(y, len(frame))
         check_resampling_target(y_series)
         labels = y_series.to_numpy()
-        self.sampling_strategy_ = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
-        self.fit(X, y)
+        strategy = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
+        self._fit(X, y, allow_constant=True)
+        self.sampling_strategy_ = strategy
         share = self.quality_filter
         flt = PlausibilityFilter(frame, labels, random_state=int(self._sample_rng.integers(2**31))) if share else None
         frames, targets = [frame.reset_index(drop=True)], [labels]

@@ -142,3 +142,30 @@ def test_plausibility_filter_ranks_by_class_probability():
                          "c": pd.Categorical(["p", "q", "zzz", None])})   # unseen and missing levels are fine
     assert flt.keep(cand, "hi", 2).tolist() == [0, 2]
     assert flt.keep(cand, "lo", 2).tolist() == [1, 3]
+
+
+def test_a_column_constant_in_a_fold_is_resampled_as_a_constant(kind):
+    """A rare flag constant in one training fold must not fail the fold (RandomOverSampler's behaviour)."""
+    X, y = three_classes()
+    X = X.assign(flag=0, empty=np.nan, tag="x")
+    X_res, y_res = tiny(kind, random_state=0).fit_resample(X, y)
+    new = X_res.iloc[len(X):]
+    assert len(new) > 0 and (new["flag"] == 0).all() and new["empty"].isna().all() and (new["tag"] == "x").all()
+    assert X_res.dtypes.equals(X.dtypes)
+    with pytest.raises(ValueError, match="'flag' of X is constant"):      # fit itself still names it
+        tiny(kind).fit(X, y)
+    X.loc[7, "flag"] = 1                                                   # five folds, one of them without the 1
+    scores = cross_val_score(make_pipeline(tiny(kind, random_state=0), LogisticRegression()),
+                             X[["u", "v", "flag"]], y, cv=StratifiedKFold(5), error_score="raise")
+    assert np.isfinite(scores).all()
+
+
+def test_a_failed_fit_resample_leaves_no_fitted_state(kind):
+    X, y = three_classes()
+    model = tiny(kind, quality_filter=1.5)
+    with pytest.raises(ValueError, match="quality_filter"):
+        model.fit_resample(X, y)
+    assert not hasattr(model, "sampling_strategy_") and not hasattr(model, "encoder_")
+    model.set_params(quality_filter=None).fit_resample(X, y)
+    model.fit(X, y)                                                        # a plain fit forgets the strategy
+    assert not hasattr(model, "sampling_strategy_")

@@ -141,3 +141,11 @@ def test_dropout_reaches_the_denoiser_with_and_without_privacy():
                if isinstance(m, torch.nn.Dropout))
     with pytest.raises(ValueError, match="dropout"):
         DiffusionSampler(dropout=1.0, **params).fit(_table())
+
+
+def test_a_constant_or_empty_column_is_learnt_not_refused(kind):
+    """Refusing the table would disclose that every row holds one value; a private fit learns the column."""
+    df = _table().assign(flag="no", empty=np.nan)
+    model = _private(kind, categories={"city": ["a", "b", "c"], "flag": ["no", "yes"]}).fit(df)
+    synth = model.sample(200, random_state=0)
+    assert set(synth["flag"].dropna()) <= {"no", "yes"} and list(synth.columns) == list(df.columns)
