@@ -78,6 +78,10 @@ def cmd_fit(args):
     rank, size = world()
     X, y, what = _read_data(args)
     privacy = {k: v for k, v in (("epsilon", args.epsilon), ("delta", args.delta)) if v is not None}
+    if args.categories:
+        privacy["categories"] = _parse_categories(args.categories, X)
+    if args.bounds:
+        privacy["bounds"] = _parse_bounds(args.bounds, X)
     model = _new_model(args, **privacy)
     start = time.perf_counter()
     model.fit(X, y)
@@ -92,6 +96,51 @@ def cmd_fit(args):
               f"encoder ε {p['encoder_epsilon']:.3g}, "
               f"DP-SGD ε {p['training_epsilon']:.3g} (noise multiplier {p['noise_multiplier']:.3g}, "
               f"{p['steps']} steps at sampling rate {p['sample_rate']:.3g})")
+
+
+def _declared_column(text, option, X):
+    """``COL=VALUE`` → ``(COL, VALUE)``, the column checked against the table."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        form = "LEVEL,LEVEL,..." if option == "categories" else "LOW..HIGH"
+        raise _UserError(f"--{option} {text!r}: write COLUMN={form}.")
+    if not hasattr(X, "columns") or name not in X.columns:
+        raise _UserError(f"--{option}: {name!r} is not a column of the table.")
+    return name, value
+
+
+def _parse_categories(items, X):
+    """``COL=a,b,c`` options → the ``categories`` dict, each level as the column's own value where it holds one."""
+    categories = {}
+    for text in items:
+        name, value = _declared_column(text, "categories", X)
+        levels = [v.strip() for v in value.split(",") if v.strip()]
+        if not levels:
+            raise _UserError(f"--categories {text!r}: name at least one level.")
+        own = {str(v): v for v in X[name].dropna().unique()}   # "True" → True in a boolean column
+        categories[name] = [own.get(v, v) for v in levels]
+    return categories
+
+
+def _parse_bounds(items, X):
+    """``COL=LOW..HIGH`` options → the ``bounds`` dict (numbers, or dates for a datetime column)."""
+    import pandas as pd
+
+    bounds = {}
+    for text in items:
+        name, value = _declared_column(text, "bounds", X)
+        low, sep, high = value.partition("..")
+        try:
+            if not sep:
+                raise ValueError
+            if pd.api.types.is_datetime64_any_dtype(X[name].dtype):
+                bounds[name] = (pd.Timestamp(low.strip()), pd.Timestamp(high.strip()))
+            else:
+                bounds[name] = (float(low), float(high))
+        except ValueError:
+            raise _UserError(f"--bounds {text!r}: write COLUMN=LOW..HIGH with two numbers (or dates).") from None
+    return bounds
 
 
 def _parse_strategy(text, y):
@@ -294,6 +343,8 @@ def cmd_evaluate(args):
     holdout = read_table(args.holdout) if args.holdout else None
     report = evaluate(real, synth, holdout=holdout, target=args.target, sensitive_columns=args.sensitive)
     _print_scores(report.scores)
+    for name, reason in report.skipped.items():
+        print(f"  {name}: not computed — {reason}")
     if args.html:
         Path(args.html).parent.mkdir(parents=True, exist_ok=True)
         report.to_html(args.html)
@@ -430,6 +481,10 @@ def build_parser():
     f.add_argument("--target", help="class column: fit a class-conditional model")
     f.add_argument("--epsilon", type=float, help="differential privacy budget ε (default: no DP)")
     f.add_argument("--delta", type=float, help="δ of the DP guarantee (default: 1 / n^1.1)")
+    f.add_argument("--categories", action="append", metavar="COL=A,B,...",
+                   help="with --epsilon: a column's levels, public knowledge (repeat per column)")
+    f.add_argument("--bounds", action="append", metavar="COL=LOW..HIGH",
+                   help="with --epsilon: a numeric column's range, public knowledge (repeat per column)")
     _training_options(f)
     f.set_defaults(func=cmd_fit)
 

@@ -181,6 +181,33 @@ def test_fit_with_epsilon_reports_the_privacy_spent(files, capsys):
     assert "categories=" in capsys.readouterr().err
 
 
+def test_fit_with_epsilon_takes_the_public_domain(files, capsys):
+    """--categories and --bounds declare what a private fit need not spend budget on (or cannot release)."""
+    root, _, data = files
+    model = root / "dp_domain.pkl"
+    levels = ["--categories", "Home=ignore, other, owner, parents, priv, rent", "--categories", "Records=no,yes",
+              "--categories", "Marital=divorced,married,separated,single,widow", "--categories", "Status=good,bad",
+              "--categories", "Job=fixed,freelance,others,partime"]
+    assert main(["fit", str(root / "train.csv"), "--out", str(model), "--epsilon", "0.5", "--steps", "3", "--quiet",
+                 *levels, "--bounds", "Age=18..80"]) == 0
+    assert main(["sample", str(model), "-n", "200", "--out", str(root / "dp2.csv"), "--seed", "0"]) == 0
+    out = pd.read_csv(root / "dp2.csv")
+    assert set(out["Home"].dropna()) <= {"ignore", "other", "owner", "parents", "priv", "rent"}
+    assert out["Age"].between(18, 80).all()
+    for bad, message in ((["--bounds", "Age=18:80"], "COLUMN=LOW..HIGH"), (["--bounds", "Nope=1..2"], "'Nope'"),
+                         (["--categories", "Home"], "COLUMN=LEVEL"), (["--categories", "Home=,"], "at least one")):
+        assert main(["fit", str(root / "train.csv"), "--out", str(model), "--epsilon", "1", *bad]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_evaluate_names_the_figures_it_could_not_compute(files, capsys):
+    root, _, data = files
+    data.head(150).to_csv(root / "ev_real.csv", index=False)
+    data.tail(150).to_csv(root / "ev_synth.csv", index=False)
+    assert main(["evaluate", str(root / "ev_real.csv"), str(root / "ev_synth.csv"), "--target", "Status"]) == 0
+    assert "ml_efficacy_gap: not computed — " in capsys.readouterr().out
+
+
 def test_evaluate_with_holdout_and_sensitive_columns(files, capsys):
     root, _, data = files
     data.iloc[:150].to_csv(root / "real.csv", index=False)

@@ -225,9 +225,12 @@ def _privacy(run):
                              random_state=run.seeds["dcr"], return_details=True, **meta)
         run.scores["dcr_closer_to_train_share"] = share
         run.info["dcr_rows"] = dcr["n_compared"]
-        run.scores["membership_inference_auc"] = run.own(
-            "membership_inference_auc", metrics.membership_inference_auc, run.real, run.holdout,
-            run.synthetic, random_state=run.seeds["mia"], **meta)
+        if min(len(run.real), len(run.holdout) // 2) < 2:
+            run.skipped["membership_inference_auc"] = "needs at least 4 holdout rows and 2 training rows"
+        else:
+            run.scores["membership_inference_auc"] = run.own(
+                "membership_inference_auc", metrics.membership_inference_auc, run.real, run.holdout,
+                run.synthetic, random_state=run.seeds["mia"], **meta)
         run.details["dcr"] = pd.DataFrame({"dcr_train": dcr["dcr_train"],
                                            "dcr_holdout": dcr["dcr_holdout"]})
 

@@ -205,16 +205,18 @@ def prepare_frames(frames, metadata):
         for name, meta in metadata["columns"].items()
         if meta.get("datetime_format")
     }
-    normalized = [normalize_frame(f, columns, kinds, formats) for f in frames.values()]
+    normalized = [normalize_frame(f, columns, kinds, formats, frame_name=key) for key, f in frames.items()]
     return normalized, kinds, metadata
 
 
-def normalize_frame(frame, columns, kinds, formats=None):
+def normalize_frame(frame, columns, kinds, formats=None, frame_name="the frame"):
     """Return a copy with string column names, one dtype per kind and NaN for missing.
 
     Columns not in ``kinds`` (unknown sdtypes) are kept as ``object``.
     ``formats`` maps datetime columns to a ``strftime`` format used to parse
-    strings.
+    strings. A value a numerical or datetime column cannot read (text in a
+    number column) raises a ``ValueError`` naming ``frame_name``, the column and the
+    value, rather than counting as missing.
     """
     formats = formats or {}
     out = {}
@@ -224,12 +226,14 @@ def normalize_frame(frame, columns, kinds, formats=None):
         kind = kinds.get(name)
         if kind == "numerical":
             values = pd.to_numeric(col, errors="coerce")
+            _check_parsed(col, values, frame_name, kind)
             values = values.astype("float64").replace([np.inf, -np.inf], np.nan)
         elif kind == "datetime":
             if pd.api.types.is_datetime64_any_dtype(col.dtype):
                 values = col
             else:
                 values = pd.to_datetime(col, errors="coerce", format=formats.get(name))
+                _check_parsed(col, values, frame_name, kind)
             if getattr(values.dt, "tz", None) is not None:
                 values = values.dt.tz_convert("UTC").dt.tz_localize(None)
             values = values.astype("datetime64[ns]")
@@ -242,6 +246,19 @@ def normalize_frame(frame, columns, kinds, formats=None):
             values = pd.Series(values)
         out[name] = values.to_numpy()
     return pd.DataFrame(out, columns=columns)
+
+
+def _check_parsed(raw, parsed, frame_name, kind):
+    """Raise if a present cell of ``raw`` (not NA, not blank text) became missing when parsed as ``kind``."""
+    lost = parsed.isna().to_numpy() & raw.notna().to_numpy()
+    if lost.any():
+        values = raw[lost]
+        blank = values.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+        if not blank.all():
+            example = values[~blank].iloc[0]
+            raise ValueError(f"Column {str(raw.name)!r} of {frame_name} is read as {kind} but holds "
+                             f"{int((~blank).sum())} value(s) that are not, e.g. {example!r}; fix the data or the "
+                             "metadata.")
 
 
 def to_float(frame, name, kind):

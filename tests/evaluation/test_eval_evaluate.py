@@ -4,6 +4,7 @@ import math
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 from _tables import make_table, noise_like, shuffled_columns
 
@@ -71,6 +72,23 @@ def test_missing_inputs_leave_scores_out(quick):
     assert report.info["detection_against"] == "training"
     assert {"quality", "detection_auc", "exact_copy_share", "dcr_baseline_protection",
             "new_row_synthesis"} <= set(report.scores)
+
+
+def test_a_tiny_holdout_skips_the_attack_it_cannot_feed(quick):
+    report = evaluate(make_table(150, 0), make_table(150, 2), holdout=make_table(3, 1))
+    assert "membership_inference_auc" not in report.scores
+    assert "4 holdout rows" in report.skipped["membership_inference_auc"]
+    assert "dcr_closer_to_train_share" in report.scores
+
+
+def test_values_a_column_cannot_read_are_named_not_dropped(quick):
+    real, synth = make_table(150, 0), make_table(150, 2)
+    num = next(c for c in real.columns if pd.api.types.is_float_dtype(real[c]))
+    with pytest.raises(ValueError, match=f"Column '{num}' of synthetic is read as numerical .* 'abc'"):
+        evaluate(real, synth.astype({num: object}).assign(**{num: ["abc"] + list(synth[num].iloc[1:])}))
+    blank = synth.astype({num: object})
+    blank.loc[0, num] = " "                                              # blank text is a missing cell
+    evaluate(real, blank)
 
 
 def test_scores_are_named_finite_floats(good_report):
