@@ -602,9 +602,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                         desc=desc, monitor=monitor, sample_rate=sample_rate, start_step=start, history=history,
                         checkpoint=save if self.checkpoint is not None else None,
                         checkpoint_every=self.checkpoint_every, rows=shard_rows(n_rows, self.device_))
-        if before is not None and before.get("step"):   # warm start: one history, steps counted on
-            last = before["step"][-1]
-            history = {k: list(before.get(k, [])) + [v + last if k == "step" else v for v in vals]
+        if before is not None and before.get("step"):   # warm start: one history, steps and seconds counted on
+            offsets = {k: before[k][-1] for k in ("step", "seconds") if before.get(k)}
+            history = {k: list(before.get(k, [])) + [v + offsets.get(k, 0) for v in vals]
                        for k, vals in history.items()}
         self.history_ = history
         self.n_iter_ = n_steps if before is None else getattr(self, "n_iter_", 0) + n_steps
@@ -694,8 +694,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         given_frame = None
         if conditional:
             given_frame = pd.DataFrame({_TARGET: self._requested_labels(n, y, rng)})
-        elif y is not None:
-            raise ValueError("y was given, but the model was fitted without y.")
+        else:
+            self._check_requested_y(y)
         # classes asked for (not drawn with their training frequencies): the model may guide rows towards them
         guided = conditional and y is not None
         frame = enforce_conditions(self._sample_frame(n, parsed, given_frame, rng, guided=guided), parsed)
@@ -709,6 +709,14 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         if isinstance(random_state, np.random.Generator):
             return random_state
         return np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+
+    def _check_requested_y(self, y):
+        """Raise if ``y`` (one class or None) cannot be asked of this model."""
+        if y is None:
+            return
+        if not hasattr(self, "classes_"):
+            raise ValueError("y was given, but the model was fitted without y.")
+        self._requested_labels(1, y, None)
 
     def _requested_labels(self, n, y, rng):
         if y is None:
@@ -725,11 +733,11 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             if labels.shape != (n,):
                 raise ValueError(f"y must hold one class per requested row: n={n} rows, but y has shape "
                                  f"{labels.shape}.")
-        known = set(self.classes_.tolist())
+        known = pd.Index(self.classes_)   # (tolist() would turn datetime classes into integers)
         unknown = [v for v in pd.unique(labels) if v not in known]
         if unknown:
             raise ValueError(f"y holds class {unknown[0]!r}, which was not seen during fit; "
-                             f"classes are {self.classes_.tolist()}.")
+                             f"classes are {list(known)}.")
         return labels
 
     def _sample_frame(self, n, parsed, given_frame, rng, *, guided=False):

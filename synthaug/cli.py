@@ -152,6 +152,8 @@ def _parse_strategy(text, y):
         out = {}
         for part in text.split(","):
             name, _, count = part.partition("=")
+            if name not in by_text:      # "bad=150, good=170": the space after a comma is not the label's
+                name = name.strip()
             if name not in by_text:
                 raise _UserError(f"--strategy: unknown class {name!r}; classes are {sorted(by_text)}.")
             try:
@@ -196,7 +198,7 @@ def cmd_resample(args):
     model = _new_model(args, sampling_strategy=_parse_strategy(args.strategy, y))
     start = time.perf_counter()
     X_res, y_res = model.fit_resample(X, y)
-    out = X_res.assign(**{args.target: y_res.to_numpy()})[list(frame.columns)]
+    out = X_res.assign(**{args.target: y_res})[list(frame.columns)]   # the Series keeps the label dtype
     path = write_table(out, args.out)
     added = ", ".join(f"{k}: +{v}" for k, v in model.sampling_strategy_.items())
     print(f"resampled {len(frame)} → {len(out)} rows ({added}) with {args.model} in "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from imblearn.utils import check_sampling_strategy
+from sklearn.utils.multiclass import type_of_target
 
 from ._atomic import restore_on_failure
 from ._validation import check_table, check_target
@@ -22,7 +23,15 @@ __all__ = ["OverSamplerMixin", "PlausibilityFilter"]
 
 
 def check_resampling_target(y_series, name="y"):
-    """Resampling needs ≥ 2 classes and ≥ 2 rows in each; a clear error otherwise."""
+    """Resampling needs class labels, ≥ 2 classes and ≥ 2 rows in each; a clear error otherwise."""
+    kind = pd.api.types.infer_dtype(y_series, skipna=True)
+    if kind in ("mixed", "mixed-integer"):
+        types = sorted({type(v).__name__ for v in y_series.dropna()})
+        raise TypeError(f"{name} mixes label types ({', '.join(types)}); give every class label one type "
+                        "(e.g. y.astype(str)).")
+    if pd.api.types.is_float_dtype(y_series.dtype) and type_of_target(y_series.dropna().to_numpy()) == "continuous":
+        raise ValueError(f"{name} holds continuous values (floats that are not whole numbers), not class labels; "
+                         "resampling balances classes: bin a numeric target first (e.g. pd.cut).")
     counts = y_series.value_counts()
     counts = counts[counts > 0]     # a categorical's unused categories are not classes (as in imbalanced-learn)
     if len(counts) < 2:
@@ -37,8 +46,10 @@ def check_resampling_target(y_series, name="y"):
 class PlausibilityFilter:
     """Rank synthetic rows by how plausible a classifier trained on the real rows finds their class.
 
-    A ``HistGradientBoostingClassifier`` (categorical columns as categories,
-    missing values native) is fitted on the real ``(X, y)``; :meth:`keep`
+    A ``HistGradientBoostingClassifier`` (categorical columns as categories —
+    the 254 most frequent levels of a wider column, the others as missing —
+    missing values native) is fitted on the real ``(X, y)`` (classes as
+    codes, so any hashable label works); :meth:`keep`
     returns the ``n`` candidate rows with the highest predicted probability of
     the class they were generated for.
 
@@ -56,11 +67,14 @@ class PlausibilityFilter:
     def __init__(self, X, y, *, random_state=None):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        self.categories_ = {c: pd.Index(pd.unique(X[c].dropna())) for c in X.columns if _is_categorical(X[c])}
+        # HistGradientBoosting takes at most 255 categories (one is kept for missing values)
+        self.categories_ = {c: pd.Index(X[c].value_counts(dropna=True).index[:_MAX_LEVELS])
+                            for c in X.columns if _is_categorical(X[c])}
         features = self._features(X)
         mask = [c in self.categories_ for c in X.columns]
+        codes, self.classes_ = pd.factorize(pd.Series(list(y) if not hasattr(y, "dtype") else y), sort=False)
         self.classifier_ = HistGradientBoostingClassifier(categorical_features=mask or None, max_iter=100,
-                                                          random_state=random_state).fit(features, np.asarray(y))
+                                                          random_state=random_state).fit(features, codes)
 
     def _features(self, X):
         cols = []
@@ -81,9 +95,12 @@ class PlausibilityFilter:
     def keep(self, candidates, label, n):
         """Positions of the ``n`` candidates most plausible for class ``label``, in their original order."""
         proba = self.classifier_.predict_proba(self._features(candidates))
-        column = list(self.classifier_.classes_).index(label)
+        column = list(self.classifier_.classes_).index(self.classes_.get_loc(label))
         best = np.argsort(-proba[:, column], kind="stable")[:n]
         return np.sort(best)
+
+
+_MAX_LEVELS = 254
 
 
 def _is_categorical(series):

@@ -127,16 +127,25 @@ class StreamingMixin:
         mine = list(range(rank, n_shards, world_size))
         if not folder and world_size > 1:
             raise ValueError("several processes write a folder of shards, not one file; give a folder path.")
+        self._check_requested_y(y)   # before anything is created
+        if fmt == "parquet":
+            odd = [c for c in self.encoder_.columns_ if not isinstance(c, str)]
+            if odd:
+                raise ValueError(f"Parquet needs string column names; the model's columns include {odd[:3]}. "
+                                 "Fit on a frame with string names, or write .csv.")
+        if path.is_file() and folder:
+            raise ValueError(f"{path} is a file; give a folder path (or a .parquet / .csv file name).")
         if folder:
             path.mkdir(parents=True, exist_ok=True)
-            _check_no_stale_shards(path, n_shards, fmt)
+            _check_no_stale_shards(path, n_shards, fmt, _shard_digits(n_shards))
         schema = self._arrow_schema(y) if fmt == "parquet" else None
         frames = _BlockCache(self, seed, conditions, y).shards(mine, n, batch_size,
                                                                  verbose=getattr(self, "verbose", False))
         if folder:
             written = []
             for i, frame in frames:
-                written.append(write_table(frame, path / f"part-{i:05d}.{fmt}", schema=schema))
+                written.append(write_table(frame, path / f"part-{i:0{_shard_digits(n_shards)}d}.{fmt}",
+                                           schema=schema))
             return written
         with atomic_path(path) as tmp:   # one file: renamed into place once complete
             appender = _Appender(tmp, fmt, schema)
@@ -178,11 +187,17 @@ def _stream_seed(model, random_state):
     return int(random_state)
 
 
-def _check_no_stale_shards(folder, n_shards, fmt):
+def _shard_digits(n_shards):
+    """Digits of the shard numbers: at least 5, and enough that names sort in row order."""
+    return max(5, len(str(n_shards - 1)))
+
+
+def _check_no_stale_shards(folder, n_shards, fmt, digits):
     """Refuse a folder holding shards this call would not overwrite (a reader would mix two outputs)."""
     stale = sorted(p.name for p in folder.glob("part-*.*")
                    if p.suffix.lstrip(".") in ("parquet", "csv")
-                   and (p.suffix.lstrip(".") != fmt or not p.stem[5:].isdigit() or int(p.stem[5:]) >= n_shards))
+                   and (p.suffix.lstrip(".") != fmt or not p.stem[5:].isdigit() or len(p.stem[5:]) != digits
+                        or int(p.stem[5:]) >= n_shards))
     if stale:
         raise ValueError(f"{folder} already holds shards of another output ({', '.join(stale[:3])}"
                          f"{', …' if len(stale) > 3 else ''}); remove them or give an empty folder.")

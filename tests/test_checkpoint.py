@@ -116,6 +116,7 @@ def test_warm_start_continues_training(kind, credit, monkeypatch):
     model.set_params(warm_start=True).fit(credit)
     assert len(calls) == 5 and model.n_iter_ == 10 and model.encoder_ is encoder
     assert model.history_["step"][-1] == 10
+    assert all(np.diff(model.history_["seconds"]) >= 0)        # one clock over both fits
     assert any(not torch.equal(a, b) for a, b in zip(before, getattr(model, net).parameters()))
     with pytest.warns(UserWarning, match="columns differ"):
         model.fit(credit.drop(columns="Age"))                    # other columns: a fresh fit, said so

@@ -145,6 +145,18 @@ def test_resample_balances_the_target_column(files, capsys):
     assert "unknown class 'nope'" in capsys.readouterr().err
 
 
+def test_resample_keeps_the_label_dtype_and_reads_spaced_strategies(files, tmp_path):
+    pytest.importorskip("pyarrow")
+    data = files[2].reset_index(drop=True).astype({"Status": "category"})
+    data.to_parquet(tmp_path / "in.parquet")
+    out = tmp_path / "out.parquet"
+    assert main(["resample", str(tmp_path / "in.parquet"), "--target", "Status", "--out", str(out), "--steps", "2",
+                 "--strategy", "bad=150, good=230", "--quiet"]) == 0
+    res = pd.read_parquet(out)
+    assert res["Status"].dtype == "category" and res.iloc[: len(data)].equals(data)
+    assert res["Status"].value_counts().to_dict() == {"good": 230, "bad": 150}
+
+
 def test_impute_fills_every_cell_and_writes_draws(files, capsys):
     root = files[0]
     data = pd.read_csv(root / "train.csv")

@@ -169,3 +169,31 @@ def test_a_failed_fit_resample_leaves_no_fitted_state(kind):
     model.set_params(quality_filter=None).fit_resample(X, y)
     model.fit(X, y)                                                        # a plain fit forgets the strategy
     assert not hasattr(model, "sampling_strategy_")
+
+
+def test_targets_that_are_not_class_labels_are_named():
+    X, _ = three_classes()
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="continuous values"):
+        tiny("diffusion").fit_resample(X, rng.normal(size=len(X)))
+    with pytest.raises(TypeError, match="mixes label types \\(int, str\\)"):
+        tiny("diffusion").fit_resample(X, pd.Series([1, "zero"] * (len(X) // 2), dtype=object))
+
+
+def test_datetime_and_interval_labels_resample_with_and_without_the_filter():
+    X, y = three_classes()
+    stamps = y.map({"a": pd.Timestamp("2020-01-01"), "b": pd.Timestamp("2021-01-01"),
+                    "c": pd.Timestamp("2022-01-01")}).astype("datetime64[ns]")
+    _, y_res = tiny("diffusion", random_state=0).fit_resample(X, stamps)
+    assert y_res.dtype == stamps.dtype and y_res.value_counts().nunique() == 1
+    bins = pd.Series(pd.cut(X["u"], [-10, 0, 0.5, 10]))
+    _, y_res = tiny("gan", random_state=0, quality_filter=0.5).fit_resample(X, bins)
+    assert y_res.value_counts().nunique() == 1
+
+
+def test_quality_filter_takes_a_column_of_many_levels():
+    X, y = three_classes()
+    X, y = pd.concat([X, X], ignore_index=True), pd.concat([y, y], ignore_index=True)
+    X = X.assign(city=[f"c{i % 300}" for i in range(len(X))])             # 300 levels: more than HGB takes
+    X_res, y_res = tiny("diffusion", random_state=0, quality_filter=0.5).fit_resample(X, y)
+    assert y_res.value_counts().nunique() == 1 and set(X_res["city"]) <= set(X["city"])

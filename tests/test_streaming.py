@@ -59,7 +59,33 @@ def test_bad_requests_write_nothing(fitted, tmp_path, kwargs, match):
     args = {"n": 10, **kwargs}
     with pytest.raises(ValueError, match=match):
         fitted.sample_to(tmp_path / "bad.parquet", **args)
+    with pytest.raises(ValueError, match=match):
+        fitted.sample_to(tmp_path / "folder", **args)                     # no folder left behind either
     assert not list(tmp_path.iterdir())
+
+
+def test_an_unknown_class_is_refused_before_the_folder_is_made(fitted, tmp_path):
+    with pytest.raises(ValueError, match="class 'meh'"):
+        fitted.sample_to(tmp_path / "out", 10, y="meh")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        fitted.sample_to(tmp_path / "file", 10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_parquet_needs_string_column_names(tmp_path):
+    data = load_credit().sample(200, random_state=0)[["Age", "Amount"]].set_axis([0, 1], axis=1)
+    model = tiny("gan", random_state=0).fit(data)
+    with pytest.raises(ValueError, match="string column names"):
+        model.sample_to(tmp_path / "out", 10)
+    assert not list(tmp_path.iterdir())
+    assert len(pd.read_csv(model.sample_to(tmp_path / "out.csv", 10)[0])) == 10
+
+
+def test_shard_names_sort_in_row_order_past_100000_shards():
+    from synthaug.streaming import _shard_digits
+
+    assert _shard_digits(1) == 5 and _shard_digits(100_000) == 5 and _shard_digits(100_001) == 6
 
 
 def test_unknown_format(fitted, tmp_path):
