@@ -48,7 +48,7 @@ from .privacy.dp_sgd import make_private
 from .resampling import OverSamplerMixin
 from .streaming import StreamingMixin
 from .checkpoint import TrainingState, fingerprint
-from .distributed import data_parallel, shard_rows, world
+from .distributed import data_parallel, shard_rows, shared_seed, split_stream, world
 from .calibration import LevelCalibration, ScoreCalibration, level_frequencies, level_frequency_noise
 from .training import train
 
@@ -425,8 +425,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         checkpoint (as private as the data), so that a resumed fit draws the
         same noise rather than a second release.
         """
-        if self.epsilon is None:
-            return int(check_random_state(self.random_state).randint(2**31 - 1))
+        if self.epsilon is None:   # (DP refuses torch.distributed, so its seed need not be shared)
+            return shared_seed(int(check_random_state(self.random_state).randint(2**31 - 1)))
         saved = TrainingState.load(self.checkpoint) if self.checkpoint is not None else None
         seed = saved.get("seed") if saved is not None else None
         self._private_seed = _entropy_seed() if seed is None else int(seed)
@@ -588,6 +588,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 raise ValueError(f"checkpoint {self.checkpoint} holds another fit (other data or parameters); "
                                  "delete it or choose another path.")
             state.restore(saved)
+            split_stream(state.generator)   # rank 0's stream was saved: one of its own again per process
             start, history = saved["step"], saved["history"]
 
         rank, size = world()
@@ -602,6 +603,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                         desc=desc, monitor=monitor, sample_rate=sample_rate, start_step=start, history=history,
                         checkpoint=save if self.checkpoint is not None else None,
                         checkpoint_every=self.checkpoint_every, rows=shard_rows(n_rows, self.device_))
+        if size > 1 and state.generator is not None:
+            # what follows training (calibrations, anchor weights) must agree across processes: one stream
+            # again, the per-process offset (seed + rank, at the start or at a resume) taken off
+            state.generator.manual_seed(state.generator.initial_seed() - rank + 1)
         if before is not None and before.get("step"):   # warm start: one history, steps and seconds counted on
             offsets = {k: before[k][-1] for k in ("step", "seconds") if before.get(k)}
             history = {k: list(before.get(k, [])) + [v + offsets.get(k, 0) for v in vals]

@@ -25,7 +25,8 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["world", "init_from_env", "shard_rows", "data_parallel", "allreduce_gradients"]
+__all__ = ["world", "init_from_env", "shard_rows", "data_parallel", "allreduce_gradients", "shared_seed",
+           "broadcast_module", "split_stream"]
 
 
 def world():
@@ -87,3 +88,40 @@ def allreduce_gradients(module):
     for g in grads:
         g.copy_(flat[offset: offset + g.numel()].view_as(g))
         offset += g.numel()
+
+
+def shared_seed(seed):
+    """``seed`` as rank 0 drew it, in every process (itself in one process).
+
+    An unseeded fit draws its seed from the OS in each process; the
+    processes must still initialise the same networks and fit the same
+    encoder.
+    """
+    if world()[1] == 1:
+        return seed
+    box = [seed]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def broadcast_module(module):
+    """Rank 0's parameters and buffers in every process (BatchNorm statistics are gathered per process)."""
+    if world()[1] == 1:
+        return
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor, src=0)
+
+
+def split_stream(generator):
+    """Reseed ``generator``, in the same state in every process, to a stream of its own per process.
+
+    A checkpoint holds rank 0's training stream; restored everywhere it would
+    give every process the same batches' noise. Each process draws the same
+    number from it and adds its rank.
+    """
+    rank, size = world()
+    if size == 1 or generator is None:
+        return generator
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    return generator.manual_seed(seed + rank)

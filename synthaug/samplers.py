@@ -19,6 +19,7 @@ from .gan import LOSSES, ConditionalRowSampler, GANStep, ImageGANStep, ModeCover
 from .nn import ConvCritic, ConvGenerator, DenseGenerator, PackedCritic, ResidualMLP, UNet
 from .calibration import level_frequencies
 from .checkpoint import TrainingState
+from .distributed import broadcast_module
 from .privacy.dp_sgd import quiet_hooks, release
 from .training import EMA, warmup_cosine
 from .noise import rand, randn
@@ -840,6 +841,7 @@ class GANSampler(BaseGenerativeSampler):
         self._anchor_levels = _anchor_table(self.encoder_, None if private else encoded.discrete)
         if private:
             release(critic)   # drop Opacus' hooks: the fitted critic is a plain module
+        broadcast_module(ema.model)   # BatchNorm statistics were gathered per process
         self.generator_, self.critic_ = ema.model, trained_critic.eval()
         _, anchors = self._sampling_tables()
         weights = anchors.calibrated_weights(generator) if anchors is not None else None
@@ -905,6 +907,7 @@ class GANSampler(BaseGenerativeSampler):
                                data=(images,) if labels is None else (images, labels))
         if private:
             release(critic)
+        broadcast_module(ema.model)
         self.generator_, self.critic_ = ema.model, trained_critic.eval()
         self.coverage_ = None
 

@@ -5,6 +5,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.distributed as dist
@@ -24,10 +25,10 @@ def _data():
     return load_credit().sample(1_000, random_state=0).reset_index(drop=True)
 
 
-def _model(kind):
+def _model(kind, **params):
     from synthaug import DiffusionSampler, GANSampler
 
-    return {"diffusion": DiffusionSampler, "gan": GANSampler}[kind](**PARAMS[kind])
+    return {"diffusion": DiffusionSampler, "gan": GANSampler}[kind](**{**PARAMS[kind], **params})
 
 
 def _worker(rank, kind, folder):
@@ -48,7 +49,7 @@ def _worker(rank, kind, folder):
     torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = _model(kind).fit(_data())
+        model = _model(kind, random_state=None).fit(_data())   # unseeded: the processes share rank 0's seed
     np.save(f"{folder}/rows_{rank}.npy", torch.cat(seen).numpy())
     with open(f"{folder}/model_{rank}.pkl", "wb") as fh:
         pickle.dump(model, fh)
@@ -71,8 +72,29 @@ def test_two_gloo_processes_train_one_model(kind, tmp_path):
     assert all(i % 2 == r for r in range(2) for i in rows[r])
     models = [pickle.loads((tmp_path / f"model_{r}.pkl").read_bytes()) for r in range(2)]
     net = "network_" if kind == "diffusion" else "generator_"
-    for a, b in zip(*(getattr(m, net).parameters() for m in models)):
-        torch.testing.assert_close(a, b)      # gradients all-reduced: one model (BatchNorm statistics stay local)
+    for a, b in zip(*(getattr(m, net).state_dict().values() for m in models)):
+        torch.testing.assert_close(a, b)      # one model: same start, gradients all-reduced, rank 0's BatchNorm
+    # the calibrations after training agree too: both processes sample the same rows
+    pd.testing.assert_frame_equal(models[0].sample(200, random_state=1), models[1].sample(200, random_state=1))
     data = _data()
     single = _model(kind).fit(data)
     assert abs(_quality(models[0], data) - _quality(single, data)) < 0.03
+
+
+def test_a_restored_stream_splits_again_per_process(monkeypatch):
+    """A checkpoint holds rank 0's stream: after a resume each process must draw its own noise again."""
+    import synthaug.distributed as distributed
+
+    def stream(rank):
+        monkeypatch.setattr(distributed, "world", lambda: (rank, 2))
+        generator = torch.Generator().manual_seed(123)               # the restored state, the same everywhere
+        distributed.split_stream(generator)
+        return torch.rand(5, generator=generator)
+
+    assert not torch.equal(stream(0), stream(1))
+    torch.testing.assert_close(stream(1), stream(1))                  # and reproducibly so
+    monkeypatch.setattr(distributed, "world", lambda: (0, 1))
+    one = torch.Generator().manual_seed(123)
+    distributed.split_stream(one)                                     # one process: the stream goes on untouched
+    fresh = torch.Generator().manual_seed(123)
+    torch.testing.assert_close(torch.rand(5, generator=one), torch.rand(5, generator=fresh))
