@@ -55,7 +55,10 @@ from .training import train
 __all__ = ["BaseGenerativeSampler", "base_parameters", "resolve_device", "to_device"]
 
 # parameters that do not change what a fit learns (a checkpoint written under other values still resumes)
-_RUN_PARAMS = {"verbose", "device", "checkpoint", "checkpoint_every", "warm_start"}
+_RUN_PARAMS = {"verbose", "device", "checkpoint", "checkpoint_every", "warm_start",
+               # used only after training (sampling, resampling, imputation): a checkpoint still resumes
+               "sampling_steps", "point_estimate_steps", "eta", "solver", "guidance_scale", "sampling_strategy",
+               "quality_filter"}
 
 
 
@@ -105,6 +108,16 @@ def _check_warm_data(encoder, table):
         warnings.warn(f"warm_start=True keeps the previous fit's encoder, whose range the new values of {beyond} "
                       "exceed: they are learnt as the nearest value in that range. Set warm_start=False to "
                       "fit the new data afresh.", UserWarning, stacklevel=4)
+
+
+def _what_differs(saved, params):
+    """Why a checkpoint is another fit's: the parameters that differ, else its data."""
+    before = saved.get("params")
+    if before is None:
+        return "other data or parameters"
+    changed = [f"{k} {before.get(k, '(unset)')} → {params.get(k, '(unset)')}"
+               for k in sorted(set(before) | set(params)) if before.get(k) != params.get(k)]
+    return "other parameters: " + ", ".join(changed) if changed else "other data"
 
 
 def _entropy_seed():
@@ -568,9 +581,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         # hashing the data is only needed to match a checkpoint file
         rows = self.__dict__.pop("_checkpoint_rows", None)
         private_seed = self.__dict__.pop("_private_seed", None)   # never kept on the model
-        key = None if self.checkpoint is None else \
-            fingerprint(*(data if rows is None else rows),
-                        params={k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS})
+        params = {k: repr(v) for k, v in self.get_params().items() if k not in _RUN_PARAMS}
+        key = None if self.checkpoint is None else fingerprint(*(data if rows is None else rows), params=params)
         start, history, before = 0, None, None
         warm = self.__dict__.pop("_warm_state", None)
         if warm is not None:
@@ -585,7 +597,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             saved = None   # the previous fit's final checkpoint: a warm start goes on from it and overwrites it
         if saved is not None:
             if saved.get("fingerprint") != key:
-                raise ValueError(f"checkpoint {self.checkpoint} holds another fit (other data or parameters); "
+                raise ValueError(f"checkpoint {self.checkpoint} holds another fit ({_what_differs(saved, params)}); "
                                  "delete it or choose another path.")
             state.restore(saved)
             split_stream(state.generator)   # rank 0's stream was saved: one of its own again per process
@@ -596,7 +608,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         def save(steps_done, hist):
             if rank == 0:   # one writer; every process resumes from the same file
                 state.save(self.checkpoint, step=steps_done, history=hist, fingerprint=key,
-                           complete=steps_done >= n_steps, seed=private_seed)
+                           complete=steps_done >= n_steps, seed=private_seed, params=params)
 
         history = train(step, n_rows=n_rows, batch_size=max(1, self.batch_size_ // size), n_steps=n_steps,
                         generator=step.generator, device=self.device_, verbose=self.verbose and rank == 0,

@@ -83,6 +83,9 @@ def check_table(X, *, name="X", min_rows=2, allow_constant=False):
         raise ValueError(f"{name} is a pandas Series; a table needs columns: pass X.to_frame() for a single "
                          "column.")
     if isinstance(X, pd.DataFrame):
+        if isinstance(X.columns, pd.MultiIndex):
+            raise ValueError(f"{name} has MultiIndex columns; flatten them first (e.g. X.columns = "
+                             "['_'.join(map(str, c)) for c in X.columns]).")
         frame = X
         schema = TableSchema("frame", list(X.columns), X.dtypes.to_dict(), columns_name=X.columns.name)
     elif isinstance(X, (np.ndarray, list)) or hasattr(X, "__array__"):

@@ -62,15 +62,17 @@ class TrainingState:
         self.emas = dict(emas or {})
         self.generator = generator
 
-    def snapshot(self, *, step, history, fingerprint=None, complete=False, seed=None):
+    def snapshot(self, *, step, history, fingerprint=None, complete=False, seed=None, params=None):
         """Everything needed to continue, as CPU tensors and plain values.
 
         ``complete``: the fit ended; ``seed``: the seed of a private fit's
-        generator (drawn from the OS's entropy), which a resumed fit reuses.
+        generator (drawn from the OS's entropy), which a resumed fit reuses;
+        ``params``: the fit's parameters (their reprs), to name what differs
+        when a checkpoint is refused.
         """
         return {
             "step": int(step), "history": {k: list(v) for k, v in history.items()}, "fingerprint": fingerprint,
-            "complete": bool(complete), "seed": seed,
+            "complete": bool(complete), "seed": seed, "params": params,
             "modules": {k: _cpu(m.state_dict()) for k, m in self.modules.items()},
             "optimizers": {k: _cpu(o.state_dict()) for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},

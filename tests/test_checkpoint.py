@@ -100,10 +100,12 @@ def test_an_unreadable_checkpoint_is_named(credit, tmp_path, content):
 def test_a_checkpoint_of_another_fit_is_refused(credit, tmp_path):
     path = tmp_path / "other.ckpt"
     tiny("diffusion", max_steps=4, checkpoint=str(path), random_state=0).fit(credit)
-    with pytest.raises(ValueError, match="holds another fit"):
+    with pytest.raises(ValueError, match="holds another fit \\(other data\\)"):
         tiny("diffusion", max_steps=4, checkpoint=str(path), random_state=0).fit(credit.head(150))
-    with pytest.raises(ValueError, match="holds another fit"):
+    with pytest.raises(ValueError, match="holds another fit \\(other parameters: lr 'auto' → 0.1\\)"):
         tiny("diffusion", max_steps=4, checkpoint=str(path), random_state=0, lr=0.1).fit(credit)
+    # parameters used only after training do not make it another fit: the finished checkpoint is resumed
+    tiny("diffusion", max_steps=4, checkpoint=str(path), random_state=0, sampling_steps=3, eta=0.5).fit(credit)
 
 
 @pytest.mark.parametrize("kind", KINDS)

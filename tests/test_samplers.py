@@ -363,6 +363,8 @@ def test_missing_rate_reproduced_by_sampling(kind, params, tol):
     (pd.DataFrame({"a": [[1], [2], [3], [1], [2]], "b": list("abcab")}), TypeError, "'a'.*unhashable"),
     ("not a table", TypeError, "DataFrame"),
     (np.zeros((3, 2, 2, 2, 2)), ValueError, "2-D"),
+    (pd.DataFrame(np.arange(10.0).reshape(5, 2), columns=pd.MultiIndex.from_tuples([("a", 1), ("a", 2)])),
+     ValueError, "MultiIndex columns; flatten"),
 ])
 def test_bad_tables_raise_named_errors(bad, error, match, kind):
     with pytest.raises(error, match=match):
