@@ -271,7 +271,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 warnings.warn("warm_start=True: the columns differ from the previous fit's, so this fit starts "
                               "afresh.", UserWarning, stacklevel=3)
             self.__dict__.pop("_warm_state", None)
-            self.encoder_ = self._new_encoder(discrete, y is not None).fit(table, random_state=encoder_seed)
+            self.encoder_ = self._new_encoder(discrete, y is not None, table.columns).fit(table,
+                                                                                         random_state=encoder_seed)
         if private and y is not None:
             # the class labels are public (the caller names them); their frequencies are noisy
             freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
@@ -397,13 +398,41 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
     def _learn_classes(self, y_series):
         """``classes_`` (sorted when they can be) and ``class_prior_`` from the labels; returns the counts."""
+        if self.epsilon is not None:
+            return self._learn_declared_classes(y_series)
         counts = y_series.value_counts()
-        if self.epsilon is None:   # a categorical's unused categories are not classes (under DP the declared
-            counts = counts[counts > 0]   # list is public and its empty classes must not be revealed)
+        counts = counts[counts > 0]   # a categorical's unused categories are not classes (as in imbalanced-learn)
         self.classes_ = np.asarray(counts.sort_index().index) if _sortable(counts.index) \
             else np.asarray(counts.index)
         counts = counts.reindex(self.classes_)
         self.class_prior_ = (counts / counts.sum()).to_numpy()
+        return counts.to_numpy(np.float64)
+
+    def _learn_declared_classes(self, y_series):
+        """Under DP: ``classes_`` as the caller declared them, never read off the labels.
+
+        A label seen once in the data (a patient's code) would otherwise be
+        published as a class. Declared by a categorical ``y`` (its
+        categories) or by ``categories={y.name: [...]}``; counts of absent
+        classes are 0 (their noisy frequencies are the only trace).
+        """
+        name = y_series.name
+        if isinstance(y_series.dtype, pd.CategoricalDtype):
+            declared = list(y_series.cat.categories)
+        elif self.categories and name is not None and name in self.categories:
+            declared = list(self.categories[name])
+        else:
+            raise ValueError("with epsilon, y's classes must be declared, not read off the labels (a label seen "
+                             "once would be released as a class): pass y as a Series of dtype "
+                             "pd.CategoricalDtype([classes]), or a named Series with categories={y.name: [classes]}.")
+        undeclared = [v for v in pd.unique(y_series.dropna()) if v not in pd.Index(declared)]
+        if undeclared:
+            raise ValueError(f"y holds {undeclared[0]!r}, which is not among its declared classes {declared}.")
+        counts = y_series.value_counts().reindex(pd.Index(declared), fill_value=0)
+        self.classes_ = np.asarray(counts.sort_index().index) if _sortable(counts.index) \
+            else np.asarray(counts.index)
+        counts = counts.reindex(self.classes_)
+        self.class_prior_ = (counts / max(counts.sum(), 1)).to_numpy()
         return counts.to_numpy(np.float64)
 
     def _resolve_batch_and_lr(self, *, images):
@@ -471,11 +500,14 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         delta = self.delta if self.delta is not None else default_delta(n_rows)
         return PrivacyBudget(float(self.epsilon), float(delta))
 
-    def _new_encoder(self, discrete, with_target):
+    def _new_encoder(self, discrete, with_target, columns):
         if self._budget is None:
             return TableEncoder(discrete_columns=discrete)
         categories = dict(self.categories or {})
         if with_target:
+            name = self.target_schema_.name
+            if name is not None and name not in columns:
+                categories.pop(name, None)   # y's classes, declared under its name
             categories[_TARGET] = list(self.classes_)
         return TableEncoder(discrete_columns=discrete, epsilon=self._budget.encoder_epsilon,
                             delta=self._budget.encoder_delta, bounds=self.bounds, categories=categories,

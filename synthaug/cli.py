@@ -78,8 +78,9 @@ def cmd_fit(args):
     rank, size = world()
     X, y, what = _read_data(args)
     privacy = {k: v for k, v in (("epsilon", args.epsilon), ("delta", args.delta)) if v is not None}
-    if args.categories:
-        privacy["categories"] = _parse_categories(args.categories, X)
+    if args.categories:   # (the --target column's classes may be declared too)
+        table = X.assign(**{args.target: y}) if getattr(args, "target", None) and hasattr(X, "assign") else X
+        privacy["categories"] = _parse_categories(args.categories, table)
     if args.bounds:
         privacy["bounds"] = _parse_bounds(args.bounds, X)
     model = _new_model(args, **privacy)

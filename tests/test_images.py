@@ -3,6 +3,7 @@
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -261,7 +262,7 @@ def test_refit_switches_between_tables_and_images(cls, digits):
 @pytest.mark.parametrize("cls", SAMPLERS)
 def test_private_image_training(cls, digits):
     X, y = digits
-    model = cls(**{**TINY, "max_steps": 2}, epsilon=5.0).fit(X, y)
+    model = cls(**{**TINY, "max_steps": 2}, epsilon=5.0).fit(X, pd.Series(y, dtype=pd.CategoricalDtype(range(10))))
     report = model.privacy_
     assert report["epsilon"] <= 5.0 * 1.001 and "class frequencies" in report["parts"]
     assert model.sample(2, y=0)[0].shape == (2, 1, 8, 8)

@@ -60,11 +60,22 @@ def test_private_fit_is_reproducible_and_clonable(kind):
 def test_private_fit_with_y_keeps_the_declared_classes(kind):
     df = _table()
     y = pd.Series(np.where(df["age"] > 40, "old", "young"), name="group")
-    model = _private(kind).fit(df, y)
-    assert list(model.classes_) == ["old", "young"]
+    model = _private(kind, categories={"group": ["old", "young", "unborn"]}).fit(df, y)
+    assert list(model.classes_) == ["old", "unborn", "young"]               # declared, not read off the labels
     assert model.class_prior_.sum() == pytest.approx(1.0)
     X, labels = model.sample(30, y="old")
     assert (labels == "old").all()
+    as_dtype = _private(kind).fit(df, y.astype(pd.CategoricalDtype(["young", "old"])))
+    assert set(as_dtype.classes_) == {"old", "young"}
+
+
+def test_private_fit_refuses_classes_read_off_the_labels(kind):
+    df = _table()
+    y = pd.Series(["common"] * (len(df) - 1) + ["patient_4711"], name="group")
+    with pytest.raises(ValueError, match="classes must be declared"):
+        _private(kind).fit(df, y)
+    with pytest.raises(ValueError, match="'patient_4711', which is not among its declared classes"):
+        _private(kind, categories={"group": ["common"]}).fit(df, y)
 
 
 def test_no_epsilon_means_no_report_and_no_privacy_options(kind):
