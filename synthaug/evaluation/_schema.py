@@ -205,16 +205,21 @@ def prepare_frames(frames, metadata):
         for name, meta in metadata["columns"].items()
         if meta.get("datetime_format")
     }
-    normalized = [normalize_frame(f, columns, kinds, formats, frame_name=key) for key, f in frames.items()]
+    # a column that is boolean in any frame: 1/0 and "true"/"false" in another frame are the same flags
+    booleans = {str(c) for f in frames.values() for c in f.columns if pd.api.types.is_bool_dtype(f[c].dtype)}
+    booleans |= {name for name, meta in metadata["columns"].items() if meta.get("sdtype") == "boolean"}
+    normalized = [normalize_frame(f, columns, kinds, formats, frame_name=key, booleans=booleans)
+                  for key, f in frames.items()]
     return normalized, kinds, metadata
 
 
-def normalize_frame(frame, columns, kinds, formats=None, frame_name="the frame"):
+def normalize_frame(frame, columns, kinds, formats=None, frame_name="the frame", booleans=()):
     """Return a copy with string column names, one dtype per kind and NaN for missing.
 
     Columns not in ``kinds`` (unknown sdtypes) are kept as ``object``.
     ``formats`` maps datetime columns to a ``strftime`` format used to parse
-    strings. A value a numerical or datetime column cannot read (text in a
+    strings. In the ``booleans`` columns 1/0 and "true"/"false" are
+    True/False. A value a numerical or datetime column cannot read (text in a
     number column) raises a ``ValueError`` naming ``frame_name``, the column and the
     value, rather than counting as missing.
     """
@@ -243,9 +248,15 @@ def normalize_frame(frame, columns, kinds, formats=None, frame_name="the frame")
             # True and "True" are one category: a boolean column read back from CSV is text
             flags = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), dtype=bool, count=len(values))
             values[flags] = [str(bool(v)) for v in values[flags]]
+            if name in booleans:   # a flag written as 0/1 or "true" is the same flag
+                values = np.asarray([_BOOLEAN_TEXT.get(str(v).strip().lower(), v) if isinstance(v, (str, int, float,
+                                     np.integer, np.floating)) else v for v in values], dtype=object)
             values = pd.Series(values)
         out[name] = values.to_numpy()
     return pd.DataFrame(out, columns=columns)
+
+
+_BOOLEAN_TEXT = {"1": "True", "0": "False", "1.0": "True", "0.0": "False", "true": "True", "false": "False"}
 
 
 def _check_parsed(raw, parsed, frame_name, kind):

@@ -91,6 +91,16 @@ def test_values_a_column_cannot_read_are_named_not_dropped(quick):
     evaluate(real, blank)
 
 
+def test_a_flag_written_as_0_1_is_the_same_flag(quick):
+    rng = np.random.default_rng(0)
+    real, synth = (pd.DataFrame({"x": rng.normal(size=300), "flag": rng.random(300) < 0.4}) for _ in range(2))
+    as_bool = evaluate(real, synth).scores
+    for other in (synth.assign(flag=synth["flag"].astype(int)), synth.assign(flag=synth["flag"].map(str).str.lower())):
+        scores = evaluate(real, other).scores
+        assert scores["data_validity"] == as_bool["data_validity"] == 1.0
+        assert scores["detection_auc"] == pytest.approx(as_bool["detection_auc"])
+
+
 def test_scores_are_named_finite_floats(good_report):
     assert list(good_report.scores) == [n for n in SCORE_NAMES if n in good_report.scores]
     assert all(isinstance(v, float) and math.isfinite(v) for v in good_report.scores.values())
