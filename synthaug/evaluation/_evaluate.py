@@ -195,10 +195,14 @@ def _utility(run):
     ml = run.own("ml_efficacy", metrics.ml_efficacy, run.real, run.synthetic, run.holdout,
                  run.target, metadata=run.metadata, random_state=run.seeds["ml"])
     if ml is None:
-        run.skipped.update({n: "the holdout target has a single class" for n in names})
+        run.skipped.update({n: "the target cannot be scored: fewer than 2 rows with it in the training table or "
+                               "the holdout, or a holdout target of a single class (or value)" for n in names})
         return
     run.info["ml_metric"] = ml["metric"]
-    run.scores.update({k: ml[k] for k in names if k in ml})
+    run.scores.update({k: ml[k] for k in names if ml.get(k) is not None})
+    for k in names:
+        if ml.get(k) is None:
+            run.skipped[k] = "the synthetic table has no rows with the target"
     run.details["ml_efficacy"] = pd.DataFrame({
         "trained_on": ["real", "synthetic"],
         "metric": ml["metric"],

@@ -101,6 +101,16 @@ def test_a_flag_written_as_0_1_is_the_same_flag(quick):
         assert scores["detection_auc"] == pytest.approx(as_bool["detection_auc"])
 
 
+def test_every_ml_figure_left_out_says_why(quick):
+    real, synth, hold = make_table(150, 0), make_table(150, 2), make_table(80, 1)
+    num = next(c for c in real.columns if pd.api.types.is_float_dtype(real[c]))
+    report = evaluate(real, synth.assign(**{num: np.nan}), holdout=hold, target=num)
+    assert "ml_efficacy_real" in report.scores
+    assert "no rows with the target" in report.skipped["ml_efficacy_synthetic"]
+    report = evaluate(real, synth, holdout=hold.assign(**{num: 5.0}), target=num)
+    assert "single class (or value)" in report.skipped["ml_efficacy_gap"]
+
+
 def test_scores_are_named_finite_floats(good_report):
     assert list(good_report.scores) == [n for n in SCORE_NAMES if n in good_report.scores]
     assert all(isinstance(v, float) and math.isfinite(v) for v in good_report.scores.values())
