@@ -655,6 +655,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             offsets = {k: before[k][-1] for k in ("step", "seconds") if before.get(k)}
             history = {k: list(before.get(k, [])) + [v + offsets.get(k, 0) for v in vals]
                        for k, vals in history.items()}
+        if self._budget is not None:
+            # a loss measured on real rows is a release of its own, outside DP-SGD's guarantee
+            history = {k: v for k, v in history.items() if k in ("step", "seconds")}
         self.history_ = history
         self.n_iter_ = n_steps if before is None else getattr(self, "n_iter_", 0) + n_steps
         self._train_state = state.snapshot(step=n_steps, history=history)

@@ -69,6 +69,12 @@ def test_private_fit_with_y_keeps_the_declared_classes(kind):
     assert set(as_dtype.classes_) == {"old", "young"}
 
 
+def test_private_history_holds_no_loss_measured_on_real_rows(kind):
+    model = _private(kind).fit(_table())
+    assert set(model.history_) == {"step", "seconds"} and model.history_["step"]
+    assert set(model._train_state["history"]) == {"step", "seconds"}
+
+
 def test_private_fit_refuses_classes_read_off_the_labels(kind):
     df = _table()
     y = pd.Series(["common"] * (len(df) - 1) + ["patient_4711"], name="group")
