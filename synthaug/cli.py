@@ -332,8 +332,14 @@ def cmd_sample(args):
     start = time.perf_counter()
     paths = model.sample_to(args.out, args.n, batch_size=args.batch_size, conditions=conditions or None,
                             y=label, random_state=args.seed)
-    where = args.out if len(paths) == 1 else f"{len(paths)} shards in {args.out}"
-    print(f"wrote {args.n} rows in {time.perf_counter() - start:.1f} s → {where}")
+    from .distributed import world
+
+    rank, size = world()
+    where = args.out if len(paths) == 1 and size == 1 else f"{len(paths)} shards in {args.out}"
+    if size == 1:
+        print(f"wrote {args.n} rows in {time.perf_counter() - start:.1f} s → {where}")
+    else:   # each process its own shards, a share of the rows
+        print(f"process {rank} of {size} wrote {where} in {time.perf_counter() - start:.1f} s")
 
 
 def cmd_evaluate(args):
