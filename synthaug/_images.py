@@ -39,9 +39,11 @@ class ImageSamplerMixin:
     def _fit_images(self, X, y, rng):
         for attr in _TABLE_ATTRIBUTES + ("target_schema_", "classes_", "class_prior_"):
             self.__dict__.pop(attr, None)
-        if self.bounds is not None or self.categories is not None or self.discrete_columns is not None:
+        # (categories may declare the classes of a named y, under epsilon)
+        columns = set(self.categories or {}) - {getattr(y, "name", None)}
+        if self.bounds is not None or columns or self.discrete_columns is not None:
             raise ValueError("bounds, categories and discrete_columns describe table columns; they do not apply "
-                             "to images.")
+                             "to images (categories may only declare the classes of a named y).")
         self.image_scaler_ = ImageScaler()
         images = self.image_scaler_.fit_transform(X)
         if len(images) < 2:

@@ -78,8 +78,14 @@ def cmd_fit(args):
     rank, size = world()
     X, y, what = _read_data(args)
     privacy = {k: v for k, v in (("epsilon", args.epsilon), ("delta", args.delta)) if v is not None}
-    if args.categories:   # (the --target column's classes may be declared too)
-        table = X.assign(**{args.target: y}) if getattr(args, "target", None) and hasattr(X, "assign") else X
+    if args.categories:   # (the --target column's classes may be declared too; an image file's labels as y)
+        import pandas as pd
+
+        if not hasattr(X, "assign"):
+            y = None if y is None else pd.Series(y, name="y")
+            table = pd.DataFrame({"y": [] if y is None else y})
+        else:
+            table = X.assign(**{args.target: y}) if args.target else X
         privacy["categories"] = _parse_categories(args.categories, table)
     if args.bounds:
         privacy["bounds"] = _parse_bounds(args.bounds, X)
@@ -491,7 +497,8 @@ def build_parser():
     f.add_argument("--epsilon", type=float, help="differential privacy budget ε (default: no DP)")
     f.add_argument("--delta", type=float, help="δ of the DP guarantee (default: 1 / n^1.1)")
     f.add_argument("--categories", action="append", metavar="COL=A,B,...",
-                   help="with --epsilon: a column's levels, public knowledge (repeat per column)")
+                   help="with --epsilon: a column's levels (or the --target's classes; an image file's "
+                        "labels as y=...), public knowledge (repeat per column)")
     f.add_argument("--bounds", action="append", metavar="COL=LOW..HIGH",
                    help="with --epsilon: a numeric column's range, public knowledge (repeat per column)")
     _training_options(f)

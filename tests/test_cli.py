@@ -295,3 +295,12 @@ def test_demo_on_digits_writes_images_and_reports(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 0
     assert 'id="images"' in (tmp_path / "report_gan.html").read_text()
     assert "label_fidelity" in capsys.readouterr().out
+
+
+def test_private_image_fit_declares_its_classes(digits_npz, capsys):
+    root = digits_npz
+    pkl = root / "dp_images.pkl"
+    base = ["fit", str(root / "digits.npz"), "--out", str(pkl), "--steps", "2", "--quiet", "--epsilon", "20"]
+    assert main(base) == 2 and "classes must be declared" in capsys.readouterr().err
+    assert main(base + ["--categories", "y=" + ",".join(map(str, range(10)))]) == 0
+    assert "differential privacy" in capsys.readouterr().out
