@@ -19,7 +19,7 @@ from .gan import LOSSES, ConditionalRowSampler, GANStep, ImageGANStep, ModeCover
 from .nn import ConvCritic, ConvGenerator, DenseGenerator, PackedCritic, ResidualMLP, UNet
 from .calibration import level_frequencies
 from .checkpoint import TrainingState
-from .distributed import broadcast_module
+from .distributed import broadcast_module, world
 from .privacy.dp_sgd import quiet_hooks, release
 from .training import EMA, warmup_cosine
 from .noise import rand, randn
@@ -854,7 +854,7 @@ class GANSampler(BaseGenerativeSampler):
         super()._fit_table_model(encoded, generator)
         coverage = self.__dict__.pop("_coverage", None)   # built by _fit_model from the training data; None with DP
         self.coverage_ = None if coverage is None else self._release_coverage(coverage, generator)
-        if self.coverage_ is not None:
+        if self.coverage_ is not None and world()[0] == 0:   # (one warning for a distributed fit)
             warn_if_collapsed({k: [v] for k, v in self.coverage_.items()})
 
     def _release_coverage(self, coverage, generator, n=4096):
