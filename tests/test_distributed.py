@@ -49,7 +49,10 @@ def _worker(rank, kind, folder):
     torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = _model(kind, random_state=None).fit(_data())   # unseeded: the processes share rank 0's seed
+        # unseeded, with numpy's global stream (where random_state=None draws from) different in each process:
+        # they must still share rank 0's seed
+        np.random.seed(rank)
+        model = _model(kind, random_state=None).fit(_data())
     np.save(f"{folder}/rows_{rank}.npy", torch.cat(seen).numpy())
     with open(f"{folder}/model_{rank}.pkl", "wb") as fh:
         pickle.dump(model, fh)
