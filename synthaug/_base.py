@@ -48,7 +48,7 @@ from .privacy.dp_sgd import make_private
 from .resampling import OverSamplerMixin
 from .streaming import StreamingMixin
 from .checkpoint import TrainingState, fingerprint
-from .distributed import data_parallel, shard_rows, shared_seed, split_stream, world
+from .distributed import data_parallel, join_streams, shard_rows, shared_seed, split_stream, world
 from .calibration import LevelCalibration, ScoreCalibration, level_frequencies, level_frequency_noise
 from .training import train
 
@@ -647,10 +647,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                         desc=desc, monitor=monitor, sample_rate=sample_rate, start_step=start, history=history,
                         checkpoint=save if self.checkpoint is not None else None,
                         checkpoint_every=self.checkpoint_every, rows=shard_rows(n_rows, self.device_))
-        if size > 1 and state.generator is not None:
-            # what follows training (calibrations, anchor weights) must agree across processes: one stream
-            # again, the per-process offset (seed + rank, at the start or at a resume) taken off
-            state.generator.manual_seed(state.generator.initial_seed() - rank + 1)
+        join_streams(state.generator)   # calibrations and anchor weights must agree across processes
         if before is not None and before.get("step"):   # warm start: one history, steps and seconds counted on
             offsets = {k: before[k][-1] for k in ("step", "seconds") if before.get(k)}
             history = {k: list(before.get(k, [])) + [v + offsets.get(k, 0) for v in vals]

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["world", "init_from_env", "shard_rows", "data_parallel", "allreduce_gradients", "shared_seed",
-           "broadcast_module", "split_stream"]
+           "broadcast_module", "split_stream", "join_streams"]
 
 
 def world():
@@ -125,3 +125,15 @@ def split_stream(generator):
         return generator
     seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
     return generator.manual_seed(seed + rank)
+
+
+def join_streams(generator):
+    """Undo the per-process offset of a training stream (seeded ``seed + rank``): one stream in every process.
+
+    What follows training (calibrations, anchor weights) must agree across
+    the processes; in one process the stream simply goes on.
+    """
+    rank, size = world()
+    if size == 1 or generator is None:
+        return generator
+    return generator.manual_seed(generator.initial_seed() - rank + 1)

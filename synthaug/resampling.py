@@ -72,7 +72,7 @@ class PlausibilityFilter:
                             for c in X.columns if _is_categorical(X[c])}
         features = self._features(X)
         mask = [c in self.categories_ for c in X.columns]
-        codes, self.classes_ = pd.factorize(pd.Series(list(y) if not hasattr(y, "dtype") else y), sort=False)
+        codes, self.classes_ = pd.factorize(pd.Series(y), sort=False)
         self.classifier_ = HistGradientBoostingClassifier(categorical_features=mask or None, max_iter=100,
                                                           random_state=random_state).fit(features, codes)
 

@@ -135,17 +135,17 @@ class StreamingMixin:
                                  "Fit on a frame with string names, or write .csv.")
         if path.is_file() and folder:
             raise ValueError(f"{path} is a file; give a folder path (or a .parquet / .csv file name).")
+        digits = _shard_digits(n_shards)
         if folder:
             path.mkdir(parents=True, exist_ok=True)
-            _check_no_stale_shards(path, n_shards, fmt, _shard_digits(n_shards))
+            _check_no_stale_shards(path, n_shards, fmt, digits)
         schema = self._arrow_schema(y) if fmt == "parquet" else None
         frames = _BlockCache(self, seed, conditions, y).shards(mine, n, batch_size,
                                                                  verbose=getattr(self, "verbose", False))
         if folder:
             written = []
             for i, frame in frames:
-                written.append(write_table(frame, path / f"part-{i:0{_shard_digits(n_shards)}d}.{fmt}",
-                                           schema=schema))
+                written.append(write_table(frame, path / f"part-{i:0{digits}d}.{fmt}", schema=schema))
             return written
         with atomic_path(path) as tmp:   # one file: renamed into place once complete
             appender = _Appender(tmp, fmt, schema)

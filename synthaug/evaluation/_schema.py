@@ -249,8 +249,7 @@ def normalize_frame(frame, columns, kinds, formats=None, frame_name="the frame",
             flags = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), dtype=bool, count=len(values))
             values[flags] = [str(bool(v)) for v in values[flags]]
             if name in booleans:   # a flag written as 0/1 or "true" is the same flag
-                values = np.asarray([_BOOLEAN_TEXT.get(str(v).strip().lower(), v) if isinstance(v, (str, int, float,
-                                     np.integer, np.floating)) else v for v in values], dtype=object)
+                values = np.asarray([_BOOLEAN_TEXT.get(str(v).strip().lower(), v) for v in values], dtype=object)
             values = pd.Series(values)
         out[name] = values.to_numpy()
     return pd.DataFrame(out, columns=columns)
