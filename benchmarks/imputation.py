@@ -15,7 +15,8 @@ numeric); their imputed codes are rounded to the nearest level. MissForest is
 ``IterativeImputer`` with a ``RandomForestRegressor``. ForestDiffusion (when
 installed: ``benchmarks/requirements.txt``) imputes with its VP diffusion at
 the fidelity benchmark's settings (n_t=10, duplicate_K=10); its point estimate
-is the mean / mode of its 20 draws, like synthaug's, and its draws get the
+is the mean / mode of its 20 draws (synthaug's: the mean / the most probable
+level of its 100), and its draws get the
 same coverage figure. Its categorical columns are ordinal codes too (it
 dummy-codes multi-level columns before finding the missing cells, so a missing
 level would read as the first one).
@@ -121,7 +122,7 @@ def synthaug_imputer(cls_name, quick, params=None):
         if quick:
             model.set_params(max_steps=20)
         model.fit(masked)
-        point = model.impute(masked, random_state=1)        # the point estimate (mean / mode of 100 draws)
+        point = model.impute(masked, random_state=1)        # the point estimate (from 100 draws)
         draws = model.impute(masked, n_draws=N_DRAWS, random_state=2)   # calibrated on held-out cells
         # the same draws before calibration (same seed), for the record; not part of the timed work
         start = time.perf_counter()
@@ -282,8 +283,9 @@ def render(results):
              "on held-out cells by default, its uncalibrated draws' coverage in brackets, measured on the same "
              "draws before widening and not counted in its seconds). ForestDiffusion: VP diffusion, "
              f"n_t={FOREST_N_T}, duplicate_K={FOREST_DUPLICATE_K}, its row the mean / mode of its draws. "
-             "A synthaug row is `impute(X)`, the point estimate (numeric mean, "
-             f"categorical mode of {POINT_ESTIMATE_DRAWS} draws); its *one draw* row is one of the "
+             "A synthaug row is `impute(X)`, the point estimate (numeric mean of "
+             f"{POINT_ESTIMATE_DRAWS} draws, categorical most probable level under their mean "
+             "probabilities); its *one draw* row is one of the "
              f"{N_DRAWS} calibrated draws of "
              f"`impute(X, n_draws={N_DRAWS})`. Seconds = fit + the point estimate + the draws for synthaug, "
              "2 CPU cores, one run, each imputer in its own spawned process (imports not timed).",

@@ -7,11 +7,13 @@ two methods:
 
 * ``_fit_model(encoded, generator)`` — build and train its networks on the
   encoded table (tensors already on the device);
-* ``_generate(n, given, x_given, cond, constraints, generator, *, guided=False, steps=None)``
+* ``_generate(n, given, x_given, cond, constraints, generator, *, guided=False, steps=None, with_probs=False)``
   — return ``(continuous, codes)`` tensors for ``n`` rows in model space;
   ``guided``: every row's class was asked for (``sample(n, y=...)``,
   ``fit_resample``), so a model may guide its rows towards it; ``steps``:
-  sampler steps for a model that has them (None: its ``sampling_steps``).
+  sampler steps for a model that has them (None: its ``sampling_steps``);
+  ``with_probs``: a third tensor, the probabilities ``(n, width - n_continuous)``
+  each level was drawn with (None without discrete blocks).
   ``generator`` may be a :class:`~synthaug.noise.Antithetic` one: draw
   through :mod:`synthaug.noise`.
 """
@@ -352,7 +354,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     #: standard normal scores, which calibration makes them.
     _bounds_scores_itself = True
 
-    def _generate_rows(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None):
+    def _generate_rows(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
+                       with_probs=False):
         """``_generate`` with the generated scores calibrated (given and interval-bounded scores kept as made)."""
         bounded = None
         if constraints is not None and constraints.bounded:
@@ -360,7 +363,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             bounded = (torch.isfinite(low) | torch.isfinite(high)).any(-1)
             if not self._bounds_scores_itself:
                 constraints = dataclasses.replace(constraints, low=None, high=None)
-        cont, codes = self._generate(n, given, x_given, cond, constraints, generator, guided=guided, steps=steps)
+        cont, codes, *probs = self._generate(n, given, x_given, cond, constraints, generator, guided=guided,
+                                             steps=steps, with_probs=with_probs)
         calibration = getattr(self, "score_calibration_", None)
         if calibration is not None and cont.shape[1]:
             keep = None if given is None else self._uncalibrated_scores(given, x_given)
@@ -369,7 +373,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             cont = calibration.apply(cont, keep)
         if bounded is not None and not self._bounds_scores_itself:
             cont = torch.where(bounded, truncate_scores(cont, low, high), cont)
-        return cont, codes
+        return cont, codes, *probs
 
     def _uncalibrated_scores(self, given, x_given):
         """Scores the marginal score calibration leaves as generated, ``(B, n_continuous)`` or broadcastable.

@@ -535,7 +535,8 @@ class DiffusionSampler(BaseGenerativeSampler):
                                      given=given, x_given=known, cond=(labels, mask), generator=generator)
         return x0
 
-    def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None):
+    def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
+                  with_probs=False):
         width = self.encoder_.layout_.width
         noise = randn((n, width), generator, device=self.device_)
         residual = getattr(self, "residual_", None)
@@ -559,12 +560,13 @@ class DiffusionSampler(BaseGenerativeSampler):
         model = denoiser(cond)
         if guided:
             model = self._class_guidance(model, denoiser, cond, x_given, generator)
-        x0, codes = self.process_.sample(model, noise, steps=steps or self.sampling_steps, solver=self.solver,
-                                         eta=self.eta, given=given, x_given=x_given, cond=None,
-                                         constraints=constraints, generator=generator)
+        x0, codes, *probs = self.process_.sample(model, noise, steps=steps or self.sampling_steps,
+                                                 solver=self.solver, eta=self.eta, given=given, x_given=x_given,
+                                                 cond=None, constraints=constraints, generator=generator,
+                                                 return_probs=with_probs)
         if residual is not None:
-            return residual.from_residual(x0, given, mu, ratio), codes
-        return x0[:, : self.encoder_.layout_.n_continuous], codes
+            return residual.from_residual(x0, given, mu, ratio), codes, *probs
+        return x0[:, : self.encoder_.layout_.n_continuous], codes, *probs
 
     def _point_estimate_steps(self):
         """``point_estimate_steps`` resolved: "auto" is max(25, sampling_steps), at most n_timesteps (checked: it may
@@ -939,7 +941,8 @@ class GANSampler(BaseGenerativeSampler):
                 image = self.generator_(z, labels)
         return torch.where(mask.bool(), known, image)
 
-    def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None):
+    def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
+                  with_probs=False):
         # (guided, steps: the GAN has no guidance and no steps; its rows follow the class they are given as they are)
         network, anchors = self._sampling_tables()
         noise = randn((n, self.noise_dim), generator, device=self.device_)
@@ -951,9 +954,9 @@ class GANSampler(BaseGenerativeSampler):
             # that every categorical column, anchored or not, keeps its training frequencies.
             cols, given, x_given, ids = anchors.draw(n, generator)
             network = functools.partial(_with_condition_parts, network, anchors.cond_part)
-        x, codes = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,
-                                    constraints=constraints, generator=generator)
-        return x[:, : self.encoder_.layout_.n_continuous], codes
+        x, codes, *probs = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,
+                                            constraints=constraints, generator=generator, return_probs=with_probs)
+        return x[:, : self.encoder_.layout_.n_continuous], codes, *probs
 
     def _sampling_tables(self):
         """``(folded generator, anchors or None)`` of the fitted generator, built once per fitted generator."""

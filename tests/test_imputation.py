@@ -37,6 +37,26 @@ def test_every_missing_cell_filled_and_observed_cells_untouched(holes, fitted):
         assert set(filled[col]) <= set(holes[col].dropna())
 
 
+def test_categorical_point_estimate_is_the_most_probable_level_of_the_mean_probabilities(fitted):
+    # draw j of row i at j·m + i: row 0's draws favour level 0 twice, narrowly, and level 1 once, surely —
+    # its mean probabilities favour level 1, which a count of drawn levels would miss; row 1's all say level 2
+    encoder, layout = fitted.encoder_, fitted.encoder_.layout_
+    di = layout.column_parts[encoder.columns_.index("Home")][1]
+    start = int(layout.offsets[di]) - layout.n_continuous
+    k, m = 3, 2
+    probs = np.zeros((k * m, layout.width - layout.n_continuous), dtype=np.float32)
+    for j, p0 in enumerate([(0.55, 0.45, 0.0), (0.55, 0.45, 0.0), (0.0, 1.0, 0.0)]):
+        probs[j * m, start: start + 3] = p0
+        probs[j * m + 1, start + 2] = 1.0
+    home = encoder.encoders_["Home"]
+    levels = fitted._most_probable_levels("Home", probs, m, np.array([True, True]), np.dtype(object),
+                                          np.random.default_rng(0))
+    assert list(levels) == [home.levels_[1], home.levels_[2]]
+    only_second = fitted._most_probable_levels("Home", probs, m, np.array([False, True]), np.dtype(object),
+                                               np.random.default_rng(0))
+    assert list(only_second) == [home.levels_[2]]
+
+
 def test_multiple_draws_and_reproducibility(holes, fitted):
     draws = fitted.impute(holes, n_draws=3, random_state=0)
     assert isinstance(draws, list) and len(draws) == 3

@@ -261,7 +261,7 @@ class GaussianDiffusion:
 
     @torch.inference_mode()
     def sample(self, model, noise, *, steps=50, solver="dpm++2m", eta=0.0, categorical="sample", given=None,
-               x_given=None, cond=None, constraints=None, generator=None):
+               x_given=None, cond=None, constraints=None, generator=None, return_probs=False):
         """Few-step sampler over ``steps`` network evaluations.
 
         ``solver="ddim"`` is DDIM (Song et al. 2021, eq. 12; ``eta`` > 0 adds
@@ -292,6 +292,10 @@ class GaussianDiffusion:
             Final sample in model space (discrete blocks exactly ±1).
         codes : torch.LongTensor (B, n_discrete) or None
             Level of each discrete block.
+        probs : torch.Tensor (B, width - n_continuous) or None
+            Only with ``return_probs``: the probability of every level at the
+            last step, the distribution ``codes`` were drawn from (None
+            without discrete blocks).
         """
         if solver not in ("ddim", "dpm++2m"):
             raise ValueError(f"Unknown solver {solver!r}; choose 'ddim' or 'dpm++2m'.")
@@ -340,8 +344,11 @@ class GaussianDiffusion:
             x = np.sqrt((1 - ab_prev) / (1 - ab)) * x - np.sqrt(ab_prev) * np.expm1(-h) * d
             prev_x0, prev_h = x0, h
         if logits is None:
-            return x0, None
-        return self._draw_blocks(x0, logits, given, x_given, fixed, generator)
+            return (x0, None, None) if return_probs else (x0, None)
+        x0, codes = self._draw_blocks(x0, logits, given, x_given, fixed, generator)
+        if not return_probs:
+            return x0, codes
+        return x0, codes, self._tables(x0.device)[1].blocks_to_flat(logits)
 
     def ddim_sample(self, model, noise, *, steps=50, eta=0.0, **kwargs):
         """DDIM sampling; see :meth:`sample`."""

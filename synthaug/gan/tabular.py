@@ -176,7 +176,7 @@ class TabularGAN:
 
     @torch.inference_mode()
     def sample(self, network, noise, *, cols=None, given=None, x_given=None, cond=None, constraints=None,
-               generator=None):
+               generator=None, return_probs=False):
         """Generated rows for release: ``(x (B, width) with exact ±1 blocks, codes (B, n_disc) or None)``.
 
         Each block's level is drawn from the softmax of its logits (the
@@ -184,6 +184,9 @@ class TabularGAN:
         ``cond`` is what ``network`` receives as its condition, by default
         :meth:`generator_condition` of ``cols``, ``given`` and ``x_given``
         (a caller with precomputed conditions passes its own).
+        ``return_probs`` adds a third output: the probabilities every level
+        was drawn with, ``(B, width - n_continuous)`` (None without discrete
+        blocks).
         """
         b, device = noise.shape[0], noise.device
         if cols is None:
@@ -194,9 +197,11 @@ class TabularGAN:
         lt, _ = self._tables(device)
         z = self._continuous(out, constraints)
         if not self.layout.n_discrete:
-            return self._finish(z, out[:, :0], given, x_given, device), None
+            x = self._finish(z, out[:, :0], given, x_given, device)
+            return (x, None, None) if return_probs else (x, None)
         probs = lt.softmax(lt.mask_logits(lt.block_logits(out), constraints))
         codes = lt.draw_codes(probs, generator)
         if given is not None:
             codes = torch.where(given[:, lt.offsets], lt.block_codes(x_given), codes)
-        return self._finish(z, lt.codes_to_flat(codes), given, x_given, device), codes
+        x = self._finish(z, lt.codes_to_flat(codes), given, x_given, device)
+        return (x, codes, lt.blocks_to_flat(probs)) if return_probs else (x, codes)

@@ -243,6 +243,24 @@ def test_ddim_output_blocks_are_one_hot_and_match_the_codes():
 
 
 @pytest.mark.parametrize("solver, eta", SOLVERS)
+def test_returned_probabilities_are_the_last_steps_and_the_codes_were_drawn_from_them(solver, eta):
+    proc = GaussianDiffusion(cosine_betas(T), layout=LAYOUT)
+    allowed = torch.ones(LAYOUT.width, dtype=torch.bool)
+    allowed[2 + 1] = False                                    # level 1 of the first block is forbidden
+    args = (_random_network(LAYOUT.width), torch.randn(200, LAYOUT.width, generator=_gen()))
+    kwargs = dict(steps=5, solver=solver, eta=eta, constraints=Constraints(allowed=allowed))
+    out, codes, probs = proc.sample(*args, **kwargs, generator=_gen(1), return_probs=True)
+    plain_out, plain_codes = proc.sample(*args, **kwargs, generator=_gen(1))
+    assert torch.equal(codes, plain_codes) and torch.equal(out, plain_out)    # the same draw, probabilities added
+    assert probs.shape == (200, LAYOUT.width - LAYOUT.n_continuous)
+    torch.testing.assert_close(probs[:, :3].sum(1), torch.ones(200))
+    torch.testing.assert_close(probs[:, 3:].sum(1), torch.ones(200))
+    assert (probs[:, 1] == 0).all()
+    drawn = probs.gather(1, codes + torch.as_tensor(LAYOUT.offsets - LAYOUT.n_continuous))
+    assert (drawn > 0).all()
+
+
+@pytest.mark.parametrize("solver, eta", SOLVERS)
 def test_given_dims_are_returned_exactly(solver, eta):
     """Inpainting: given cells (scores and codes) come back untouched, whatever the network."""
     proc = GaussianDiffusion(cosine_betas(T), layout=LAYOUT)

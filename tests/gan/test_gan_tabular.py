@@ -35,6 +35,19 @@ def test_sample_rows_are_valid_and_gated():
     assert (x[codes[:, 0] != 0, 0] == 0).all()
 
 
+def test_returned_probabilities_are_the_ones_the_codes_were_drawn_from():
+    gan = TabularGAN(LAYOUT, clip=5.0)
+    g, _ = _nets(gan)
+    noise = torch.randn(300, 4, generator=_gen())
+    x, codes, probs = gan.sample(g, noise, generator=_gen(1), return_probs=True)
+    plain_x, plain_codes = gan.sample(g, noise, generator=_gen(1))
+    assert torch.equal(codes, plain_codes) and torch.equal(x, plain_x)
+    assert probs.shape == (300, LAYOUT.width - LAYOUT.n_continuous)
+    torch.testing.assert_close(probs[:, :3].sum(1), torch.ones(300))
+    torch.testing.assert_close(probs[:, 3:].sum(1), torch.ones(300))
+    assert (probs.gather(1, codes + torch.as_tensor(LAYOUT.offsets - LAYOUT.n_continuous)) > 0).all()
+
+
 def test_given_cells_allowed_levels_and_intervals():
     gan = TabularGAN(LAYOUT, clip=5.0)
     g, _ = _nets(gan)
