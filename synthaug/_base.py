@@ -39,7 +39,7 @@ from ._atomic import restore_on_failure
 from ._images import _IMAGE_ATTRIBUTES, ImageSamplerMixin
 from ._validation import check_n_samples, check_table, check_target
 from .conditioning import TARGET_COLUMN as _TARGET
-from .conditioning import condition_tensors, enforce_conditions, parse_conditions
+from .conditioning import condition_tensors, constrained_columns, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
 from .encoding.images import is_image_input
 from .gan.tabular import truncate_scores
@@ -802,11 +802,18 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         """``n`` generated rows under the conditions, as an :class:`EncodedTable` (scores calibrated or raw).
 
         ``guided``: ``given_frame``'s classes were asked for (see ``_generate``).
+        Under a set or an interval condition the rows are made in two passes:
+        the constrained columns' cells are drawn inside their conditions with
+        the rest, then every other free cell is generated again given them
+        (the conditioning the model was trained for), so that the other
+        columns follow the conditional distribution and not only what the
+        masked and bounded generation carried over to them.
         """
         device = self.device_
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
         generate = self._generate_rows if calibrated else self._generate
+        drawn_first = torch.as_tensor(constrained_columns(self.encoder_, parsed), device=device)
         # columns as rows: the decoder reads each column from contiguous memory
         conts = np.empty((layout.n_continuous, n), dtype=np.float64)
         codes = np.empty((layout.n_discrete, n), dtype=np.int64)
@@ -816,6 +823,11 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             given, x_given, cond, constraints = condition_tensors(
                 self.encoder_, lt, parsed, b, given_frame=part, device=device)
             cont, code = generate(b, given, x_given, cond, constraints, generator, guided=guided)
+            if drawn_first.any():
+                cols = drawn_first | (cond[0] > 0)
+                x_given = lt.to_model(cont, code if code is not None else cont.new_zeros((b, 0), dtype=torch.long))
+                given, cond = cols[lt.dim_to_column].expand(b, -1), cols.float().expand(b, -1)
+                cont, code = generate(b, given, x_given, cond, None, generator, guided=guided)
             conts[:, start: start + b] = cont.t().cpu().numpy()
             if code is not None:
                 codes[:, start: start + b] = code.t().cpu().numpy()

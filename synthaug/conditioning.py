@@ -31,7 +31,7 @@ from .encoding.layout import Constraints
 TARGET_COLUMN = "__synthaug_target__"
 
 __all__ = ["TARGET_COLUMN", "random_given_columns", "ParsedConditions", "parse_conditions", "condition_tensors",
-           "enforce_conditions"]
+           "constrained_columns", "enforce_conditions"]
 
 
 def random_given_columns(n_rows, n_columns, *, generator, device, p_unconditional=0.5, always=None,
@@ -325,6 +325,20 @@ def _as_float(name, value):
     if not np.isfinite(v):
         raise ValueError(f"Condition on {name!r}: {value!r} is not finite.")
     return v
+
+
+def constrained_columns(encoder, parsed):
+    """Columns a set or an interval condition constrains (not to one value): ``(n_columns,)`` bool.
+
+    A sampler masks their levels and bounds their scores as it generates, so
+    every row satisfies the condition; the other columns then follow the
+    condition only as far as the generation carries it. Generating those
+    columns again *given* the constrained cells as drawn makes them follow it
+    exactly (see ``BaseGenerativeSampler._sample_encoded``).
+    """
+    parts = encoder.layout_.column_parts
+    return np.array([(ci is not None and ci in parsed.z_bounds) or (di is not None and di in parsed.allowed)
+                     for ci, di in parts], dtype=bool)
 
 
 def condition_tensors(encoder, layout_tensors, parsed, n_rows, *, given_frame=None, device):

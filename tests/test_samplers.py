@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -86,6 +87,34 @@ def test_conditions_value_set_and_range(fitted, credit):
     assert synth["Age"].between(30, 40).all()
     assert (synth["Records"] == "yes").all()
     assert synth.dtypes.equals(credit.dtypes)
+
+
+def test_set_and_interval_conditions_regenerate_the_other_columns_given_the_drawn_cells(fitted, monkeypatch):
+    # two passes per batch: the constrained cells drawn inside their conditions, then the rest generated given
+    # them and the exact conditions (so the other columns follow the conditions, not only the masked draw)
+    calls, generate = [], type(fitted)._generate_rows
+
+    def spy(self, n, given, x_given, cond, constraints, generator, **kwargs):
+        out = generate(self, n, given, x_given, cond, constraints, generator, **kwargs)
+        calls.append((given, x_given, cond, constraints, out))
+        return out
+
+    monkeypatch.setattr(type(fitted), "_generate_rows", spy)
+    columns = fitted.encoder_.columns_
+    fitted.sample(50, conditions={"Home": ["owner", "parents"], "Age": (30, 40), "Records": "yes"}, random_state=0)
+    (_, _, cond1, cons1, (cont1, codes1)), (given2, x_given2, cond2, cons2, _) = calls
+    first, second = [dict(zip(columns, c[0].tolist())) for c in (cond1, cond2)]
+    assert first["Records"] == 1 and first["Home"] == 0 and first["Age"] == 0 and cons1 is not None
+    assert second["Records"] == second["Home"] == second["Age"] == 1 and second["Income"] == 0 and cons2 is None
+    layout = fitted.encoder_.layout_
+    lt = layout.tensors(fitted.device_)
+    age, home = (layout.column_parts[columns.index(c)] for c in ("Age", "Home"))
+    assert torch.equal(x_given2[:, age[0]], cont1[:, age[0]])         # the drawn cells are what is given
+    assert torch.equal(lt.block_codes(x_given2)[:, home[1]], codes1[:, home[1]])
+    assert given2.shape == x_given2.shape
+    calls.clear()
+    fitted.sample(20, conditions={"Records": "yes"}, random_state=0)  # exact conditions only: one pass
+    assert len(calls) == 1
 
 
 def test_conditions_on_spike_and_continuous_values(fitted):
