@@ -251,7 +251,7 @@ class ImputerMixin:
         elif frame.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
-        else:
+        else:   # (a frame for a model fitted on an array: its columns by position, named back at the end)
             frame = frame.set_axis(self.schema_.columns, axis=1)
         frame, cast_when_filled = self._with_fitted_dtypes_where_empty(frame)
         self._check_impute_values(frame)
@@ -263,8 +263,10 @@ class ImputerMixin:
             if calibrate and n_draws >= 2:
                 self._widen_draws(draws, frame, self._calibration_factors(frame, n_draws, rng))
         draws = [d.astype(cast_when_filled) if cast_when_filled else d for d in draws]
-        original_columns = list(X.columns) if schema.container == "frame" else None
-        wrapped = [schema.wrap(d[original_columns] if original_columns is not None else d) for d in draws]
+        if schema.container == "frame":
+            by_name = hasattr(self, "feature_names_in_")
+            draws = [d[list(X.columns)] if by_name else d.set_axis(X.columns, axis=1) for d in draws]
+        wrapped = [schema.wrap(d) for d in draws]
         return wrapped[0] if n_draws is None else wrapped
 
     def _with_fitted_dtypes_where_empty(self, frame):

@@ -520,3 +520,17 @@ def test_sample_posterior_fills_with_one_draw(kind):
     assert not np.array_equal(point.transform(X), draw.transform(X))
     with pytest.raises(ValueError, match="sample_posterior"):
         GenerativeImputer(tiny(kind), sample_posterior="yes").fit(X)
+
+
+@pytest.mark.parametrize("columns", [None, ["p", "q", "r"]])
+def test_a_model_fitted_on_an_array_imputes_a_frame_by_position(columns):
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(60, 3))
+    holes = pd.DataFrame(data[:5].copy(), columns=columns, index=[7, 3, 9, 1, 4])
+    holes.iloc[1, 1] = np.nan
+    model = tiny("diffusion", random_state=0).fit(data)
+    for filled in (model.impute(holes), model.impute(holes, n_draws=2)[1]):
+        assert list(filled.columns) == list(holes.columns) and filled.index.equals(holes.index)
+        assert filled.notna().all().all()
+        observed = holes.notna().to_numpy()
+        np.testing.assert_array_equal(filled.to_numpy()[observed], holes.to_numpy()[observed])

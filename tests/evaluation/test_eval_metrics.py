@@ -30,6 +30,15 @@ def test_detection_sees_a_single_broken_column(train, fresh):
     assert detection_auc(train, broken) > 0.9
 
 
+@pytest.mark.parametrize("n", [20, 40])
+def test_detection_of_a_few_dozen_rows_sees_a_shift(n):
+    # with scikit-learn's 20-row leaves a fold of fewer than 40 rows could not split: AUC 0.5 for any tables
+    rng = np.random.default_rng(0)
+    real, shifted = pd.DataFrame({"x": rng.normal(size=n)}), pd.DataFrame({"x": rng.normal(size=n) + 6})
+    assert detection_auc(real, shifted) > 0.9
+    assert abs(detection_auc(real, pd.DataFrame({"x": rng.normal(size=n)})) - 0.5) < 0.25
+
+
 def test_detection_balances_classes_and_is_seeded(train, fresh):
     auc, details = detection_auc(train, fresh.iloc[:100], random_state=3, return_details=True)
     assert details["n_per_class"] == 100
