@@ -38,9 +38,9 @@ import numpy as np
 import torch
 
 from ..encoding.layout import Constraints, Layout
-from ..noise import randn
+from ..noise import rand, randn
 
-__all__ = ["GaussianDiffusion", "Constraints", "ddim_timesteps", "project_to_intervals", "truncated_normal_mean"]
+__all__ = ["GaussianDiffusion", "Constraints", "ddim_timesteps", "draw_into_intervals", "truncated_normal_mean"]
 
 
 def _log_snr(alpha_bar):
@@ -126,12 +126,45 @@ def truncated_normal_mean(mean, low, high, scale):
     return (weights * means).sum(-1).to(dtype)
 
 
-def project_to_intervals(x, low, high):
-    """``x`` clamped into the nearest of its intervals (``low``/``high`` as in :func:`truncated_normal_mean`)."""
+def draw_into_intervals(x, low, high, scale, u):
+    """``x`` where it lies in one of its intervals; elsewhere a draw of ``N(x, scale²)`` truncated to the nearest.
+
+    ``low``/``high`` as in :func:`truncated_normal_mean`; ``u`` uniform(0, 1)
+    of ``x``'s shape. The draw is the inverse of the normal's survival
+    function on the interval's side away from ``x``, in float64, so a point
+    far outside lands just inside the nearer bound rather than on it (nor
+    at NaN); clamping instead would put every such point exactly on the
+    bound.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([0.5, 3.0, -2.0])
+    >>> out = draw_into_intervals(x, torch.tensor([[0.0]]), torch.tensor([[1.0]]), torch.tensor(0.2),
+    ...                           torch.full((3,), 0.5))
+    >>> out[0].item(), bool(0.9 < out[1] < 1.0), bool(0.0 < out[2] < 0.1)
+    (0.5, True, True)
+    """
+    dtype = x.dtype
+    xx, low, high = torch.broadcast_tensors(x.double().unsqueeze(-1), low.double(), high.double())
     empty = ~(low <= high)
-    candidates = torch.maximum(torch.minimum(x.unsqueeze(-1), high), low)
-    distance = torch.where(empty, torch.inf, (candidates - x.unsqueeze(-1)).abs())
-    return candidates.gather(-1, distance.argmin(-1, keepdim=True)).squeeze(-1)
+    distance = torch.where(empty, torch.inf, (torch.maximum(torch.minimum(xx, high), low) - xx).abs())
+    k = distance.argmin(-1, keepdim=True)
+    lo, hi = low.gather(-1, k).squeeze(-1), high.gather(-1, k).squeeze(-1)
+    x64, scale = xx[..., 0], torch.as_tensor(scale, dtype=torch.float64, device=x.device)
+    below = x64 < lo
+    # distances in units of scale to the near and the far bound, on the side away from x
+    near = torch.where(below, lo - x64, x64 - hi) / scale
+    far = torch.where(below, hi - x64, x64 - lo) / scale
+    # the survival function S(z) = Φ(−z) on the log scale (Φ itself rounds to 0 below about −8):
+    # S(z) = S(near) − u (S(near) − S(far))
+    log_near = torch.special.log_ndtr(-near)
+    log_s = log_near + torch.log1p(-u.double() * -torch.expm1(torch.special.log_ndtr(-far) - log_near))
+    z = -torch.special.ndtri(torch.exp(log_s).clamp(min=1e-300))
+    z = torch.minimum(torch.maximum(z, near), far)
+    drawn = torch.where(below, x64 + scale * z, x64 - scale * z)
+    inside = distance.gather(-1, k).squeeze(-1) == 0
+    return torch.where(inside, x64, drawn).to(dtype)
 
 
 class GaussianDiffusion:
@@ -230,18 +263,19 @@ class GaussianDiffusion:
     def _with_given(x, given, x_given):
         return x if given is None else torch.where(given, x_given, x)
 
-    def _mean_estimate(self, model, x_t, t, cond, constraints, given, x_given, *, final=False):
+    def _mean_estimate(self, model, x_t, t, cond, constraints, given, x_given, *, final=False, generator=None):
         """x̂₀ with each block at its probability-weighted mean (given dims written back), and the probabilities."""
-        x0_c, probs = self._denoise(model, x_t, t, cond, constraints, final=final)
+        x0_c, probs = self._denoise(model, x_t, t, cond, constraints, final=final, generator=generator)
         if probs is not None:
             _, blocks = self._tables(x_t.device)
             x0_c = torch.cat([x0_c, 2 * blocks.blocks_to_flat(probs) - 1], dim=1)
         return self._with_given(x0_c, given, x_given), probs
 
-    def _denoise(self, model, x_t, t, cond, constraints, *, final=False):
+    def _denoise(self, model, x_t, t, cond, constraints, *, final=False, generator=None):
         """One network call: continuous x̂₀ (B, n_continuous) and block probabilities, or None.
 
-        ``final``: x̂₀ is the sample, whose scores are clamped into their intervals.
+        ``final``: x̂₀ is the sample; a score outside its intervals is drawn
+        into the nearest from N(x̂₀, 1 − ᾱ_t) (:func:`draw_into_intervals`).
         """
         out = model(x_t, t, cond).to(x_t.dtype)
         ab = self._ab(t, x_t)
@@ -253,8 +287,12 @@ class GaussianDiffusion:
         if constraints is not None and constraints.bounded:
             # x̂₀ given x_t and the interval: the truncated posterior's mean (see the module's description)
             low, high = constraints.intervals(x0_c.dtype)
-            x0_c = project_to_intervals(x0_c, low, high) if final else truncated_normal_mean(
-                x0_c, low, high, (1 - ab).sqrt().clamp(min=1e-6))
+            scale = (1 - ab).sqrt().clamp(min=1e-6)
+            if final:
+                u = rand(x0_c.shape, generator, device=x0_c.device, dtype=x0_c.dtype)
+                x0_c = draw_into_intervals(x0_c, low, high, scale, u)
+            else:
+                x0_c = truncated_normal_mean(x0_c, low, high, scale)
         if blocks is None:
             return x0_c, None
         return x0_c, blocks.softmax(blocks.mask_logits(blocks.block_logits(out), constraints))
@@ -320,7 +358,8 @@ class GaussianDiffusion:
                 x0_c, probs = self._denoise(model, x, t, cond, constraints)
                 x0, _ = self._draw_blocks(x0_c, probs, given, x_given, fixed, generator)
             else:
-                x0, logits = self._mean_estimate(model, x, t, cond, constraints, given, x_given, final=last)
+                x0, logits = self._mean_estimate(model, x, t, cond, constraints, given, x_given, final=last,
+                                                 generator=generator)
             if last:
                 break
             ab, ab_prev = float(ab_table[t_now]), float(ab_table[ts[i + 1]])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from synthaug.diffusion import ColumnGuidance, Constraints, GaussianDiffusion, cosine_betas, linear_betas
-from synthaug.diffusion.gaussian import truncated_normal_mean
+from synthaug.diffusion.gaussian import draw_into_intervals, truncated_normal_mean
 from synthaug.encoding import Layout
 
 # column 0: a score; column 1: a score and a 3-mode block; column 2: a 2-level block
@@ -443,3 +443,25 @@ def test_column_guidance_extrapolates_from_the_generated_column_to_the_given_one
     plain = ColumnGuidance(conditional, free, process, scale=0.0, dims=[2, 3, 4], x_given=x_given)
     torch.testing.assert_close(plain(x, torch.tensor([10]), None), torch.ones(6, 5))
     assert len(free.seen) == calls
+
+
+@pytest.mark.parametrize("mean", [1.3, -0.45, 3.0])
+def test_a_score_outside_its_interval_is_drawn_from_the_truncated_normal(mean):
+    from scipy.stats import kstest, truncnorm
+
+    scale, n = 0.2, 20_000
+    u = torch.rand(n, generator=_gen(4))
+    out = draw_into_intervals(torch.full((n,), mean), torch.tensor([[0.0]]), torch.tensor([[1.0]]),
+                              torch.tensor(scale), u).double().numpy()
+    assert ((out >= 0) & (out <= 1)).all() and np.isin(out, [0.0, 1.0]).mean() < 0.001   # not piled on a bound
+    law = truncnorm((0 - mean) / scale, (1 - mean) / scale, loc=mean, scale=scale)
+    assert kstest(out, law.cdf).statistic < 0.02
+
+
+def test_a_score_inside_an_interval_is_kept_and_an_outside_one_goes_to_the_nearest():
+    # score 0: a free score; score 1: two intervals [0, 1] and [2, 3] (the first row's -inf..inf is score 0's)
+    low, high = torch.tensor([[-torch.inf, torch.inf], [0.0, 2.0]]), torch.tensor([[torch.inf, torch.inf], [1.0, 3.0]])
+    x = torch.tensor([[5.0, 0.5], [-7.0, 1.8], [0.0, 1.2], [1.0, 3.4]])
+    out = draw_into_intervals(x, low, high, torch.tensor(0.2), torch.full((4, 2), 0.5))
+    assert torch.equal(out[:, 0], x[:, 0]) and out[0, 1] == 0.5
+    assert 2.0 < out[1, 1] < 2.2 and 0.8 < out[2, 1] < 1.0 and 2.8 < out[3, 1] < 3.0
