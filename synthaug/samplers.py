@@ -67,7 +67,7 @@ class _Anchors:
     """
 
     # calibrate the mixture only while each anchor can get a useful number of rows
-    _MAX_CALIBRATED, _CALIBRATION_ROWS = 500, 40_000
+    _MAX_CALIBRATED, _CALIBRATION_ROWS, _CALIBRATION_BATCH = 500, 40_000, 4_096
 
     def __init__(self, anchor_levels, layout, gan, folded, device):
         blocks, freq = anchor_levels[:2]
@@ -114,10 +114,15 @@ class _Anchors:
         ids = torch.arange(n_anchors, device=self.cdf.device).repeat_interleave(per)
         noise = torch.randn((len(ids), self.folded.w_noise.shape[0]), generator=generator, device=ids.device)
         network = functools.partial(_with_condition_parts, self.folded, self.cond_part)
-        _, codes = self.gan.sample(network, noise, cols=self.cols.index_select(0, ids),
-                                   given=self.given.index_select(0, ids), x_given=self.x_given.index_select(0, ids),
-                                   cond=ids, generator=generator)
-        codes = codes[:, torch.as_tensor(self.blocks, device=ids.device)].cpu().numpy()   # (rows, anchor columns)
+        blocks, parts = torch.as_tensor(self.blocks, device=ids.device), []
+        # in batches as sampling makes them: one pass over all the rows held every layer's activations at once
+        for part in torch.split(torch.arange(len(ids), device=ids.device), self._CALIBRATION_BATCH):
+            rows = ids.index_select(0, part)
+            _, codes = self.gan.sample(network, noise.index_select(0, part), cols=self.cols.index_select(0, rows),
+                                       given=self.given.index_select(0, rows),
+                                       x_given=self.x_given.index_select(0, rows), cond=rows, generator=generator)
+            parts.append(codes.index_select(1, blocks))
+        codes = torch.cat(parts).cpu().numpy()                                             # (rows, anchor columns)
         width = self.freq.shape[1]
         flat = codes + width * np.arange(len(self.blocks))                              # (column, level) index
         share = np.zeros((n_anchors, self.freq.size))
