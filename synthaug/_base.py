@@ -813,7 +813,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
         generate = self._generate_rows if calibrated else self._generate
-        drawn_first = torch.as_tensor(constrained_columns(self.encoder_, parsed), device=device)
+        drawn_first = constrained_columns(self.encoder_, parsed)
+        two_pass = bool(drawn_first.any())
+        drawn_first = torch.as_tensor(drawn_first, device=device)
         # columns as rows: the decoder reads each column from contiguous memory
         conts = np.empty((layout.n_continuous, n), dtype=np.float64)
         codes = np.empty((layout.n_discrete, n), dtype=np.int64)
@@ -823,7 +825,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             given, x_given, cond, constraints = condition_tensors(
                 self.encoder_, lt, parsed, b, given_frame=part, device=device)
             cont, code = generate(b, given, x_given, cond, constraints, generator, guided=guided)
-            if drawn_first.any():
+            if two_pass:
                 cols = drawn_first | (cond[0] > 0)
                 x_given = lt.to_model(cont, code if code is not None else cont.new_zeros((b, 0), dtype=torch.long))
                 given, cond = cols[lt.dim_to_column].expand(b, -1), cols.float().expand(b, -1)

@@ -116,9 +116,8 @@ class _Anchors:
         network = functools.partial(_with_condition_parts, self.folded, self.cond_part)
         blocks, parts = torch.as_tensor(self.blocks, device=ids.device), []
         # in batches as sampling makes them: one pass over all the rows held every layer's activations at once
-        for part in torch.split(torch.arange(len(ids), device=ids.device), self._CALIBRATION_BATCH):
-            rows = ids.index_select(0, part)
-            _, codes = self.gan.sample(network, noise.index_select(0, part), cols=self.cols.index_select(0, rows),
+        for rows, z in zip(ids.split(self._CALIBRATION_BATCH), noise.split(self._CALIBRATION_BATCH)):
+            _, codes = self.gan.sample(network, z, cols=self.cols.index_select(0, rows),
                                        given=self.given.index_select(0, rows),
                                        x_given=self.x_given.index_select(0, rows), cond=rows, generator=generator)
             parts.append(codes.index_select(1, blocks))
