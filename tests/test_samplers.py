@@ -472,3 +472,19 @@ def test_gan_with_many_anchors_keeps_frequency_weights():
     model = tiny("gan", random_state=0).fit(df)
     assert len(model._anchor_levels[0]) == n_columns and len(model._anchor_levels) == 2
     assert set(model.sample(50, random_state=0)["c0"]) <= set(df["c0"])
+
+
+@pytest.mark.parametrize("option, expected", [("logit-normal", (0.3, 0.8)), ("uniform", None)])
+def test_timestep_sampling_reaches_the_training_step(credit, monkeypatch, option, expected):
+    from synthaug.diffusion import trainer
+
+    seen = []
+    original = trainer.stratified_timesteps
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("logit_normal"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "stratified_timesteps", spy)
+    DiffusionSampler(**{**TINY, "n_timesteps": 100}, timestep_sampling=option, random_state=0).fit(credit.head(60))
+    assert seen and all(s == expected for s in seen)

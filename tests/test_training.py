@@ -199,3 +199,29 @@ def test_stratified_timesteps_are_uniform_and_share_few_values():
     assert one.unique().numel() == 1
     small = stratified_timesteps(3, 1000, generator=g)
     assert small.shape == (3,) and bool((small >= 0).all() and (small < 1000).all())
+
+
+def test_stratified_timesteps_logit_normal_follow_their_distribution():
+    from scipy import stats
+
+    from synthaug.diffusion.trainer import stratified_timesteps
+
+    g = _gen(5)
+    t = torch.cat([stratified_timesteps(64, 1000, logit_normal=(0.3, 0.8), generator=g) for _ in range(500)])
+    assert bool((t >= 0).all() and (t < 1000).all())
+    # t / T (mid-bin) against the logit-normal(0.3, 0.8) CDF: Φ((logit x − 0.3) / 0.8)
+    x = (t.double().numpy() + 0.5) / 1000
+    cdf = lambda v: stats.norm.cdf((np.log(v / (1 - v)) - 0.3) / 0.8)   # noqa: E731
+    assert stats.kstest(x, cdf).statistic < 0.02
+    # the middle of the chain gets most of the draws; the nearly clean end almost none
+    assert (t < 100).double().mean() < 0.01 and 0.5 < ((t >= 260) & (t < 830)).double().mean()
+
+
+def test_uniform_timesteps_unchanged_by_the_logit_normal_option():
+    from synthaug.diffusion.trainer import stratified_timesteps
+
+    a = stratified_timesteps(64, 1000, generator=_gen(9))
+    b = stratified_timesteps(64, 1000, logit_normal=None, generator=_gen(9))
+    assert torch.equal(a, b)
+    c = stratified_timesteps(64, 1000, logit_normal=(0.0, 1e-6), generator=_gen(9))
+    assert bool(((c == 499) | (c == 500)).all())    # a degenerate logit-normal: every draw at T / 2
