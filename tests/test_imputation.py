@@ -235,8 +235,11 @@ def test_point_estimate_draws_come_in_antithetic_pairs():
         err = out["y"].to_numpy() - 2 * twice["x"].to_numpy()
         return np.corrcoef(err[:200], err[200:])[0, 1]
 
-    assert correlation(True) < -0.5
-    assert abs(correlation(False)) < 0.2
+    # independent draws share only the model's own error for the row (a small positive correlation);
+    # mirrored noise makes the two draws' errors strongly negatively correlated
+    independent = correlation(False)
+    assert abs(independent) < 0.4
+    assert correlation(True) < min(-0.4, independent - 0.5)
 
 
 def test_point_estimate_uses_its_own_sampler_steps(monkeypatch):
