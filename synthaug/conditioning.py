@@ -247,7 +247,8 @@ def _parse_set(parsed, encoder, name, enc, ci, di, values):
         if enc.has_other_ and allowed[enc.other_code]:
             raise ValueError(f"Condition on {name!r}: a list may only hold frequent levels; rare levels "
                              "(grouped at fit) can be conditioned on one at a time.")
-        parsed.allowed[di] = allowed
+        if not allowed.all():   # a list of every level constrains nothing: the column stays free
+            parsed.allowed[di] = allowed
         return
     floats = np.array([np.nan if _is_missing(v) else
                        (_datetime_ns(encoder, name, v) if kind == "datetime" else _as_float(name, v)) for v in values])

@@ -298,8 +298,9 @@ class ImputerMixin:
         """``ValueError`` naming the column for observed values the model cannot take as given.
 
         Every row is checked, also those with nothing to fill: a category
-        unseen at fit, or datetimes whose time zone (or its absence) differs
-        from the training column's.
+        unseen at fit, a numeric or datetime value that does not parse as
+        its column's type (or is infinite), or datetimes whose time zone (or
+        its absence) differs from the training column's.
         """
         self.encoder_.check_levels(frame)
         fitted = self.schema_.dtypes
@@ -310,6 +311,7 @@ class ImputerMixin:
                     raise ValueError(f"Column {col!r} of X is {'naive' if tz_now is None else 'timezone-aware'} "
                                      f"but was {'naive' if tz_fit is None else f'in time zone {tz_fit}'} at fit; "
                                      "convert it with .dt.tz_localize / .dt.tz_convert first.")
+        self.encoder_.check_values(frame)
 
     def _impute_once(self, frame, rng):
         missing = frame.isna()

@@ -88,10 +88,26 @@ def test_column_order_is_aligned_by_name(holes, fitted):
     (lambda df: df.drop(columns="Age"), ValueError, "missing columns.*Age"),
     (lambda df: df.assign(Income=np.inf), ValueError, "'Income'.*infinite"),
     (lambda df: df.assign(Home="castle"), ValueError, "castle"),
+    (lambda df: df.assign(Income=df["Income"].astype(object).where(df.index != df.index[3], "oops")), ValueError,
+     "'Income' is numeric.*not a number"),
 ])
 def test_bad_input_is_named(holes, fitted, change, error, match):
     with pytest.raises(error, match=match):
         fitted.impute(change(holes))
+    with pytest.raises(error, match=match):            # also when there is nothing to fill
+        fitted.impute(change(holes).fillna(holes.iloc[0]).ffill().bfill())
+
+
+def test_bad_datetime_values_are_named_also_in_complete_rows():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=80),
+                       "d": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 80), unit="D")})
+    model = tiny("diffusion", random_state=0).fit(df)
+    bad = df.astype({"d": object})
+    bad.loc[3, "d"] = "not a date"
+    for frame in (bad, bad.assign(x=df["x"].mask(df.index == 5))):
+        with pytest.raises(ValueError, match="'d' holds datetimes.*not a date"):
+            model.impute(frame)
 
 
 def test_a_column_missing_in_every_row_is_filled_from_the_others(holes, fitted):

@@ -115,6 +115,14 @@ def test_set_and_interval_conditions_regenerate_the_other_columns_given_the_draw
     calls.clear()
     fitted.sample(20, conditions={"Records": "yes"}, random_state=0)  # exact conditions only: one pass
     assert len(calls) == 1
+    calls.clear()
+    # a list of every level constrains nothing: one pass, the same rows as no condition
+    home = fitted.encoder_.encoders_["Home"]
+    every = list(home.levels_) + ([None] if home.has_missing_ else [])
+    free = fitted.sample(20, random_state=0)
+    calls.clear()
+    pd.testing.assert_frame_equal(fitted.sample(20, conditions={"Home": every}, random_state=0), free)
+    assert len(calls) == 1
 
 
 def test_conditions_on_spike_and_continuous_values(fitted):

@@ -297,7 +297,11 @@ class TableEncoder:
             out[missing] = np.nan
             return out
         if col.dtype == object:
-            col = pd.to_numeric(col, errors="raise")
+            try:
+                col = pd.to_numeric(col, errors="raise")
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"Column {name!r} is numeric but holds a value that is not a number: {err}") \
+                    from err
         out = col.to_numpy(dtype=np.float64, na_value=np.nan)
         if np.isinf(out).any():
             raise ValueError(f"Column {name!r} contains infinite values.")
@@ -336,12 +340,32 @@ class TableEncoder:
 
     def encode_column(self, name, values, *, rng=None):
         """``(codes or None, z or None)`` of one column's values (a Series)."""
-        kind = self.kinds_[name]
-        if kind != "categorical":
-            values = self._to_float(name, pd.Series(values).astype(self.dtypes_[name])
-                                    if kind == "datetime" else pd.Series(values), kind)
+        if self.kinds_[name] != "categorical":
+            values = self._column_values(name, values)
         codes, z = self.encoders_[name].encode(values, name=name, rng=rng)
         return codes, z
+
+    def _column_values(self, name, values):
+        """A numeric or datetime column's values as float64 (NaN for missing); ``ValueError`` naming it."""
+        kind = self.kinds_[name]
+        values = pd.Series(values)
+        if kind == "datetime":
+            try:
+                values = values.astype(self.dtypes_[name])
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"Column {name!r} holds datetimes at fit but a value here is not one: {err}") \
+                    from err
+        return self._to_float(name, values, kind)
+
+    def check_values(self, X):
+        """``ValueError`` naming the column of a numeric or datetime value of ``X`` the encoder cannot take.
+
+        Numeric and datetime values must parse as the column's type and be
+        finite (categorical levels: :meth:`check_levels`).
+        """
+        for name in X.columns:
+            if self.kinds_.get(name) not in (None, "categorical"):
+                self._column_values(name, X[name])
 
     # ------------------------------------------------------ inverse transform
     def inverse_transform(self, table: EncodedTable, *, random_state=None, index=None):
