@@ -23,12 +23,14 @@ throughout, ROC AUC on the real test rows unless stated):
 Examples (from this folder)::
 
     python ml_gap.py credit diffusion --seeds 0 1 2
+    python ml_gap.py credit diffusion --params '{"timestep_sampling": "uniform"}'
     python ml_gap.py credit gan --seeds 0
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 
@@ -81,6 +83,7 @@ def main(argv=None):
     parser.add_argument("dataset", choices=["credit", "breast_cancer"])
     parser.add_argument("model", choices=["diffusion", "gan"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--params", default="{}", help="JSON parameters of the sampler")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     import synthaug
@@ -90,12 +93,12 @@ def main(argv=None):
     rows = []
     for seed in args.seeds:
         start = time.perf_counter()
-        model = cls(random_state=seed, verbose=False).fit(train)
+        model = cls(**{"random_state": seed, "verbose": False, **json.loads(args.params)}).fit(train)
         rec = {k: round(float(v), 4) for k, v in measure(model, train, test, target, seed).items()}
         print(args.dataset, args.model, f"seed {seed}", rec, f"{time.perf_counter() - start:.0f} s", flush=True)
         rows.append(rec)
     mean = pd.DataFrame(rows).mean().round(3)
-    print(f"mean over seeds {args.seeds}:", mean.to_dict())
+    print(f"{args.params} mean over seeds {args.seeds}:", mean.to_dict())
 
 
 if __name__ == "__main__":
