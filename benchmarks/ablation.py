@@ -47,7 +47,10 @@ def load(name):
     else:
         from sklearn.datasets import load_breast_cancer
 
-        df, target = load_breast_cancer(as_frame=True).frame, "target"
+        bunch = load_breast_cancer(as_frame=True)
+        df, target = bunch.frame, "target"
+        if name == "breast_cancer_labels":   # the class as its names, as in fidelity.py: a categorical column
+            df[target] = np.asarray(bunch.target_names)[df[target].to_numpy()]
     train, test = train_test_split(df, test_size=0.3, stratify=df[target], random_state=0)
     return train, test, target
 
@@ -102,7 +105,9 @@ def score(train, test, synth, target):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dataset", choices=["credit", "breast_cancer"])
+    parser.add_argument("dataset", choices=["credit", "breast_cancer", "breast_cancer_labels"],
+                        help="breast_cancer: the 0/1 class (a numeric column to the encoder); "
+                             "breast_cancer_labels: the class names (categorical), as in fidelity.py")
     parser.add_argument("model", choices=["diffusion", "gan"])
     parser.add_argument("fits", nargs="*", default=["{}"], help="JSON parameters of each fit")
     parser.add_argument("--sample", nargs="*", default=["{}"], help="JSON sampling-only parameters")

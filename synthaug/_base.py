@@ -835,12 +835,15 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 codes[:, start: start + b] = code.t().cpu().numpy()
         return EncodedTable(conts.T, codes.T)
 
-    def _inference_cache(self, fitted, build):
-        """``build()`` computed once per fitted object ``fitted`` (e.g. a folded network); not pickled."""
+    def _inference_cache(self, fitted, build, key=None):
+        """``build()`` computed once per fitted object ``fitted`` (e.g. a folded network) and ``key``; not pickled.
+
+        ``key``: the sampling parameters ``build`` reads (compared by value).
+        """
         cached = self.__dict__.get("_sampling")
-        if cached is None or cached[0] is not fitted:
-            cached = self._sampling = (fitted, build())
-        return cached[1]
+        if cached is None or cached[0] is not fitted or cached[1] != key:
+            cached = self._sampling = (fitted, key, build())
+        return cached[2]
 
     # ------------------------------------------------------------- pickling
     def __getstate__(self):

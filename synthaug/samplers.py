@@ -15,9 +15,11 @@ from .diffusion import SCHEDULES, ClassifierFreeGuidance, ColumnGuidance, Gaussi
 from .diffusion.residual import GaussianResidual
 from .diffusion.trainer import DiffusionStep, ImageDiffusionStep
 from .encoding.columns import _Z_MAX
-from .gan import LOSSES, ConditionalRowSampler, GANStep, ImageGANStep, ModeCoverage, TabularGAN, warn_if_collapsed
+from .gan.consistency import fit_level_offsets, resample_levels
+from .gan import (LOSSES, ConditionalRowSampler, GANStep, ImageGANStep, LevelConsistency, ModeCoverage, TabularGAN,
+                  warn_if_collapsed)
 from .nn import ConvCritic, ConvGenerator, DenseGenerator, PackedCritic, ResidualMLP, UNet
-from .calibration import level_frequencies
+from .calibration import LevelCalibration, level_frequencies
 from .checkpoint import TrainingState
 from .distributed import broadcast_module, world
 from .privacy.dp_sgd import quiet_hooks, release
@@ -72,8 +74,9 @@ class _Anchors:
     # calibrate the mixture only while each anchor can get a useful number of rows
     _MAX_CALIBRATED, _CALIBRATION_ROWS, _CALIBRATION_BATCH = 500, 40_000, 4_096
 
-    def __init__(self, anchor_levels, layout, gan, folded, device):
+    def __init__(self, anchor_levels, layout, gan, folded, device, refine=None):
         blocks, freq = anchor_levels[:2]
+        self.refine = refine
         lt = layout.tensors(device)
         which, levels = np.nonzero(freq > 0)
         codes = np.zeros((len(which), layout.n_discrete), dtype=np.int64)
@@ -120,9 +123,11 @@ class _Anchors:
         blocks, parts = torch.as_tensor(self.blocks, device=ids.device), []
         # in batches as sampling makes them: one pass over all the rows held every layer's activations at once
         for rows, z in zip(ids.split(self._CALIBRATION_BATCH), noise.split(self._CALIBRATION_BATCH)):
-            _, codes = self.gan.sample(network, z, cols=self.cols.index_select(0, rows),
-                                       given=self.given.index_select(0, rows),
+            cols = self.cols.index_select(0, rows)
+            x, codes = self.gan.sample(network, z, cols=cols, given=self.given.index_select(0, rows),
                                        x_given=self.x_given.index_select(0, rows), cond=rows, generator=generator)
+            if self.refine is not None:   # the rows as sampling releases them (the anchor redrawn too)
+                _, codes, _ = self.refine(x, codes, torch.zeros_like(cols), generator)
             parts.append(codes.index_select(1, blocks))
         codes = torch.cat(parts).cpu().numpy()                                             # (rows, anchor columns)
         width = self.freq.shape[1]
@@ -711,6 +716,29 @@ class GANSampler(BaseGenerativeSampler):
         Share of uniformly drawn training rows with no column given.
     p_conditional_rows : float, default=0.5
         Share of each batch drawn by training-by-sampling.
+    consistency : float, default=0.0
+        Weight of the level-consistency term while training
+        (:class:`~synthaug.gan.LevelConsistency`): the generator's level
+        probabilities for a column it generates are pulled toward the level
+        predictor's on the generated row (a KL divergence, so the real
+        spread is kept). Off by default: its effect was small and mixed
+        (docs/gan.md); the sampling sweep below is what tightens how a
+        label follows the features. Not available with ``epsilon``.
+    gibbs_sweeps : int, default=1
+        Sampling: after the generator, every purely categorical column that
+        is not given is redrawn, in turn, from a *level predictor* given the
+        rest of the row, this many times
+        (:func:`~synthaug.gan.consistency.resample_levels`). The predictor,
+        a small residual MLP, is trained beside the GAN on the real rows to
+        give a hidden column's level probabilities from the others. The
+        generator draws a row's levels independently of each other given
+        its noise, so a label follows the features only as sharply as the
+        generator's logits are; the sweep is one scan of a Gibbs sampler
+        with the predictor's conditionals and puts that dependence back.
+        0 samples from the generator alone (and, with ``consistency=0``, no
+        predictor is trained). No effect with ``epsilon`` (no predictor: it
+        would read the rows outside DP-SGD). Can be changed after ``fit``
+        when ``predictor_`` is not None.
     sampling_strategy : float, str, dict or callable, default="auto"
         Classes :meth:`fit_resample` up-samples, as in :class:`DiffusionSampler`.
     quality_filter : float in (0, 1) or None, default=None
@@ -737,6 +765,10 @@ class GANSampler(BaseGenerativeSampler):
     generator_ : DenseGenerator
         EMA weights of the generator.
     critic_ : PackedCritic
+    predictor_ : ResidualMLP or None
+        The level predictor of ``gibbs_sweeps`` and ``consistency`` (in
+        evaluation mode); None when neither uses it, with ``epsilon``, or
+        for images.
     loss_ : str
         The GAN loss used (``loss`` with ``"auto"`` resolved).
     gan_ : TabularGAN
@@ -752,8 +784,11 @@ class GANSampler(BaseGenerativeSampler):
         and for images.
     score_calibration_ : ScoreCalibration or None
         As in :class:`DiffusionSampler`.
-    level_calibration_ : None
-        The GAN matches level frequencies with its calibrated anchor mixture.
+    level_calibration_ : LevelCalibration or None
+        Logit offsets on the level predictor's probabilities in the Gibbs
+        sweep, which bring the redrawn categorical columns to their
+        training frequencies (after the anchor mixture is fitted); None
+        without a sweep.
     n_iter_ : int
     n_features_in_, feature_names_in_, classes_, sampling_strategy_, device_
         As in :class:`DiffusionSampler`.
@@ -789,6 +824,8 @@ class GANSampler(BaseGenerativeSampler):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "tau": [Interval(Real, 0, None, closed="neither")],
         "p_conditional_rows": [Interval(Real, 0, 1, closed="both")],
+        "consistency": [Interval(Real, 0, None, closed="left")],
+        "gibbs_sweeps": [Interval(Integral, 0, None, closed="left")],
     }
     _auto_epochs, _auto_min_steps = 100, {False: 500, True: 500}
     _auto_batch_size = {False: 500, True: 500}
@@ -796,8 +833,10 @@ class GANSampler(BaseGenerativeSampler):
 
     def __init__(self, *, loss="auto", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
                  width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
-                 p_unconditional=0.5, p_conditional_rows=0.5, sampling_strategy="auto", quality_filter=None,
-                 max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None, epsilon=None, delta=None,
+                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, gibbs_sweeps=1,
+                 sampling_strategy="auto",
+                 quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
+                 epsilon=None, delta=None,
                  max_grad_norm=1.0, bounds=None, categories=None, warm_start=False, checkpoint=None,
                  checkpoint_every=1000, precision="auto", compile=False, device="auto", random_state=None,
                  verbose=True):
@@ -805,7 +844,7 @@ class GANSampler(BaseGenerativeSampler):
         self.loss, self.gp_weight, self.n_critic, self.pac = loss, gp_weight, n_critic, pac
         self.spectral_norm, self.noise_dim, self.tau = spectral_norm, noise_dim, tau
         self.critic_width, self.critic_depth, self.dropout = critic_width, critic_depth, dropout
-        self.p_conditional_rows = p_conditional_rows
+        self.p_conditional_rows, self.consistency, self.gibbs_sweeps = p_conditional_rows, consistency, gibbs_sweeps
 
     def _resolved_loss(self):
         """``(loss, gp_weight)`` after ``"auto"`` and the privacy constraints."""
@@ -819,6 +858,51 @@ class GANSampler(BaseGenerativeSampler):
                     raise ValueError(f"{why} cannot be combined with epsilon: DP-SGD clips each row's own gradient "
                                      "of the critic. Use loss='auto', 'bce' or 'hinge', pac=1, no spectral norm.")
         return loss, gp
+
+    def _fit_level_calibration(self, encoded, generator):
+        """Offsets on the level predictor's logits that give the Gibbs sweep the training frequencies, or None.
+
+        Fitted in one pass (:func:`~synthaug.gan.consistency.fit_level_offsets`)
+        on unconditional rows from the generator (anchored, with the fitted
+        mixture), block after block as the sweep draws them; held in a
+        :class:`~synthaug.calibration.LevelCalibration`. None without a sweep
+        (the anchor mixture alone matches the frequencies then).
+        """
+        _, _, refine = self._sampling_tables()
+        if refine is None:
+            return None
+        layout, blocks = self.encoder_.layout_, self._sweep_blocks()
+        targets = {di: f for di, f in level_frequencies(self.encoder_, encoded.discrete).items() if di in blocks}
+        n = self._calibration_rows(len(encoded))
+        x, codes, _, _ = self._generator_rows(n, None, None, torch.zeros((n, layout.n_columns), device=self.device_),
+                                              None, generator)
+        offsets = fit_level_offsets(self.predictor_.folded(), layout.tensors(self.device_), x, codes, blocks, targets,
+                                    generator=generator, sweeps=self.gibbs_sweeps)
+        calibration = LevelCalibration(layout, targets)
+        calibration.offsets_ = offsets[layout.n_continuous:].double().cpu().numpy()
+        return calibration
+
+    def _sweep_blocks(self):
+        """Discrete blocks of the purely categorical columns: what the Gibbs sweep redraws."""
+        return [di for ci, di in self.encoder_.layout_.column_parts if ci is None and di is not None]
+
+    # the level predictor: one residual block of 64 (one pass per categorical column and sweep when sampling)
+    _predictor_width, _predictor_depth = 64, 1
+
+    def _level_consistency(self, layout_tensors, generator):
+        """The :class:`~synthaug.gan.LevelConsistency` of the fit, or None (no discrete block, nothing uses it, DP)."""
+        private = self._budget is not None
+        if self.consistency and private:
+            raise ValueError("consistency cannot be combined with epsilon: its level predictor is trained on the real "
+                             "rows outside DP-SGD. Use consistency=0.")
+        layout = layout_tensors.layout
+        if private or not layout.n_discrete or not (self.consistency or (self.gibbs_sweeps and self._sweep_blocks())):
+            return None
+        predictor = ResidualMLP(layout.width, layout.width, cond_dim=layout.n_columns, width=self._predictor_width,
+                                depth=self._predictor_depth, time_dim=0, dropout=0.1).to(self.device_)
+        opt = torch.optim.Adam(predictor.parameters(), lr=1e-3, weight_decay=1e-5, fused=True)
+        return LevelConsistency(predictor, opt, layout_tensors, weight=self.consistency,
+                                generator=generator)
 
     def _fit_model(self, encoded, generator):
         device = self.device_
@@ -842,6 +926,7 @@ class GANSampler(BaseGenerativeSampler):
         if private:   # DP-SGD: the critic is the private model; the generator sees data only through it
             critic, opt_c, rate = self._make_private(critic, opt_c, len(encoded), n_steps * self.n_critic, generator)
         rows = ConditionalRowSampler(data[1], layout.cardinalities) if layout.n_discrete and not private else None
+        consistency = self._level_consistency(lt, generator)
         step = GANStep(self.gan_, self._compiled(g_net), self._compiled(critic, double_backward=gp > 0), opt_g, opt_c,
                        ema, data, lt, loss=loss, n_critic=self.n_critic,
                        gp_weight=gp, noise_dim=self.noise_dim, row_sampler=rows,
@@ -849,7 +934,8 @@ class GANSampler(BaseGenerativeSampler):
                        always_column=self._always_column(), generator=generator,
                        autocast=self._autocast(), sample_rate=rate,
                        # at least 2 generated rows: the generator's BatchNorm needs two per batch
-                       fake_batch=max(2, round(rate * len(encoded))) if private else None)
+                       fake_batch=max(2, round(rate * len(encoded))) if private else None,
+                       consistency=consistency)
         monitor = self._coverage = None
         if not private:   # coverage is measured against the training data: not a private release
             coverage = self._coverage = ModeCoverage(*data, layout.cardinalities)   # also for coverage_
@@ -860,8 +946,10 @@ class GANSampler(BaseGenerativeSampler):
                 codes = codes if codes is not None else torch.zeros((2048, 0), dtype=torch.long, device=device)
                 return coverage(x[:, : layout.n_continuous], codes)
 
-        state = TrainingState(modules={"generator": g_net, "critic": critic}, optimizers={"g": opt_g, "c": opt_c},
-                              emas={"ema": ema}, generator=generator)
+        modules, optimizers = {"generator": g_net, "critic": critic}, {"g": opt_g, "c": opt_c}
+        if consistency is not None:
+            modules["predictor"], optimizers["p"] = consistency.predictor, consistency.optimizer
+        state = TrainingState(modules=modules, optimizers=optimizers, emas={"ema": ema}, generator=generator)
         with quiet_hooks():
             self._run_training(step, len(encoded), n_steps, "gan", monitor=monitor, sample_rate=rate, state=state,
                                data=(encoded.continuous, encoded.discrete))
@@ -870,7 +958,9 @@ class GANSampler(BaseGenerativeSampler):
             release(critic)   # drop Opacus' hooks: the fitted critic is a plain module
         broadcast_module(ema.model)   # BatchNorm statistics were gathered per process
         self.generator_, self.critic_ = ema.model, trained_critic.eval()
-        _, anchors = self._sampling_tables()
+        self.predictor_ = None if consistency is None else consistency.predictor.eval()
+        self.level_calibration_ = None   # (a previous fit's offsets must not reach this fit's anchor weights)
+        _, anchors, _ = self._sampling_tables()
         weights = anchors.calibrated_weights(generator) if anchors is not None else None
         if weights is not None:   # (post-processing of the generator and the released frequencies)
             self._anchor_levels = (*self._anchor_levels, weights)   # kept for copies rebuilt after pickling
@@ -936,7 +1026,7 @@ class GANSampler(BaseGenerativeSampler):
             release(critic)
         broadcast_module(ema.model)
         self.generator_, self.critic_ = ema.model, trained_critic.eval()
-        self.coverage_ = None
+        self.coverage_ = self.predictor_ = None
 
     def _generate_images(self, n, labels, generator, known=None, mask=None):
         noise = torch.randn((n, self.noise_dim), generator=generator, device=self.device_)
@@ -969,9 +1059,25 @@ class GANSampler(BaseGenerativeSampler):
     def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
                   with_probs=False):
         # (guided, steps: the GAN has no guidance and no steps; its rows follow the class they are given as they are)
-        network, anchors = self._sampling_tables()
+        x, codes, probs, frozen = self._generator_rows(n, given, x_given, cond, constraints, generator,
+                                                       with_probs=with_probs)
+        refine = self._sampling_tables()[2]
+        if refine is not None:
+            x, codes, p = refine(x, codes, frozen, generator, constraints=constraints,
+                                 probs=probs[0] if probs else None)
+            probs = [p] if probs else probs
+        return x[:, : self.encoder_.layout_.n_continuous], codes, *probs
+
+    def _generator_rows(self, n, given, x_given, cond, constraints, generator, *, with_probs=False):
+        """Rows from the generator alone: ``(x (n, width), codes, [probs] or [], frozen (n, n_columns))``.
+
+        ``frozen``: the columns given by the conditions — what the Gibbs
+        sweep keeps (not the anchors, which only seed the generator).
+        """
+        network, anchors, _ = self._sampling_tables()
         noise = randn((n, self.noise_dim), generator, device=self.device_)
         cols, ids = cond > 0, None
+        frozen = cols
         if given is None and constraints is None and anchors is not None:
             # Unconditional rows: each is anchored on one (categorical column, level), as CTGAN samples;
             # the generator is trained to generate the rest given such a column (training-by-sampling).
@@ -981,14 +1087,36 @@ class GANSampler(BaseGenerativeSampler):
             network = functools.partial(_with_condition_parts, network, anchors.cond_part)
         x, codes, *probs = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,
                                             constraints=constraints, generator=generator, return_probs=with_probs)
-        return x[:, : self.encoder_.layout_.n_continuous], codes, *probs
+        return x, codes, probs, frozen
 
     def _sampling_tables(self):
-        """``(folded generator, anchors or None)`` of the fitted generator, built once per fitted generator."""
+        """``(folded generator, anchors or None, refine or None)`` of the fitted model, built once per generator.
+
+        ``refine(x, codes, frozen, generator, *, constraints=None, probs=None)``
+        runs ``gibbs_sweeps`` sweeps of
+        :func:`~synthaug.gan.consistency.resample_levels` with the folded
+        predictor over the purely categorical blocks.
+        """
+        sweeps = self.gibbs_sweeps
+
         def build():
             folded = self.generator_.folded()
-            anchors = None if self._anchor_levels is None else _Anchors(
-                self._anchor_levels, self.encoder_.layout_, self.gan_, folded, self.device_)
-            return folded, anchors
+            refine = None
+            layout = self.encoder_.layout_
+            blocks = self._sweep_blocks()
+            if getattr(self, "predictor_", None) is not None and sweeps and blocks:
+                predictor, lt = self.predictor_.folded(), layout.tensors(self.device_)
 
-        return self._inference_cache(self.generator_, build)
+                def refine(x, codes, frozen, generator, *, constraints=None, probs=None):
+                    offsets = self._logit_offsets(self.device_)   # read at each call: fitted after the anchors
+                    for _ in range(sweeps):
+                        x, codes, probs = resample_levels(predictor, lt, x, codes, blocks, frozen,
+                                                          generator=generator, constraints=constraints, probs=probs,
+                                                          offsets=offsets)
+                    return x, codes, probs
+
+            anchors = None if self._anchor_levels is None else _Anchors(
+                self._anchor_levels, layout, self.gan_, folded, self.device_, refine=refine)
+            return folded, anchors, refine
+
+        return self._inference_cache(self.generator_, build, key=sweeps)

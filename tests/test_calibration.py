@@ -201,10 +201,15 @@ def test_a_fitted_diffusion_sampler_brings_its_level_frequencies_to_the_training
     assert (model.sample(200, conditions={"c": ["c", "d"]})["c"].isin(["c", "d"])).all()
 
 
-def test_the_gan_keeps_its_anchor_weights_and_has_no_level_offsets():
+def test_the_gan_level_offsets_act_only_on_its_gibbs_sweep():
+    """The GAN's generator is matched by its anchor mixture; offsets exist only for the sweep's predictor."""
     df = pd.DataFrame({"c": list("aab") * 40, "x": np.arange(120.0)})
     model = GANSampler(max_steps=5, random_state=0, verbose=False).fit(df)
-    assert model.level_calibration_ is None
+    block = model.encoder_.layout_.column_parts[0][1]
+    assert set(model.level_calibration_.targets) == {block}
+    assert np.isfinite(model.level_calibration_.offsets_).all()
+    plain = GANSampler(max_steps=5, gibbs_sweeps=0, random_state=0, verbose=False).fit(df)
+    assert plain.level_calibration_ is None and plain.predictor_ is None
 
 
 def test_a_noisy_target_corrects_the_model_only_as_far_as_it_is_more_accurate():

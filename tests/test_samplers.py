@@ -438,7 +438,7 @@ def test_invalid_parameter_is_named(estimator, name):
 def test_gan_anchor_mixture_keeps_the_level_frequencies(credit):
     """Unconditional GAN rows mix anchored components; their weights are fitted so every categorical
     column keeps its training frequencies, which frequency weights do not give a generator with errors."""
-    model = tiny("gan", random_state=0, max_steps=30).fit(credit)
+    model = tiny("gan", random_state=0, max_steps=30, gibbs_sweeps=0).fit(credit)   # the mixture on its own
     weights = model._anchor_levels[2]
     assert (weights >= 0).all() and np.isclose(weights.sum(), 1.0)
     categorical = [c for c in credit if credit[c].dtype == object]
@@ -480,6 +480,32 @@ def test_gan_with_many_anchors_keeps_frequency_weights():
     model = tiny("gan", random_state=0).fit(df)
     assert len(model._anchor_levels[0]) == n_columns and len(model._anchor_levels) == 2
     assert set(model.sample(50, random_state=0)["c0"]) <= set(df["c0"])
+
+
+def test_gan_level_predictor_and_gibbs_sweeps(credit):
+    """The level predictor is trained beside the GAN; its Gibbs sweep redraws only categorical cells that
+    are not given, and can be changed or turned off after fitting."""
+    model = tiny("gan", random_state=0, max_steps=20).fit(credit)
+    assert isinstance(model.predictor_, torch.nn.Module) and not model.predictor_.training
+    assert "predictor" in model.history_ and "consistency" not in model.history_   # (consistency=0: no KL term)
+    swept = model.sample(300, random_state=1)
+    model.set_params(gibbs_sweeps=0)
+    plain = model.sample(300, random_state=1)
+    categorical = [c for c in credit if credit[c].dtype == object]
+    assert not swept[categorical].equals(plain[categorical])
+    model.set_params(gibbs_sweeps=2)
+    rows = model.sample(300, conditions={"Home": ["owner", "rent"], "Status": "bad"}, random_state=0)
+    assert rows["Home"].isin(["owner", "rent"]).all() and (rows["Status"] == "bad").all()
+    pickled = pickle.loads(pickle.dumps(model))
+    pd.testing.assert_frame_equal(pickled.sample(50, random_state=3), model.sample(50, random_state=3))
+    off = tiny("gan", random_state=0, max_steps=5, consistency=0, gibbs_sweeps=0).fit(credit)
+    assert off.predictor_ is None and "predictor" not in off.history_
+    with_term = tiny("gan", random_state=0, max_steps=5, consistency=1.0, gibbs_sweeps=0).fit(credit)
+    assert with_term.predictor_ is not None and np.isfinite(with_term.history_["consistency"]).all()
+    again = pickle.loads(pickle.dumps(model)).fit(credit)      # a refit starts afresh: same rows as the first fit
+    pd.testing.assert_frame_equal(again.sample(50, random_state=3),
+                                  tiny("gan", random_state=0, max_steps=20, gibbs_sweeps=2).fit(credit)
+                                  .sample(50, random_state=3))
 
 
 @pytest.mark.parametrize("option, expected", [("logit-normal", (0.3, 0.8)), ("uniform", None)])

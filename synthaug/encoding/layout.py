@@ -321,6 +321,16 @@ class LayoutTensors:
             ce.append(-torch.log_softmax(logits, dim=self.LEVELS).gather(self.LEVELS, target).squeeze(self.LEVELS))
         return self._in_block_order(ce)
 
+    def kl_divergence(self, target, out):
+        """``KL(softmax(target) ‖ softmax(out))`` of every block: two (B, width) logits → (B, n_disc)."""
+        kl = []
+        for g, q_lg, p_lg in zip(self.groups, self.block_logits(target), self.block_logits(out)):
+            log_q = torch.log_softmax(q_lg, dim=self.LEVELS)
+            # padding levels: both logs are -inf and q = 0; their terms are 0
+            diff = torch.where(g.valid, log_q - torch.log_softmax(p_lg, dim=self.LEVELS), 0.0)
+            kl.append((log_q.exp() * diff).sum(self.LEVELS))
+        return self._in_block_order(kl)
+
     def draw_codes(self, probs, generator):
         """Draw one level per block from ``probs`` (per group, unnormalised allowed) → codes (B, n_disc).
 

@@ -160,19 +160,25 @@ class TabularGAN:
             x = torch.where(given, x_given, x)
         return x
 
-    def relaxed(self, network, noise, cols, *, given=None, x_given=None, generator=None):
-        """Differentiable generated rows (B, width) for training: Gumbel-softmax blocks at ``tau``."""
+    def relaxed(self, network, noise, cols, *, given=None, x_given=None, generator=None, return_logits=False):
+        """Differentiable generated rows (B, width) for training: Gumbel-softmax blocks at ``tau``.
+
+        ``return_logits`` adds the network's raw outputs (B, width), whose
+        discrete dims are the level logits the blocks are relaxed draws of.
+        """
         out = network(noise, None, self.generator_condition(cols, given, x_given))
         lt, _ = self._tables(noise.device)
         z = self._continuous(out, None)
         if not self.layout.n_discrete:
-            return self._finish(z, out[:, :0], given, x_given, noise.device)
+            x = self._finish(z, out[:, :0], given, x_given, noise.device)
+            return (x, out) if return_logits else x
         soft = []
         for logits in lt.block_logits(out):
             u = torch.rand(logits.shape, generator=generator, device=noise.device, dtype=logits.dtype)
             gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
             soft.append(torch.softmax((logits + gumbel) / self.tau, dim=lt.LEVELS))
-        return self._finish(z, 2 * lt.blocks_to_flat(soft) - 1, given, x_given, noise.device)
+        x = self._finish(z, 2 * lt.blocks_to_flat(soft) - 1, given, x_given, noise.device)
+        return (x, out) if return_logits else x
 
     @torch.inference_mode()
     def sample(self, network, noise, *, cols=None, given=None, x_given=None, cond=None, constraints=None,

@@ -31,7 +31,7 @@ class GANStep:
 
     def __init__(self, gan, generator_net, critic, opt_g, opt_c, ema, data, layout_tensors, *, loss, n_critic=1,
                  gp_weight=10.0, noise_dim=64, row_sampler=None, p_conditional_rows=0.5, p_unconditional=0.5,
-                 always_column=None, generator, autocast=False, sample_rate=None, fake_batch=None):
+                 always_column=None, generator, autocast=False, sample_rate=None, fake_batch=None, consistency=None):
         self.gan, self.g_net, self.critic = gan, generator_net, critic
         self.opt_g, self.opt_c, self.ema = opt_g, opt_c, ema
         self.continuous, self.discrete = data
@@ -43,6 +43,7 @@ class GANStep:
         self.always_column = always_column
         self.generator = generator
         self.autocast = autocast
+        self.consistency = consistency   # a LevelConsistency, or None
         self._disc_to_column = torch.as_tensor(layout_tensors.layout.disc_to_column(), device=self.continuous.device)
         # DP-SGD (critic wrapped by Opacus): Poisson-sampled real rows, a fixed number of fake rows
         self.sample_rate, self.fake_batch = sample_rate, fake_batch
@@ -65,9 +66,10 @@ class GANStep:
         x = self.lt.gather(self.continuous, self.discrete, index)
         return x, cols, cols.index_select(1, self.lt.dim_to_column)
 
-    def _fake(self, x, cols, given):
+    def _fake(self, x, cols, given, return_logits=False):
         noise = torch.randn((x.shape[0], self.noise_dim), generator=self.generator, device=x.device)
-        return self.gan.relaxed(self.g_net, noise, cols, given=given, x_given=x, generator=self.generator)
+        return self.gan.relaxed(self.g_net, noise, cols, given=given, x_given=x, generator=self.generator,
+                                return_logits=return_logits)
 
     def _context(self, device):
         return torch.autocast(device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
@@ -128,7 +130,8 @@ class GANStep:
             x, cols, given = self._batch(index)
             with self._context(device):
                 # the last critic step's fake rows also serve the generator step (one generator pass per step)
-                fake = self._fake(x, cols, given) if k == self.n_critic - 1 else None
+                fake, logits = self._fake(x, cols, given, return_logits=True) if k == self.n_critic - 1 \
+                    else (None, None)
                 with torch.no_grad():
                     fake_c = fake.detach() if fake is not None else self._fake(x, cols, given)
                 real_in, fake_in = self.gan.critic_input(x, cols), self.gan.critic_input(fake_c, cols)
@@ -141,12 +144,20 @@ class GANStep:
             allreduce_gradients(self.critic)   # a no-op in one process
             self.opt_c.step()
         self.critic.requires_grad_(False)   # the generator step needs no critic gradients
+        losses = {}
+        if self.consistency is not None:
+            with self._context(device):
+                losses["predictor"] = self.consistency.update(x, cols)
         with self._context(device):
             loss_g = generator_loss(self.loss, self.critic(self.gan.critic_input(fake, cols)))
+            if self.consistency is not None and self.consistency.weight:
+                term = self.consistency.generator_term(fake, logits, cols)
+                losses["consistency"] = term.detach()
+                loss_g = loss_g + term
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         allreduce_gradients(self.g_net)
         self.opt_g.step()
         self.critic.requires_grad_(True)
         self.ema.update(self.g_net)
-        return {"critic": loss_c.detach(), "generator": loss_g.detach()}
+        return {"critic": loss_c.detach(), "generator": loss_g.detach(), **losses}

@@ -156,6 +156,8 @@ class FoldedResidualMLP(nn.Module):
     >>> x, c, t = torch.randn(5, 4), torch.randn(5, 2), torch.tensor([7])
     >>> torch.allclose(net.folded()(x, t, c), net(x, t, c), atol=1e-5)
     True
+    >>> torch.allclose(net.folded()(x, t, c, outputs=slice(1, 3)), net(x, t, c)[:, 1:3], atol=1e-5)
+    True
     """
 
     def __init__(self, network: ResidualMLP):
@@ -198,8 +200,12 @@ class FoldedResidualMLP(nn.Module):
             part = torch.cat([part, torch.addmm(self.b_out, cond[:, self.cond_dim:], self.w_skip)], dim=1)
         return part
 
-    def forward(self, x, t=None, cond=None, *, cond_part=None):
-        """Output ``(B, d_out)``; ``cond_part`` (from :meth:`condition_part`) replaces ``cond``."""
+    def forward(self, x, t=None, cond=None, *, cond_part=None, outputs=None):
+        """Output ``(B, d_out)``; ``cond_part`` (from :meth:`condition_part`) replaces ``cond``.
+
+        ``outputs``, a slice, computes only those outputs (the last layer's
+        product restricted to them).
+        """
         silu = nn.functional.silu
         if cond_part is None:
             cond_part = self.condition_part(cond)
@@ -214,4 +220,7 @@ class FoldedResidualMLP(nn.Module):
                 bias = bias + self.times[k](temb)
             z = silu(torch.addmm(bias, silu(norm(h), inplace=True), getattr(self, f"w1_{k}")), inplace=True)
             h = h.addmm_(z, getattr(self, f"w2_{k}")).add_(getattr(self, f"b2_{k}"))
-        return torch.addmm(out_bias.to(h.dtype), silu(self.out_norm(h), inplace=True), self.w_out)
+        w_out = self.w_out
+        if outputs is not None:
+            w_out, out_bias = w_out[:, outputs], out_bias[..., outputs]
+        return torch.addmm(out_bias.to(h.dtype), silu(self.out_norm(h), inplace=True), w_out)

@@ -1,0 +1,271 @@
+"""Level consistency: teach the generator each discrete column's conditional from a predictor of real rows.
+
+A critic learns a column's dependence on the others only as well as it can
+tell rows apart, and after a few hundred steps a generated label follows the
+generated features more loosely than the real label follows the real ones.
+:class:`LevelConsistency` adds a direct signal, in the spirit of CTAB-GAN's
+auxiliary classifier but for every discrete column and without naming a
+target:
+
+* a *predictor* network is trained on real rows with one discrete column
+  hidden per row (its cells zeroed, its mask bit set) to give that column's
+  level probabilities ``q(level | rest of the row)``;
+* for each generated row, one discrete column that was not given is hidden
+  the same way, and the generator's own level probabilities ``π`` for that
+  column (the softmax of its logits, from which the level is drawn) are
+  pulled toward the predictor's: ``KL(q ‖ π)``.
+
+The KL is minimised by ``π = q``, the real conditional as the predictor
+estimates it — the label's spread is kept, not sharpened to the most likely
+level (as a cross-entropy against the predicted class would). The predictor
+sees the generated row detached, so the term moves only ``π``, never the
+features it is conditioned on.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..distributed import allreduce_gradients
+from ..noise import rand
+
+__all__ = ["LevelConsistency", "hide_one_column", "hide_cells", "resample_levels", "fit_level_offsets"]
+
+
+def hide_cells(x, hidden, dim_to_column):
+    """Rows ``x`` (B, width) with the cells of the ``hidden`` columns (B, n_columns) set to 0."""
+    return x.masked_fill(hidden.index_select(1, dim_to_column), 0.0)
+
+
+def hide_one_column(candidates, given, *, generator):
+    """One column per row, uniform among ``candidates`` (n_columns,) that are not ``given`` (B, n_columns).
+
+    Returns ``(hidden (B, n_columns) bool one-hot, valid (B,) bool)``; a row
+    with no candidate left has an all-False mask and ``valid`` False. No
+    data-dependent branch: nothing waits for the device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> hidden, valid = hide_one_column(torch.tensor([True, False, True]),
+    ...                                 torch.tensor([[False, False, False], [True, False, True]]), generator=g)
+    >>> hidden.sum(1).tolist(), valid.tolist(), bool(hidden[0, 1])
+    ([1, 0], [True, False], False)
+    """
+    allowed = candidates[None, :] & ~given
+    u = torch.rand(given.shape, generator=generator, device=given.device) + 1.0   # > 0 wherever allowed
+    pick = (u * allowed).argmax(dim=1)
+    valid = allowed.any(dim=1)
+    hidden = torch.nn.functional.one_hot(pick, given.shape[1]).bool() & valid[:, None]
+    return hidden, valid
+
+
+class LevelConsistency:
+    """The predictor of hidden discrete columns, its optimiser, and the generator's consistency term.
+
+    Parameters
+    ----------
+    predictor : nn.Module
+        ``predictor(x, None, hidden)`` maps rows ``(B, width)`` whose hidden
+        column's cells are zeroed, and the mask of hidden columns
+        ``(B, n_columns)``, to ``(B, width)`` outputs read as logits on the
+        discrete dims (a :class:`~synthaug.nn.ResidualMLP` with
+        ``cond_dim=n_columns``).
+    optimizer : torch.optim.Optimizer
+        Over the predictor's parameters.
+    layout_tensors : LayoutTensors
+    weight : float
+        Multiplier of the generator's term.
+    generator : torch.Generator
+        Draws the hidden columns.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from synthaug.encoding import Layout
+    >>> from synthaug.nn import ResidualMLP
+    >>> layout = Layout(1, (3,), ((0, None), (None, 0)))
+    >>> lt = layout.tensors("cpu")
+    >>> net = ResidualMLP(layout.width, layout.width, cond_dim=layout.n_columns, width=8, depth=1, time_dim=0)
+    >>> g = torch.Generator().manual_seed(0)
+    >>> term = LevelConsistency(net, torch.optim.Adam(net.parameters()), lt, weight=1.0, generator=g)
+    >>> real = lt.to_model(torch.randn(6, 1), torch.randint(3, (6, 1)))
+    >>> float(term.update(real, torch.zeros(6, 2, dtype=torch.bool))) > 0
+    True
+    >>> logits = torch.zeros(6, layout.width, requires_grad=True)
+    >>> term.generator_term(real, logits, torch.zeros(6, 2, dtype=torch.bool)).backward()
+    >>> logits.grad.shape
+    torch.Size([6, 4])
+    """
+
+    def __init__(self, predictor, optimizer, layout_tensors, *, weight, generator):
+        self.predictor, self.optimizer, self.lt = predictor, optimizer, layout_tensors
+        self.weight, self.generator = weight, generator
+        layout = layout_tensors.layout
+        device = layout_tensors.device
+        disc_to_column = torch.as_tensor(layout.disc_to_column(), device=device)
+        self._disc_to_column = disc_to_column
+        self._candidates = torch.zeros(layout.n_columns, dtype=torch.bool, device=device)
+        self._candidates[disc_to_column] = True
+
+    def _predict(self, x, hidden):
+        return self.predictor(hide_cells(x, hidden, self.lt.dim_to_column), None, hidden.to(x.dtype))
+
+    def _blocks_of(self, hidden):
+        """``(B, n_discrete)`` float: 1 on the discrete blocks of each row's hidden column."""
+        return hidden.index_select(1, self._disc_to_column).float()
+
+    def update(self, x, given):
+        """One optimiser step of the predictor on real rows ``x`` (B, width); returns its loss (detached)."""
+        hidden, valid = hide_one_column(self._candidates, given, generator=self.generator)
+        out = self._predict(x, hidden)
+        ce = self.lt.cross_entropy(out, self.lt.block_codes(x))       # (B, n_discrete)
+        loss = (ce * self._blocks_of(hidden)).sum() / valid.sum().clamp(min=1)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        allreduce_gradients(self.predictor)   # a no-op in one process
+        self.optimizer.step()
+        return loss.detach()
+
+    def generator_term(self, fake, logits, given):
+        """``weight`` × mean over rows of ``KL(q ‖ π)`` on one hidden, not-given discrete column per row.
+
+        ``fake`` (B, width): generated rows (only read, detached);
+        ``logits`` (B, width): the generator's raw outputs, whose discrete
+        dims are the level logits ``π`` is the softmax of.
+        """
+        hidden, valid = hide_one_column(self._candidates, given, generator=self.generator)
+        with torch.no_grad():
+            target = self._predict(fake.detach(), hidden)
+        per_block = self.lt.kl_divergence(target, logits)            # (B, n_discrete)
+        return self.weight * (per_block * self._blocks_of(hidden)).sum() / valid.sum().clamp(min=1)
+
+
+@torch.no_grad()
+def resample_levels(predictor, layout_tensors, x, codes, blocks, frozen, *, generator, constraints=None,
+                    probs=None, offsets=None):
+    """One Gibbs sweep over categorical ``blocks``: each redrawn from the predictor given the rest of the row.
+
+    A generator draws every discrete cell of a row independently given its
+    noise, so two categorical columns (or a class and the features) depend
+    on each other only through how sharp the generator's logits are. The
+    sweep redraws the level of each block in ``blocks`` (in order) from
+    ``predictor``'s probabilities for its column given the row as it stands
+    — the other columns as generated, the blocks before it as redrawn —
+    which is one scan of a Gibbs sampler with the predictor's conditionals.
+    Rows whose column is ``frozen`` (B, n_columns) keep their level.
+    ``constraints`` (allowed levels, level weights) apply as in sampling.
+    Only purely categorical blocks belong in ``blocks``: a numeric column's
+    mode block gates its score.
+
+    Parameters
+    ----------
+    predictor : nn.Module
+        As in :class:`LevelConsistency` (its folded form works too).
+    layout_tensors : LayoutTensors
+    x : Tensor (B, width)
+        Rows with exact ±1 blocks.
+    codes : LongTensor (B, n_discrete)
+    blocks : sequence of int
+        Discrete block indices to redraw.
+    frozen : BoolTensor (B, n_columns)
+    generator : torch.Generator or Antithetic
+    constraints : Constraints, optional
+    probs : Tensor (B, width - n_continuous), optional
+        The level probabilities the codes were drawn with; the redrawn
+        blocks' entries are replaced by the predictor's.
+    offsets : Tensor (width,), optional
+        Added to the predictor's logits (see :func:`fit_level_offsets`).
+
+    Returns
+    -------
+    x, codes, probs
+        New tensors (the inputs are not modified); ``probs`` None if not given.
+    """
+    return _sweep(predictor, layout_tensors, x, codes, blocks, frozen, generator=generator,
+                  constraints=constraints, probs=probs, offsets=offsets)[:3]
+
+
+@torch.no_grad()
+def fit_level_offsets(predictor, layout_tensors, x, codes, blocks, targets, *, generator, sweeps=1, max_offset=3.0):
+    """Logit offsets under which the sweep of :func:`resample_levels` gives each block its target frequencies.
+
+    The sweeps run on ``x``/``codes`` (unconditional generated rows); before
+    each block is drawn, its offsets are fitted on the logits of these rows
+    so that their mean probabilities equal ``targets[block]`` — the
+    expectation–maximisation of a change of prior (Saerens et al. 2002):
+    ``o ← o + log(f / mean softmax(logits + o))`` — and the block is drawn
+    with them, so the blocks after it see a calibrated column. With several
+    sweeps the offsets of the last one are kept (each sweep starts from the
+    previous one's). Levels with a zero target, or never predicted, stop at
+    ``±max_offset``.
+
+    Returns
+    -------
+    Tensor (width,)
+        Offsets on the blocks of ``targets`` (0 elsewhere).
+    """
+    offsets = torch.zeros(layout_tensors.width, device=x.device)
+    frozen = torch.zeros((x.shape[0], layout_tensors.layout.n_columns), dtype=torch.bool, device=x.device)
+    targets = {int(b): torch.as_tensor(f, dtype=torch.float32, device=x.device) for b, f in targets.items()}
+    for _ in range(sweeps):
+        x, codes, _, offsets = _sweep(predictor, layout_tensors, x, codes, blocks, frozen, generator=generator,
+                                      offsets=offsets, targets=targets, max_offset=max_offset)
+    return offsets
+
+
+def _prior_shift(logits, target, offset, *, max_offset, n_iter=100):
+    """Offsets ``(K,)`` from ``offset`` with ``softmax(logits + o).mean(0) ≈ target``."""
+    log_target = torch.log(target.clamp(min=1e-12))
+    for _ in range(n_iter):
+        g = torch.softmax(logits + offset, dim=1).mean(0)
+        offset = (offset + log_target - torch.log(g.clamp(min=1e-12))).clamp(-max_offset, max_offset)
+    return offset
+
+
+def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=None, probs=None, offsets=None,
+           targets=None, max_offset=3.0):
+    """The sweep of :func:`resample_levels`; with ``targets``, each block's offsets are fitted first.
+
+    Returns ``(x, codes, probs, offsets)``.
+    """
+    layout = lt.layout
+    x, codes = x.clone(), codes.clone()
+    probs = None if probs is None else probs.clone()
+    if targets is not None:
+        offsets = offsets.clone()
+    n_columns, nc = layout.n_columns, layout.n_continuous
+    disc_to_column = layout.disc_to_column()
+    for block in blocks:
+        column = int(disc_to_column[block])
+        off, card = int(layout.offsets[block]), int(layout.cardinalities[block])
+        hidden = torch.zeros((1, n_columns), dtype=x.dtype, device=x.device)
+        hidden[0, column] = 1.0
+        x_in = x.clone()
+        x_in[:, off: off + card] = 0.0
+        if hasattr(predictor, "condition_part"):   # folded: the mask's part once, broadcast; the block's outputs only
+            logits = predictor(x_in, None, cond_part=predictor.condition_part(hidden), outputs=slice(off, off + card))
+        else:
+            logits = predictor(x_in, None, hidden.expand(x.shape[0], -1))[:, off: off + card]
+        logits = logits.float()
+        if targets is not None and block in targets:
+            offsets[off: off + card] = _prior_shift(logits, targets[block], offsets[off: off + card],
+                                                    max_offset=max_offset)
+        if offsets is not None:
+            logits = logits + offsets[off: off + card].to(logits.dtype)
+        if constraints is not None and constraints.log_weights is not None:
+            logits = logits + constraints.log_weights[off: off + card].to(logits.dtype)
+        if constraints is not None and constraints.allowed is not None:
+            logits = logits.masked_fill(~constraints.allowed[off: off + card], float("-inf"))
+        p = torch.softmax(logits, dim=1)
+        u = rand((x.shape[0], 1), generator, device=x.device).clamp_(min=1e-12)
+        new = (p.cumsum(1) < u).sum(1).clamp_(max=card - 1)
+        keep = frozen[:, column]
+        code = torch.where(keep, codes[:, block], new)
+        codes[:, block] = code
+        x[:, off: off + card] = 2.0 * torch.nn.functional.one_hot(code, card).to(x.dtype) - 1.0
+        if probs is not None:
+            part = probs[:, off - nc: off - nc + card]
+            probs[:, off - nc: off - nc + card] = torch.where(keep[:, None], part, p.to(probs.dtype))
+    return x, codes, probs, offsets

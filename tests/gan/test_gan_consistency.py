@@ -1,0 +1,161 @@
+"""Level consistency: the predictor of a hidden discrete column and the generator's KL term."""
+
+import pytest
+import torch
+
+from synthaug.encoding import Layout
+from synthaug.gan import LevelConsistency
+from synthaug.gan.consistency import fit_level_offsets, hide_one_column, resample_levels
+from synthaug.nn import ResidualMLP
+
+# a plain numeric (score 0), a categorical A (block 0, 3 levels), a categorical B (block 1, 2 levels)
+LAYOUT = Layout(1, (3, 2), ((0, None), (None, 0), (None, 1)))
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def _term(weight=1.0, seed=0):
+    torch.manual_seed(seed)   # (the predictor's initial weights)
+    lt = LAYOUT.tensors("cpu")
+    net = ResidualMLP(LAYOUT.width, LAYOUT.width, cond_dim=LAYOUT.n_columns, width=32, depth=1, time_dim=0)
+    return LevelConsistency(net, torch.optim.Adam(net.parameters(), lr=1e-2), lt, weight=weight,
+                            generator=_gen(seed)), lt
+
+
+def _rows(n, seed=0):
+    """B is level 1 exactly when A is level 0; the score is noise."""
+    g = _gen(seed)
+    a = torch.randint(3, (n,), generator=g)
+    codes = torch.stack([a, (a == 0).long()], 1)
+    return LAYOUT.tensors("cpu").to_model(torch.randn(n, 1, generator=g), codes)
+
+
+def test_hidden_column_is_a_candidate_that_was_not_given():
+    candidates = torch.tensor([False, True, True, True])
+    given = torch.zeros(4000, 4, dtype=torch.bool)
+    given[:2000, 1] = True
+    given[-1] = True                                              # nothing left to hide in the last row
+    hidden, valid = hide_one_column(candidates, given, generator=_gen())
+    assert not (hidden & given).any() and not hidden[:, 0].any()
+    assert (hidden.sum(1) == valid.long()).all() and not valid[-1] and valid[:-1].all()
+    share = hidden[2000:-1].float().mean(0)[1:]                   # uniform among the three candidates
+    assert (share - 1 / 3).abs().max() < 0.04
+    assert not hidden[:2000, 1].any() and (hidden[:2000, 2:].float().mean(0) - 0.5).abs().max() < 0.05
+
+
+def test_predictor_learns_a_column_from_the_rest_of_the_row():
+    term, lt = _term()
+    x = _rows(512)
+    given = torch.zeros(512, 3, dtype=torch.bool)
+    losses = [float(term.update(x, given)) for _ in range(150)]
+    # the least possible loss: B from A is certain; A from B=0 is one of two levels, so (2/3)·ln 2 for A, halved
+    assert losses[0] > 0.6 and losses[-1] < 0.3
+    hidden = torch.zeros(512, 3, dtype=torch.bool)
+    hidden[:, 2] = True                                           # B hidden: it is read from A
+    p_b1 = torch.softmax(lt.block_logits(term._predict(x, hidden))[0][:, :2, 1], 1)[:, 1]
+    a_is_0 = x[:, 1] > 0
+    assert (p_b1[a_is_0] > 0.8).all() and (p_b1[~a_is_0] < 0.2).all()
+
+
+def test_generator_term_pulls_the_level_probabilities_to_the_predictor_and_only_them():
+    term, lt = _term(weight=2.0)
+    x = _rows(256)
+    given = torch.zeros(256, 3, dtype=torch.bool)
+    for _ in range(150):
+        term.update(x, given)
+    fake = x.clone().requires_grad_(True)
+    logits = torch.zeros(256, LAYOUT.width, requires_grad=True)
+    opt = torch.optim.Adam([logits], lr=0.1)
+    first = None
+    for _ in range(200):
+        loss = term.generator_term(fake, logits, given)
+        first = float(loss.detach()) if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert fake.grad is None                                      # the generated row is only read
+    assert float(term.generator_term(fake, logits, given).detach()) < 0.1 * first
+    p_b1 = torch.softmax(logits[:, -2:], 1)[:, 1].detach()        # B's logits now follow A, as the predictor does
+    a_is_0 = x[:, 1] > 0
+    assert p_b1[a_is_0].mean() > 0.85 and p_b1[~a_is_0].mean() < 0.15
+
+
+def test_given_columns_are_never_the_target_and_weight_scales():
+    term, _ = _term(weight=1.0)
+    x = _rows(64)
+    logits = torch.randn(64, LAYOUT.width, generator=_gen(5))
+    everything = torch.ones(64, 3, dtype=torch.bool)
+    assert float(term.generator_term(x, logits, everything)) == 0.0   # nothing to hide: no term
+    given = torch.zeros(64, 3, dtype=torch.bool)
+    one = float(_term(weight=1.0)[0].generator_term(x, logits, given))
+    three = float(_term(weight=3.0)[0].generator_term(x, logits, given))
+    assert one > 0 and three == pytest.approx(3 * one, rel=1e-5)
+
+
+def _trained(seed=0):
+    term, lt = _term(seed=seed)
+    x = _rows(512)
+    for _ in range(150):
+        term.update(x, torch.zeros(512, 3, dtype=torch.bool))
+    return term.predictor.eval(), lt
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_resample_levels_redraws_a_column_from_the_rest_of_the_row(folded):
+    predictor, lt = _trained()
+    predictor = predictor.folded() if folded else predictor
+    g = _gen(3)
+    n = 2000
+    a = torch.randint(3, (n,), generator=g)
+    codes = torch.stack([a, torch.randint(2, (n,), generator=g)], 1)   # B independent of A: to be repaired
+    x = lt.to_model(torch.randn(n, 1, generator=g), codes)
+    frozen = torch.zeros(n, 3, dtype=torch.bool)
+    frozen[:100, 2] = True                                        # these rows keep their B
+    x0, codes0 = x.clone(), codes.clone()
+    new_x, new_codes, probs = resample_levels(predictor, lt, x, codes, [1], frozen, generator=_gen(4))
+    assert torch.equal(x, x0) and torch.equal(codes, codes0) and probs is None   # inputs untouched
+    assert torch.equal(new_codes[:100], codes[:100]) and torch.equal(new_codes[:, 0], codes[:, 0])
+    torch.testing.assert_close(new_x, lt.to_model(x[:, :1], new_codes))   # the row matches its codes
+    b, a = new_codes[100:, 1], new_codes[100:, 0]
+    assert ((b == 1) == (a == 0)).float().mean() > 0.97
+
+
+def test_resample_levels_keeps_constraints_and_reports_its_probabilities():
+    from synthaug.encoding.layout import Constraints
+
+    predictor, lt = _trained()
+    n = 500
+    codes = torch.zeros(n, 2, dtype=torch.long)                   # A = 0, so B = 1 is predicted
+    x = lt.to_model(torch.zeros(n, 1), codes)
+    allowed = torch.ones(LAYOUT.width, dtype=torch.bool)
+    allowed[LAYOUT.offsets[1] + 1] = False                        # B = 1 forbidden
+    probs = torch.full((n, LAYOUT.width - 1), 0.5)
+    _, out, p = resample_levels(predictor, lt, x, codes, [1], torch.zeros(n, 3, dtype=torch.bool),
+                                generator=_gen(), constraints=Constraints(allowed=allowed), probs=probs)
+    assert (out[:, 1] == 0).all()
+    torch.testing.assert_close(p[:, 3:], torch.tensor([1.0, 0.0]).expand(n, 2))
+    assert (p[:, :3] == 0.5).all()                                 # other blocks' probabilities as given
+
+
+def test_fitted_offsets_give_the_sweep_its_target_frequencies():
+    """B = 1 for 80 % of rows with A = 0, 20 % of the others (40 % in all); offsets fitted for 50 / 50 reach it."""
+    term, lt = _term()
+    g = _gen(6)
+    n = 3000
+    a = torch.randint(3, (n,), generator=g)
+    b = (torch.rand(n, generator=g) < torch.where(a == 0, 0.8, 0.2)).long()
+    x = lt.to_model(torch.randn(n, 1, generator=g), torch.stack([a, b], 1))
+    for _ in range(300):
+        term.update(x, torch.zeros(n, 3, dtype=torch.bool))
+    predictor = term.predictor.eval()
+    free = torch.zeros(n, 3, dtype=torch.bool)
+    _, before, _ = resample_levels(predictor, lt, x, torch.stack([a, b], 1), [1], free,
+                                   generator=_gen(7))
+    assert abs(float(before[:, 1].float().mean()) - 0.4) < 0.04
+    offsets = fit_level_offsets(predictor, lt, x, torch.stack([a, b], 1), [1], {1: [0.5, 0.5]}, generator=_gen(8))
+    assert offsets.shape == (LAYOUT.width,) and (offsets[: LAYOUT.offsets[1]] == 0).all()
+    _, after, _ = resample_levels(predictor, lt, x, torch.stack([a, b], 1), [1], free, generator=_gen(7),
+                                  offsets=offsets)
+    assert abs(float(after[:, 1].float().mean()) - 0.5) < 0.03
