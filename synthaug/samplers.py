@@ -724,7 +724,7 @@ class GANSampler(BaseGenerativeSampler):
         spread is kept). Off by default: its effect was small and mixed
         (docs/gan.md); the sampling sweep below is what tightens how a
         label follows the features. Not available with ``epsilon``.
-    gibbs_sweeps : int, default=1
+    gibbs_sweeps : int, default=2
         Sampling: after the generator, every purely categorical column that
         is not given is redrawn, in turn, from a *level predictor* given the
         rest of the row, this many times
@@ -833,7 +833,7 @@ class GANSampler(BaseGenerativeSampler):
 
     def __init__(self, *, loss="auto", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
                  width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
-                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, gibbs_sweeps=1,
+                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, gibbs_sweeps=2,
                  sampling_strategy="auto",
                  quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
                  epsilon=None, delta=None,

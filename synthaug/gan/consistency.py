@@ -178,6 +178,10 @@ def resample_levels(predictor, layout_tensors, x, codes, blocks, frozen, *, gene
     offsets : Tensor (width,), optional
         Added to the predictor's logits (see :func:`fit_level_offsets`).
 
+    A folded predictor (:class:`~synthaug.nn.FoldedResidualMLP`) keeps the
+    product of its input layer up to date block by block instead of
+    recomputing it for every block.
+
     Returns
     -------
     x, codes, probs
@@ -237,34 +241,42 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
         offsets = offsets.clone()
     n_columns, nc = layout.n_columns, layout.n_continuous
     disc_to_column = layout.disc_to_column()
+    folded = hasattr(predictor, "after_input")
+    if folded:   # the input layer's product, kept up to date block by block (see FoldedResidualMLP.after_input)
+        base = x @ predictor.w_x
     for block in blocks:
         column = int(disc_to_column[block])
         off, card = int(layout.offsets[block]), int(layout.cardinalities[block])
+        cells = slice(off, off + card)
         hidden = torch.zeros((1, n_columns), dtype=x.dtype, device=x.device)
         hidden[0, column] = 1.0
-        x_in = x.clone()
-        x_in[:, off: off + card] = 0.0
-        if hasattr(predictor, "condition_part"):   # folded: the mask's part once, broadcast; the block's outputs only
-            logits = predictor(x_in, None, cond_part=predictor.condition_part(hidden), outputs=slice(off, off + card))
+        if folded:   # the row with this block zeroed: the product less the block's own part
+            w_block = predictor.w_x[cells]
+            h = torch.addmm(base + predictor.condition_part(hidden), x[:, cells], w_block, alpha=-1)
+            logits = predictor.after_input(h, outputs=cells)
         else:
-            logits = predictor(x_in, None, hidden.expand(x.shape[0], -1))[:, off: off + card]
+            x_in = x.clone()
+            x_in[:, cells] = 0.0
+            logits = predictor(x_in, None, hidden.expand(x.shape[0], -1))[:, cells]
         logits = logits.float()
         if targets is not None and block in targets:
-            offsets[off: off + card] = _prior_shift(logits, targets[block], offsets[off: off + card],
-                                                    max_offset=max_offset)
+            offsets[cells] = _prior_shift(logits, targets[block], offsets[cells], max_offset=max_offset)
         if offsets is not None:
-            logits = logits + offsets[off: off + card].to(logits.dtype)
+            logits = logits + offsets[cells].to(logits.dtype)
         if constraints is not None and constraints.log_weights is not None:
-            logits = logits + constraints.log_weights[off: off + card].to(logits.dtype)
+            logits = logits + constraints.log_weights[cells].to(logits.dtype)
         if constraints is not None and constraints.allowed is not None:
-            logits = logits.masked_fill(~constraints.allowed[off: off + card], float("-inf"))
+            logits = logits.masked_fill(~constraints.allowed[cells], float("-inf"))
         p = torch.softmax(logits, dim=1)
         u = rand((x.shape[0], 1), generator, device=x.device).clamp_(min=1e-12)
         new = (p.cumsum(1) < u).sum(1).clamp_(max=card - 1)
         keep = frozen[:, column]
         code = torch.where(keep, codes[:, block], new)
         codes[:, block] = code
-        x[:, off: off + card] = 2.0 * torch.nn.functional.one_hot(code, card).to(x.dtype) - 1.0
+        one_hot = 2.0 * torch.nn.functional.one_hot(code, card).to(x.dtype) - 1.0
+        if folded:
+            base.addmm_(one_hot - x[:, cells], w_block)
+        x[:, cells] = one_hot
         if probs is not None:
             part = probs[:, off - nc: off - nc + card]
             probs[:, off - nc: off - nc + card] = torch.where(keep[:, None], part, p.to(probs.dtype))

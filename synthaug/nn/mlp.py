@@ -206,13 +206,22 @@ class FoldedResidualMLP(nn.Module):
         ``outputs``, a slice, computes only those outputs (the last layer's
         product restricted to them).
         """
-        silu = nn.functional.silu
         if cond_part is None:
             cond_part = self.condition_part(cond)
-        out_bias = self.b_out
+        out_bias = None
         if self.skip_dim:
             cond_part, out_bias = cond_part[:, : self.width], cond_part[:, self.width:]
         h = torch.addmm(cond_part.to(x.dtype), x, self.w_x)
+        return self.after_input(h, t, out_bias=out_bias, outputs=outputs)
+
+    def after_input(self, h, t=None, *, out_bias=None, outputs=None):
+        """The network after its input layer, from ``h = x @ w_x + condition_part`` (``h`` is overwritten).
+
+        A caller that changes a few input columns at a time can keep ``h``
+        up to date with products of those columns only.
+        """
+        silu = nn.functional.silu
+        out_bias = self.b_out if out_bias is None else out_bias
         temb = self.time_mlp(timestep_embedding(t, self.time_dim)) if self.time_dim else None
         for k, norm in enumerate(self.norms):
             bias = getattr(self, f"b1_{k}")
