@@ -729,7 +729,7 @@ class GANSampler(BaseGenerativeSampler):
         is not given is redrawn, in turn, from a *level predictor* given the
         rest of the row, this many times
         (:func:`~synthaug.gan.consistency.resample_levels`). The predictor,
-        a small residual MLP, is trained beside the GAN on the real rows to
+        an MLP with one hidden layer of 64, is trained beside the GAN on the real rows to
         give a hidden column's level probabilities from the others. The
         generator draws a row's levels independently of each other given
         its noise, so a label follows the features only as sharply as the
@@ -886,8 +886,8 @@ class GANSampler(BaseGenerativeSampler):
         """Discrete blocks of the purely categorical columns: what the Gibbs sweep redraws."""
         return [di for ci, di in self.encoder_.layout_.column_parts if ci is None and di is not None]
 
-    # the level predictor: one residual block of 64 (one pass per categorical column and sweep when sampling)
-    _predictor_width, _predictor_depth = 64, 1
+    # the level predictor: one hidden layer of 64 (one pass per categorical column and sweep when sampling)
+    _predictor_width, _predictor_depth = 64, 0
 
     def _level_consistency(self, layout_tensors, generator):
         """The :class:`~synthaug.gan.LevelConsistency` of the fit, or None (no discrete block, nothing uses it, DP)."""

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthaug import DiffusionSampler
+from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
 
 from _tiny import tiny
@@ -209,6 +209,23 @@ def test_imputation_follows_the_observed_cells():
     draws = model.impute(test_c, n_draws=5, random_state=0)
     disagree = np.mean([len(set(d["c"].iloc[i] for d in draws)) > 1 for i in np.flatnonzero(hide)])
     assert disagree > 0.5
+
+
+def test_gan_imputes_a_categorical_cell_from_the_others_through_its_sweep():
+    """``b`` is read off ``a`` (and ``x`` is noise): with its level predictor the GAN's sweep fills a hidden
+    ``b`` from ``a`` in a short fit where the generator alone has not learnt it yet."""
+    rng = np.random.default_rng(0)
+    a = rng.choice(["p", "q", "r", "s"], 600)
+    df = pd.DataFrame({"a": a, "b": pd.Series(a).map({"p": "u", "q": "u", "r": "v", "s": "w"}),
+                       "x": rng.normal(size=600)})
+    test = df.head(200).copy()
+    test["b"] = np.nan
+    accuracy = {}
+    for sweeps in (0, 2):
+        model = GANSampler(max_steps=200, batch_size=128, width=32, depth=1, critic_width=32, critic_depth=1,
+                           gibbs_sweeps=sweeps, random_state=0, verbose=False).fit(df)
+        accuracy[sweeps] = float((model.impute(test, random_state=0)["b"] == df["b"].head(200)).mean())
+    assert accuracy[2] > 0.95 and accuracy[2] > accuracy[0]
 
 
 def test_point_estimate_is_the_mean_or_mode_of_the_draws():
