@@ -111,7 +111,9 @@ class _Anchors:
         (non-negative least squares) for the training frequencies ``f``, near
         the frequency weights ``w₀``, then are normalised. Each component
         keeps its conditional distribution; only how often each anchor is
-        used changes. Returns None (frequency weights) for too many anchors.
+        used changes. With a Gibbs sweep (``refine``) the shares are measured
+        after it, on the rows as sampling releases them. Returns None
+        (frequency weights) for too many anchors.
         """
         n_anchors = len(self.cdf)
         if n_anchors > self._MAX_CALIBRATED:
