@@ -731,8 +731,9 @@ class GANSampler(BaseGenerativeSampler):
         is not given is redrawn, in turn, from a *level predictor* given the
         rest of the row, this many times
         (:func:`~synthaug.gan.consistency.resample_levels`). The predictor,
-        an MLP with one hidden layer of 64, is trained beside the GAN on the real rows to
-        give a hidden column's level probabilities from the others. The
+        an MLP with one hidden layer of 64, is trained beside the GAN on
+        the real rows to give a hidden column's level probabilities from
+        the others. The
         generator draws a row's levels independently of each other given
         its noise, so a label follows the features only as sharply as the
         generator's logits are; the sweep is one scan of a Gibbs sampler
@@ -835,13 +836,11 @@ class GANSampler(BaseGenerativeSampler):
 
     def __init__(self, *, loss="auto", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
                  width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
-                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, gibbs_sweeps=2,
-                 sampling_strategy="auto",
+                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, gibbs_sweeps=2, sampling_strategy="auto",
                  quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
-                 epsilon=None, delta=None,
-                 max_grad_norm=1.0, bounds=None, categories=None, warm_start=False, checkpoint=None,
-                 checkpoint_every=1000, precision="auto", compile=False, device="auto", random_state=None,
-                 verbose=True):
+                 epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
+                 checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
+                 random_state=None, verbose=True):
         super().__init__(**base_parameters(locals()))
         self.loss, self.gp_weight, self.n_critic, self.pac = loss, gp_weight, n_critic, pac
         self.spectral_norm, self.noise_dim, self.tau = spectral_norm, noise_dim, tau
