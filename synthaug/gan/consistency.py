@@ -1,25 +1,28 @@
-"""Level consistency: teach the generator each discrete column's conditional from a predictor of real rows.
+"""Level predictor of a tabular GAN: a Gibbs sweep of the categorical columns, and a consistency term.
 
-A critic learns a column's dependence on the others only as well as it can
-tell rows apart, and after a few hundred steps a generated label follows the
-generated features more loosely than the real label follows the real ones.
-:class:`LevelConsistency` adds a direct signal, in the spirit of CTAB-GAN's
-auxiliary classifier but for every discrete column and without naming a
-target:
+A generator draws every level of a row independently given its noise, so a
+label follows the other columns only as sharply as the generator's logits
+are; after a few hundred steps it follows them more loosely than the real
+label follows the real ones. A *level predictor* — a network trained on real
+rows with one discrete column hidden per row (its cells zeroed, its mask bit
+set) to give that column's level probabilities ``q(level | rest of the row)``
+— serves twice:
 
-* a *predictor* network is trained on real rows with one discrete column
-  hidden per row (its cells zeroed, its mask bit set) to give that column's
-  level probabilities ``q(level | rest of the row)``;
-* for each generated row, one discrete column that was not given is hidden
-  the same way, and the generator's own level probabilities ``π`` for that
-  column (the softmax of its logits, from which the level is drawn) are
-  pulled toward the predictor's: ``KL(q ‖ π)``.
-
-The KL is minimised by ``π = q``, the real conditional as the predictor
-estimates it — the label's spread is kept, not sharpened to the most likely
-level (as a cross-entropy against the predicted class would). The predictor
-sees the generated row detached, so the term moves only ``π``, never the
-features it is conditioned on.
+* :func:`resample_levels` — when sampling, each purely categorical column
+  that is not given is redrawn from ``q`` given the row as it stands (one
+  scan of a Gibbs sampler with the predictor's conditionals), with offsets
+  from :func:`fit_level_offsets` that keep each column's training
+  frequencies;
+* :class:`LevelConsistency` — while training (optional), for each
+  generated row one discrete column that was not given is hidden the same
+  way and the generator's own level probabilities ``π`` for it are pulled
+  toward the predictor's by ``KL(q ‖ π)``, in the spirit of CTAB-GAN's
+  auxiliary classifier but for every discrete column and without naming a
+  target. The KL is minimised by ``π = q``, so the label's spread is kept
+  (a cross-entropy against the predicted class would sharpen it); the
+  predictor sees the generated row detached, so the term moves only ``π``.
+  It cannot do what the sweep does: the row's other levels are drawn
+  independently of ``π``.
 """
 
 from __future__ import annotations
