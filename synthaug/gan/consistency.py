@@ -258,9 +258,8 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
             h = torch.addmm(base + predictor.condition_part(hidden), x[:, cells], w_block, alpha=-1)
             logits = predictor.after_input(h, outputs=cells)
         else:
-            x_in = x.clone()
-            x_in[:, cells] = 0.0
-            logits = predictor(x_in, None, hidden.expand(x.shape[0], -1))[:, cells]
+            mask = hidden.expand(x.shape[0], -1)
+            logits = predictor(hide_cells(x, mask.bool(), lt.dim_to_column), None, mask)[:, cells]
         logits = logits.float()
         if targets is not None and block in targets:
             offsets[cells] = _prior_shift(logits, targets[block], offsets[cells], max_offset=max_offset)
