@@ -41,6 +41,7 @@ from ._validation import check_n_samples, check_table, check_target
 from .conditioning import TARGET_COLUMN as _TARGET
 from .conditioning import condition_tensors, constrained_columns, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
+from .encoding.columns import _Z_MAX
 from .encoding.images import is_image_input
 from .gan.tabular import truncate_scores
 from .imputation import ImputerMixin
@@ -48,6 +49,7 @@ from .privacy import PrivacyBudget, default_delta, noise_multiplier_for
 from .privacy.accounting import epsilon_spent
 from .privacy.dp_sgd import make_private
 from .resampling import OverSamplerMixin
+from .residual import GaussianResidual
 from .streaming import StreamingMixin
 from .checkpoint import TrainingState, fingerprint
 from .distributed import data_parallel, join_streams, shard_rows, shared_seed, split_stream, world
@@ -378,10 +380,27 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     def _uncalibrated_scores(self, given, x_given):
         """Scores the marginal score calibration leaves as generated, ``(B, n_continuous)`` or broadcastable.
 
-        The given ones; a subclass whose conditional scores need no marginal
-        correction adds those.
+        The given ones, and every score of a row with a known score when the
+        model generates residuals (``gaussian_residual``): their linear part
+        is exact, and a marginal correction would undo it.
         """
-        return given[:, : self.encoder_.layout_.n_continuous]
+        keep = given[:, : self.encoder_.layout_.n_continuous]
+        residual = getattr(self, "residual_", None)
+        if residual is None:
+            return keep
+        return keep | residual.known(x_given, given).any(1, keepdim=True)
+
+    def _fit_gaussian_residual(self, encoded):
+        """The :class:`~synthaug.residual.GaussianResidual` of the training scores behind ``gaussian_residual``.
+
+        None when off, without numeric columns, or under DP: it is fitted on
+        the rows themselves, and a private fit's only access to the data is
+        DP-SGD.
+        """
+        layout = self.encoder_.layout_
+        if not (self.gaussian_residual and layout.n_continuous and self._budget is None):
+            return None
+        return GaussianResidual(layout, clip=_Z_MAX).fit(encoded.continuous, encoded.discrete)
 
     def _train(self, rng, kind, fit_model):
         """Run ``fit_model(generator)`` reproducibly, then set what every fit ends with; returns self.

@@ -12,7 +12,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseGenerativeSampler, base_parameters
 from .diffusion import SCHEDULES, ClassifierFreeGuidance, ColumnGuidance, GaussianDiffusion, get_betas
-from .diffusion.residual import GaussianResidual
 from .diffusion.trainer import DiffusionStep, ImageDiffusionStep
 from .encoding.columns import _Z_MAX
 from .gan.consistency import fit_level_offsets, resample_levels
@@ -285,7 +284,7 @@ class DiffusionSampler(BaseGenerativeSampler):
     gaussian_residual : bool, default=True
         Generate each free score as the residual of its Gaussian conditional
         mean given the known scores (a Gaussian fitted by EM to the training
-        scores; see :class:`~synthaug.diffusion.residual.GaussianResidual`),
+        scores; see :class:`~synthaug.residual.GaussianResidual`),
         so the near-linear part of the dependence between numeric columns is
         exact when cells are given — conditional sampling and imputation.
         The same Gaussian's linear prediction of each categorical column's
@@ -497,10 +496,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         lt = layout.tensors(device)
         self.process_ = GaussianDiffusion(get_betas(self.schedule, self.n_timesteps), layout=layout,
                                           clip=_Z_MAX)
-        self.residual_ = None
-        if self.gaussian_residual and layout.n_continuous and self._budget is None:
-            # fitted on the rows themselves: not under DP, whose only access to the data is DP-SGD
-            self.residual_ = GaussianResidual(layout, clip=_Z_MAX).fit(encoded.continuous, encoded.discrete)
+        self.residual_ = self._fit_gaussian_residual(encoded)
         # the Gaussian's predicted log-probabilities of the categorical levels reach their logits
         # through a linear skip that starts as the identity
         skip = {} if self.residual_ is None or not self.residual_.n_features else \
@@ -635,13 +631,6 @@ class DiffusionSampler(BaseGenerativeSampler):
         return ColumnGuidance(model, denoiser(free_cond), self.process_, scale=scale, dims=dims, x_given=x_given,
                               generator=generator)
 
-    def _uncalibrated_scores(self, given, x_given):
-        """Also every score of a row with a known score: its linear part is exact (see ``gaussian_residual``)."""
-        keep = super()._uncalibrated_scores(given, x_given)
-        residual = getattr(self, "residual_", None)
-        if residual is None:
-            return keep
-        return keep | residual.known(x_given, given).any(1, keepdim=True)
 
 
 class GANSampler(BaseGenerativeSampler):
@@ -742,6 +731,16 @@ class GANSampler(BaseGenerativeSampler):
         predictor is trained). No effect with ``epsilon`` (no predictor: it
         would read the rows outside DP-SGD). Can be changed after ``fit``
         when ``predictor_`` is not None.
+    gaussian_residual : bool, default=True
+        Generate each free score as the residual of its Gaussian conditional
+        mean given the row's known scores, as :class:`DiffusionSampler` does
+        (:class:`~synthaug.residual.GaussianResidual`): the critic compares
+        real and generated rows in that space, and sampled rows are mapped
+        back. A numeric column that is close to a linear function of given
+        ones then follows them exactly in that part, and the generator
+        learns only what is left — conditional sampling and imputation of
+        numeric cells. With no score given the map is the identity. Ignored
+        with ``epsilon``.
     sampling_strategy : float, str, dict or callable, default="auto"
         Classes :meth:`fit_resample` up-samples, as in :class:`DiffusionSampler`.
     quality_filter : float in (0, 1) or None, default=None
@@ -768,6 +767,9 @@ class GANSampler(BaseGenerativeSampler):
     generator_ : DenseGenerator
         EMA weights of the generator.
     critic_ : PackedCritic
+    residual_ : GaussianResidual or None
+        The Gaussian of the scores behind ``gaussian_residual`` (None when
+        off, under DP, or without numeric columns). Tables only.
     predictor_ : ResidualMLP or None
         The level predictor of ``gibbs_sweeps`` and ``consistency`` (in
         evaluation mode); None when neither uses it, with ``epsilon``, or
@@ -829,6 +831,7 @@ class GANSampler(BaseGenerativeSampler):
         "p_conditional_rows": [Interval(Real, 0, 1, closed="both")],
         "consistency": [Interval(Real, 0, None, closed="left")],
         "gibbs_sweeps": [Interval(Integral, 0, None, closed="left")],
+        "gaussian_residual": ["boolean"],
     }
     _auto_epochs, _auto_min_steps = 100, {False: 500, True: 500}
     _auto_batch_size = {False: 500, True: 500}
@@ -836,7 +839,8 @@ class GANSampler(BaseGenerativeSampler):
 
     def __init__(self, *, loss="auto", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
                  width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
-                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, gibbs_sweeps=2, sampling_strategy="auto",
+                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, gibbs_sweeps=2, gaussian_residual=True,
+                 sampling_strategy="auto",
                  quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
@@ -846,6 +850,7 @@ class GANSampler(BaseGenerativeSampler):
         self.spectral_norm, self.noise_dim, self.tau = spectral_norm, noise_dim, tau
         self.critic_width, self.critic_depth, self.dropout = critic_width, critic_depth, dropout
         self.p_conditional_rows, self.consistency, self.gibbs_sweeps = p_conditional_rows, consistency, gibbs_sweeps
+        self.gaussian_residual = gaussian_residual
 
     def _resolved_loss(self):
         """``(loss, gp_weight)`` after ``"auto"`` and the privacy constraints."""
@@ -912,7 +917,8 @@ class GANSampler(BaseGenerativeSampler):
         loss, gp = self._resolved_loss()
         self.loss_ = loss
         pac = min(self.pac, len(encoded))
-        self.gan_ = TabularGAN(layout, clip=_Z_MAX, tau=self.tau)
+        self.residual_ = self._fit_gaussian_residual(encoded)
+        self.gan_ = TabularGAN(layout, clip=_Z_MAX, tau=self.tau, residual=self.residual_)
         g_net = DenseGenerator(self.noise_dim, layout.width, cond_dim=self.gan_.cond_dim, width=self._table_width(),
                                depth=self._table_depth()).to(device)
         critic = PackedCritic(self.gan_.critic_dim, pac=pac, width=self.critic_width, depth=self.critic_depth,

@@ -96,7 +96,7 @@ class DiffusionStep(_Step):
     random conditioning mask (some columns given clean, the rest generated),
     random timesteps and noise, and takes one optimiser step on the
     diffusion loss; the EMA copy follows. With a ``residual``
-    (:class:`~synthaug.diffusion.residual.GaussianResidual`) the free scores
+    (:class:`~synthaug.residual.GaussianResidual`) the free scores
     are first mapped to residuals of their Gaussian conditional mean given
     the known ones, and the network's condition (the mask of given columns)
     is extended by the Gaussian's log-probabilities of the categorical

@@ -12,7 +12,14 @@ methods take the networks as arguments. It defines
   levels while sampling, allowed-level and interval constraints, and the
   given cells written back;
 * the critic's input — the row plus the mask, so the critic judges the
-  conditional distribution.
+  conditional distribution;
+* optionally, the space the scores are generated in: with a
+  :class:`~synthaug.residual.GaussianResidual`, each free score is generated
+  as the residual of its Gaussian conditional mean given the row's known
+  scores (:meth:`TabularGAN.to_model` maps real rows there for the critic,
+  :meth:`TabularGAN.sample` maps generated rows back), so the near-linear
+  part of the dependence between numeric columns is exact when cells are
+  given. With no score given the map is the identity.
 """
 
 from __future__ import annotations
@@ -71,6 +78,10 @@ class TabularGAN:
         Continuous outputs are squashed to ``(-clip, clip)`` by a scaled tanh.
     tau : float, default=0.2
         Gumbel-softmax temperature of the one-hot blocks while training.
+    residual : GaussianResidual, default=None
+        A fitted :class:`~synthaug.residual.GaussianResidual` of the scores:
+        the generator then makes each free score as its residual given the
+        known scores (see the module docstring).
 
     Examples
     --------
@@ -85,10 +96,11 @@ class TabularGAN:
     (torch.Size([5, 4]), torch.Size([5, 1]))
     """
 
-    def __init__(self, layout: Layout, *, clip=None, tau=0.2):
+    def __init__(self, layout: Layout, *, clip=None, tau=0.2, residual=None):
         self.layout = layout
         self.clip = clip
         self.tau = tau
+        self.residual = residual
         self._tensors = {}
 
     def __getstate__(self):
@@ -139,6 +151,28 @@ class TabularGAN:
         """Critic input ``(B, width + n_columns)``: the row and the mask of given columns."""
         return torch.cat([x, cols.to(x.dtype)], dim=1)
 
+    def to_model(self, x, given):
+        """Real rows ``x`` (B, width) in the space the generator makes them: free scores as residuals.
+
+        ``given`` (B, width) marks the given dims. Without a ``residual`` (or
+        with no score given) the rows are returned as they are.
+        """
+        if self.residual is None or given is None:
+            return x
+        mu, ratio = self.residual.moments(x, given)
+        nc = self.layout.n_continuous
+        y = self.residual.to_residual(x, given, mu, ratio)
+        return torch.cat([self._gate(y[:, :nc], x[:, nc:]), x[:, nc:]], dim=1)
+
+    def from_model(self, x, given, x_given):
+        """Generated rows ``x`` back from the residual space of :meth:`to_model` (given cells kept)."""
+        if self.residual is None or given is None:
+            return x
+        mu, ratio = self.residual.moments(x_given, given)
+        nc = self.layout.n_continuous
+        z = self.residual.from_residual(x, given, mu, ratio)
+        return torch.cat([self._gate(z, x[:, nc:]), x[:, nc:]], dim=1)
+
     # ------------------------------------------------------------ heads
     def _continuous(self, out, constraints):
         nc = self.layout.n_continuous
@@ -149,13 +183,18 @@ class TabularGAN:
             z = truncate_scores(z, *constraints.intervals(z.dtype))
         return z
 
+    def _gate(self, z, flat):
+        """Scores ``z`` (B, n_continuous) set to 0 where the ±1 blocks ``flat`` put a column outside its
+        continuous mode (a spike or a missing cell carries a placeholder 0, as in the encoded data)."""
+        _, (gate_cont, gate_dim) = self._tables(z.device)
+        if not gate_cont.numel():
+            return z
+        gate = (flat[:, gate_dim - self.layout.n_continuous] + 1) / 2
+        return z.index_copy(1, gate_cont, z.index_select(1, gate_cont) * gate)
+
     def _finish(self, z, flat, given, x_given, device):
         """Gate scores by their continuous mode, assemble the row, write the given cells back."""
-        _, (gate_cont, gate_dim) = self._tables(device)
-        if gate_cont.numel():
-            gate = (flat[:, gate_dim - self.layout.n_continuous] + 1) / 2
-            z = z.index_copy(1, gate_cont, z.index_select(1, gate_cont) * gate)
-        x = torch.cat([z, flat], dim=1)
+        x = torch.cat([self._gate(z, flat), flat], dim=1)
         if given is not None:
             x = torch.where(given, x_given, x)
         return x
@@ -192,7 +231,8 @@ class TabularGAN:
         (a caller with precomputed conditions passes its own).
         ``return_probs`` adds a third output: the probabilities every level
         was drawn with, ``(B, width - n_continuous)`` (None without discrete
-        blocks).
+        blocks). With a ``residual`` the scores are mapped back from the
+        residual space they were generated in.
         """
         b, device = noise.shape[0], noise.device
         if cols is None:
@@ -203,11 +243,11 @@ class TabularGAN:
         lt, _ = self._tables(device)
         z = self._continuous(out, constraints)
         if not self.layout.n_discrete:
-            x = self._finish(z, out[:, :0], given, x_given, device)
+            x = self.from_model(self._finish(z, out[:, :0], given, x_given, device), given, x_given)
             return (x, None, None) if return_probs else (x, None)
         probs = lt.softmax(lt.mask_logits(lt.block_logits(out), constraints))
         codes = lt.draw_codes(probs, generator)
         if given is not None:
             codes = torch.where(given[:, lt.offsets], lt.block_codes(x_given), codes)
-        x = self._finish(z, lt.codes_to_flat(codes), given, x_given, device)
+        x = self.from_model(self._finish(z, lt.codes_to_flat(codes), given, x_given, device), given, x_given)
         return (x, codes, lt.blocks_to_flat(probs)) if return_probs else (x, codes)

@@ -24,9 +24,15 @@ class GANStep:
     in the diffusion model (``p_unconditional`` of them with nothing given).
     Fake row *i* is generated under real row *i*'s mask and given cells, so
     both sides of the critic see the same conditions. The batch is cut to a
-    multiple of the critic's ``pac``; further critic steps draw fresh uniform
-    rows. The generator runs once per step: its rows of the last critic update
+    multiple of the critic's ``pac``. The ``n_critic`` critic updates of a
+    step meet the same real rows with fresh generated ones (a step reads one
+    batch of the table, as the epochs behind ``max_steps="auto"`` count it).
+    The generator runs once per step: its rows of the last critic update
     (detached there) are scored again by the updated critic for its own loss.
+    The critic compares rows in the space the generator makes them
+    (:meth:`~synthaug.gan.TabularGAN.to_model`: free scores as residuals when
+    the GAN has a Gaussian residual, solved once per step); the level
+    predictor learns from the rows as they are.
     """
 
     def __init__(self, gan, generator_net, critic, opt_g, opt_c, ema, data, layout_tensors, *, loss, n_critic=1,
@@ -124,10 +130,11 @@ class GANStep:
         if self.sample_rate is not None:
             return self._private_step(index)
         device = self.continuous.device
+        # one batch of real rows and masks per step, met by fresh generated rows at every critic update;
+        # mapped once to the space the generator makes rows in (one solve of each row's Gaussian conditional)
+        x_real, cols, given = self._batch(index)
+        x = self.gan.to_model(x_real, given)
         for k in range(self.n_critic):
-            if k:
-                index = torch.randint(self.continuous.shape[0], index.shape, generator=self.generator, device=device)
-            x, cols, given = self._batch(index)
             with self._context(device):
                 # the last critic step's fake rows also serve the generator step (one generator pass per step)
                 fake, logits = self._fake(x, cols, given, return_logits=True) if k == self.n_critic - 1 \
@@ -147,11 +154,11 @@ class GANStep:
         losses = {}
         if self.consistency is not None:
             with self._context(device):
-                losses["predictor"] = self.consistency.update(x, cols)
+                losses["predictor"] = self.consistency.update(x_real, cols)
         with self._context(device):
             loss_g = generator_loss(self.loss, self.critic(self.gan.critic_input(fake, cols)))
             if self.consistency is not None and self.consistency.weight:
-                term = self.consistency.generator_term(fake, logits, cols)
+                term = self.consistency.generator_term(self.gan.from_model(fake, given, x), logits, cols)
                 losses["consistency"] = term.detach()
                 loss_g = loss_g + term
         self.opt_g.zero_grad(set_to_none=True)

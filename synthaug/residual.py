@@ -30,8 +30,11 @@ thirty measurements) starts from this answer, and the network learns the
 correction, instead of a function it must find from the few training rows
 whose mask gives those numbers and hides the category.
 
-Used by :class:`~synthaug.DiffusionSampler` (``gaussian_residual=True``) in
-its training step and its sampler; a plain object holding two small tensors.
+Used by both samplers (``gaussian_residual=True``): by
+:class:`~synthaug.DiffusionSampler` in its training step and its sampler, and
+by :class:`~synthaug.GANSampler`, whose critic compares real and generated
+rows in the residual space (:class:`~synthaug.gan.TabularGAN`); the level
+predictions feed the denoiser only. A plain object holding two small tensors.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..encoding.layout import Layout
+from .encoding.layout import Layout
 
 __all__ = ["GaussianResidual"]
 

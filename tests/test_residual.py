@@ -1,13 +1,13 @@
-"""GaussianResidual: the EM fit, the conditional moments and the residual map the diffusion model generates in."""
+"""GaussianResidual: the EM fit, the conditional moments and the residual map both samplers generate in."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from synthaug import DiffusionSampler
-from synthaug.diffusion.residual import GaussianResidual
+from synthaug import DiffusionSampler, GANSampler
 from synthaug.encoding import Layout
+from synthaug.residual import GaussianResidual
 
 # three numeric columns, each with a block of two modes (0 = continuous, 1 = a spike or missing)
 LAYOUT = Layout(3, (2, 2, 2), ((0, 0), (1, 1), (2, 2)))
@@ -172,10 +172,19 @@ def linear_table():
     return pd.DataFrame({"x": x, "y": 3 * x + 0.01 * rng.normal(size=600), "c": rng.choice(["a", "b"], 600)})
 
 
-def test_a_near_linear_column_is_imputed_almost_exactly(linear_table):
-    """Even a briefly trained denoiser gets the linear part exactly: it only generates the residual."""
-    model = DiffusionSampler(max_steps=100, batch_size=64, width=16, depth=1, n_timesteps=50, random_state=0,
-                             verbose=False).fit(linear_table)
+def _brief(kind, **params):
+    """A briefly trained sampler of ``kind`` on a small network."""
+    if kind == "diffusion":
+        return DiffusionSampler(**{"max_steps": 100, "batch_size": 64, "width": 16, "depth": 1, "n_timesteps": 50,
+                                   "random_state": 0, "verbose": False, **params})
+    return GANSampler(**{"max_steps": 100, "batch_size": 64, "width": 16, "critic_width": 16, "random_state": 0,
+                         "verbose": False, **params})
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_a_near_linear_column_is_imputed_almost_exactly(linear_table, kind):
+    """Even a briefly trained model gets the linear part exactly: it only generates the residual."""
+    model = _brief(kind).fit(linear_table)
     assert model.residual_ is not None
     test = linear_table.head(100).copy()
     truth = test["y"].copy()
@@ -183,6 +192,10 @@ def test_a_near_linear_column_is_imputed_almost_exactly(linear_table):
     filled = model.impute(test)
     rmse = float(np.sqrt(((filled["y"] - truth) ** 2).mean()))
     assert rmse < 0.05 * truth.std()
+    # and conditional sampling: y given x follows the line, whatever the training length
+    x0 = float(linear_table["x"].median())
+    out = model.sample(200, conditions={"x": x0}, random_state=0)
+    assert float((out["y"] - 3 * x0).abs().median()) < 0.1 * truth.std()
 
 
 def test_a_category_set_by_many_numbers_is_imputed_after_brief_training():
@@ -199,20 +212,25 @@ def test_a_category_set_by_many_numbers_is_imputed_after_brief_training():
     assert accuracy > 0.9
 
 
-def test_interval_conditions_hold_on_residual_scores(linear_table):
-    model = DiffusionSampler(max_steps=30, batch_size=64, width=16, depth=1, n_timesteps=50, random_state=0,
-                             verbose=False).fit(linear_table)
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_interval_conditions_hold_on_residual_scores(linear_table, kind):
+    model = _brief(kind, max_steps=30).fit(linear_table)
     x0 = float(linear_table["x"].iloc[0])
     for low, high in [(3 * x0 - 0.5, 3 * x0 + 0.5), (0.0, x0)]:   # around the linear value, and far from it
         out = model.sample(300, conditions={"x": x0, "c": "a", "y": (low, high)})
         assert out["y"].between(low, high).all() and (out["x"] == x0).all() and (out["c"] == "a").all()
 
 
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
 @pytest.mark.parametrize("params", [{"gaussian_residual": False}, {"epsilon": 5.0}])
-def test_off_without_the_option_and_under_dp(linear_table, params):
-    model = DiffusionSampler(max_steps=3, batch_size=64, width=8, depth=1, n_timesteps=20, random_state=0,
-                             verbose=False, **params).fit(linear_table)
+def test_off_without_the_option_and_under_dp(linear_table, params, kind):
+    model = _brief(kind, max_steps=3, width=8, **params).fit(linear_table)
     assert model.residual_ is None
     rows = linear_table.head(10).copy()
     rows.loc[::2, "y"] = np.nan
     assert model.impute(rows)["y"].notna().all()
+
+
+def test_gan_without_numeric_columns_has_no_residual():
+    table = pd.DataFrame({"c": list("ab") * 20, "d": list("xyz") * 13 + ["x"]})
+    assert _brief("gan", max_steps=3, width=8).fit(table).residual_ is None
