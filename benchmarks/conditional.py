@@ -1,7 +1,8 @@
 """Conditional sampling benchmark: exactness and fidelity on rare classes.
 
-For each condition, the default DiffusionSampler (fitted once on the credit
-training split) samples rows under the condition. Reported per condition:
+For each condition, the default DiffusionSampler (or, with ``--model gan``,
+GANSampler; fitted once on the credit training split) samples rows under the
+condition. Reported per condition:
 the share of rows that satisfy it (must be 100 %), and the sdmetrics Column
 Shapes score of the other columns against the real training rows that satisfy
 it, next to the same score for unconditional samples (what ignoring the
@@ -9,7 +10,7 @@ condition would give). For interval conditions, the conditioned column itself
 inside the interval: the share of rows on the interval's edges and the
 Kolmogorov–Smirnov distance to the real training values in the interval.
 
-    python benchmarks/conditional.py [--out docs/benchmarks.md]
+    python benchmarks/conditional.py [--model gan] [--out docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from scipy.stats import ks_2samp
 from sdmetrics.reports.single_table import QualityReport
 from sklearn.model_selection import train_test_split
 
-from synthaug import DiffusionSampler
+from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
 
 CONDITIONS = [
@@ -73,11 +74,14 @@ def column_shapes(real, synth, columns):
     return float(props["Column Shapes"])
 
 
-def run(seed=0):
+MODELS = {"diffusion": DiffusionSampler, "gan": GANSampler}
+
+
+def run(seed=0, model="diffusion"):
     data = load_credit()
     train, _ = train_test_split(data, test_size=0.3, stratify=data["Status"], random_state=0)
     start = time.perf_counter()
-    model = DiffusionSampler(random_state=seed, verbose=False).fit(train)
+    model = MODELS[model](random_state=seed, verbose=False).fit(train)
     fit_s = time.perf_counter() - start
     uncond = model.sample(5000)
     rows = []
@@ -105,13 +109,19 @@ def run(seed=0):
     return pd.DataFrame(rows), pd.DataFrame(inside), fit_s
 
 
-def to_markdown(table, inside, fit_s):
+def section_name(model):
+    """The markers of a model's section in the markdown file."""
+    return "conditional" if model == "diffusion" else f"conditional-{model}"
+
+
+def to_markdown(table, inside, fit_s, model="diffusion"):
+    option = "" if model == "diffusion" else f" --model {model}"
     lines = [
-        "<!-- conditional:start -->",
-        "### Conditional sampling (credit, default DiffusionSampler)",
+        f"<!-- {section_name(model)}:start -->",
+        f"### Conditional sampling (credit, default {MODELS[model].__name__})",
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, fit {fit_s:.0f} s. "
-        "Command: `python benchmarks/conditional.py --out docs/benchmarks.md`.",
+        f"Command: `python benchmarks/conditional.py{option} --out docs/benchmarks.md`.",
         "Column Shapes of the non-conditioned columns against the real training rows that satisfy the condition; "
         "\"unconditional\" scores plain samples against the same rows (what ignoring the condition gives).",
         "",
@@ -131,7 +141,7 @@ def to_markdown(table, inside, fit_s):
     ]
     for r in inside.itertuples(index=False):
         lines.append(f"| {r[0]} | {r[1]} | {r[2]:.1%} | {r[3]:.1%} | {r[4]:.3f} | {r[5]:.1f} | {r[6]:.1f} |")
-    lines.append("<!-- conditional:end -->")
+    lines.append(f"<!-- {section_name(model)}:end -->")
     return "\n".join(lines)
 
 
@@ -150,12 +160,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="markdown file to update (section between conditional markers)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=list(MODELS), default="diffusion")
     args = parser.parse_args()
-    table, inside, fit_s = run(args.seed)
-    text = to_markdown(table, inside, fit_s)
+    table, inside, fit_s = run(args.seed, args.model)
+    text = to_markdown(table, inside, fit_s, args.model)
     print(text)
     if args.out:
-        write_section(args.out, text, "conditional")
+        write_section(args.out, text, section_name(args.model))
 
 
 if __name__ == "__main__":
