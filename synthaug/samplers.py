@@ -632,7 +632,6 @@ class DiffusionSampler(BaseGenerativeSampler):
                               generator=generator)
 
 
-
 class GANSampler(BaseGenerativeSampler):
     """Conditional GAN for mixed-type tables.
 
