@@ -87,6 +87,8 @@ class _Anchors:
         self.use_weights(anchor_levels[2] if len(anchor_levels) > 2 else self.frequency_weights, device)
         self.x_given = lt.to_model(torch.zeros((len(which), layout.n_continuous), device=device),
                                    torch.as_tensor(codes, device=device))
+        # each anchor's model-space dim (its level's), to weigh it under the constraints of a condition
+        self.dims = torch.as_tensor(layout.offsets[blocks[which]] + levels, device=device)
         columns = torch.as_tensor(layout.disc_to_column()[blocks[which]], device=device)
         self.cols = torch.nn.functional.one_hot(columns, layout.n_columns).bool()
         self.given = self.cols[:, lt.dim_to_column]
@@ -137,10 +139,28 @@ class _Anchors:
         np.add.at(share, (np.repeat(np.arange(n_anchors), per)[:, None], flat), 1.0 / per)
         return _mixture_weights(share, self.freq.ravel(), self.frequency_weights, ridge=ridge)
 
-    def draw(self, n, generator):
-        """Anchor ids of ``n`` rows and their ``cols``, ``given`` and ``x_given``."""
-        u = rand(n, generator, device=self.cdf.device)
-        ids = torch.searchsorted(self.cdf, u * self.cdf[-1], right=True).clamp_(max=len(self.cdf) - 1)
+    def draw(self, n, generator, constraints=None):
+        """Anchor ids of ``n`` rows and their ``cols``, ``given`` and ``x_given``.
+
+        Under ``constraints`` (a set condition's allowed levels, an interval's
+        level weights) each anchor's weight is multiplied by how far its
+        level is consistent with them, so a row is never anchored on a
+        forbidden level and a column under a set condition keeps the
+        mixture's frequencies of its allowed levels. None when the
+        constraints leave no anchor.
+        """
+        cdf = self.cdf
+        if constraints is not None and (constraints.allowed is not None or constraints.log_weights is not None):
+            weights = torch.diff(cdf, prepend=cdf.new_zeros(1))
+            if constraints.allowed is not None:
+                weights = weights * constraints.allowed.index_select(0, self.dims).to(weights.dtype)
+            if constraints.log_weights is not None:
+                weights = weights * constraints.log_weights.index_select(0, self.dims).to(weights.dtype).exp()
+            cdf = weights.cumsum(0)
+            if not bool(cdf[-1] > 0):
+                return None
+        u = rand(n, generator, device=cdf.device)
+        ids = torch.searchsorted(cdf, u * cdf[-1], right=True).clamp_(max=len(cdf) - 1)
         return self.cols.index_select(0, ids), self.given.index_select(0, ids), self.x_given.index_select(0, ids), ids
 
 
@@ -1084,12 +1104,14 @@ class GANSampler(BaseGenerativeSampler):
         noise = randn((n, self.noise_dim), generator, device=self.device_)
         cols, ids = cond > 0, None
         frozen = cols
-        if given is None and constraints is None and anchors is not None:
-            # Unconditional rows: each is anchored on one (categorical column, level), as CTGAN samples;
+        drawn = None if given is not None or anchors is None else anchors.draw(n, generator, constraints)
+        if drawn is not None:
+            # Rows with no cell given: each is anchored on one (categorical column, level), as CTGAN samples;
             # the generator is trained to generate the rest given such a column (training-by-sampling).
             # How often each anchor is drawn was fitted after training (_Anchors.calibrated_weights) so
-            # that every categorical column, anchored or not, keeps its training frequencies.
-            cols, given, x_given, ids = anchors.draw(n, generator)
+            # that every categorical column, anchored or not, keeps its training frequencies; under a set
+            # or interval condition (the first of sampling's two passes) the anchors it forbids are left out.
+            cols, given, x_given, ids = drawn
             network = functools.partial(_with_condition_parts, network, anchors.cond_part)
         x, codes, *probs = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,
                                             constraints=constraints, generator=generator, return_probs=with_probs)

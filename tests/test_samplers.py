@@ -1,5 +1,6 @@
 """Estimator behaviour shared by DiffusionSampler and GANSampler, with tiny training."""
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -480,6 +481,26 @@ def test_gan_with_many_anchors_keeps_frequency_weights():
     model = tiny("gan", random_state=0).fit(df)
     assert len(model._anchor_levels[0]) == n_columns and len(model._anchor_levels) == 2
     assert set(model.sample(50, random_state=0)["c0"]) <= set(df["c0"])
+
+
+def test_gan_anchors_under_a_set_condition_skip_forbidden_levels(credit):
+    """The first pass of a set condition is anchored like unconditional rows, never on a level the set forbids;
+    a set that forbids every anchor falls back to unanchored rows."""
+    from synthaug.conditioning import condition_tensors, parse_conditions
+
+    model = tiny("gan", random_state=0, max_steps=10).fit(credit)
+    anchors = model._sampling_tables()[1]
+    lt = model.encoder_.layout_.tensors(model.device_)
+    parsed = parse_conditions(model.encoder_, {"Home": ["owner", "parents"]})
+    _, _, _, constraints = condition_tensors(model.encoder_, lt, parsed, 1, device=model.device_)
+    _, _, _, ids = anchors.draw(2000, torch.Generator().manual_seed(0), constraints)
+    assert bool(constraints.allowed.index_select(0, anchors.dims.index_select(0, ids)).all())
+    home = model.encoder_.layout_.disc_to_column()[anchors.blocks] == list(credit.columns).index("Home")
+    assert home.any() and len(ids.unique()) > int(home.sum())    # other columns' anchors are drawn as well
+    nothing = dataclasses.replace(constraints, allowed=torch.zeros_like(constraints.allowed))
+    assert anchors.draw(10, torch.Generator().manual_seed(0), nothing) is None
+    rows = model.sample(200, conditions={"Home": ["owner", "parents"]}, random_state=0)
+    assert rows["Home"].isin(["owner", "parents"]).all()
 
 
 def test_gan_level_predictor_and_gibbs_sweeps(credit):
