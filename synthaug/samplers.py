@@ -97,6 +97,7 @@ class _Anchors:
 
     def use_weights(self, weights, device):
         """Draw the anchors with mixture ``weights`` (one per anchor)."""
+        self.weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
         self.cdf = torch.as_tensor(np.cumsum(weights), dtype=torch.float32, device=device)
 
     def calibrated_weights(self, generator, *, ridge=1e-2):
@@ -150,13 +151,9 @@ class _Anchors:
         constraints leave no anchor.
         """
         cdf = self.cdf
-        if constraints is not None and (constraints.allowed is not None or constraints.log_weights is not None):
-            weights = torch.diff(cdf, prepend=cdf.new_zeros(1))
-            if constraints.allowed is not None:
-                weights = weights * constraints.allowed.index_select(0, self.dims).to(weights.dtype)
-            if constraints.log_weights is not None:
-                weights = weights * constraints.log_weights.index_select(0, self.dims).to(weights.dtype).exp()
-            cdf = weights.cumsum(0)
+        log_weights = None if constraints is None else constraints.level_log_weights(self.dims)
+        if log_weights is not None:
+            cdf = (self.weights * log_weights.exp()).cumsum(0)
             if not bool(cdf[-1] > 0):
                 return None
         u = rand(n, generator, device=cdf.device)

@@ -61,6 +61,16 @@ class Constraints:
         low, high = torch.broadcast_tensors(low, high)
         return (low.unsqueeze(-1), high.unsqueeze(-1)) if ref.dim() == 1 else (low, high)
 
+    def level_log_weights(self, dims, dtype=torch.float32):
+        """Log-weight of the model-space levels ``dims`` (index tensor or slice): ``log_weights`` there (0
+        without), −inf where ``allowed`` forbids the level; None when neither is set."""
+        if self.allowed is None and self.log_weights is None:
+            return None
+        ref = self.allowed if self.allowed is not None else self.log_weights
+        w = torch.zeros(ref[dims].shape, dtype=dtype, device=ref.device) if self.log_weights is None \
+            else self.log_weights[dims].to(dtype)
+        return w if self.allowed is None else w.masked_fill(~self.allowed[dims], float("-inf"))
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -299,15 +309,10 @@ class LayoutTensors:
 
     def mask_logits(self, logits, constraints):
         """Logits (per group) with the levels a :class:`Constraints` forbids at -inf and its log-weights added."""
-        if constraints is None:
+        weights = None if constraints is None else constraints.level_log_weights(slice(None), logits[0].dtype)
+        if weights is None:
             return logits
-        if constraints.log_weights is not None:
-            weights = self.block_logits(constraints.log_weights[None].to(logits[0].dtype))
-            logits = [lg + w for lg, w in zip(logits, weights)]
-        if constraints.allowed is None:
-            return logits
-        allowed = self.block_logits(constraints.allowed[None].float())
-        return [lg.masked_fill(a <= 0, float("-inf")) for lg, a in zip(logits, allowed)]
+        return [lg + w for lg, w in zip(logits, self.block_logits(weights[None]))]
 
     def softmax(self, logits):
         """Probabilities of the levels of every block, per group."""

@@ -265,10 +265,9 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
             offsets[cells] = _prior_shift(logits, targets[block], offsets[cells], max_offset=max_offset)
         if offsets is not None:
             logits = logits + offsets[cells].to(logits.dtype)
-        if constraints is not None and constraints.log_weights is not None:
-            logits = logits + constraints.log_weights[cells].to(logits.dtype)
-        if constraints is not None and constraints.allowed is not None:
-            logits = logits.masked_fill(~constraints.allowed[cells], float("-inf"))
+        weights = None if constraints is None else constraints.level_log_weights(cells, logits.dtype)
+        if weights is not None:
+            logits = logits + weights
         p = torch.softmax(logits, dim=1)
         u = rand((x.shape[0], 1), generator, device=x.device).clamp_(min=1e-12)
         new = (p.cumsum(1) < u).sum(1).clamp_(max=card - 1)

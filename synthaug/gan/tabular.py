@@ -160,18 +160,19 @@ class TabularGAN:
         if self.residual is None or given is None:
             return x
         mu, ratio = self.residual.moments(x, given)
-        nc = self.layout.n_continuous
-        y = self.residual.to_residual(x, given, mu, ratio)
-        return torch.cat([self._gate(y[:, :nc], x[:, nc:]), x[:, nc:]], dim=1)
+        return self._with_scores(x, self.residual.to_residual(x, given, mu, ratio)[:, : self.layout.n_continuous])
 
     def from_model(self, x, given, x_given):
         """Generated rows ``x`` back from the residual space of :meth:`to_model` (given cells kept)."""
         if self.residual is None or given is None:
             return x
         mu, ratio = self.residual.moments(x_given, given)
-        nc = self.layout.n_continuous
-        z = self.residual.from_residual(x, given, mu, ratio)
-        return torch.cat([self._gate(z, x[:, nc:]), x[:, nc:]], dim=1)
+        return self._with_scores(x, self.residual.from_residual(x, given, mu, ratio))
+
+    def _with_scores(self, x, scores):
+        """Rows ``x`` with their scores replaced by ``scores`` (B, n_continuous), gated by ``x``'s blocks."""
+        flat = x[:, self.layout.n_continuous:]
+        return torch.cat([self._gate(scores, flat), flat], dim=1)
 
     # ------------------------------------------------------------ heads
     def _continuous(self, out, constraints):
