@@ -832,7 +832,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
         generate = self._generate_rows if calibrated else self._generate
-        drawn_first = constrained_columns(self.encoder_, parsed)
+        drawn_first, keep_constraints = self._second_pass_given(parsed, constrained_columns(self.encoder_, parsed))
         two_pass = bool(drawn_first.any())
         drawn_first = torch.as_tensor(drawn_first, device=device)
         # columns as rows: the decoder reads each column from contiguous memory
@@ -848,11 +848,22 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 cols = drawn_first | (cond[0] > 0)
                 x_given = lt.to_model(cont, code if code is not None else cont.new_zeros((b, 0), dtype=torch.long))
                 given, cond = cols[lt.dim_to_column].expand(b, -1), cols.float().expand(b, -1)
-                cont, code = generate(b, given, x_given, cond, None, generator, guided=guided)
+                cont, code = generate(b, given, x_given, cond, constraints if keep_constraints else None, generator,
+                                      guided=guided)
             conts[:, start: start + b] = cont.t().cpu().numpy()
             if code is not None:
                 codes[:, start: start + b] = code.t().cpu().numpy()
         return EncodedTable(conts.T, codes.T)
+
+    def _second_pass_given(self, parsed, constrained):
+        """``(columns, keep)``: what the second pass of :meth:`_sample_encoded` takes as given, from the
+        first pass's rows (none: one pass), and whether it still applies the conditions' constraints.
+
+        By default every ``constrained`` column (n_columns,) is given and the
+        rest regenerated: masked and bounded generation makes the
+        constrained cells right, not the rest of the row.
+        """
+        return constrained, False
 
     def _inference_cache(self, fitted, build, key=None):
         """``build()`` computed once per fitted object ``fitted`` (e.g. a folded network) and ``key``; not pickled.

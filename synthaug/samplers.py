@@ -14,7 +14,7 @@ from ._base import BaseGenerativeSampler, base_parameters
 from .diffusion import SCHEDULES, ClassifierFreeGuidance, ColumnGuidance, GaussianDiffusion, get_betas
 from .diffusion.trainer import DiffusionStep, ImageDiffusionStep
 from .encoding.columns import _Z_MAX
-from .gan.consistency import fit_level_offsets, resample_levels
+from .gan.consistency import constrained_log_mass, fit_level_offsets, resample_levels
 from .gan import (LOSSES, ConditionalRowSampler, GANStep, ImageGANStep, LevelConsistency, ModeCoverage, TabularGAN,
                   warn_if_collapsed)
 from .nn import ConvCritic, ConvGenerator, DenseGenerator, PackedCritic, ResidualMLP, UNet
@@ -81,10 +81,17 @@ class _Anchors:
         codes = np.zeros((len(which), layout.n_discrete), dtype=np.int64)
         codes[np.arange(len(which)), blocks[which]] = levels
         self.blocks, self.freq, self.gan, self.folded = blocks, freq, gan, folded
+        self.anchor, self.levels = which, levels
+        # each anchor column's model-space dims, one per level slot (slots past a column's levels repeat its
+        # last level; their shares are 0)
+        cards = np.asarray(layout.cardinalities)[blocks]
+        slots = np.minimum(np.arange(freq.shape[1]), cards[:, None] - 1)
+        self.cell_dims = torch.as_tensor(layout.offsets[blocks][:, None] + slots, device=device)
         # mixture weights: a column chosen uniformly, then its level at its frequency ...
         self.frequency_weights = freq[which, levels].astype(np.float64) / len(blocks)
-        # ... or the calibrated ones once fitted (see calibrated_weights)
-        self.use_weights(anchor_levels[2] if len(anchor_levels) > 2 else self.frequency_weights, device)
+        # ... or the calibrated ones once fitted, with the level shares of each anchor's rows
+        self.use_weights(*(anchor_levels[2:] if len(anchor_levels) > 2 else (self.frequency_weights,)),
+                         device=device)
         self.x_given = lt.to_model(torch.zeros((len(which), layout.n_continuous), device=device),
                                    torch.as_tensor(codes, device=device))
         # each anchor's model-space dim (its level's), to weigh it under the constraints of a condition
@@ -95,10 +102,23 @@ class _Anchors:
         with torch.no_grad():
             self.cond_part = folded.condition_part(gan.generator_condition(self.cols, self.given, self.x_given))
 
-    def use_weights(self, weights, device):
-        """Draw the anchors with mixture ``weights`` (one per anchor)."""
+    def use_weights(self, weights, shares=None, *, device):
+        """Draw the anchors with mixture ``weights`` (one per anchor).
+
+        ``shares`` ``(anchors, anchor columns, levels)``: the share of each
+        anchor's rows with each level of each anchor column, as
+        :meth:`calibrated_weights` measured them (None: unknown).
+        """
         self.weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
         self.cdf = torch.as_tensor(np.cumsum(weights), dtype=torch.float32, device=device)
+        if shares is not None:
+            shares = np.array(shares, dtype=np.float32)
+            # a row keeps its anchor's level (a sweep that redraws it is bound by the same condition)
+            own = np.arange(len(self.anchor))
+            shares[own, self.anchor] = 0.0
+            shares[own, self.anchor, self.levels] = 1.0
+            shares = torch.as_tensor(shares, device=device)
+        self.shares = shares
 
     def calibrated_weights(self, generator, *, ridge=1e-2):
         """Mixture weights of the anchors under which every anchored column has its training frequencies.
@@ -114,8 +134,10 @@ class _Anchors:
         the frequency weights ``w₀``, then are normalised. Each component
         keeps its conditional distribution; only how often each anchor is
         used changes. With a Gibbs sweep (``refine``) the shares are measured
-        after it, on the rows as sampling releases them. Returns None
-        (frequency weights) for too many anchors.
+        after it, on the rows as sampling releases them. Returns
+        ``(weights, shares)``, ``shares`` as ``P`` shaped ``(anchors, anchor
+        columns, levels)`` (:meth:`draw` weighs the anchors under a set
+        condition with them), or None (frequency weights) for too many anchors.
         """
         n_anchors = len(self.cdf)
         if n_anchors > self._MAX_CALIBRATED:
@@ -131,34 +153,77 @@ class _Anchors:
             x, codes = self.gan.sample(network, z, cols=cols, given=self.given.index_select(0, rows),
                                        x_given=self.x_given.index_select(0, rows), cond=rows, generator=generator)
             if self.refine is not None:   # the rows as sampling releases them (the anchor redrawn too)
-                _, codes, _ = self.refine(x, codes, torch.zeros_like(cols), generator)
+                _, codes, _, _ = self.refine(x, codes, torch.zeros_like(cols), generator)
             parts.append(codes.index_select(1, blocks))
         codes = torch.cat(parts).cpu().numpy()                                             # (rows, anchor columns)
         width = self.freq.shape[1]
         flat = codes + width * np.arange(len(self.blocks))                              # (column, level) index
         share = np.zeros((n_anchors, self.freq.size))
         np.add.at(share, (np.repeat(np.arange(n_anchors), per)[:, None], flat), 1.0 / per)
-        return _mixture_weights(share, self.freq.ravel(), self.frequency_weights, ridge=ridge)
+        weights = _mixture_weights(share, self.freq.ravel(), self.frequency_weights, ridge=ridge)
+        return None if weights is None else (weights, share.reshape(n_anchors, *self.freq.shape))
 
     def draw(self, n, generator, constraints=None):
         """Anchor ids of ``n`` rows and their ``cols``, ``given`` and ``x_given``.
 
         Under ``constraints`` (a set condition's allowed levels, an interval's
-        level weights) each anchor's weight is multiplied by how far its
-        level is consistent with them, so a row is never anchored on a
-        forbidden level and a column under a set condition keeps the
-        mixture's frequencies of its allowed levels. None when the
-        constraints leave no anchor.
+        level weights) each anchor's weight is multiplied by the chance that
+        its rows are consistent with them: its own level's weight (0 for a
+        forbidden level) times, for each other anchor column, the share of
+        the anchor's rows on allowed levels (measured with the calibrated
+        weights). Each anchor is then drawn about as often as it holds rows
+        that meet the condition (what Bayes' rule asks of a row drawn given
+        it), so the candidates of :meth:`GANSampler._generate`, which divides
+        this factor back out of their weights, are rarely wasted. None when
+        the constraints leave no anchor.
         """
         cdf = self.cdf
-        log_weights = None if constraints is None else constraints.level_log_weights(self.dims)
-        if log_weights is not None:
-            cdf = (self.weights * log_weights.exp()).cumsum(0)
+        consistent = self.consistency(constraints)
+        if consistent is not None:
+            cdf = (self.weights * consistent).cumsum(0)
             if not bool(cdf[-1] > 0):
                 return None
         u = rand(n, generator, device=cdf.device)
         ids = torch.searchsorted(cdf, u * cdf[-1], right=True).clamp_(max=len(cdf) - 1)
         return self.cols.index_select(0, ids), self.given.index_select(0, ids), self.x_given.index_select(0, ids), ids
+
+    def consistency(self, constraints):
+        """The factor :meth:`draw` multiplies each anchor's weight by under ``constraints``, or None (1)."""
+        if constraints is None or not constraints.weighs_levels:
+            return None
+        if self.shares is None:
+            return constraints.level_log_weights(self.dims).exp()
+        # the anchor's own column is in the shares, one-hot on its level
+        return (self.shares * constraints.level_log_weights(self.cell_dims).exp()).sum(-1).prod(-1)
+
+
+def _pick_consistent(log_weights, generator, *rows):
+    """One of ``k`` candidates per row, drawn in proportion to ``exp(log_weights)`` ``(k, n)``.
+
+    ``rows``: tensors whose first dimension holds the ``k·n`` candidates,
+    candidate ``j`` of row ``i`` at ``j·n + i`` (None passes through).
+
+    Under a set condition the generator's and the Gibbs sweep's levels are
+    restricted to the allowed ones, but the rest of a row was made with the
+    unrestricted ones: a row that would have been a tenant, restricted to
+    owners or parents, keeps a tenant's other cells and is made one of the
+    two. A draw given the condition weighs each row by the probability that
+    its unrestricted levels meet the condition (sampling-importance
+    resampling); picking one of ``k`` candidates per row in proportion to
+    that weight approaches it as ``k`` grows, with no rejection loop.
+
+    Examples
+    --------
+    >>> rows = torch.arange(6.0).view(6, 1)                 # 3 candidates for each of 2 rows
+    >>> w = torch.log(torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]))
+    >>> _pick_consistent(w, torch.Generator().manual_seed(0), rows)[0].view(-1).tolist()
+    [2.0, 1.0]
+    """
+    k, n = log_weights.shape
+    u = rand((k, n), generator, device=log_weights.device, dtype=log_weights.dtype).clamp_(1e-12, 1 - 1e-7)
+    pick = (log_weights - torch.log(-torch.log(u))).argmax(0)   # Gumbel-max: one draw per row
+    index = pick * n + torch.arange(n, device=pick.device)
+    return [None if r is None else r.index_select(0, index) for r in rows]
 
 
 def _mixture_weights(share, target, w0, *, ridge=1e-2):
@@ -896,7 +961,7 @@ class GANSampler(BaseGenerativeSampler):
         layout, blocks = self.encoder_.layout_, self._sweep_blocks()
         targets = {di: f for di, f in level_frequencies(self.encoder_, encoded.discrete).items() if di in blocks}
         n = self._calibration_rows(len(encoded))
-        x, codes, _, _ = self._generator_rows(n, None, None, torch.zeros((n, layout.n_columns), device=self.device_),
+        x, codes, _, _, _ = self._generator_rows(n, None, None, torch.zeros((n, layout.n_columns), device=self.device_),
                                               None, generator)
         offsets = fit_level_offsets(self.predictor_.folded(), layout.tensors(self.device_), x, codes, blocks, targets,
                                     generator=generator, sweeps=self.gibbs_sweeps)
@@ -984,10 +1049,10 @@ class GANSampler(BaseGenerativeSampler):
         self.predictor_ = None if consistency is None else consistency.predictor.eval()
         self.level_calibration_ = None   # (a previous fit's offsets must not reach this fit's anchor weights)
         _, anchors, _ = self._sampling_tables()
-        weights = anchors.calibrated_weights(generator) if anchors is not None else None
-        if weights is not None:   # (post-processing of the generator and the released frequencies)
-            self._anchor_levels = (*self._anchor_levels, weights)   # kept for copies rebuilt after pickling
-            anchors.use_weights(weights, self.device_)
+        calibrated = anchors.calibrated_weights(generator) if anchors is not None else None
+        if calibrated is not None:   # (post-processing of the generator and the released frequencies)
+            self._anchor_levels = (*self._anchor_levels, *calibrated)   # kept for copies rebuilt after pickling
+            anchors.use_weights(*calibrated, device=self.device_)
 
     def _fit_table_model(self, encoded, generator):
         """Train and calibrate (see the base class), then check the coverage of what :meth:`sample` gives."""
@@ -1082,37 +1147,82 @@ class GANSampler(BaseGenerativeSampler):
     def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
                   with_probs=False):
         # (guided, steps: the GAN has no guidance and no steps; its rows follow the class they are given as they are)
-        x, codes, probs, frozen = self._generator_rows(n, given, x_given, cond, constraints, generator,
-                                                       with_probs=with_probs)
-        refine = self._sampling_tables()[2]
+        # Under a set or interval condition (the first of sampling's two passes) each row is the pick of
+        # `tries` candidates made under the condition (see _pick_consistent).
+        tries = self._CONDITION_TRIES if constraints is not None and constraints.weighs_levels else 1
+        if tries > 1:
+            given, x_given = (None if t is None else t.repeat(tries, 1) for t in (given, x_given))
+            cond, constraints = cond.repeat(tries, 1), constraints.repeat(tries)
+        x, codes, probs, frozen, log_w = self._generator_rows(tries * n, given, x_given, cond, constraints,
+                                                              generator, with_probs=with_probs, weigh=tries > 1)
+        _, _, refine = self._sampling_tables()
         if refine is not None:
-            x, codes, p = refine(x, codes, frozen, generator, constraints=constraints,
-                                 probs=probs[0] if probs else None)
+            x, codes, p, swept_mass = refine(x, codes, frozen, generator, constraints=constraints,
+                                             probs=probs[0] if probs else None, weigh=tries > 1)
             probs = [p] if probs else probs
+        if tries > 1:
+            log_mass, log_w = log_w
+            if refine is not None:   # the sweep's weight replaces the generator's on the blocks it redraws
+                log_mass = log_mass.index_fill(1, torch.as_tensor(self._sweep_blocks(), device=self.device_), 0.0)
+                log_w = log_w + swept_mass
+            log_w = log_w + log_mass.sum(1)
+            x, codes, *probs = _pick_consistent(log_w.view(tries, n), generator, x, codes, *probs)
         return x[:, : self.encoder_.layout_.n_continuous], codes, *probs
 
-    def _generator_rows(self, n, given, x_given, cond, constraints, generator, *, with_probs=False):
-        """Rows from the generator alone: ``(x (n, width), codes, [probs] or [], frozen (n, n_columns))``.
+    def _generator_rows(self, n, given, x_given, cond, constraints, generator, *, with_probs=False, weigh=False):
+        """Rows from the generator alone: ``(x (n, width), codes, [probs] or [], frozen (n, n_columns), log_w)``.
 
         ``frozen``: the columns given by the conditions — what the Gibbs
         sweep keeps (not the anchors, which only seed the generator).
+        ``log_w`` (``weigh``, else None): ``(generator's, anchors')`` log-weights
+        (n,) of the rows under ``constraints``: the log-probability that the
+        generator's unrestricted levels meet them (see
+        :meth:`TabularGAN.sample`), and minus the log of how much more often
+        the row's anchor was drawn for them (see :meth:`_Anchors.draw`).
         """
         network, anchors, _ = self._sampling_tables()
+        frozen = cols = cond > 0
         noise = randn((n, self.noise_dim), generator, device=self.device_)
-        cols, ids = cond > 0, None
-        frozen = cols
         drawn = None if given is not None or anchors is None else anchors.draw(n, generator, constraints)
+        ids = None
         if drawn is not None:
             # Rows with no cell given: each is anchored on one (categorical column, level), as CTGAN samples;
             # the generator is trained to generate the rest given such a column (training-by-sampling).
             # How often each anchor is drawn was fitted after training (_Anchors.calibrated_weights) so
-            # that every categorical column, anchored or not, keeps its training frequencies; under a set
-            # or interval condition (the first of sampling's two passes) the anchors it forbids are left out.
+            # that every categorical column, anchored or not, keeps its training frequencies; under a
+            # condition each anchor is weighed by how often its rows meet it (_Anchors.draw).
             cols, given, x_given, ids = drawn
             network = functools.partial(_with_condition_parts, network, anchors.cond_part)
-        x, codes, *probs = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,
-                                            constraints=constraints, generator=generator, return_probs=with_probs)
-        return x, codes, probs, frozen
+        x, codes, *extra = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,
+                                            constraints=constraints, generator=generator, return_probs=with_probs,
+                                            return_log_mass=weigh)
+        log_w = None
+        if weigh:
+            log_mass = extra.pop()
+            # the anchors were already drawn in proportion to how often their rows meet the constraints
+            log_w = log_mass, (log_mass.new_zeros(n) if ids is None
+                               else -anchors.consistency(constraints).log().index_select(0, ids))
+        return x, codes, extra, frozen, log_w
+
+    def _second_pass_given(self, parsed, constrained):
+        """Only an interval condition's columns are given to the second pass, which keeps the set conditions.
+
+        Under a set condition the candidates of :meth:`_generate` are weighed
+        by how likely the model puts them inside it, so the first pass
+        already draws rows given the condition; generating their other cells
+        again from the generator given the drawn levels would only add its
+        conditional errors (development check: credit's other columns under
+        ``Home=['owner', 'parents']`` were clearly closer to the real rows
+        in one pass). An interval's scores are mapped into it by
+        :func:`~synthaug.gan.tabular.truncate_scores`, away from the rest of
+        their row, which the second pass regenerates given them.
+        """
+        parts = self.encoder_.layout_.column_parts
+        bounded = np.array([ci is not None and ci in parsed.z_bounds for ci, _ in parts], dtype=bool)
+        return constrained & bounded, True
+
+    #: candidates per row of a set or interval condition's first pass (see _pick_consistent)
+    _CONDITION_TRIES = 8
 
     def _sampling_tables(self):
         """``(folded generator, anchors or None, refine or None)`` of the fitted model, built once per generator.
@@ -1132,13 +1242,15 @@ class GANSampler(BaseGenerativeSampler):
             if getattr(self, "predictor_", None) is not None and sweeps and blocks:
                 predictor, lt = self.predictor_.folded(), layout.tensors(self.device_)
 
-                def refine(x, codes, frozen, generator, *, constraints=None, probs=None):
+                def refine(x, codes, frozen, generator, *, constraints=None, probs=None, weigh=False):
                     offsets = self._logit_offsets(self.device_)   # read at each call: fitted after the anchors
                     for _ in range(sweeps):
                         x, codes, probs = resample_levels(predictor, lt, x, codes, blocks, frozen,
                                                           generator=generator, constraints=constraints, probs=probs,
                                                           offsets=offsets)
-                    return x, codes, probs
+                    # with `weigh`: how likely the sweep's conditionals put the rows' levels inside the constraints
+                    return x, codes, probs, (None if not weigh else constrained_log_mass(
+                        predictor, lt, x, codes, blocks, frozen, constraints=constraints, offsets=offsets))
 
             anchors = None if self._anchor_levels is None else _Anchors(
                 self._anchor_levels, layout, self.gan_, folded, self.device_, refine=refine)

@@ -92,7 +92,10 @@ def test_conditions_value_set_and_range(fitted, credit):
 
 def test_set_and_interval_conditions_regenerate_the_other_columns_given_the_drawn_cells(fitted, monkeypatch):
     # two passes per batch: the constrained cells drawn inside their conditions, then the rest generated given
-    # them and the exact conditions (so the other columns follow the conditions, not only the masked draw)
+    # them and the exact conditions (so the other columns follow the conditions, not only the masked draw).
+    # The GAN gives the second pass only the interval's cells: its first pass already draws rows given a set
+    # condition (GANSampler._second_pass_given), so the second keeps the set as a constraint.
+    gan = isinstance(fitted, GANSampler)
     calls, generate = [], type(fitted)._generate_rows
 
     def spy(self, n, given, x_given, cond, constraints, generator, **kwargs):
@@ -106,16 +109,21 @@ def test_set_and_interval_conditions_regenerate_the_other_columns_given_the_draw
     (_, _, cond1, cons1, (cont1, codes1)), (given2, x_given2, cond2, cons2, _) = calls
     first, second = [dict(zip(columns, c[0].tolist())) for c in (cond1, cond2)]
     assert first["Records"] == 1 and first["Home"] == 0 and first["Age"] == 0 and cons1 is not None
-    assert second["Records"] == second["Home"] == second["Age"] == 1 and second["Income"] == 0 and cons2 is None
+    assert second["Records"] == second["Age"] == 1 and second["Income"] == 0
+    assert second["Home"] == (0 if gan else 1) and (cons2 is not None if gan else cons2 is None)
     layout = fitted.encoder_.layout_
     lt = layout.tensors(fitted.device_)
     age, home = (layout.column_parts[columns.index(c)] for c in ("Age", "Home"))
     assert torch.equal(x_given2[:, age[0]], cont1[:, age[0]])         # the drawn cells are what is given
-    assert torch.equal(lt.block_codes(x_given2)[:, home[1]], codes1[:, home[1]])
+    if not gan:
+        assert torch.equal(lt.block_codes(x_given2)[:, home[1]], codes1[:, home[1]])
     assert given2.shape == x_given2.shape
     calls.clear()
     fitted.sample(20, conditions={"Records": "yes"}, random_state=0)  # exact conditions only: one pass
     assert len(calls) == 1
+    calls.clear()
+    fitted.sample(20, conditions={"Home": ["owner", "parents"]}, random_state=0)
+    assert len(calls) == (1 if gan else 2)
     calls.clear()
     # a list of every level constrains nothing: one pass, the same rows as no condition
     home = fitted.encoder_.encoders_["Home"]
@@ -501,6 +509,29 @@ def test_gan_anchors_under_a_set_condition_skip_forbidden_levels(credit):
     assert anchors.draw(10, torch.Generator().manual_seed(0), nothing) is None
     rows = model.sample(200, conditions={"Home": ["owner", "parents"]}, random_state=0)
     assert rows["Home"].isin(["owner", "parents"]).all()
+
+
+def test_gan_set_condition_draws_rows_as_the_model_has_them_given_it(monkeypatch):
+    """Under a set condition each row is picked among candidates by how likely the model puts it inside:
+    the allowed levels keep their proportions in the model's own unconditional rows, which restricting the
+    generator's levels (one candidate) does not give, and every row meets the condition."""
+    rng = np.random.default_rng(0)
+    c = rng.choice(["a", "b", "c"], 900)
+    df = pd.DataFrame({"C": c, "D": rng.choice(["u", "v"], 900),
+                       "x": np.select([c == "a", c == "b"], [0.0, 5.0], 10.0) + rng.normal(0, 0.5, 900)})
+    model = tiny("gan", random_state=0, max_steps=200).fit(df)
+    plain = model.sample(8000, random_state=3)
+    reference = (plain["C"][plain["C"] != "c"] == "a").mean()
+
+    def share_a():
+        rows = model.sample(4000, conditions={"C": ["a", "b"]}, random_state=2)
+        assert rows["C"].isin(["a", "b"]).all()
+        return (rows["C"] == "a").mean()
+
+    picked = share_a()
+    monkeypatch.setattr(GANSampler, "_CONDITION_TRIES", 1)
+    restricted = share_a()
+    assert abs(picked - reference) < 0.04 and abs(restricted - reference) > 2 * abs(picked - reference)
 
 
 def test_gan_level_predictor_and_gibbs_sweeps(credit):

@@ -9,7 +9,7 @@ one place and is computed once, not per step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -51,6 +51,18 @@ class Constraints:
     def bounded(self):
         """Whether any score has an interval."""
         return self.low is not None or self.high is not None
+
+    @property
+    def weighs_levels(self):
+        """Whether some level is forbidden or weighted (:meth:`level_log_weights` is not None)."""
+        return self.allowed is not None or self.log_weights is not None
+
+    def repeat(self, k):
+        """The constraints of ``k`` copies of a batch stacked one after the other (per-row intervals repeated)."""
+        def stacked(t):
+            return t if t is None or t.dim() < 3 else t.repeat(k, 1, 1)
+
+        return replace(self, low=stacked(self.low), high=stacked(self.high))
 
     def intervals(self, dtype=torch.float32):
         """``(low, high)`` in ``dtype`` with the trailing ``K`` dimension (one interval: ``K = 1``)."""
@@ -313,6 +325,13 @@ class LayoutTensors:
         if weights is None:
             return logits
         return [lg + w for lg, w in zip(logits, self.block_logits(weights[None]))]
+
+    def log_mass(self, masked, logits):
+        """``log Σ softmax(logits)·exp(masked − logits)`` of every block (B, n_disc): the log-probability
+        that a level drawn from ``logits`` is allowed by the :meth:`mask_logits` that gave ``masked``
+        (weighted by its log-weights)."""
+        return self._in_block_order([torch.logsumexp(m, dim=self.LEVELS) - torch.logsumexp(lg, dim=self.LEVELS)
+                                     for m, lg in zip(masked, logits)])
 
     def softmax(self, logits):
         """Probabilities of the levels of every block, per group."""

@@ -32,7 +32,8 @@ import torch
 from ..distributed import allreduce_gradients
 from ..noise import rand
 
-__all__ = ["LevelConsistency", "hide_one_column", "hide_cells", "resample_levels", "fit_level_offsets"]
+__all__ = ["LevelConsistency", "hide_one_column", "hide_cells", "resample_levels", "constrained_log_mass",
+           "fit_level_offsets"]
 
 
 def hide_cells(x, hidden, dim_to_column):
@@ -194,6 +195,19 @@ def resample_levels(predictor, layout_tensors, x, codes, blocks, frozen, *, gene
                   constraints=constraints, probs=probs, offsets=offsets)[:3]
 
 
+def constrained_log_mass(predictor, layout_tensors, x, codes, blocks, frozen, *, constraints, offsets=None):
+    """Σ over ``blocks`` of ``log P(level allowed by constraints | rest of the row)`` under the predictor, (B,).
+
+    The log-probability that :func:`resample_levels`, drawing each block
+    from the predictor without ``constraints``, would give every block a
+    level the constraints allow (weighted by their level weights), each
+    block given the rest of the row as it stands. ``frozen`` blocks
+    (B, n_columns) count as allowed.
+    """
+    return _sweep(predictor, layout_tensors, x, codes, blocks, frozen, generator=None, constraints=constraints,
+                  offsets=offsets, draw=False)[4]
+
+
 @torch.no_grad()
 def fit_level_offsets(predictor, layout_tensors, x, codes, blocks, targets, *, generator, sweeps=1, max_offset=3.0):
     """Logit offsets under which the sweep of :func:`resample_levels` gives each block its target frequencies.
@@ -217,7 +231,7 @@ def fit_level_offsets(predictor, layout_tensors, x, codes, blocks, targets, *, g
     frozen = torch.zeros((x.shape[0], layout_tensors.layout.n_columns), dtype=torch.bool, device=x.device)
     targets = {int(b): torch.as_tensor(f, dtype=torch.float32, device=x.device) for b, f in targets.items()}
     for _ in range(sweeps):
-        x, codes, _, offsets = _sweep(predictor, layout_tensors, x, codes, blocks, frozen, generator=generator,
+        x, codes, _, offsets, _ = _sweep(predictor, layout_tensors, x, codes, blocks, frozen, generator=generator,
                                       offsets=offsets, targets=targets, max_offset=max_offset)
     return offsets
 
@@ -232,12 +246,15 @@ def _prior_shift(logits, target, offset, *, max_offset, n_iter=100):
 
 
 def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=None, probs=None, offsets=None,
-           targets=None, max_offset=3.0):
+           targets=None, max_offset=3.0, draw=True):
     """The sweep of :func:`resample_levels`; with ``targets``, each block's offsets are fitted first.
 
-    Returns ``(x, codes, probs, offsets)``.
+    Returns ``(x, codes, probs, offsets, log_mass)``, ``log_mass`` as in
+    :func:`constrained_log_mass` (0 without constraints). ``draw=False``
+    only measures it: every row keeps its levels.
     """
     layout = lt.layout
+    log_mass = x.new_zeros(x.shape[0], dtype=torch.float32)
     x, codes = x.clone(), codes.clone()
     probs = None if probs is None else probs.clone()
     if targets is not None:
@@ -251,6 +268,11 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
         column = int(disc_to_column[block])
         off, card = int(layout.offsets[block]), int(layout.cardinalities[block])
         cells = slice(off, off + card)
+        weights = None if constraints is None else constraints.level_log_weights(cells)
+        if weights is not None and not bool((weights != 0).any()):
+            weights = None   # (a block the constraints leave free)
+        if not draw and weights is None:
+            continue
         hidden = torch.zeros((1, n_columns), dtype=x.dtype, device=x.device)
         hidden[0, column] = 1.0
         if folded:   # the row with this block zeroed: the product less the block's own part
@@ -265,13 +287,16 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
             offsets[cells] = _prior_shift(logits, targets[block], offsets[cells], max_offset=max_offset)
         if offsets is not None:
             logits = logits + offsets[cells].to(logits.dtype)
-        weights = None if constraints is None else constraints.level_log_weights(cells, logits.dtype)
+        keep = frozen[:, column]
         if weights is not None:
-            logits = logits + weights
+            allowed = logits + weights.to(logits.dtype)
+            log_mass += torch.where(keep, 0.0, torch.logsumexp(allowed, 1) - torch.logsumexp(logits, 1))
+            logits = allowed
+        if not draw:
+            continue
         p = torch.softmax(logits, dim=1)
         u = rand((x.shape[0], 1), generator, device=x.device).clamp_(min=1e-12)
         new = (p.cumsum(1) < u).sum(1).clamp_(max=card - 1)
-        keep = frozen[:, column]
         code = torch.where(keep, codes[:, block], new)
         codes[:, block] = code
         one_hot = 2.0 * torch.nn.functional.one_hot(code, card).to(x.dtype) - 1.0
@@ -281,4 +306,4 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
         if probs is not None:
             part = probs[:, off - nc: off - nc + card]
             probs[:, off - nc: off - nc + card] = torch.where(keep[:, None], part, p.to(probs.dtype))
-    return x, codes, probs, offsets
+    return x, codes, probs, offsets, log_mass

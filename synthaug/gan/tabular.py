@@ -222,7 +222,7 @@ class TabularGAN:
 
     @torch.inference_mode()
     def sample(self, network, noise, *, cols=None, given=None, x_given=None, cond=None, constraints=None,
-               generator=None, return_probs=False):
+               generator=None, return_probs=False, return_log_mass=False):
         """Generated rows for release: ``(x (B, width) with exact ±1 blocks, codes (B, n_disc) or None)``.
 
         Each block's level is drawn from the softmax of its logits (the
@@ -232,8 +232,13 @@ class TabularGAN:
         (a caller with precomputed conditions passes its own).
         ``return_probs`` adds a third output: the probabilities every level
         was drawn with, ``(B, width - n_continuous)`` (None without discrete
-        blocks). With a ``residual`` the scores are mapped back from the
-        residual space they were generated in.
+        blocks). ``return_log_mass`` adds a last output ``(B, n_discrete)``:
+        the log-probability that a level drawn from a block's unrestricted
+        logits would have been allowed by ``constraints`` (0 for given
+        blocks), the weight that makes a restricted draw a draw given the
+        constraints (see :meth:`synthaug.GANSampler._generate`). With a ``residual``
+        the scores are mapped back from the residual space they were
+        generated in.
         """
         b, device = noise.shape[0], noise.device
         if cols is None:
@@ -243,12 +248,20 @@ class TabularGAN:
         out = network(noise, None, cond)
         lt, _ = self._tables(device)
         z = self._continuous(out, constraints)
+        extra = [None] if return_probs else []
         if not self.layout.n_discrete:
             x = self.from_model(self._finish(z, out[:, :0], given, x_given, device), given, x_given)
-            return (x, None, None) if return_probs else (x, None)
-        probs = lt.softmax(lt.mask_logits(lt.block_logits(out), constraints))
+            return x, None, *extra, *([z.new_zeros((b, 0))] if return_log_mass else [])
+        logits = lt.block_logits(out)
+        masked = lt.mask_logits(logits, constraints)
+        probs = lt.softmax(masked)
         codes = lt.draw_codes(probs, generator)
         if given is not None:
             codes = torch.where(given[:, lt.offsets], lt.block_codes(x_given), codes)
         x = self.from_model(self._finish(z, lt.codes_to_flat(codes), given, x_given, device), given, x_given)
-        return (x, codes, lt.blocks_to_flat(probs)) if return_probs else (x, codes)
+        if return_probs:
+            extra = [lt.blocks_to_flat(probs)]
+        if return_log_mass:
+            mass = lt.log_mass(masked, logits) if masked is not logits else z.new_zeros((b, self.layout.n_discrete))
+            extra.append(mass if given is None else mass.masked_fill(given[:, lt.offsets], 0.0))
+        return x, codes, *extra

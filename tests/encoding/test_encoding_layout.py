@@ -96,6 +96,28 @@ def test_block_logits_pads_with_minus_infinity():
             assert torch.isneginf(blocks[:, card:, d]).all()
 
 
+def test_log_mass_is_the_probability_of_the_allowed_levels_and_constraints_repeat():
+    from synthaug.encoding.layout import Constraints
+
+    lt = HAND.tensors("cpu")
+    out = torch.randn(4, HAND.width)
+    allowed = torch.ones(HAND.width, dtype=torch.bool)
+    off = int(HAND.offsets[1])
+    allowed[off] = False                                   # block 1 (3 levels): level 0 forbidden
+    constraints = Constraints(allowed=allowed)
+    assert constraints.weighs_levels and not Constraints().weighs_levels
+    logits = lt.block_logits(out)
+    mass = lt.log_mass(lt.mask_logits(logits, constraints), logits)
+    assert mass.shape == (4, HAND.n_discrete)
+    p = torch.softmax(out[:, off: off + 3], 1)
+    torch.testing.assert_close(mass[:, 1], torch.log(p[:, 1] + p[:, 2]))
+    assert (mass[:, [0, 2, 3]].abs() < 1e-6).all()
+    per_row = Constraints(low=torch.zeros(4, HAND.n_continuous, 1), high=torch.ones(4, HAND.n_continuous, 1))
+    assert per_row.repeat(3).low.shape == (12, HAND.n_continuous, 1)
+    shared = Constraints(low=torch.zeros(HAND.n_continuous), allowed=allowed)
+    assert shared.repeat(3).low is shared.low and shared.repeat(3).allowed is allowed
+
+
 def test_blocks_are_grouped_to_limit_padding():
     # one 100-level column among twenty 3-level ones: padded per group, not 100 levels for every block
     layout = Layout(0, (3,) * 10 + (100,) + (3,) * 10, tuple((None, d) for d in range(21)))

@@ -5,7 +5,8 @@ import torch
 
 from synthaug.encoding import Layout
 from synthaug.gan import LevelConsistency
-from synthaug.gan.consistency import fit_level_offsets, hide_one_column, resample_levels
+from synthaug.gan.consistency import (constrained_log_mass, fit_level_offsets, hide_cells, hide_one_column,
+                                      resample_levels)
 from synthaug.nn import ResidualMLP
 
 # a plain numeric (score 0), a categorical A (block 0, 3 levels), a categorical B (block 1, 2 levels)
@@ -137,6 +138,33 @@ def test_resample_levels_keeps_constraints_and_reports_its_probabilities():
     assert (out[:, 1] == 0).all()
     torch.testing.assert_close(p[:, 3:], torch.tensor([1.0, 0.0]).expand(n, 2))
     assert (p[:, :3] == 0.5).all()                                 # other blocks' probabilities as given
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_constrained_log_mass_is_the_predicted_probability_of_the_allowed_levels(folded):
+    """For each row, log P(B allowed | rest) from the predictor; a frozen B, or no constraint on it, counts 0."""
+    from synthaug.encoding.layout import Constraints
+
+    predictor, lt = _trained()
+    n = 300
+    g = _gen(5)
+    codes = torch.stack([torch.randint(3, (n,), generator=g), torch.randint(2, (n,), generator=g)], 1)
+    x = lt.to_model(torch.randn(n, 1, generator=g), codes)
+    frozen = torch.zeros(n, 3, dtype=torch.bool)
+    frozen[:50, 2] = True
+    allowed = torch.ones(LAYOUT.width, dtype=torch.bool)
+    allowed[LAYOUT.offsets[1] + 1] = False                        # B = 1 forbidden
+    net = predictor.folded() if folded else predictor
+    mass = constrained_log_mass(net, lt, x, codes, [0, 1], frozen, constraints=Constraints(allowed=allowed))
+    hidden = torch.zeros(n, 3, dtype=torch.bool)
+    hidden[:, 2] = True
+    with torch.no_grad():
+        logits = predictor(hide_cells(x, hidden, lt.dim_to_column), None, hidden.float())[:, 4:6]
+    expected = torch.log_softmax(logits, 1)[:, 0]
+    torch.testing.assert_close(mass[50:], expected[50:], atol=1e-5, rtol=1e-4)
+    assert (mass[:50] == 0).all() and (mass <= 0).all()
+    free = Constraints(allowed=torch.ones(LAYOUT.width, dtype=torch.bool))
+    assert (constrained_log_mass(net, lt, x, codes, [0, 1], frozen, constraints=free) == 0).all()
 
 
 def test_fitted_offsets_give_the_sweep_its_target_frequencies():
