@@ -41,6 +41,7 @@ from ._validation import check_n_samples, check_table, check_target
 from .conditioning import TARGET_COLUMN as _TARGET
 from .conditioning import condition_tensors, constrained_columns, enforce_conditions, parse_conditions
 from .encoding import EncodedTable, TableEncoder
+from .encoding.layout import Constraints
 from .encoding.columns import _Z_MAX
 from .encoding.images import is_image_input
 from .gan.tabular import truncate_scores
@@ -848,8 +849,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 cols = drawn_first | (cond[0] > 0)
                 x_given = lt.to_model(cont, code if code is not None else cont.new_zeros((b, 0), dtype=torch.long))
                 given, cond = cols[lt.dim_to_column].expand(b, -1), cols.float().expand(b, -1)
-                cont, code = generate(b, given, x_given, cond, constraints if keep_constraints else None, generator,
-                                      guided=guided)
+                # (the given cells are not constrained again: only the other columns' allowed levels are kept)
+                kept = None if not keep_constraints or constraints is None or constraints.allowed is None \
+                    else Constraints(allowed=constraints.allowed)
+                cont, code = generate(b, given, x_given, cond, kept, generator, guided=guided)
             conts[:, start: start + b] = cont.t().cpu().numpy()
             if code is not None:
                 codes[:, start: start + b] = code.t().cpu().numpy()
@@ -857,7 +860,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
     def _second_pass_given(self, parsed, constrained):
         """``(columns, keep)``: what the second pass of :meth:`_sample_encoded` takes as given, from the
-        first pass's rows (none: one pass), and whether it still applies the conditions' constraints.
+        first pass's rows (none: one pass), and whether it still forbids the levels a set condition forbids.
 
         By default every ``constrained`` column (n_columns,) is given and the
         rest regenerated: masked and bounded generation makes the

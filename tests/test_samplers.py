@@ -106,7 +106,7 @@ def test_set_and_interval_conditions_regenerate_the_other_columns_given_the_draw
     monkeypatch.setattr(type(fitted), "_generate_rows", spy)
     columns = fitted.encoder_.columns_
     fitted.sample(50, conditions={"Home": ["owner", "parents"], "Age": (30, 40), "Records": "yes"}, random_state=0)
-    (_, _, cond1, cons1, (cont1, codes1)), (given2, x_given2, cond2, cons2, _) = calls
+    (_, _, cond1, cons1, (cont1, codes1)), (given2, x_given2, cond2, cons2, (cont2, _)) = calls
     first, second = [dict(zip(columns, c[0].tolist())) for c in (cond1, cond2)]
     assert first["Records"] == 1 and first["Home"] == 0 and first["Age"] == 0 and cons1 is not None
     assert second["Records"] == second["Age"] == 1 and second["Income"] == 0
@@ -115,6 +115,7 @@ def test_set_and_interval_conditions_regenerate_the_other_columns_given_the_draw
     lt = layout.tensors(fitted.device_)
     age, home = (layout.column_parts[columns.index(c)] for c in ("Age", "Home"))
     assert torch.equal(x_given2[:, age[0]], cont1[:, age[0]])         # the drawn cells are what is given
+    assert torch.equal(cont2[:, age[0]], cont1[:, age[0]])            # ... and what comes out (not bounded again)
     if not gan:
         assert torch.equal(lt.block_codes(x_given2)[:, home[1]], codes1[:, home[1]])
     assert given2.shape == x_given2.shape
