@@ -31,7 +31,7 @@ from .encoding.layout import Constraints
 TARGET_COLUMN = "__synthaug_target__"
 
 __all__ = ["TARGET_COLUMN", "random_given_columns", "ParsedConditions", "parse_conditions", "condition_tensors",
-           "constrained_columns", "enforce_conditions"]
+           "constrained_columns", "enforce_conditions", "exact_levels_as_sets"]
 
 
 def random_given_columns(n_rows, n_columns, *, generator, device, p_unconditional=0.5, always=None,
@@ -340,6 +340,33 @@ def constrained_columns(encoder, parsed):
     parts = encoder.layout_.column_parts
     return np.array([(ci is not None and ci in parsed.z_bounds) or (di is not None and di in parsed.allowed)
                      for ci, di in parts], dtype=bool)
+
+
+def exact_levels_as_sets(encoder, parsed):
+    """A copy of ``parsed`` where each exact level of a categorical column is a one-level set.
+
+    The value stays in ``exact`` of the original (which
+    :func:`enforce_conditions` writes back); in the copy the column is no
+    longer given but constrained, for a sampler that draws constrained
+    levels better than it generates from given ones
+    (:class:`~synthaug.GANSampler`). A missing value and a rare level
+    grouped at fit stay exact.
+    """
+    out = ParsedConditions(**{f: dict(getattr(parsed, f)) for f in parsed.__dataclass_fields__})
+    parts = encoder.layout_.column_parts
+    for name, value in parsed.exact.items():
+        ci, di = parts[encoder.columns_.index(name)]
+        if encoder.kinds_[name] != "categorical" or ci is not None or value is None:
+            continue
+        enc = encoder.encoders_[name]
+        code = int(enc.codes_for(pd.Series([value], dtype=object), name=name)[0])
+        if code == enc.other_code:
+            continue
+        allowed = np.zeros(enc.n_levels, dtype=bool)
+        allowed[code] = True
+        out.allowed[di] = allowed
+        del out.exact[name]
+    return out
 
 
 def condition_tensors(encoder, layout_tensors, parsed, n_rows, *, given_frame=None, device):

@@ -90,6 +90,21 @@ def test_conditions_value_set_and_range(fitted, credit):
     assert synth.dtypes.equals(credit.dtypes)
 
 
+def test_exact_levels_as_sets_leaves_numbers_missing_values_and_the_original_alone(fitted):
+    from synthaug.conditioning import exact_levels_as_sets, parse_conditions
+
+    enc = fitted.encoder_
+    parsed = parse_conditions(enc, {"Home": "owner", "Debt": 0.0, "Age": (30, 40)})
+    sets = exact_levels_as_sets(enc, parsed)
+    assert set(parsed.exact) == {"Home", "Debt"} and set(sets.exact) == {"Debt"}
+    di = enc.layout_.column_parts[enc.columns_.index("Home")][1]
+    assert di not in parsed.allowed and sets.allowed[di].sum() == 1
+    assert sets.allowed[di][int(enc.encoders_["Home"].codes_for(pd.Series(["owner"], dtype=object))[0])]
+    assert sets.z_bounds == parsed.z_bounds and sets.z_bounds is not parsed.z_bounds
+    rows = fitted.sample(30, conditions={"Home": "owner"}, random_state=0)
+    assert (rows["Home"] == "owner").all() and rows.dtypes.equals(fitted.sample(3).dtypes)
+
+
 def test_set_and_interval_conditions_regenerate_the_other_columns_given_the_drawn_cells(fitted, monkeypatch):
     # two passes per batch: the constrained cells drawn inside their conditions, then the rest generated given
     # them and the exact conditions (so the other columns follow the conditions, not only the masked draw).
@@ -108,9 +123,11 @@ def test_set_and_interval_conditions_regenerate_the_other_columns_given_the_draw
     fitted.sample(50, conditions={"Home": ["owner", "parents"], "Age": (30, 40), "Records": "yes"}, random_state=0)
     (_, _, cond1, cons1, (cont1, codes1)), (given2, x_given2, cond2, cons2, (cont2, _)) = calls
     first, second = [dict(zip(columns, c[0].tolist())) for c in (cond1, cond2)]
-    assert first["Records"] == 1 and first["Home"] == 0 and first["Age"] == 0 and cons1 is not None
-    assert second["Records"] == second["Age"] == 1 and second["Income"] == 0
-    assert second["Home"] == (0 if gan else 1) and (cons2 is not None if gan else cons2 is None)
+    # (the GAN draws an exact categorical level as a set of one level: GANSampler._sampling_conditions)
+    assert first["Records"] == (0 if gan else 1) and first["Home"] == 0 and first["Age"] == 0 and cons1 is not None
+    assert second["Age"] == 1 and second["Income"] == 0
+    assert second["Home"] == second["Records"] == (0 if gan else 1)
+    assert cons2 is not None if gan else cons2 is None
     layout = fitted.encoder_.layout_
     lt = layout.tensors(fitted.device_)
     age, home = (layout.column_parts[columns.index(c)] for c in ("Age", "Home"))
