@@ -7,6 +7,7 @@ import functools
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -1205,8 +1206,12 @@ class GANSampler(BaseGenerativeSampler):
                                else -anchors.consistency(constraints).log().index_select(0, ids))
         return x, codes, extra, frozen, log_w
 
-    def _sampling_conditions(self, parsed):
+    def _sampling_conditions(self, parsed, given_frame):
         """A condition on one level of a categorical column is drawn as a set of one level, not given.
+
+        The same holds for one class asked for every row (``sample(n,
+        y=label)``, :meth:`fit_resample`); classes that differ between rows
+        stay given.
 
         Generated *given* a level, the rest of the row follows the
         generator's conditional, which is less accurate than its anchored
@@ -1217,7 +1222,13 @@ class GANSampler(BaseGenerativeSampler):
         came close to the model's own unconditional rows of that level, where
         given rows had been clearly further from them.
         """
-        return exact_levels_as_sets(self.encoder_, parsed)
+        if given_frame is not None and given_frame.shape[1] == 1 and len(given_frame):
+            column = given_frame.iloc[:, 0]
+            first = column.iloc[0]
+            if first is not None and not pd.isna(first) and (column == first).all():
+                parsed = dataclasses.replace(parsed, exact={**parsed.exact, column.name: first})
+                given_frame = None
+        return exact_levels_as_sets(self.encoder_, parsed), given_frame
 
     def _second_pass_given(self, parsed, constrained):
         """Only an interval condition's columns are given to the second pass, which keeps the set conditions.

@@ -216,6 +216,30 @@ def test_impossible_conditions_raise(fitted):
         fitted.sample(5, conditions=[("Home", "owner")])
 
 
+def test_gan_draws_one_requested_class_as_a_set_and_gives_mixed_ones(credit, monkeypatch):
+    """sample(n, y=label) (and fit_resample) draw the class as a one-level set, picked by importance;
+    classes that differ between rows stay given cells."""
+    X, y = credit.drop(columns="Status"), credit["Status"]
+    model = tiny("gan", random_state=0).fit(X, y)
+    calls, generate = [], GANSampler._generate_rows
+
+    def spy(self, n, given, x_given, cond, constraints, generator, **kwargs):
+        calls.append((given, constraints))
+        return generate(self, n, given, x_given, cond, constraints, generator, **kwargs)
+
+    monkeypatch.setattr(GANSampler, "_generate_rows", spy)
+    _, labels = model.sample(40, y="bad", random_state=0)
+    assert (labels == "bad").all()
+    (given, constraints), = calls
+    assert given is None and constraints is not None and int(constraints.allowed.sum()) < constraints.allowed.numel()
+    calls.clear()
+    mixed = np.array(["good", "bad"] * 10)
+    _, labels = model.sample(20, y=mixed, random_state=0)
+    np.testing.assert_array_equal(labels.to_numpy(), mixed)
+    (given, constraints), = calls
+    assert given is not None and given.any()
+
+
 def test_fit_with_y_returns_x_and_y(credit, kind):
     X, y = credit.drop(columns="Status"), credit["Status"]
     model = tiny(kind, random_state=0).fit(X, y)
