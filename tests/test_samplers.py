@@ -240,6 +240,29 @@ def test_gan_draws_one_requested_class_as_a_set_and_gives_mixed_ones(credit, mon
     assert given is not None and given.any()
 
 
+def test_gan_guidance_raises_the_class_probability_in_the_pick(credit, monkeypatch):
+    """guidance_scale w: each requested-class candidate is weighed by p(class | row)^(1 + w); w = 0 is plain."""
+    import synthaug.samplers as samplers
+
+    X, y = credit.drop(columns="Status"), credit["Status"]
+    model = tiny("gan", random_state=0, guidance_scale=0.0).fit(X, y)
+    weights, pick = [], samplers._pick_consistent
+
+    def spy(log_weights, generator, *rows):
+        weights.append(log_weights)
+        return pick(log_weights, generator, *rows)
+
+    monkeypatch.setattr(samplers, "_pick_consistent", spy)
+    for w in (0.0, 2.0):
+        model.set_params(guidance_scale=w).sample(50, y="bad", random_state=0)
+    plain, guided = weights
+    assert (guided <= plain + 1e-5).all() and not torch.allclose(guided, plain)
+    model.sample(50, random_state=0)                 # classes drawn per row: given, never guided
+    assert len(weights) == 2
+    with pytest.raises(ValueError, match="guidance_scale"):
+        model.set_params(guidance_scale=-1.0).sample(5, y="bad")
+
+
 def test_fit_with_y_returns_x_and_y(credit, kind):
     X, y = credit.drop(columns="Status"), credit["Status"]
     model = tiny(kind, random_state=0).fit(X, y)

@@ -196,13 +196,13 @@ def resample_levels(predictor, layout_tensors, x, codes, blocks, frozen, *, gene
 
 
 def constrained_log_mass(predictor, layout_tensors, x, codes, blocks, frozen, *, constraints, offsets=None):
-    """Σ over ``blocks`` of ``log P(level allowed by constraints | rest of the row)`` under the predictor, (B,).
+    """``log P(level allowed by constraints | rest of the row)`` of each of ``blocks`` under the predictor.
 
-    The log-probability that :func:`resample_levels`, drawing each block
-    from the predictor without ``constraints``, would give every block a
-    level the constraints allow (weighted by their level weights), each
-    block given the rest of the row as it stands. ``frozen`` blocks
-    (B, n_columns) count as allowed.
+    The log-probability that :func:`resample_levels`, drawing the block
+    from the predictor without ``constraints``, would give it a level the
+    constraints allow (weighted by their level weights), given the rest of
+    the row as it stands: ``(B, n_discrete)``, 0 for the blocks not in
+    ``blocks``, the unconstrained ones and ``frozen`` ones (B, n_columns).
     """
     return _sweep(predictor, layout_tensors, x, codes, blocks, frozen, generator=None, constraints=constraints,
                   offsets=offsets, draw=False)[4]
@@ -254,7 +254,7 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
     only measures it: every row keeps its levels.
     """
     layout = lt.layout
-    log_mass = x.new_zeros(x.shape[0], dtype=torch.float32)
+    log_mass = x.new_zeros((x.shape[0], lt.layout.n_discrete), dtype=torch.float32)
     x, codes = x.clone(), codes.clone()
     probs = None if probs is None else probs.clone()
     if targets is not None:
@@ -290,7 +290,7 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
         keep = frozen[:, column]
         if weights is not None:
             allowed = logits + weights.to(logits.dtype)
-            log_mass += torch.where(keep, 0.0, torch.logsumexp(allowed, 1) - torch.logsumexp(logits, 1))
+            log_mass[:, block] = torch.where(keep, 0.0, torch.logsumexp(allowed, 1) - torch.logsumexp(logits, 1))
             logits = allowed
         if not draw:
             continue

@@ -161,7 +161,8 @@ def test_constrained_log_mass_is_the_predicted_probability_of_the_allowed_levels
     with torch.no_grad():
         logits = predictor(hide_cells(x, hidden, lt.dim_to_column), None, hidden.float())[:, 4:6]
     expected = torch.log_softmax(logits, 1)[:, 0]
-    torch.testing.assert_close(mass[50:], expected[50:], atol=1e-5, rtol=1e-4)
+    assert mass.shape == (n, 2) and (mass[:, 0] == 0).all()             # A is not constrained
+    torch.testing.assert_close(mass[50:, 1], expected[50:], atol=1e-5, rtol=1e-4)
     assert (mass[:50] == 0).all() and (mass <= 0).all()
     free = Constraints(allowed=torch.ones(LAYOUT.width, dtype=torch.bool))
     assert (constrained_log_mass(net, lt, x, codes, [0, 1], frozen, constraints=free) == 0).all()
