@@ -841,7 +841,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         the rest, then every other free cell is generated again given them
         (the conditioning the model was trained for), so that the other
         columns follow the conditional distribution and not only what the
-        masked and bounded generation carried over to them.
+        masked and bounded generation carried over to them. A model may
+        rewrite the conditions first and give the second pass fewer columns
+        (:meth:`_sampling_conditions`, :meth:`_second_pass_given`).
         """
         device = self.device_
         layout = self.encoder_.layout_

@@ -820,7 +820,7 @@ class GANSampler(BaseGenerativeSampler):
         candidates in proportion to the level predictor's probability of
         the class raised to 1 + w (w = 0: the conditional distribution;
         conditions, ``_generate``). ``"auto"`` is 1.0. In
-        ``benchmarks/upsampling.py`` (development runs, 2026-12-03) w = 1
+        ``benchmarks/upsampling.py`` (2026-12-03, docs/resampling.md) w = 1
         against 0 raised credit's and wine's minority figures (credit's
         HistGradientBoosting F1 and both average precisions to the targets)
         and lowered breast_cancer's logistic regression below SMOTE's,
@@ -1152,9 +1152,9 @@ class GANSampler(BaseGenerativeSampler):
 
     def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
                   with_probs=False):
-        # (guided, steps: the GAN has no guidance and no steps; its rows follow the class they are given as they are)
-        # Under a set or interval condition (the first of sampling's two passes) each row is the pick of
-        # `tries` candidates made under the condition (see _pick_consistent).
+        # (steps: the GAN has none; guided: the rows' class was asked for, see guidance_scale)
+        # Under a set or interval condition (including one level or one requested class, _sampling_conditions)
+        # each row is the pick of `tries` candidates made under the condition (see _pick_consistent).
         tries = self._CONDITION_TRIES if constraints is not None and constraints.weighs_levels else 1
         if tries > 1:
             given, x_given = (None if t is None else t.repeat(tries, 1) for t in (given, x_given))
@@ -1184,11 +1184,12 @@ class GANSampler(BaseGenerativeSampler):
 
         ``frozen``: the columns given by the conditions — what the Gibbs
         sweep keeps (not the anchors, which only seed the generator).
-        ``log_w`` (``weigh``, else None): ``(generator's, anchors')`` log-weights
-        (n,) of the rows under ``constraints``: the log-probability that the
-        generator's unrestricted levels meet them (see
-        :meth:`TabularGAN.sample`), and minus the log of how much more often
-        the row's anchor was drawn for them (see :meth:`_Anchors.draw`).
+        ``log_w`` (``weigh``, else None): ``(generator's (n, n_discrete),
+        anchors' (n,))`` log-weights of the rows under ``constraints``: per
+        block, the log-probability that the generator's unrestricted level
+        meets them (see :meth:`TabularGAN.sample`), and minus the log of how
+        much more often the row's anchor was drawn for them (see
+        :meth:`_Anchors.draw`).
         """
         network, anchors, _ = self._sampling_tables()
         frozen = cols = cond > 0
