@@ -1219,8 +1219,8 @@ class GANSampler(BaseGenerativeSampler):
         """A condition on one level of a categorical column is drawn as a set of one level, not given.
 
         The same holds for one class asked for every row (``sample(n,
-        y=label)``, :meth:`fit_resample`); classes that differ between rows
-        stay given.
+        y=label)``, :meth:`fit_resample`); rows of different classes are
+        made class by class (:meth:`_sample_frame`).
 
         Generated *given* a level, the rest of the row follows the
         generator's conditional, which is less accurate than its anchored
@@ -1238,6 +1238,21 @@ class GANSampler(BaseGenerativeSampler):
                 parsed = dataclasses.replace(parsed, exact={**parsed.exact, column.name: first})
                 given_frame = None
         return exact_levels_as_sets(self.encoder_, parsed), given_frame
+
+    def _sample_frame(self, n, parsed, given_frame, rng, *, guided=False):
+        """Rows of different classes (``y`` an array, or ``sample(n)`` of a model fitted with ``y``) are made
+        class by class, so that each class is drawn as a one-level set (:meth:`_sampling_conditions`), and
+        put back in the requested order."""
+        if given_frame is None or given_frame.shape[1] != 1:
+            return super()._sample_frame(n, parsed, given_frame, rng, guided=guided)
+        codes, classes = pd.factorize(given_frame.iloc[:, 0])
+        if len(classes) <= 1:
+            return super()._sample_frame(n, parsed, given_frame, rng, guided=guided)
+        rows = [np.flatnonzero(codes == k) for k in range(len(classes))]
+        parts = [super(GANSampler, self)._sample_frame(len(r), parsed, given_frame.iloc[r], rng, guided=guided)
+                 for r in rows]
+        order = np.argsort(np.concatenate(rows), kind="stable")
+        return pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
 
     def _second_pass_given(self, parsed, constrained):
         """Only an interval condition's columns are given to the second pass, which keeps the set conditions.

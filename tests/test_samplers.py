@@ -216,9 +216,9 @@ def test_impossible_conditions_raise(fitted):
         fitted.sample(5, conditions=[("Home", "owner")])
 
 
-def test_gan_draws_one_requested_class_as_a_set_and_gives_mixed_ones(credit, monkeypatch):
-    """sample(n, y=label) (and fit_resample) draw the class as a one-level set, picked by importance;
-    classes that differ between rows stay given cells."""
+def test_gan_draws_requested_classes_as_one_level_sets(credit, monkeypatch):
+    """sample(n, y=label) (and fit_resample) draw the class as a one-level set, picked by importance; rows of
+    different classes are made class by class and come back in the requested order."""
     X, y = credit.drop(columns="Status"), credit["Status"]
     model = tiny("gan", random_state=0).fit(X, y)
     calls, generate = [], GANSampler._generate_rows
@@ -233,11 +233,16 @@ def test_gan_draws_one_requested_class_as_a_set_and_gives_mixed_ones(credit, mon
     (given, constraints), = calls
     assert given is None and constraints is not None and int(constraints.allowed.sum()) < constraints.allowed.numel()
     calls.clear()
-    mixed = np.array(["good", "bad"] * 10)
-    _, labels = model.sample(20, y=mixed, random_state=0)
+    mixed = np.array(["good", "bad", "bad"] * 10)
+    X_new, labels = model.sample(30, y=mixed, random_state=0)
     np.testing.assert_array_equal(labels.to_numpy(), mixed)
-    (given, constraints), = calls
-    assert given is not None and given.any()
+    assert len(calls) == 2 and all(given is None and c is not None for given, c in calls)
+    assert X_new.index.equals(pd.RangeIndex(30))
+    again, _ = model.sample(30, y=mixed, random_state=0)
+    pd.testing.assert_frame_equal(X_new, again)
+    calls.clear()
+    _, labels = model.sample(40, random_state=0)                 # classes at their training frequencies
+    assert set(labels) == {"good", "bad"} and len(calls) == 2
 
 
 def test_gan_guidance_raises_the_class_probability_in_the_pick(credit, monkeypatch):
@@ -257,8 +262,9 @@ def test_gan_guidance_raises_the_class_probability_in_the_pick(credit, monkeypat
         model.set_params(guidance_scale=w).sample(50, y="bad", random_state=0)
     plain, guided = weights
     assert (guided <= plain + 1e-5).all() and not torch.allclose(guided, plain)
-    model.sample(50, random_state=0)                 # classes drawn per row: given, never guided
-    assert len(weights) == 2
+    # sample(n) (classes at their training frequencies, made class by class) is never guided
+    pd.testing.assert_frame_equal(model.sample(50, random_state=0)[0],
+                                  model.set_params(guidance_scale=0.0).sample(50, random_state=0)[0])
     with pytest.raises(ValueError, match="guidance_scale"):
         model.set_params(guidance_scale=-1.0).sample(5, y="bad")
 
