@@ -7,13 +7,14 @@ two methods:
 
 * ``_fit_model(encoded, generator)`` — build and train its networks on the
   encoded table (tensors already on the device);
-* ``_generate(n, given, x_given, cond, constraints, generator, *, guided=False, steps=None, with_probs=False)``
-  — return ``(continuous, codes)`` tensors for ``n`` rows in model space;
+* ``_generate(n, given, x_given, cond, constraints, generator, *, guided=False, steps=None, with_probs=False,
+  pick=False)`` — return ``(continuous, codes)`` tensors for ``n`` rows in model space;
   ``guided``: every row's class was asked for (``sample(n, y=...)``,
   ``fit_resample``), so a model may guide its rows towards it; ``steps``:
   sampler steps for a model that has them (None: its ``sampling_steps``);
   ``with_probs``: a third tensor, the probabilities ``(n, width - n_continuous)``
-  each level was drawn with (None without discrete blocks).
+  each level was drawn with (None without discrete blocks); ``pick``: the
+  constraints are a user's conditions, not only imputation's "not missing".
   ``generator`` may be a :class:`~synthaug.noise.Antithetic` one: draw
   through :mod:`synthaug.noise`.
 """
@@ -363,8 +364,13 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     _bounds_scores_itself = True
 
     def _generate_rows(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
-                       with_probs=False):
-        """``_generate`` with the generated scores calibrated (given and interval-bounded scores kept as made)."""
+                       with_probs=False, pick=False):
+        """``_generate`` with the generated scores calibrated (given and interval-bounded scores kept as made).
+
+        ``pick``: the constraints are a user's conditions (a model may then
+        pick each row among candidates, :meth:`GANSampler._generate`), not
+        only imputation's "not missing".
+        """
         bounded = None
         if constraints is not None and constraints.bounded:
             low, high = constraints.intervals()
@@ -372,7 +378,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             if not self._bounds_scores_itself:
                 constraints = dataclasses.replace(constraints, low=None, high=None)
         cont, codes, *probs = self._generate(n, given, x_given, cond, constraints, generator, guided=guided,
-                                             steps=steps, with_probs=with_probs)
+                                             steps=steps, with_probs=with_probs, pick=pick)
         calibration = getattr(self, "score_calibration_", None)
         if calibration is not None and cont.shape[1]:
             keep = None if given is None else self._uncalibrated_scores(given, x_given)
@@ -861,7 +867,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             part = None if given_frame is None else given_frame.iloc[start: start + b]
             given, x_given, cond, constraints = condition_tensors(
                 self.encoder_, lt, parsed, b, given_frame=part, device=device)
-            cont, code = generate(b, given, x_given, cond, constraints, generator, guided=guided)
+            cont, code = generate(b, given, x_given, cond, constraints, generator, guided=guided, pick=True)
             if two_pass:
                 cols = drawn_first | (cond[0] > 0)
                 x_given = lt.to_model(cont, code if code is not None else cont.new_zeros((b, 0), dtype=torch.long))
@@ -869,7 +875,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 # (the given cells are not constrained again: only the other columns' allowed levels are kept)
                 kept = None if not keep_constraints or constraints is None or constraints.allowed is None \
                     else Constraints(allowed=constraints.allowed)
-                cont, code = generate(b, given, x_given, cond, kept, generator, guided=guided)
+                cont, code = generate(b, given, x_given, cond, kept, generator, guided=guided, pick=True)
             conts[:, start: start + b] = cont.t().cpu().numpy()
             if code is not None:
                 codes[:, start: start + b] = code.t().cpu().numpy()

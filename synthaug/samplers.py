@@ -644,7 +644,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         return x0
 
     def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
-                  with_probs=False):
+                  with_probs=False, pick=False):
+        # (pick: the GAN's candidates under a condition; each denoising step honours the constraints here)
         width = self.encoder_.layout_.width
         noise = randn((n, width), generator, device=self.device_)
         residual = getattr(self, "residual_", None)
@@ -1151,11 +1152,13 @@ class GANSampler(BaseGenerativeSampler):
         return torch.where(mask.bool(), known, image)
 
     def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
-                  with_probs=False):
+                  with_probs=False, pick=False):
         # (steps: the GAN has none; guided: the rows' class was asked for, see guidance_scale)
         # Under a set or interval condition (including one level or one requested class, _sampling_conditions)
-        # each row is the pick of `tries` candidates made under the condition (see _pick_consistent).
-        tries = self._CONDITION_TRIES if constraints is not None and constraints.weighs_levels else 1
+        # each row is the pick of `tries` candidates made under the condition (see _pick_consistent). Not for
+        # imputation (pick=False), whose only constraint forbids the "missing" levels: in a development run of
+        # benchmarks/imputation.py on breast_cancer the candidates made it much slower for no better cell.
+        tries = self._CONDITION_TRIES if pick and constraints is not None and constraints.weighs_levels else 1
         if tries > 1:
             given, x_given = (None if t is None else t.repeat(tries, 1) for t in (given, x_given))
             cond, constraints = cond.repeat(tries, 1), constraints.repeat(tries)

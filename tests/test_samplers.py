@@ -269,6 +269,19 @@ def test_gan_guidance_raises_the_class_probability_in_the_pick(credit, monkeypat
         model.set_params(guidance_scale=-1.0).sample(5, y="bad")
 
 
+def test_gan_imputation_does_not_pick_candidates(credit, monkeypatch):
+    """Imputation's only constraint forbids the "missing" levels: no candidates are made for it."""
+    import synthaug.samplers as samplers
+
+    model = tiny("gan", random_state=0).fit(credit)
+    picks = []
+    monkeypatch.setattr(samplers, "_pick_consistent", lambda *a: picks.append(a))
+    holed = credit.head(50).copy()
+    holed.loc[::3, "Income"] = np.nan
+    holed.loc[::4, "Home"] = np.nan
+    assert model.impute(holed, random_state=0).loc[::3, "Income"].notna().all() and not picks
+
+
 def test_fit_with_y_returns_x_and_y(credit, kind):
     X, y = credit.drop(columns="Status"), credit["Status"]
     model = tiny(kind, random_state=0).fit(X, y)
