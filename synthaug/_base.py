@@ -855,7 +855,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
         generate = self._generate_rows if calibrated else self._generate
-        parsed, given_frame = self._sampling_conditions(parsed, given_frame)
+        parsed = self._sampling_conditions(parsed)
         drawn_first, keep_constraints = self._second_pass_given(parsed, constrained_columns(self.encoder_, parsed))
         two_pass = bool(drawn_first.any())
         drawn_first = torch.as_tensor(drawn_first, device=device)
@@ -881,9 +881,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 codes[:, start: start + b] = code.t().cpu().numpy()
         return EncodedTable(conts.T, codes.T)
 
-    def _sampling_conditions(self, parsed, given_frame):
-        """``(parsed, given_frame)`` as :meth:`_sample_encoded` generates under them (by default as they are)."""
-        return parsed, given_frame
+    def _sampling_conditions(self, parsed):
+        """The conditions as :meth:`_sample_encoded` generates under them (by default ``parsed`` itself)."""
+        return parsed
 
     def _second_pass_given(self, parsed, constrained):
         """``(columns, keep)``: what the second pass of :meth:`_sample_encoded` takes as given, from the

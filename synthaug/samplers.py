@@ -1218,13 +1218,10 @@ class GANSampler(BaseGenerativeSampler):
                                else -anchors.consistency(constraints).log().index_select(0, ids))
         return x, codes, extra, frozen, log_w
 
-    def _sampling_conditions(self, parsed, given_frame):
+    def _sampling_conditions(self, parsed):
         """A condition on one level of a categorical column is drawn as a set of one level, not given.
 
-        The same holds for one class asked for every row (``sample(n,
-        y=label)``, :meth:`fit_resample`); rows of different classes are
-        made class by class (:meth:`_sample_frame`).
-
+        Requested classes become such a condition too (:meth:`_sample_frame`).
         Generated *given* a level, the rest of the row follows the
         generator's conditional, which is less accurate than its anchored
         unconditional rows; as a one-level set the row is picked among
@@ -1234,26 +1231,22 @@ class GANSampler(BaseGenerativeSampler):
         came close to the model's own unconditional rows of that level, where
         given rows had been clearly further from them.
         """
-        if given_frame is not None and given_frame.shape[1] == 1 and len(given_frame):
-            column = given_frame.iloc[:, 0]
-            first = column.iloc[0]
-            if first is not None and not pd.isna(first) and (column == first).all():
-                parsed = dataclasses.replace(parsed, exact={**parsed.exact, column.name: first})
-                given_frame = None
-        return exact_levels_as_sets(self.encoder_, parsed), given_frame
+        return exact_levels_as_sets(self.encoder_, parsed)
 
     def _sample_frame(self, n, parsed, given_frame, rng, *, guided=False):
-        """Rows of different classes (``y`` an array, or ``sample(n)`` of a model fitted with ``y``) are made
-        class by class, so that each class is drawn as a one-level set (:meth:`_sampling_conditions`), and
-        put back in the requested order."""
-        if given_frame is None or given_frame.shape[1] != 1:
+        """Rows of requested classes (``sample(n, y=...)``, :meth:`fit_resample`, ``sample(n)`` of a model
+        fitted with ``y``) are made class by class, the class an exact condition of its rows (drawn as a
+        one-level set, :meth:`_sampling_conditions`), and put back in the requested order."""
+        if given_frame is None or given_frame.shape[1] != 1 or not len(given_frame):
             return super()._sample_frame(n, parsed, given_frame, rng, guided=guided)
-        codes, classes = pd.factorize(given_frame.iloc[:, 0])
-        if len(classes) <= 1:
-            return super()._sample_frame(n, parsed, given_frame, rng, guided=guided)
+        column = given_frame.iloc[:, 0]
+        codes, classes = pd.factorize(column)
         rows = [np.flatnonzero(codes == k) for k in range(len(classes))]
-        parts = [super(GANSampler, self)._sample_frame(len(r), parsed, given_frame.iloc[r], rng, guided=guided)
-                 for r in rows]
+        parts = [super(GANSampler, self)._sample_frame(
+            len(r), dataclasses.replace(parsed, exact={**parsed.exact, column.name: c}), None, rng, guided=guided)
+            for c, r in zip(classes, rows)]
+        if len(parts) == 1:
+            return parts[0]
         order = np.argsort(np.concatenate(rows), kind="stable")
         return pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
 
