@@ -164,6 +164,32 @@ def test_level_posteriors_marginalise_the_unknown_scores():
             np.testing.assert_allclose(np.exp(feats[i, a:b]), expect, rtol=1e-4, atol=1e-6)
 
 
+def test_shrinkage_is_chosen_by_held_out_likelihood():
+    """Correlations the levels are told apart by are kept; many noisy ones from few rows are shrunk."""
+    rng = np.random.default_rng(2)
+    # two scores almost equal within a level, the levels apart only in their difference: shrinking hides it
+    n = 2000
+    level = rng.integers(0, 2, n)
+    common = rng.standard_normal(n)
+    z = np.c_[common + 0.05 * level + 0.02 * rng.standard_normal(n), common - 0.05 * level]
+    layout = Layout(2, (2,), ((0, None), (1, None), (None, 0)))
+    res = GaussianResidual(layout).fit(z, level[:, None])
+    assert res.shrinkages_.tolist() == [0.0]
+    # forty independent scores, a small shift in each, sixty rows: the full within covariance overfits
+    d, n = 40, 60
+    level = np.arange(n) % 2
+    z = rng.standard_normal((n, d)) + 0.3 * level[:, None]
+    layout = Layout(d, (2,), tuple((j, None) for j in range(d)) + ((None, 0),))
+    res = GaussianResidual(layout).fit(z, level[:, None])
+    assert res.shrinkages_[0] >= 0.3
+    # a fixed shrinkage scales the within-level correlations and keeps the variances
+    full = GaussianResidual(layout, shrinkage=0.0).fit(z, level[:, None]).within_covariances_[0]
+    half = GaussianResidual(layout, shrinkage=0.5).fit(z, level[:, None]).within_covariances_[0]
+    np.testing.assert_allclose(np.diag(half), np.diag(full))
+    off = ~np.eye(d, dtype=bool)
+    np.testing.assert_allclose(half[off], 0.5 * full[off])
+
+
 # ------------------------------------------------------------------ in the sampler
 @pytest.fixture(scope="module")
 def linear_table():
