@@ -69,31 +69,43 @@ def _shrink(covariance, alpha):
     return (1 - alpha) * covariance + alpha * np.diag(sd * sd)
 
 
-def _held_out_shrinkage(scores, levels, ridge, *, folds=_SHRINKAGE_FOLDS, grid=_SHRINKAGE_GRID):
-    """The shrinkage of :func:`_shrink` under which discriminant analysis best predicts held-out levels.
+def _fold_grams(scores, folds=_SHRINKAGE_FOLDS):
+    """``[(held-out mask (n,), Gram matrix of the other rows' scores (d, d))]`` for a fixed split into ``folds``.
 
-    ``scores`` (n, d), ``levels`` (n, L) one-hot. For each of ``folds`` folds
-    (a fixed random split), the level means and the within-level covariance
-    of the other rows give each held-out row's log-probability of its level
-    (floored at log 0.01, as the predictions are); the ``grid`` value with
-    the largest mean is returned (0 with fewer than two rows per fold or no
-    scores). Full covariance estimates are overconfident when the scores are
-    many and correlated — thirty measurements of one tumour — and shrinking
-    their correlations trades that for calibrated posteriors.
+    Shared by every predicted column's :func:`_held_out_shrinkage`; empty
+    with fewer than two rows per fold or no scores (no shrinkage is chosen).
     """
     n, d = scores.shape
     if d == 0 or n < 2 * folds:
-        return 0.0
+        return []
     fold = np.random.default_rng(0).permutation(n) % folds
+    return [(fold == f, scores[fold != f].T @ scores[fold != f]) for f in range(folds)]
+
+
+def _held_out_shrinkage(scores, levels, ridge, grams, *, grid=_SHRINKAGE_GRID):
+    """The shrinkage of :func:`_shrink` under which discriminant analysis best predicts held-out levels.
+
+    ``scores`` (n, d), ``levels`` (n, L) one-hot, ``grams`` from
+    :func:`_fold_grams`. In each fold the level means and the within-level
+    covariance of the other rows (their Gram matrix minus the levels'
+    scatter) give each held-out row's log-probability of its level (floored
+    at log 0.01, as the predictions are); the ``grid`` value with the largest
+    total is returned (0 without folds). Full covariance estimates are
+    overconfident when the scores are many and correlated — thirty
+    measurements of one tumour — and shrinking their correlations trades
+    that for calibrated posteriors.
+    """
+    if not grams:
+        return 0.0
     levels = levels.astype(np.float64)
-    grid = np.asarray(grid, dtype=np.float64)
+    d = scores.shape[1]
     total = np.zeros(len(grid))
-    for f in range(folds):
-        train, test = fold != f, fold == f
+    for test, gram in grams:
+        train = ~test
         counts = levels[train].sum(0)
-        means = (levels[train].T @ scores[train]) / np.maximum(counts, 1)[:, None]          # (L, d)
-        centred = scores[train] - levels[train] @ means
-        w = centred.T @ centred / max(train.sum() - 1, 1) + ridge * np.eye(d)
+        sums = levels[train].T @ scores[train]                                              # (L, d)
+        means = sums / np.maximum(counts, 1)[:, None]
+        w = (gram - sums.T @ means) / max(train.sum() - 1, 1) + ridge * np.eye(d)
         log_prior = np.log(np.maximum(counts / counts.sum(), 1e-12))
         for g, alpha in enumerate(grid):
             precision_means = np.linalg.solve(_shrink(w, alpha), means.T)                   # (d, L)
@@ -263,10 +275,11 @@ class GaussianResidual:
         self.feature_columns_ = np.cumsum([0] + [layout.cardinalities[j] for j in narrow])
         d = self.covariance_.shape[0]
         within, shrinkages = [], []
+        grams = _fold_grams(filled) if self.shrinkage == "auto" else []
         for a, b in zip(self.feature_columns_[:-1], self.feature_columns_[1:]):
             spread = (self.level_means_[:, a:b] * freq[a:b]) @ self.level_means_[:, a:b].T
             w = _positive_definite(self.covariance_ - spread, self.ridge)
-            alpha = (_held_out_shrinkage(filled, codes[:, a:b] > 0, self.ridge)
+            alpha = (_held_out_shrinkage(filled, codes[:, a:b] > 0, self.ridge, grams)
                      if self.shrinkage == "auto" else float(self.shrinkage))
             within.append(_shrink(w, alpha))
             shrinkages.append(alpha)
