@@ -79,7 +79,8 @@ def _fold_grams(scores, folds=_SHRINKAGE_FOLDS):
     if d == 0 or n < 2 * folds:
         return []
     fold = np.random.default_rng(0).permutation(n) % folds
-    return [(fold == f, scores[fold != f].T @ scores[fold != f]) for f in range(folds)]
+    gram = scores.T @ scores
+    return [(test, gram - scores[test].T @ scores[test]) for test in (fold == f for f in range(folds))]
 
 
 def _held_out_shrinkage(scores, levels, ridge, grams, *, grid=_SHRINKAGE_GRID):
@@ -98,14 +99,15 @@ def _held_out_shrinkage(scores, levels, ridge, grams, *, grid=_SHRINKAGE_GRID):
     if not grams:
         return 0.0
     levels = levels.astype(np.float64)
-    d = scores.shape[1]
+    n, d = scores.shape
+    all_counts, all_sums = levels.sum(0), levels.T @ scores                                # over every row
     total = np.zeros(len(grid))
     for test, gram in grams:
-        train = ~test
-        counts = levels[train].sum(0)
-        sums = levels[train].T @ scores[train]                                              # (L, d)
+        # the other rows' statistics: every row's minus the held-out rows'
+        counts = all_counts - levels[test].sum(0)
+        sums = all_sums - levels[test].T @ scores[test]                                     # (L, d)
         means = sums / np.maximum(counts, 1)[:, None]
-        w = (gram - sums.T @ means) / max(train.sum() - 1, 1) + ridge * np.eye(d)
+        w = (gram - sums.T @ means) / max(n - test.sum() - 1, 1) + ridge * np.eye(d)
         log_prior = np.log(np.maximum(counts / counts.sum(), 1e-12))
         for g, alpha in enumerate(grid):
             precision_means = np.linalg.solve(_shrink(w, alpha), means.T)                   # (d, L)
@@ -275,12 +277,12 @@ class GaussianResidual:
         self.feature_columns_ = np.cumsum([0] + [layout.cardinalities[j] for j in narrow])
         d = self.covariance_.shape[0]
         within, shrinkages = [], []
-        grams = _fold_grams(filled) if self.shrinkage == "auto" else []
+        auto = self.shrinkage == "auto"
+        grams = _fold_grams(filled) if auto else []
         for a, b in zip(self.feature_columns_[:-1], self.feature_columns_[1:]):
             spread = (self.level_means_[:, a:b] * freq[a:b]) @ self.level_means_[:, a:b].T
             w = _positive_definite(self.covariance_ - spread, self.ridge)
-            alpha = (_held_out_shrinkage(filled, codes[:, a:b] > 0, self.ridge, grams)
-                     if self.shrinkage == "auto" else float(self.shrinkage))
+            alpha = _held_out_shrinkage(filled, codes[:, a:b] > 0, self.ridge, grams) if auto else float(self.shrinkage)
             within.append(_shrink(w, alpha))
             shrinkages.append(alpha)
         self.within_covariances_ = np.stack(within) if within else np.zeros((0, d, d))
