@@ -786,6 +786,17 @@ class GANSampler(BaseGenerativeSampler):
         spread is kept). Off by default: its effect was small and mixed
         (docs/gan.md); the sampling sweep below is what tightens how a
         label follows the features. Not available with ``epsilon``.
+    energy : float or "auto", default="auto"
+        Weight of the generator's energy-score term on tables
+        (:func:`~synthaug.gan.energy_score`): each step the generator makes
+        a second row under every condition of the batch, and the pair is
+        scored against the real row the condition came from, on the cells
+        the generator made. The score is strictly proper, so it teaches the
+        distribution of the missing cells given the given ones directly
+        (the critic judges it only through whole rows) without pulling rows
+        toward their mean. ``"auto"`` = 1, or 0 with ``epsilon`` (the score
+        reads real rows outside DP-SGD, so a positive weight cannot be
+        combined with it).
     gibbs_sweeps : int, default=2
         Sampling: after the generator, every purely categorical column that
         is not given is redrawn, in turn, from a *level predictor* given the
@@ -916,6 +927,7 @@ class GANSampler(BaseGenerativeSampler):
         "tau": [Interval(Real, 0, None, closed="neither")],
         "p_conditional_rows": [Interval(Real, 0, 1, closed="both")],
         "consistency": [Interval(Real, 0, None, closed="left")],
+        "energy": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "gibbs_sweeps": [Interval(Integral, 0, None, closed="left")],
         "gaussian_residual": ["boolean"],
         "guidance_scale": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
@@ -926,8 +938,8 @@ class GANSampler(BaseGenerativeSampler):
 
     def __init__(self, *, loss="auto", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
                  width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
-                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, gibbs_sweeps=2, gaussian_residual=True,
-                 guidance_scale="auto", sampling_strategy="auto",
+                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, energy="auto", gibbs_sweeps=2,
+                 gaussian_residual=True, guidance_scale="auto", sampling_strategy="auto",
                  quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
@@ -939,6 +951,7 @@ class GANSampler(BaseGenerativeSampler):
         self.p_conditional_rows, self.consistency, self.gibbs_sweeps = p_conditional_rows, consistency, gibbs_sweeps
         self.guidance_scale = guidance_scale
         self.gaussian_residual = gaussian_residual
+        self.energy = energy
 
     def _resolved_loss(self):
         """``(loss, gp_weight)`` after ``"auto"`` and the privacy constraints."""
@@ -952,6 +965,15 @@ class GANSampler(BaseGenerativeSampler):
                     raise ValueError(f"{why} cannot be combined with epsilon: DP-SGD clips each row's own gradient "
                                      "of the critic. Use loss='auto', 'bce' or 'hinge', pac=1, no spectral norm.")
         return loss, gp
+
+    def _energy_weight(self):
+        """The weight of the energy-score term after ``"auto"`` and the privacy constraint."""
+        if self._budget is None:
+            return 1.0 if self.energy == "auto" else float(self.energy)
+        if self.energy != "auto" and self.energy > 0:
+            raise ValueError("energy cannot be combined with epsilon: its score compares generated rows with real "
+                             "ones outside DP-SGD. Use energy='auto' or 0.")
+        return 0.0
 
     def _fit_level_calibration(self, encoded, generator):
         """Offsets on the level predictor's logits that give the Gibbs sweep the training frequencies, or None.
@@ -1030,7 +1052,7 @@ class GANSampler(BaseGenerativeSampler):
                        autocast=self._autocast(), sample_rate=rate,
                        # at least 2 generated rows: the generator's BatchNorm needs two per batch
                        fake_batch=max(2, round(rate * len(encoded))) if private else None,
-                       consistency=consistency)
+                       consistency=consistency, energy_weight=self._energy_weight())
         monitor = self._coverage = None
         if not private:   # coverage is measured against the training data: not a private release
             coverage = self._coverage = ModeCoverage(*data, layout.cardinalities)   # also for coverage_

@@ -644,6 +644,27 @@ def test_gan_level_predictor_and_gibbs_sweeps(credit):
                                   .sample(50, random_state=3))
 
 
+def test_gan_energy_score_term(credit, monkeypatch):
+    """The energy score reaches the generator's loss ("auto" = 1) and is logged; 0 turns it off."""
+    from synthaug.gan import trainer
+
+    seen = []
+
+    def spy(fake, other, real, free):
+        seen.append((fake.requires_grad, other.requires_grad, bool(free.all())))
+        return trainer_score(fake, other, real, free)
+
+    trainer_score = trainer.energy_score
+    monkeypatch.setattr(trainer, "energy_score", spy)
+    model = tiny("gan", random_state=0, max_steps=4).fit(credit)
+    assert len(seen) == 4 and all(a and b for a, b, _ in seen)   # both rows carry the generator's gradient
+    assert not all(every for *_, every in seen)                  # given cells are left out of the score
+    assert len(model.history_["energy"]) == len(model.history_["step"]) and np.isfinite(model.history_["energy"]).all()
+    seen.clear()
+    off = tiny("gan", random_state=0, max_steps=4, energy=0).fit(credit)
+    assert not seen and "energy" not in off.history_
+
+
 @pytest.mark.parametrize("option, expected", [("logit-normal", (0.3, 0.8)), ("uniform", None)])
 def test_timestep_sampling_reaches_the_training_step(credit, monkeypatch, option, expected):
     from synthaug.diffusion import trainer

@@ -9,7 +9,7 @@ import torch
 from ..conditioning import random_given_columns
 from ..distributed import allreduce_gradients
 from ..privacy.dp_sgd import poisson_sample, private_backward
-from .losses import critic_loss, generator_loss, gradient_penalty
+from .losses import critic_loss, energy_score, generator_loss, gradient_penalty
 
 __all__ = ["GANStep"]
 
@@ -32,12 +32,16 @@ class GANStep:
     The critic compares rows in the space the generator makes them
     (:meth:`~synthaug.gan.TabularGAN.to_model`: free scores as residuals when
     the GAN has a Gaussian residual, solved once per step); the level
-    predictor learns from the rows as they are.
+    predictor learns from the rows as they are. With ``energy_weight`` the
+    generator also makes a second row under each condition and adds that
+    weight times the energy score of the two against the real row
+    (:func:`~synthaug.gan.energy_score`) to its loss.
     """
 
     def __init__(self, gan, generator_net, critic, opt_g, opt_c, ema, data, layout_tensors, *, loss, n_critic=1,
                  gp_weight=10.0, noise_dim=64, row_sampler=None, p_conditional_rows=0.5, p_unconditional=0.5,
-                 always_column=None, generator, autocast=False, sample_rate=None, fake_batch=None, consistency=None):
+                 always_column=None, generator, autocast=False, sample_rate=None, fake_batch=None, consistency=None,
+                 energy_weight=0.0):
         self.gan, self.g_net, self.critic = gan, generator_net, critic
         self.opt_g, self.opt_c, self.ema = opt_g, opt_c, ema
         self.continuous, self.discrete = data
@@ -50,6 +54,7 @@ class GANStep:
         self.generator = generator
         self.autocast = autocast
         self.consistency = consistency   # a LevelConsistency, or None
+        self.energy_weight = energy_weight
         self._disc_to_column = torch.as_tensor(layout_tensors.layout.disc_to_column(), device=self.continuous.device)
         # DP-SGD (critic wrapped by Opacus): Poisson-sampled real rows, a fixed number of fake rows
         self.sample_rate, self.fake_batch = sample_rate, fake_batch
@@ -161,6 +166,12 @@ class GANStep:
                 term = self.consistency.generator_term(self.gan.from_model(fake, given, x), logits, cols)
                 losses["consistency"] = term.detach()
                 loss_g = loss_g + term
+            if self.energy_weight:
+                # a second row under each condition of the batch, scored with the first against the real one
+                # on the dims the generator made (see GANSampler's energy)
+                term = energy_score(fake, self._fake(x, cols, given), x, ~given)
+                losses["energy"] = term.detach()
+                loss_g = loss_g + self.energy_weight * term
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         allreduce_gradients(self.g_net)

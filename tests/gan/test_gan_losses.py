@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from synthaug.gan import LOSSES, critic_loss, generator_loss, gradient_penalty
+from synthaug.gan import LOSSES, critic_loss, energy_score, generator_loss, gradient_penalty
 
 
 def test_bce_is_the_minimax_game_with_non_saturating_generator():
@@ -60,3 +60,31 @@ def test_gradient_penalty_norm_is_per_packed_group():
     critic = lambda x: (x.reshape(-1, 6) * w).sum(1)  # noqa: E731
     real, fake = torch.randn(4, 3), torch.randn(4, 3)
     assert float(gradient_penalty(critic, real, fake, pac=2).detach()) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_energy_score_is_least_at_the_true_spread():
+    # a proper scoring rule: against N(1, 1) data, N(1, s) rows score best near s = 1 (not at s = 0, as a
+    # squared error would)
+    g = torch.Generator().manual_seed(0)
+    real = 1.0 + torch.randn(200_000, 1, generator=g)
+    free = torch.ones_like(real, dtype=torch.bool)
+
+    def score(s):
+        a, b = (1.0 + s * torch.randn(200_000, 1, generator=g) for _ in range(2))
+        return float(energy_score(a, b, real, free))
+
+    scores = {s: score(s) for s in (0.0, 0.5, 1.0, 1.5)}
+    assert min(scores, key=scores.get) == 1.0
+    assert scores[0.0] > scores[0.5] > scores[1.0] < scores[1.5]
+
+
+def test_energy_score_counts_only_free_dims_and_has_gradients():
+    real = torch.zeros(4, 3)
+    fake = torch.randn(4, 3, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    other = torch.randn(4, 3, generator=torch.Generator().manual_seed(2))
+    free = torch.tensor([[True, True, False]]).expand(4, 3)
+    moved = fake.detach().clone()
+    moved[:, 2] += 100.0   # a given dim: the score ignores it
+    assert torch.allclose(energy_score(fake, other, real, free), energy_score(moved, other, real, free))
+    energy_score(fake, other, real, free).backward()
+    assert torch.isfinite(fake.grad).all() and (fake.grad[:, 2] == 0).all() and fake.grad[:, :2].abs().sum() > 0

@@ -108,6 +108,7 @@ def test_options_outside_the_budget_are_refused(kind):
     ({"loss": "wgan-gp"}, "gradient penalty"),
     ({"loss": "hinge", "gp_weight": 5.0}, "gradient penalty"),
     ({"consistency": 1.0}, "consistency"),
+    ({"energy": 0.5}, "energy"),
 ])
 def test_private_gan_refuses_what_per_sample_clipping_cannot_do(params, match):
     with pytest.raises(ValueError, match=match):
@@ -120,7 +121,7 @@ def test_private_gan_defaults_to_bce_and_trains_without_gradient_penalty():
     assert model.privacy_["steps"] == model.n_iter_ * model.n_critic
     assert model.coverage_ is None   # measured against the training rows: not part of a private release
     assert model.predictor_ is None and model.gibbs_sweeps == 2   # no level predictor read the rows outside DP-SGD
-    assert {"predictor", "consistency"}.isdisjoint(model.history_)
+    assert {"predictor", "consistency", "energy"}.isdisjoint(model.history_)   # no term read the rows outside DP-SGD
 
 
 def test_batchnorm_cannot_be_private():
