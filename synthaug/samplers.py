@@ -953,8 +953,8 @@ class GANSampler(BaseGenerativeSampler):
         self.gaussian_residual = gaussian_residual
         self.energy = energy
 
-    def _resolved_loss(self):
-        """``(loss, gp_weight)`` after ``"auto"`` and the privacy constraints."""
+    def _resolved_loss(self, *, tables=False):
+        """``(loss, gp_weight)`` after ``"auto"`` and the privacy constraints (``tables``: with table-only terms)."""
         private = self._budget is not None
         loss = self.loss if self.loss != "auto" else ("bce" if private else "wgan-gp")
         gp = self.gp_weight if self.gp_weight is not None else (10.0 if loss == "wgan-gp" and not private else 0.0)
@@ -964,16 +964,18 @@ class GANSampler(BaseGenerativeSampler):
                 if bad:
                     raise ValueError(f"{why} cannot be combined with epsilon: DP-SGD clips each row's own gradient "
                                      "of the critic. Use loss='auto', 'bce' or 'hinge', pac=1, no spectral norm.")
+            for name, what in (("consistency", "its level predictor is trained on"),
+                               ("energy", "its score compares generated rows with")):
+                if tables and getattr(self, name) != "auto" and getattr(self, name) > 0:
+                    raise ValueError(f"{name} cannot be combined with epsilon: {what} the real rows outside "
+                                     f"DP-SGD. Use {name}=0.")
         return loss, gp
 
     def _energy_weight(self):
-        """The weight of the energy-score term after ``"auto"`` and the privacy constraint."""
-        if self._budget is None:
-            return 1.0 if self.energy == "auto" else float(self.energy)
-        if self.energy != "auto" and self.energy > 0:
-            raise ValueError("energy cannot be combined with epsilon: its score compares generated rows with real "
-                             "ones outside DP-SGD. Use energy='auto' or 0.")
-        return 0.0
+        """The weight of the energy-score term: ``"auto"`` = 1, and 0 under DP (:meth:`_resolved_loss` refuses more)."""
+        if self._budget is not None:
+            return 0.0
+        return 1.0 if self.energy == "auto" else float(self.energy)
 
     def _fit_level_calibration(self, encoded, generator):
         """Offsets on the level predictor's logits that give the Gibbs sweep the training frequencies, or None.
@@ -1007,10 +1009,7 @@ class GANSampler(BaseGenerativeSampler):
 
     def _level_consistency(self, layout_tensors, generator):
         """The :class:`~synthaug.gan.LevelConsistency` of the fit, or None (no discrete block, nothing uses it, DP)."""
-        private = self._budget is not None
-        if self.consistency and private:
-            raise ValueError("consistency cannot be combined with epsilon: its level predictor is trained on the real "
-                             "rows outside DP-SGD. Use consistency=0.")
+        private = self._budget is not None   # (a consistency weight under DP was refused in _resolved_loss)
         layout = layout_tensors.layout
         if private or not layout.n_discrete or not (self.consistency or (self.gibbs_sweeps and self._sweep_blocks())):
             return None
@@ -1024,7 +1023,7 @@ class GANSampler(BaseGenerativeSampler):
         device = self.device_
         layout = self.encoder_.layout_
         lt = layout.tensors(device)
-        loss, gp = self._resolved_loss()
+        loss, gp = self._resolved_loss(tables=True)
         self.loss_ = loss
         pac = min(self.pac, len(encoded))
         self.residual_ = self._fit_gaussian_residual(encoded)
