@@ -744,11 +744,16 @@ class GANSampler(BaseGenerativeSampler):
     gp_weight : float or None, default=None
         Weight of the gradient penalty; None means 10 for ``"wgan-gp"`` and
         0 for the others.
-    n_critic : int, default=3
-        Critic updates per generator update. On credit at 1,000 steps,
-        1 / 2 / 5 gave quality 0.81 / 0.90 / 0.92: the generator learns the
-        columns' dependence only from a well-trained critic (3 and 5 were
-        equal with ``pac=1``).
+    n_critic : int or "auto", default="auto"
+        Critic updates per generator update. ``"auto"`` is 1 for tables,
+        with the faster critic of ``critic_lr`` (the two time-scale update
+        rule of Heusel et al. 2017), and 3 with ``epsilon`` and for images.
+        The generator learns the columns' dependence only from a
+        well-trained critic: with the generator's learning rate, one update
+        per step is not enough (see docs/gan.md, "Critic updates").
+    critic_lr : float or "auto", default="auto"
+        Adam learning rate of the critic. ``"auto"`` is 4 × ``lr`` for a
+        table model with one critic update per step, else ``lr``.
     pac : int, default=1
         Rows per critic input (PacGAN); ``batch_size`` is rounded down to a
         multiple of it. On credit, pac 10 / 5 / 2 / 1 gave train-on-synthetic
@@ -873,6 +878,8 @@ class GANSampler(BaseGenerativeSampler):
         for images.
     loss_ : str
         The GAN loss used (``loss`` with ``"auto"`` resolved).
+    n_critic_, critic_lr_ : int, float
+        ``n_critic`` and ``critic_lr`` with ``"auto"`` resolved.
     gan_ : TabularGAN
         Input and output heads.
     history_ : dict of lists
@@ -917,7 +924,8 @@ class GANSampler(BaseGenerativeSampler):
         **BaseGenerativeSampler._parameter_constraints,
         "loss": [StrOptions(set(LOSSES) | {"auto"})],
         "gp_weight": [Interval(Real, 0, None, closed="left"), None],
-        "n_critic": [Interval(Integral, 1, None, closed="left")],
+        "n_critic": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "critic_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "pac": [Interval(Integral, 1, None, closed="left")],
         "spectral_norm": ["boolean"],
         "noise_dim": [Interval(Integral, 1, None, closed="left")],
@@ -936,16 +944,16 @@ class GANSampler(BaseGenerativeSampler):
     _auto_batch_size = {False: 500, True: 500}
     _auto_lr = {False: 2e-4, True: 2e-4}
 
-    def __init__(self, *, loss="auto", gp_weight=None, n_critic=3, pac=1, spectral_norm=False, noise_dim=64,
-                 width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2, ema_decay=0.999,
-                 p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, energy="auto", gibbs_sweeps=2,
-                 gaussian_residual=True, guidance_scale="auto", sampling_strategy="auto",
+    def __init__(self, *, loss="auto", gp_weight=None, n_critic="auto", critic_lr="auto", pac=1, spectral_norm=False,
+                 noise_dim=64, width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2,
+                 ema_decay=0.999, p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, energy="auto",
+                 gibbs_sweeps=2, gaussian_residual=True, guidance_scale="auto", sampling_strategy="auto",
                  quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
                  random_state=None, verbose=True):
         super().__init__(**base_parameters(locals()))
-        self.loss, self.gp_weight, self.n_critic, self.pac = loss, gp_weight, n_critic, pac
+        self.loss, self.gp_weight, self.n_critic, self.critic_lr, self.pac = loss, gp_weight, n_critic, critic_lr, pac
         self.spectral_norm, self.noise_dim, self.tau = spectral_norm, noise_dim, tau
         self.critic_width, self.critic_depth, self.dropout = critic_width, critic_depth, dropout
         self.p_conditional_rows, self.consistency, self.gibbs_sweeps = p_conditional_rows, consistency, gibbs_sweeps
@@ -1007,6 +1015,16 @@ class GANSampler(BaseGenerativeSampler):
     # the level predictor: one hidden layer of 64 (one pass per categorical column and sweep when sampling)
     _predictor_width, _predictor_depth = 64, 0
 
+    # n_critic="auto": {private: updates} for tables (images: 3); critic_lr="auto": lr times this with one update
+    _auto_n_critic, _auto_image_n_critic, _critic_lr_ratio = {False: 1, True: 3}, 3, 4.0
+
+    def _resolve_critic(self, *, images):
+        """``n_critic_`` and ``critic_lr_``: the "auto" values (after ``lr_``)."""
+        auto = self._auto_image_n_critic if images else self._auto_n_critic[self._budget is not None]
+        self.n_critic_ = auto if self.n_critic == "auto" else int(self.n_critic)
+        ratio = self._critic_lr_ratio if not images and self.n_critic_ == 1 else 1.0
+        self.critic_lr_ = self.lr_ * ratio if self.critic_lr == "auto" else float(self.critic_lr)
+
     def _level_consistency(self, layout_tensors, generator):
         """The :class:`~synthaug.gan.LevelConsistency` of the fit, or None (no discrete block, nothing uses it, DP)."""
         private = self._budget is not None   # (a consistency weight under DP was refused in _resolved_loss)
@@ -1032,19 +1050,20 @@ class GANSampler(BaseGenerativeSampler):
                                depth=self._table_depth()).to(device)
         critic = PackedCritic(self.gan_.critic_dim, pac=pac, width=self.critic_width, depth=self.critic_depth,
                               dropout=self.dropout, spectral_norm=self.spectral_norm).to(device)
-        opt_g, opt_c = (torch.optim.Adam(net.parameters(), lr=self.lr_, betas=(0.5, 0.9), weight_decay=1e-6,
-                                         fused=True) for net in (g_net, critic))
+        self._resolve_critic(images=False)
+        opt_g, opt_c = (torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.9), weight_decay=1e-6, fused=True)
+                        for net, lr in ((g_net, self.lr_), (critic, self.critic_lr_)))
         ema = EMA(g_net, self.ema_decay)
         data = self._device_data(encoded)
         n_steps = self._n_steps(len(encoded))
         private = self._budget is not None
         rate, trained_critic = None, critic
         if private:   # DP-SGD: the critic is the private model; the generator sees data only through it
-            critic, opt_c, rate = self._make_private(critic, opt_c, len(encoded), n_steps * self.n_critic, generator)
+            critic, opt_c, rate = self._make_private(critic, opt_c, len(encoded), n_steps * self.n_critic_, generator)
         rows = ConditionalRowSampler(data[1], layout.cardinalities) if layout.n_discrete and not private else None
         consistency = self._level_consistency(lt, generator)
         step = GANStep(self.gan_, self._compiled(g_net), self._compiled(critic, double_backward=gp > 0), opt_g, opt_c,
-                       ema, data, lt, loss=loss, n_critic=self.n_critic,
+                       ema, data, lt, loss=loss, n_critic=self.n_critic_,
                        gp_weight=gp, noise_dim=self.noise_dim, row_sampler=rows,
                        p_conditional_rows=self.p_conditional_rows, p_unconditional=self.p_unconditional,
                        always_column=self._always_column(), generator=generator,
@@ -1119,16 +1138,17 @@ class GANSampler(BaseGenerativeSampler):
         norm = "batch" if gp == 0 and not private else "none"
         critic = ConvCritic(c, (h, w), width=self._image_width(), n_classes=n_classes, norm=norm,
                             spectral_norm=self.spectral_norm).to(device)
-        opt_g, opt_c = (torch.optim.Adam(net.parameters(), lr=self.lr_, betas=(0.5, 0.999), fused=True)
-                        for net in (g_net, critic))
+        self._resolve_critic(images=True)
+        opt_g, opt_c = (torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999), fused=True)
+                        for net, lr in ((g_net, self.lr_), (critic, self.critic_lr_)))
         ema = EMA(g_net, self.ema_decay)
         n_steps = self._n_image_steps(len(images))
         rate, trained_critic = None, critic
         if private:
-            critic, opt_c, rate = self._make_private(critic, opt_c, len(images), n_steps * self.n_critic, generator)
+            critic, opt_c, rate = self._make_private(critic, opt_c, len(images), n_steps * self.n_critic_, generator)
         prior = None if labels is None else torch.as_tensor(self.class_prior_, dtype=torch.float32, device=device)
         step = ImageGANStep(self._compiled(g_net), self._compiled(critic, double_backward=gp > 0), opt_g, opt_c, ema,
-                            images, labels, loss=loss, n_critic=self.n_critic,
+                            images, labels, loss=loss, n_critic=self.n_critic_,
                             gp_weight=gp, noise_dim=self.noise_dim, generator=generator, class_prior=prior,
                             label_dropout=self._image_label_dropout,
                             autocast=self._autocast(), sample_rate=rate,

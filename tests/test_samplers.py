@@ -651,18 +651,42 @@ def test_gan_energy_score_term(credit, monkeypatch):
     seen = []
 
     def spy(fake, other, real, free):
-        seen.append((fake.requires_grad, other.requires_grad, bool(free.all())))
+        seen.append((fake.requires_grad and not torch.equal(fake, other), other.requires_grad, bool(free.all())))
         return trainer_score(fake, other, real, free)
 
     trainer_score = trainer.energy_score
     monkeypatch.setattr(trainer, "energy_score", spy)
     model = tiny("gan", random_state=0, max_steps=4).fit(credit)
-    assert len(seen) == 4 and all(a and b for a, b, _ in seen)   # both rows carry the generator's gradient
+    # two different rows per condition (one pass, n_critic=2 here; the default of 1 below), both with gradients
+    assert len(seen) == 4 and all(a and b for a, b, _ in seen)
     assert not all(every for *_, every in seen)                  # given cells are left out of the score
     assert len(model.history_["energy"]) == len(model.history_["step"]) and np.isfinite(model.history_["energy"]).all()
     seen.clear()
+    tiny("gan", random_state=0, max_steps=2, n_critic=1).fit(credit)
+    assert len(seen) == 2 and all(a and b for a, b, _ in seen)
+    seen.clear()
     off = tiny("gan", random_state=0, max_steps=4, energy=0).fit(credit)
     assert not seen and "energy" not in off.history_
+
+
+def test_gan_critic_updates_and_rate(credit, monkeypatch):
+    """n_critic="auto" is one critic update per step at 4 × lr for tables (two time-scale rule; DP: test_privacy)."""
+    from synthaug import samplers
+
+    made, original = [], samplers.GANStep
+
+    def spy(*args, **kwargs):
+        step = original(*args, **kwargs)
+        made.append((step.n_critic, step.opt_g.param_groups[0]["lr"], step.opt_c.param_groups[0]["lr"]))
+        return step
+
+    monkeypatch.setattr(samplers, "GANStep", spy)
+    model = tiny("gan", random_state=0, max_steps=2, n_critic="auto").fit(credit)
+    assert (model.n_critic_, model.critic_lr_) == (1, 4 * model.lr_) and made[-1] == (1, model.lr_, 4 * model.lr_)
+    model.set_params(n_critic=3).fit(credit)      # several updates keep the generator's rate
+    assert made[-1] == (3, model.lr_, model.lr_) and model.critic_lr_ == model.lr_
+    model.set_params(critic_lr=1e-3).fit(credit)  # an explicit rate is kept
+    assert made[-1] == (3, model.lr_, 1e-3) and model.critic_lr_ == 1e-3
 
 
 @pytest.mark.parametrize("option, expected", [("logit-normal", (0.3, 0.8)), ("uniform", None)])

@@ -33,7 +33,8 @@ class GANStep:
     (:meth:`~synthaug.gan.TabularGAN.to_model`: free scores as residuals when
     the GAN has a Gaussian residual, solved once per step); the level
     predictor learns from the rows as they are. With ``energy_weight`` the
-    generator also makes a second row under each condition and adds that
+    generator also makes a second row under each condition (in the same
+    pass) and adds that
     weight times the energy score of the two against the real row
     (:func:`~synthaug.gan.energy_score`) to its loss.
     """
@@ -81,6 +82,20 @@ class GANStep:
         noise = torch.randn((x.shape[0], self.noise_dim), generator=self.generator, device=x.device)
         return self.gan.relaxed(self.g_net, noise, cols, given=given, x_given=x, generator=self.generator,
                                 return_logits=return_logits)
+
+    def _generator_rows(self, x, cols, given):
+        """``(fake, other, logits)`` of the generator step: its rows under the batch's conditions with gradients, a
+        second row per condition for the energy score (None without it) and the first rows' raw outputs.
+
+        Both draws come from one pass over twice the batch (one set of
+        batch-norm statistics for the two; fewer, larger products).
+        """
+        if not self.energy_weight:
+            fake, logits = self._fake(x, cols, given, return_logits=True)
+            return fake, None, logits
+        b = x.shape[0]
+        both, logits = self._fake(x.repeat(2, 1), cols.repeat(2, 1), given.repeat(2, 1), return_logits=True)
+        return both[:b], both[b:], logits[:b]
 
     def _context(self, device):
         return torch.autocast(device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
@@ -142,10 +157,12 @@ class GANStep:
         for k in range(self.n_critic):
             with self._context(device):
                 # the last critic step's fake rows also serve the generator step (one generator pass per step)
-                fake, logits = self._fake(x, cols, given, return_logits=True) if k == self.n_critic - 1 \
-                    else (None, None)
-                with torch.no_grad():
-                    fake_c = fake.detach() if fake is not None else self._fake(x, cols, given)
+                if k == self.n_critic - 1:
+                    fake, other, logits = self._generator_rows(x, cols, given)
+                    fake_c = fake.detach()
+                else:
+                    with torch.no_grad():
+                        fake_c = self._fake(x, cols, given)
                 real_in, fake_in = self.gan.critic_input(x, cols), self.gan.critic_input(fake_c, cols)
                 loss_c = critic_loss(self.loss, self.critic(real_in), self.critic(fake_in))
                 if self.gp_weight:
@@ -169,7 +186,7 @@ class GANStep:
             if self.energy_weight:
                 # a second row under each condition of the batch, scored with the first against the real one
                 # on the dims the generator made (see GANSampler's energy)
-                term = energy_score(fake, self._fake(x, cols, given), x, ~given)
+                term = energy_score(fake, other, x, ~given)
                 losses["energy"] = term.detach()
                 loss_g = loss_g + self.energy_weight * term
         self.opt_g.zero_grad(set_to_none=True)

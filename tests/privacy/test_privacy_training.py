@@ -116,9 +116,10 @@ def test_private_gan_refuses_what_per_sample_clipping_cannot_do(params, match):
 
 
 def test_private_gan_defaults_to_bce_and_trains_without_gradient_penalty():
-    model = _private("gan", loss="auto").fit(_table())
+    model = _private("gan", loss="auto", n_critic="auto").fit(_table())
     assert model.loss_ == "bce"
-    assert model.privacy_["steps"] == model.n_iter_ * model.n_critic
+    assert (model.n_critic_, model.critic_lr_) == (3, model.lr_)   # "auto": the DP critic keeps 3 updates at lr
+    assert model.privacy_["steps"] == model.n_iter_ * model.n_critic_
     assert model.coverage_ is None   # measured against the training rows: not part of a private release
     assert model.predictor_ is None and model.gibbs_sweeps == 2   # no level predictor read the rows outside DP-SGD
     assert {"predictor", "consistency", "energy"}.isdisjoint(model.history_)   # no term read the rows outside DP-SGD
