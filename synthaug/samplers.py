@@ -749,8 +749,9 @@ class GANSampler(BaseGenerativeSampler):
         with the faster critic of ``critic_lr`` (the two time-scale update
         rule of Heusel et al. 2017), and 3 with ``epsilon`` and for images.
         The generator learns the columns' dependence only from a
-        well-trained critic: with the generator's learning rate, one update
-        per step is not enough (see docs/gan.md, "Critic updates").
+        well-trained critic: at the generator's learning rate one update per
+        step is not enough (docs/gan.md, "Parameters and the choices behind
+        the defaults").
     critic_lr : float or "auto", default="auto"
         Adam learning rate of the critic. ``"auto"`` is 4 × ``lr`` for a
         table model with one critic update per step, else ``lr``.
