@@ -33,10 +33,9 @@ class GANStep:
     (:meth:`~synthaug.gan.TabularGAN.to_model`: free scores as residuals when
     the GAN has a Gaussian residual, solved once per step); the level
     predictor learns from the rows as they are. With ``energy_weight`` the
-    generator also makes a second row under each condition (in the same
-    pass) and adds that
-    weight times the energy score of the two against the real row
-    (:func:`~synthaug.gan.energy_score`) to its loss.
+    generator also makes a second row under each condition, in the same
+    pass, and adds that weight times the energy score of the two against
+    the real row (:func:`~synthaug.gan.energy_score`) to its loss.
     """
 
     def __init__(self, gan, generator_net, critic, opt_g, opt_c, ema, data, layout_tensors, *, loss, n_critic=1,
