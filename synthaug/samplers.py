@@ -1047,8 +1047,9 @@ class GANSampler(BaseGenerativeSampler):
         pac = min(self.pac, len(encoded))
         self.residual_ = self._fit_gaussian_residual(encoded)
         self.gan_ = TabularGAN(layout, clip=_Z_MAX, tau=self.tau, residual=self.residual_)
+        # the residual's level features reach their levels' logits directly, starting as the identity
         g_net = DenseGenerator(self.noise_dim, layout.width, cond_dim=self.gan_.cond_dim, width=self._table_width(),
-                               depth=self._table_depth()).to(device)
+                               depth=self._table_depth(), skip_outputs=self.gan_.feature_dims).to(device)
         critic = PackedCritic(self.gan_.critic_dim, pac=pac, width=self.critic_width, depth=self.critic_depth,
                               dropout=self.dropout, spectral_norm=self.spectral_norm).to(device)
         self._resolve_critic(images=False)

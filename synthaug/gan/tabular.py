@@ -19,7 +19,12 @@ methods take the networks as arguments. It defines
   scores (:meth:`TabularGAN.to_model` maps real rows there for the critic,
   :meth:`TabularGAN.sample` maps generated rows back), so the near-linear
   part of the dependence between numeric columns is exact when cells are
-  given. With no score given the map is the identity.
+  given. With no score given the map is the identity. The same Gaussian's
+  linear-discriminant log-probabilities of the categorical levels given the
+  known scores (:meth:`~synthaug.residual.GaussianResidual.moments`) extend
+  the generator's condition (:meth:`TabularGAN.generator_condition`), so a
+  level that follows many given numbers is generated from them — as the
+  diffusion model's denoiser gets them.
 """
 
 from __future__ import annotations
@@ -109,9 +114,19 @@ class TabularGAN:
         return state
 
     @property
+    def n_features(self):
+        """Width of the level features at the end of the condition (0 without a ``residual``)."""
+        return 0 if self.residual is None else self.residual.n_features
+
+    @property
+    def feature_dims(self):
+        """Model-space dims ``(n_features,)`` of the levels the features predict."""
+        return np.zeros(0, np.int64) if not self.n_features else self.residual.feature_dims_
+
+    @property
     def cond_dim(self):
-        """Width of the generator's conditioning input: column mask + given cells."""
-        return self.layout.n_columns + self.layout.width
+        """Width of the generator's conditioning input: column mask + given cells + level features."""
+        return self.layout.n_columns + self.layout.width + self.n_features
 
     @property
     def critic_dim(self):
@@ -140,33 +155,62 @@ class TabularGAN:
         return lt, gates
 
     # ----------------------------------------------------------- inputs
-    def generator_condition(self, cols, given=None, x_given=None):
-        """Generator conditioning ``(B, n_columns + width)``: the mask and the given cells (0 elsewhere)."""
+    def generator_condition(self, cols, given=None, x_given=None, features=None):
+        """Generator conditioning ``(B, cond_dim)``: the mask, the given cells (0 elsewhere) and the level features.
+
+        ``features`` ``(B, n_features)``: the residual's log level
+        probabilities given the known scores (:meth:`moments`); by default
+        the levels' frequencies (nothing known).
+        """
         b = cols.shape[0]
         cells = torch.zeros((b, self.layout.width), device=cols.device) if given is None \
             else torch.where(given, x_given, 0.0)
-        return torch.cat([cols.float(), cells], dim=1)
+        parts = [cols.float(), cells]
+        if self.n_features:
+            parts.append(self.residual.prior_features(b, cols.device) if features is None else features)
+        return torch.cat(parts, dim=1)
 
     def critic_input(self, x, cols):
         """Critic input ``(B, width + n_columns)``: the row and the mask of given columns."""
         return torch.cat([x, cols.to(x.dtype)], dim=1)
 
-    def to_model(self, x, given):
+    def moments(self, x_given, given):
+        """The residual's ``(μ, ratio, features or None)`` of rows whose ``given`` (B, width) cells are ``x_given``.
+
+        None without a ``residual`` or without ``given``; the features (the
+        log level probabilities given the known scores, for
+        :meth:`generator_condition`) only when :attr:`n_features` > 0.
+        """
+        if self.residual is None or given is None:
+            return None
+        if not self.n_features:
+            return (*self.residual.moments(x_given, given), None)
+        return self.residual.moments(x_given, given, features=True)
+
+    def to_model(self, x, given, *, features=False):
         """Real rows ``x`` (B, width) in the space the generator makes them: free scores as residuals.
 
         ``given`` (B, width) marks the given dims. Without a ``residual`` (or
-        with no score given) the rows are returned as they are.
+        with no score given) the rows are returned as they are. With
+        ``features=True`` the pair ``(rows, level features or None)``, the
+        features as :meth:`generator_condition` takes them.
         """
-        if self.residual is None or given is None:
-            return x
-        mu, ratio = self.residual.moments(x, given)
-        return self._with_scores(x, self.residual.to_residual(x, given, mu, ratio)[:, : self.layout.n_continuous])
+        moments = self.moments(x, given)
+        if moments is None:
+            return (x, None) if features else x
+        mu, ratio, feats = moments
+        x = self._with_scores(x, self.residual.to_residual(x, given, mu, ratio)[:, : self.layout.n_continuous])
+        return (x, feats) if features else x
 
-    def from_model(self, x, given, x_given):
-        """Generated rows ``x`` back from the residual space of :meth:`to_model` (given cells kept)."""
-        if self.residual is None or given is None:
+    def from_model(self, x, given, x_given, moments=None):
+        """Generated rows ``x`` back from the residual space of :meth:`to_model` (given cells kept).
+
+        ``moments``: :meth:`moments` of ``x_given`` and ``given``, if already computed.
+        """
+        moments = self.moments(x_given, given) if moments is None else moments
+        if moments is None:
             return x
-        mu, ratio = self.residual.moments(x_given, given)
+        mu, ratio, _ = moments
         return self._with_scores(x, self.residual.from_residual(x, given, mu, ratio))
 
     def _with_scores(self, x, scores):
@@ -200,13 +244,15 @@ class TabularGAN:
             x = torch.where(given, x_given, x)
         return x
 
-    def relaxed(self, network, noise, cols, *, given=None, x_given=None, generator=None, return_logits=False):
+    def relaxed(self, network, noise, cols, *, given=None, x_given=None, features=None, generator=None,
+                return_logits=False):
         """Differentiable generated rows (B, width) for training: Gumbel-softmax blocks at ``tau``.
 
+        ``features``: the level features of :meth:`generator_condition`.
         ``return_logits`` adds the network's raw outputs (B, width), whose
         discrete dims are the level logits the blocks are relaxed draws of.
         """
-        out = network(noise, None, self.generator_condition(cols, given, x_given))
+        out = network(noise, None, self.generator_condition(cols, given, x_given, features))
         lt, _ = self._tables(noise.device)
         z = self._continuous(out, None)
         if not self.layout.n_discrete:
@@ -243,14 +289,15 @@ class TabularGAN:
         b, device = noise.shape[0], noise.device
         if cols is None:
             cols = torch.zeros((b, self.layout.n_columns), dtype=torch.bool, device=device)
+        moments = self.moments(x_given, given)   # one solve per row serves the condition and the map back
         if cond is None:
-            cond = self.generator_condition(cols, given, x_given)
+            cond = self.generator_condition(cols, given, x_given, None if moments is None else moments[2])
         out = network(noise, None, cond)
         lt, _ = self._tables(device)
         z = self._continuous(out, constraints)
         extra = [None] if return_probs else []
         if not self.layout.n_discrete:
-            x = self.from_model(self._finish(z, out[:, :0], given, x_given, device), given, x_given)
+            x = self.from_model(self._finish(z, out[:, :0], given, x_given, device), given, x_given, moments)
             return x, None, *extra, *([z.new_zeros((b, 0))] if return_log_mass else [])
         logits = lt.block_logits(out)
         masked = lt.mask_logits(logits, constraints)
@@ -258,7 +305,8 @@ class TabularGAN:
         codes = lt.draw_codes(probs, generator)
         if given is not None:
             codes = torch.where(given[:, lt.offsets], lt.block_codes(x_given), codes)
-        x = self.from_model(self._finish(z, lt.codes_to_flat(codes), given, x_given, device), given, x_given)
+        x = self.from_model(self._finish(z, lt.codes_to_flat(codes), given, x_given, device), given, x_given,
+                            moments)
         if return_probs:
             extra = [lt.blocks_to_flat(probs)]
         if return_log_mass:

@@ -31,8 +31,9 @@ class GANStep:
     (detached there) are scored again by the updated critic for its own loss.
     The critic compares rows in the space the generator makes them
     (:meth:`~synthaug.gan.TabularGAN.to_model`: free scores as residuals when
-    the GAN has a Gaussian residual, solved once per step); the level
-    predictor learns from the rows as they are. With ``energy_weight`` the
+    the GAN has a Gaussian residual, solved once per step, which also gives
+    the generator's level features); the level predictor learns from the
+    rows as they are. With ``energy_weight`` the
     generator also makes a second row under each condition, in the same
     pass, and adds that weight times the energy score of the two against
     the real row (:func:`~synthaug.gan.energy_score`) to its loss.
@@ -77,12 +78,12 @@ class GANStep:
         x = self.lt.gather(self.continuous, self.discrete, index)
         return x, cols, cols.index_select(1, self.lt.dim_to_column)
 
-    def _fake(self, x, cols, given, return_logits=False):
+    def _fake(self, x, cols, given, features=None, return_logits=False):
         noise = torch.randn((x.shape[0], self.noise_dim), generator=self.generator, device=x.device)
-        return self.gan.relaxed(self.g_net, noise, cols, given=given, x_given=x, generator=self.generator,
-                                return_logits=return_logits)
+        return self.gan.relaxed(self.g_net, noise, cols, given=given, x_given=x, features=features,
+                                generator=self.generator, return_logits=return_logits)
 
-    def _generator_rows(self, x, cols, given):
+    def _generator_rows(self, x, cols, given, features=None):
         """``(fake, other, logits)`` of the generator step: its rows under the batch's conditions with gradients, a
         second row per condition for the energy score (None without it) and the first rows' raw outputs.
 
@@ -90,10 +91,11 @@ class GANStep:
         batch-norm statistics for the two; fewer, larger products).
         """
         if not self.energy_weight:
-            fake, logits = self._fake(x, cols, given, return_logits=True)
+            fake, logits = self._fake(x, cols, given, features, return_logits=True)
             return fake, None, logits
         b = x.shape[0]
-        both, logits = self._fake(x.repeat(2, 1), cols.repeat(2, 1), given.repeat(2, 1), return_logits=True)
+        both, logits = self._fake(x.repeat(2, 1), cols.repeat(2, 1), given.repeat(2, 1),
+                                  None if features is None else features.repeat(2, 1), return_logits=True)
         return both[:b], both[b:], logits[:b]
 
     def _context(self, device):
@@ -152,16 +154,16 @@ class GANStep:
         # one batch of real rows and masks per step, met by fresh generated rows at every critic update;
         # mapped once to the space the generator makes rows in (one solve of each row's Gaussian conditional)
         x_real, cols, given = self._batch(index)
-        x = self.gan.to_model(x_real, given)
+        x, features = self.gan.to_model(x_real, given, features=True)
         for k in range(self.n_critic):
             with self._context(device):
                 # the last critic step's fake rows also serve the generator step (one generator pass per step)
                 if k == self.n_critic - 1:
-                    fake, other, logits = self._generator_rows(x, cols, given)
+                    fake, other, logits = self._generator_rows(x, cols, given, features)
                     fake_c = fake.detach()
                 else:
                     with torch.no_grad():
-                        fake_c = self._fake(x, cols, given)
+                        fake_c = self._fake(x, cols, given, features)
                 real_in, fake_in = self.gan.critic_input(x, cols), self.gan.critic_input(fake_c, cols)
                 loss_c = critic_loss(self.loss, self.critic(real_in), self.critic(fake_in))
                 if self.gp_weight:

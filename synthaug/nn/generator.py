@@ -38,6 +38,12 @@ class DenseGenerator(nn.Module):
     cond_dim : int, default=0
     width : int, default=256
     depth : int, default=2
+    skip_outputs : sequence of int, optional
+        The last ``len(skip_outputs)`` condition inputs are features that
+        already predict these outputs (e.g. log-probabilities of levels):
+        the output layer, which reads the condition directly, starts as
+        the identity from each of them to its output, and is trained with
+        the rest.
 
     Examples
     --------
@@ -45,9 +51,12 @@ class DenseGenerator(nn.Module):
     >>> net = DenseGenerator(4, 3, cond_dim=2, width=8)
     >>> net(torch.zeros(5, 4), None, torch.ones(5, 2)).shape
     torch.Size([5, 3])
+    >>> skip = DenseGenerator(4, 3, cond_dim=2, width=8, skip_outputs=[2])   # condition input 1 → output 2
+    >>> skip.out.weight[:, -1].tolist()
+    [0.0, 0.0, 1.0]
     """
 
-    def __init__(self, d_in, d_out, *, cond_dim=0, width=256, depth=2):
+    def __init__(self, d_in, d_out, *, cond_dim=0, width=256, depth=2, skip_outputs=None):
         super().__init__()
         self.cond_dim = cond_dim
         layers, d = [], d_in + cond_dim
@@ -56,6 +65,13 @@ class DenseGenerator(nn.Module):
             d += width
         self.layers = nn.Sequential(*layers)
         self.out = nn.Linear(d, d_out)
+        if skip_outputs is not None and len(skip_outputs):
+            k = len(skip_outputs)
+            if k > cond_dim:
+                raise ValueError(f"{k} skip outputs need as many condition inputs; cond_dim={cond_dim}.")
+            with torch.no_grad():   # the output layer's input ends with the condition (see _Dense)
+                self.out.weight[:, -k:] = 0.0
+                self.out.weight[torch.as_tensor(skip_outputs), torch.arange(d - k, d)] = 1.0
 
     def forward(self, z, t=None, cond=None):
         h = torch.cat([z, cond.to(z.dtype)], dim=1) if self.cond_dim else z

@@ -139,3 +139,36 @@ def test_residual_space_round_trip_keeps_given_cells_and_placeholders():
     torch.testing.assert_close(gan.from_model(y, given, x), x, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(gan.to_model(x, torch.zeros_like(given)), x)
     assert gan.to_model(x, None) is x and TabularGAN(LAYOUT).to_model(x, given) is x
+
+
+def test_generator_condition_carries_the_residuals_level_features():
+    """With a Gaussian residual the condition ends with its log level probabilities given the known scores:
+    the levels' frequencies when nothing is known, the discriminant's posterior when scores are given; the
+    generator's output layer starts as the identity from them to those levels' logits."""
+    import numpy as np
+
+    from synthaug.residual import GaussianResidual
+
+    rng = np.random.default_rng(0)
+    level = rng.integers(4, size=2000)
+    scores = np.c_[np.zeros(2000), 3.0 * level + rng.standard_normal(2000)].astype(np.float32)
+    codes = np.c_[np.ones(2000, np.int64), level]                  # the moded numeric always on a spike
+    residual = GaussianResidual(LAYOUT).fit(scores, codes)
+    gan = TabularGAN(LAYOUT, clip=5.0, residual=residual)
+    assert gan.n_features == 4 and list(gan.feature_dims) == [5, 6, 7, 8]
+    assert gan.cond_dim == TabularGAN(LAYOUT).cond_dim + 4
+    lt = LAYOUT.tensors("cpu")
+    x = lt.to_model(torch.as_tensor(scores[:300]), torch.as_tensor(codes[:300]))
+    cols = torch.zeros(300, 3, dtype=torch.bool)
+    nothing = gan.generator_condition(cols, cols[:, lt.dim_to_column], x)
+    torch.testing.assert_close(nothing[:, -4:].exp(), torch.full((300, 4), 0.25), atol=0.03, rtol=0)
+    cols[:, 2] = True                                              # the numeric that follows the level given
+    given = cols[:, lt.dim_to_column]
+    mapped, feats = gan.to_model(x, given, features=True)
+    cond = gan.generator_condition(cols, given, x, feats)
+    assert (cond[:, -4:].argmax(1).numpy() == level[:300]).mean() > 0.8
+    g = DenseGenerator(4, LAYOUT.width, cond_dim=gan.cond_dim, width=16, depth=1,
+                       skip_outputs=gan.feature_dims)
+    torch.testing.assert_close(g.out.weight[:, -4:], torch.eye(LAYOUT.width)[:, 5:])
+    with pytest.raises(ValueError, match="skip outputs"):
+        DenseGenerator(4, 3, cond_dim=1, skip_outputs=[0, 1])
