@@ -109,14 +109,10 @@ class _Anchors:
         """
         self.weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
         self.cdf = torch.as_tensor(np.cumsum(weights), dtype=torch.float32, device=device)
-        if shares is not None:
-            shares = np.array(shares, dtype=np.float32)
-            # a row keeps its anchor's level (a sweep that redraws it is bound by the same condition)
-            own = np.arange(len(self.anchor))
-            shares[own, self.anchor] = 0.0
-            shares[own, self.anchor, self.levels] = 1.0
-            shares = torch.as_tensor(shares, device=device)
-        self.shares = shares
+        # as measured, the anchor's own column included: the sweep redraws it, so an anchor on a level a
+        # condition forbids still makes rows that meet it (weighing it by its level alone left those out)
+        self.shares = None if shares is None else torch.as_tensor(np.asarray(shares, dtype=np.float32),
+                                                                  device=device)
 
     def calibrated_weights(self, generator, *, ridge=1e-2):
         """Mixture weights of the anchors under which every anchored column has its training frequencies.
@@ -166,10 +162,12 @@ class _Anchors:
 
         Under ``constraints`` (a set condition's allowed levels, an interval's
         level weights) each anchor's weight is multiplied by the chance that
-        its rows are consistent with them: its own level's weight (0 for a
-        forbidden level) times, for each other anchor column, the share of
-        the anchor's rows on allowed levels (measured with the calibrated
-        weights). Each anchor is then drawn about as often as it holds rows
+        its rows are consistent with them: for each anchor column, its own
+        included, the share of the anchor's rows on allowed levels (measured
+        with the calibrated weights, after the sweep, which redraws the
+        anchor's column too: an anchor on a forbidden level still makes rows
+        that meet the condition); without measured shares, its own level's
+        weight. Each anchor is then drawn about as often as it holds rows
         that meet the condition (what Bayes' rule asks of a row drawn given
         it), so the candidates of :meth:`GANSampler._generate`, which divides
         this factor back out of their weights, are rarely wasted. None when
@@ -191,7 +189,6 @@ class _Anchors:
             return None
         if self.shares is None:
             return constraints.level_log_weights(self.dims).exp()
-        # the anchor's own column is in the shares, one-hot on its level
         return (self.shares * constraints.level_log_weights(self.cell_dims).exp()).sum(-1).prod(-1)
 
 
