@@ -575,9 +575,10 @@ def test_gan_with_many_anchors_keeps_frequency_weights():
     assert set(model.sample(50, random_state=0)["c0"]) <= set(df["c0"])
 
 
-def test_gan_anchors_under_a_set_condition_skip_forbidden_levels(credit):
-    """The first pass of a set condition is anchored like unconditional rows, never on a level the set forbids;
-    a set that forbids every anchor falls back to unanchored rows."""
+def test_gan_anchors_under_a_set_condition_are_weighed_by_their_allowed_share(credit):
+    """The first pass of a set condition is anchored like unconditional rows, each anchor drawn in proportion
+    to its weight times the share of its rows (as the sweep releases them) that meet the set, so an anchor
+    whose rows never do is never drawn; a set that forbids every anchor falls back to unanchored rows."""
     from synthaug.conditioning import condition_tensors, parse_conditions
 
     model = tiny("gan", random_state=0, max_steps=10).fit(credit)
@@ -585,8 +586,12 @@ def test_gan_anchors_under_a_set_condition_skip_forbidden_levels(credit):
     lt = model.encoder_.layout_.tensors(model.device_)
     parsed = parse_conditions(model.encoder_, {"Home": ["owner", "parents"]})
     _, _, _, constraints = condition_tensors(model.encoder_, lt, parsed, 1, device=model.device_)
-    _, _, _, ids = anchors.draw(2000, torch.Generator().manual_seed(0), constraints)
-    assert bool(constraints.allowed.index_select(0, anchors.dims.index_select(0, ids)).all())
+    _, _, _, ids = anchors.draw(4000, torch.Generator().manual_seed(0), constraints)
+    consistent = anchors.consistency(constraints)
+    assert bool((consistent.index_select(0, ids) > 0).all())
+    expected = anchors.weights * consistent
+    drawn = torch.bincount(ids, minlength=len(expected)).float() / len(ids)
+    assert float((drawn - expected / expected.sum()).abs().max()) < 0.03
     home = model.encoder_.layout_.disc_to_column()[anchors.blocks] == list(credit.columns).index("Home")
     assert home.any() and len(ids.unique()) > int(home.sum())    # other columns' anchors are drawn as well
     nothing = dataclasses.replace(constraints, allowed=torch.zeros_like(constraints.allowed))
