@@ -824,8 +824,13 @@ class GANSampler(BaseGenerativeSampler):
         back. A numeric column that is close to a linear function of given
         ones then follows them exactly in that part, and the generator
         learns only what is left — conditional sampling and imputation of
-        numeric cells. With no score given the map is the identity. Ignored
-        with ``epsilon``.
+        numeric cells. The same Gaussian's linear prediction of each
+        categorical column's levels from the known scores ends the
+        generator's condition and starts those levels' logits (a trained
+        linear skip, as in the denoiser), so a category that follows many
+        given numbers is imputed from them. With no score given the map is
+        the identity and the predictions are the levels' frequencies.
+        Ignored with ``epsilon``.
     guidance_scale : float or "auto", default="auto"
         Guidance weight w for rows of requested classes of a table (a model
         fitted with ``y``: ``sample(n, y=label)``, :meth:`fit_resample`), with
