@@ -174,16 +174,17 @@ class TabularGAN:
         """Critic input ``(B, width + n_columns)``: the row and the mask of given columns."""
         return torch.cat([x, cols.to(x.dtype)], dim=1)
 
-    def moments(self, x_given, given):
+    def moments(self, x_given, given, *, features=False):
         """The residual's ``(μ, ratio, features or None)`` of rows whose ``given`` (B, width) cells are ``x_given``.
 
         None without a ``residual`` or without ``given``; the features (the
         log level probabilities given the known scores, for
-        :meth:`generator_condition`) only when :attr:`n_features` > 0.
+        :meth:`generator_condition`) only with ``features`` and when
+        :attr:`n_features` > 0 (they cost a second solve per row).
         """
         if self.residual is None or given is None:
             return None
-        if not self.n_features:
+        if not (features and self.n_features):
             return (*self.residual.moments(x_given, given), None)
         return self.residual.moments(x_given, given, features=True)
 
@@ -195,7 +196,7 @@ class TabularGAN:
         ``features=True`` the pair ``(rows, level features or None)``, the
         features as :meth:`generator_condition` takes them.
         """
-        moments = self.moments(x, given)
+        moments = self.moments(x, given, features=features)
         if moments is None:
             return (x, None) if features else x
         mu, ratio, feats = moments
@@ -289,7 +290,8 @@ class TabularGAN:
         b, device = noise.shape[0], noise.device
         if cols is None:
             cols = torch.zeros((b, self.layout.n_columns), dtype=torch.bool, device=device)
-        moments = self.moments(x_given, given)   # one solve per row serves the condition and the map back
+        # one solve per row serves the condition and the map back (the features only if the condition is built here)
+        moments = self.moments(x_given, given, features=cond is None)
         if cond is None:
             cond = self.generator_condition(cols, given, x_given, None if moments is None else moments[2])
         out = network(noise, None, cond)
