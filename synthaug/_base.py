@@ -417,7 +417,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         layout = self.encoder_.layout_
         if not (self.gaussian_residual and layout.n_continuous and self._budget is None):
             return None
-        return GaussianResidual(layout, clip=_Z_MAX).fit(encoded.continuous, encoded.discrete)
+        return GaussianResidual(layout, clip=_Z_MAX, level_scores=self.encoder_.level_scores()).fit(
+            encoded.continuous, encoded.discrete)
 
     def _train(self, rng, kind, fit_model):
         """Run ``fit_model(generator)`` reproducibly, then set what every fit ends with; returns self.

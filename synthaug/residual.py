@@ -6,7 +6,9 @@ almost a function of another (a radius and a perimeter, a price and a loan
 amount) — and a small network trained on a few hundred rows recovers such a
 relation only approximately. :class:`GaussianResidual` removes that part in
 closed form: it fits a Gaussian to the training rows' continuous scores (by
-EM, so missing cells and spike modes are simply unobserved), and for each
+EM, so missing cells and spike modes are simply unobserved — except a spike
+inside the continuous range, a round amount, which is read at its place on
+the continuous scale, ``level_scores``), and for each
 row, given the scores that are known, maps every free score ``x_j`` to
 
     y_j = m_j + (x_j − μ_j) · s_j / σ_j,
@@ -130,6 +132,9 @@ class _Tables(NamedTuple):
     level_logits: torch.Tensor    # (c, L) log level frequencies, −inf on padding
     features: torch.Tensor        # (k,) position of each predicted level in the flattened (c, L)
     log_prior: torch.Tensor       # (k,) log level frequencies, floored at log 0.01
+    spike_dims: torch.Tensor      # (s,) discrete dims with a score (level_scores)
+    spike_columns: torch.Tensor   # (s,) their score column
+    spike_scores: torch.Tensor    # (s,) and that score
 
 
 class GaussianResidual:
@@ -137,8 +142,9 @@ class GaussianResidual:
 
     Rows are model-space rows of ``layout`` (scores first); a score is
     *known* when its column is given and in its continuous mode (a spike or
-    a missing cell carries a placeholder score), and *free* when its column
-    is not given.
+    a missing cell carries a placeholder score) or at a spike that
+    ``level_scores`` places on the continuous scale, and *free* when its
+    column is not given.
 
     Parameters
     ----------
@@ -163,6 +169,15 @@ class GaussianResidual:
         under which the predictions give held-out rows' levels the largest
         likelihood (five folds of the training rows). The score map does
         not use it.
+    level_scores : ndarray of shape (width,), default=None
+        The score on its column's continuous scale of each model-space
+        discrete dim that stands for an exact numeric value (a spike inside
+        the continuous range, :meth:`~synthaug.encoding.TableEncoder.level_scores`),
+        NaN elsewhere. Rows at such a spike count as observed at that score
+        in the fit and as known when given, and those columns' modes are
+        predicted like categorical levels (:meth:`moments`): a loan amount
+        given as the round 1,000 then informs the price, and a known price
+        which round amount is likely.
 
     Attributes
     ----------
@@ -209,8 +224,9 @@ class GaussianResidual:
     """
 
     def __init__(self, layout: Layout, *, ridge=1e-4, max_rows=20_000, max_iter=20, max_levels=64, clip=None,
-                 shrinkage="auto"):
+                 shrinkage="auto", level_scores=None):
         self.layout = layout
+        self.level_scores = level_scores
         self.shrinkage = shrinkage
         self.ridge = ridge
         self.max_rows = max_rows
@@ -233,6 +249,13 @@ class GaussianResidual:
         scores = np.asarray(continuous, dtype=np.float64)
         discrete = np.asarray(discrete)
         observed = self.layout.scores_in_mode(discrete)
+        dims, cols, vals = self._spikes()
+        if len(dims):   # a spike with a score is an observed score
+            scores, observed = scores.copy(), observed.copy()
+            blocks = np.searchsorted(self.layout.offsets, dims, side="right") - 1
+            for dim, block, col, val in zip(dims, blocks, cols, vals):
+                hit = discrete[:, block] == dim - self.layout.offsets[block]
+                scores[hit, col], observed[hit, col] = val, True
         if len(scores) > self.max_rows:   # fixed subset: every process of a distributed fit gets the same
             keep = np.sort(np.random.default_rng(0).choice(len(scores), self.max_rows, replace=False))
             scores, observed, discrete = scores[keep], observed[keep], discrete[keep]
@@ -260,7 +283,10 @@ class GaussianResidual:
         layout = self.layout
         # categorical columns' blocks (not the modes of numeric columns), if narrow
         has_score = {di for ci, di in layout.column_parts if ci is not None and di is not None}
-        narrow = [j for j, c in enumerate(layout.cardinalities) if c <= self.max_levels and j not in has_score]
+        # and the modes of numeric columns with spikes placed on their scores (level_scores): which round amount
+        scored = set((np.searchsorted(layout.offsets, self._spikes()[0], side="right") - 1).tolist())
+        narrow = [j for j, c in enumerate(layout.cardinalities)
+                  if c <= self.max_levels and (j not in has_score or j in scored)]
         self.feature_dims_ = np.concatenate([layout.offsets[j] + np.arange(layout.cardinalities[j])
                                              for j in narrow]).astype(np.int64) if narrow else np.zeros(0, np.int64)
         codes = np.zeros((len(scores), len(self.feature_dims_)))
@@ -335,12 +361,15 @@ class GaussianResidual:
                 logits[c, : b - a] = np.log(np.maximum(freq[a:b], 1e-12))
                 position[a:b] = c * width + np.arange(b - a)
             within = getattr(self, "within_covariances_", np.zeros((0, len(cov), len(cov))))
+            spikes = self._spikes()
             self._tensors[key] = _Tables(
                 tensor("mean_"), cov, cov.diagonal().sqrt(),
                 torch.as_tensor(self.layout.score_mode_dims(), device=device),
                 torch.as_tensor(means, dtype=dtype, device=device), torch.as_tensor(within, dtype=dtype, device=device),
                 torch.as_tensor(logits, dtype=dtype, device=device), torch.as_tensor(position, device=device),
-                torch.as_tensor(np.log(np.clip(freq, _PROB_FLOOR, 1.0)), dtype=dtype, device=device))
+                torch.as_tensor(np.log(np.clip(freq, _PROB_FLOOR, 1.0)), dtype=dtype, device=device),
+                *(torch.as_tensor(a, device=device) for a in spikes[:2]),
+                torch.as_tensor(spikes[2], dtype=dtype, device=device))
         return self._tensors[key]
 
     @property
@@ -400,12 +429,37 @@ class GaussianResidual:
         log_post = torch.log_softmax(logits, dim=2).transpose(0, 1).reshape(b, -1)
         return log_post.index_select(1, tables.features).clamp(min=float(np.log(_PROB_FLOOR)))
 
+    def _spikes(self):
+        """``(dims, score columns, scores)`` of the discrete dims :attr:`level_scores` places on a score."""
+        scores = getattr(self, "level_scores", None)   # (models pickled before it had none)
+        if scores is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        scores = np.asarray(scores, dtype=np.float64)
+        dims = np.flatnonzero(np.isfinite(scores))
+        blocks = np.searchsorted(self.layout.offsets, dims, side="right") - 1
+        column_of_block = {di: ci for ci, di in self.layout.column_parts if ci is not None and di is not None}
+        cols = np.array([column_of_block[b] for b in blocks], dtype=np.int64)
+        return dims, cols, scores[dims]
+
     def known(self, x, given):
-        """Known scores ``(B, d)``: given (``given`` (B, width)) and in their continuous mode in ``x`` (B, width)."""
-        mode_dims = self._tables(x.device, torch.float32).mode_dims
+        """Known scores ``(B, d)``: given (``given`` (B, width)) and in their continuous mode or at a spike with a
+        score (:attr:`level_scores`) in ``x`` (B, width)."""
+        return self.known_scores(x, given)[1]
+
+    def known_scores(self, x, given):
+        """``(scores (B, d), known (B, d))``: ``x``'s scores, a spike's placed at its score, and :meth:`known`."""
+        tables = self._tables(x.device, torch.float32)
+        mode_dims = tables.mode_dims
         d = self.layout.n_continuous
         in_mode = (x.index_select(1, mode_dims.clamp(min=0)) > 0) | (mode_dims < 0)
-        return given[:, :d] & in_mode
+        scores = x[:, :d]
+        if tables.spike_dims.numel():
+            hit = (x.index_select(1, tables.spike_dims) > 0).to(scores.dtype)           # (B, spikes)
+            at = torch.zeros_like(scores).index_add_(1, tables.spike_columns, hit) > 0
+            placed = torch.zeros_like(scores).index_add_(1, tables.spike_columns,
+                                                          hit * tables.spike_scores.to(scores.dtype))
+            scores, in_mode = torch.where(at, placed, scores), in_mode | at
+        return scores, given[:, :d] & in_mode
 
     def moments(self, x, given, *, features=False):
         """``(μ, ratio)`` (B, d): each score's conditional mean given the known ones, and ``s / σ``.
@@ -421,9 +475,8 @@ class GaussianResidual:
         """
         tables = self._tables(x.device, torch.float32)
         mean, scale = tables.mean, tables.scale
-        known = self.known(x, given)
+        x, known = self.known_scores(x, given)
         b, d = known.shape
-        x = x[:, :d]
         mu = mean.expand(b, d).clone()
         ratio = torch.ones((b, d), dtype=torch.float32, device=x.device)
         feats = self.prior_features(b, x.device) if features else None

@@ -324,6 +324,34 @@ class NumericColumn:
     def missing_code(self):
         return self.n_levels - 1 if self.has_missing_ and self.n_levels else None
 
+    def spike_scores(self, margin=0.025):
+        """The normal score each spike would have in the continuous part, by mode code; NaN where none.
+
+        A spike inside the continuous part's range (a round amount, a common
+        duration) sits at the share ``u`` of continuous values below it, so
+        its score is on the continuous scores' own scale. A spike with ``u``
+        within ``margin`` of 0 or 1 (a zero before all positive values, a
+        standard term above nearly all others) gets none: it is another mode
+        rather than a position on the continuum, and a large share of the rows
+        at an extreme score would distort a Gaussian of the scores.
+        ``(n_levels,)``.
+        """
+        out = np.full(self.n_levels, np.nan)
+        if not (self.has_continuous and len(self.spikes_) and self.n_levels):
+            return out
+        s = np.asarray(self.spikes_, dtype=np.float64)
+        if self.exact_:
+            k = np.searchsorted(self.values_, s)
+            u = np.where(k > 0, self.cdf_right_[np.maximum(k - 1, 0)], 0.0)
+            low, high = self.values_[0], self.values_[-1]
+        else:
+            u = np.interp(s, self.knots_, self.knot_probs_) if len(self.knots_) > 1 else np.full(len(s), np.nan)
+            low, high = self.cont_min_, self.cont_max_
+        inside = (s > low) & (s < high) & (u >= margin) & (u <= 1 - margin)
+        codes = self._first_spike_code + np.arange(len(s))
+        out[codes[inside]] = ndtri(u[inside])
+        return out
+
     def level_labels(self):
         labels = (["<continuous>"] if self.has_continuous else []) + list(self.spikes_)
         if self.has_missing_:

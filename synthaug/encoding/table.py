@@ -307,6 +307,20 @@ class TableEncoder:
             raise ValueError(f"Column {name!r} contains infinite values.")
         return out
 
+    def level_scores(self):
+        """``(width,)``: the score of each numeric spike's mode dim on its column's continuous scale, NaN elsewhere.
+
+        See :meth:`~synthaug.encoding.columns.NumericColumn.spike_scores`.
+        """
+        layout = self.layout_
+        out = np.full(layout.width, np.nan)
+        for name, (ci, di) in zip(self.columns_, layout.column_parts):
+            spikes = getattr(self.encoders_[name], "spike_scores", None)
+            if ci is not None and di is not None and spikes is not None:
+                scores = spikes()
+                out[layout.offsets[di]: layout.offsets[di] + len(scores)] = scores
+        return out
+
     # ------------------------------------------------------------ transform
     def check_levels(self, X):
         """``ValueError`` naming the column of the first observed value of ``X`` a categorical column never saw."""

@@ -227,3 +227,21 @@ def test_knot_decoding_equals_np_interp(seed, n_knots, ties):
     refit.fit(values * 3 + 1)                        # a refit must not reuse the old lookup
     np.testing.assert_allclose(refit._interp_knots(u), np.interp(u, refit.knot_probs_, refit.knots_),
                                rtol=1e-13, atol=0)
+
+
+def test_a_spike_inside_the_continuous_range_has_a_score_there():
+    rng = np.random.default_rng(0)
+    x = np.round(rng.uniform(0.0, 100.0, 2000), 3)
+    x[:300], x[300:500], x[500:560] = 0.0, 40.0, 99.9   # below all, inside, above 99.9 % of the rest
+    col = NumericColumn().fit(x)
+    np.testing.assert_array_equal(col.spikes_, [0.0, 40.0, 99.9])
+    scores = col.spike_scores()
+    assert scores.shape == (col.n_levels,) and np.isnan(scores[col.CONTINUOUS])
+    rest = x[~np.isin(x, [0.0, 40.0, 99.9])]
+    assert scores[2] == pytest.approx(ndtri((rest < 40.0).mean()), abs=0.05)   # 40's place among the rest
+    assert np.isnan(scores[1]) and np.isnan(scores[3])    # at an end: another mode, not a place on the scale
+    assert np.isnan(NumericColumn().fit(np.r_[x, np.nan]).spike_scores()[-1])   # nor the missing mode
+    values = np.arange(1.0, 21.0)
+    exact = NumericColumn().fit(np.repeat(values, np.where(values == 10.0, 600, 50)))   # a step CDF
+    assert exact.exact_ and list(exact.spikes_) == [10.0]
+    assert exact.spike_scores()[1] == pytest.approx(ndtri(9 / 19))       # 9 of the 19 other values below 10

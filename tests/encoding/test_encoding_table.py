@@ -478,3 +478,19 @@ def test_integers_beyond_float_precision_stay_within_their_training_bounds(base)
     back = enc.inverse_transform(noisy, random_state=0)["id"]
     assert back.dtype == np.int64
     assert back.min() >= X["id"].min() and back.max() <= X["id"].max()
+
+
+def test_level_scores_sit_on_the_mode_dims_of_scored_spikes():
+    rng = np.random.default_rng(0)
+    amount = np.round(rng.uniform(100.0, 5000.0, 1000), 2)
+    amount[:200] = 1000.0                                   # a round amount inside the range
+    frame = pd.DataFrame({"c": rng.choice(list("ab"), 1000), "amount": amount, "plain": rng.standard_normal(1000)})
+    enc = TableEncoder().fit(frame, random_state=0)
+    layout = enc.layout_
+    scores = enc.level_scores()
+    assert scores.shape == (layout.width,)
+    ci, di = layout.column_parts[enc.columns_.index("amount")]
+    spike_dim = layout.offsets[di] + 1                      # code 0 is the continuous mode
+    expected = enc.encoders_["amount"].spike_scores()[1]
+    assert np.isfinite(expected) and scores[spike_dim] == expected
+    assert np.isnan(np.delete(scores, spike_dim)).all()     # nothing else: scores, the category, the other mode
