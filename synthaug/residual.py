@@ -174,10 +174,8 @@ class GaussianResidual:
         discrete dim that stands for an exact numeric value (a spike inside
         the continuous range, :meth:`~synthaug.encoding.TableEncoder.level_scores`),
         NaN elsewhere. Rows at such a spike count as observed at that score
-        in the fit and as known when given, and those columns' modes are
-        predicted like categorical levels (:meth:`moments`): a loan amount
-        given as the round 1,000 then informs the price, and a known price
-        which round amount is likely.
+        in the fit and as known when given: a loan amount given as the round
+        1,000 then informs the price.
 
     Attributes
     ----------
@@ -283,10 +281,7 @@ class GaussianResidual:
         layout = self.layout
         # categorical columns' blocks (not the modes of numeric columns), if narrow
         has_score = {di for ci, di in layout.column_parts if ci is not None and di is not None}
-        # and the modes of numeric columns with spikes placed on their scores (level_scores): which round amount
-        scored = set((np.searchsorted(layout.offsets, self._spikes()[0], side="right") - 1).tolist())
-        narrow = [j for j, c in enumerate(layout.cardinalities)
-                  if c <= self.max_levels and (j not in has_score or j in scored)]
+        narrow = [j for j, c in enumerate(layout.cardinalities) if c <= self.max_levels and j not in has_score]
         self.feature_dims_ = np.concatenate([layout.offsets[j] + np.arange(layout.cardinalities[j])
                                              for j in narrow]).astype(np.int64) if narrow else np.zeros(0, np.int64)
         codes = np.zeros((len(scores), len(self.feature_dims_)))
