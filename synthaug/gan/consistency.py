@@ -236,12 +236,20 @@ def fit_level_offsets(predictor, layout_tensors, x, codes, blocks, targets, *, g
     return offsets
 
 
-def _prior_shift(logits, target, offset, *, max_offset, n_iter=100):
-    """Offsets ``(K,)`` from ``offset`` with ``softmax(logits + o).mean(0) ≈ target``."""
+def _prior_shift(logits, target, offset, *, max_offset, n_iter=100, tol=1e-4, check_every=10):
+    """Offsets ``(K,)`` from ``offset`` with ``softmax(logits + o).mean(0) ≈ target``.
+
+    At most ``n_iter`` updates; every ``check_every`` of them, stops once
+    the last update moved no offset by more than ``tol`` (once fitted, a
+    pass over the rows per update is what this costs).
+    """
     log_target = torch.log(target.clamp(min=1e-12))
-    for _ in range(n_iter):
+    for i in range(n_iter):
         g = torch.softmax(logits + offset, dim=1).mean(0)
-        offset = (offset + log_target - torch.log(g.clamp(min=1e-12))).clamp(-max_offset, max_offset)
+        new = (offset + log_target - torch.log(g.clamp(min=1e-12))).clamp(-max_offset, max_offset)
+        if (i + 1) % check_every == 0 and bool(((new - offset).abs() <= tol).all()):
+            return new
+        offset = new
     return offset
 
 

@@ -188,3 +188,20 @@ def test_fitted_offsets_give_the_sweep_its_target_frequencies():
     _, after, _ = resample_levels(predictor, lt, x, torch.stack([a, b], 1), [1], free, generator=_gen(7),
                                   offsets=offsets)
     assert abs(float(after[:, 1].float().mean()) - 0.5) < 0.03
+
+
+def test_prior_shift_stops_once_converged_where_the_full_run_ends():
+    """The early stop returns offsets within the tolerance's reach of 100 full updates, matching the target."""
+    from synthaug.gan.consistency import _prior_shift
+
+    g = _gen(9)
+    logits = torch.randn(500, 4, generator=g) * 2
+    target = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    start = torch.zeros(4)
+    early = _prior_shift(logits, target, start, max_offset=5.0)
+    full = _prior_shift(logits, target, start, max_offset=5.0, tol=-1.0)   # never stops early
+    assert torch.allclose(early, full, atol=1e-3)
+    assert torch.allclose(torch.softmax(logits + early, 1).mean(0), target, atol=1e-3)
+    # a level with no mass left stops at the bound, and the others still reach their targets
+    capped = _prior_shift(logits, torch.tensor([0.0, 0.2, 0.4, 0.4]), start, max_offset=3.0)
+    assert float(capped[0]) == -3.0
