@@ -239,9 +239,9 @@ def fit_level_offsets(predictor, layout_tensors, x, codes, blocks, targets, *, g
 def _prior_shift(logits, target, offset, *, max_offset, n_iter=100, tol=1e-4, check_every=10):
     """Offsets ``(K,)`` from ``offset`` with ``softmax(logits + o).mean(0) ≈ target``.
 
-    At most ``n_iter`` updates; every ``check_every`` of them, stops once
-    the last update moved no offset by more than ``tol`` (once fitted, a
-    pass over the rows per update is what this costs).
+    At most ``n_iter`` updates (each a softmax pass over every row); every
+    ``check_every`` of them, stops once the last update moved no offset by
+    more than ``tol``.
     """
     log_target = torch.log(target.clamp(min=1e-12))
     for i in range(n_iter):
