@@ -26,7 +26,7 @@ Run from this folder::
     python imputation.py                  # writes docs/benchmarks.md and results/imputation.json
     python imputation.py --quick --datasets breast_cancer
     # two tables the models were not developed on (not in the default run)
-    python imputation.py --datasets diabetes wine --out ../docs/imputation-other-tables.md
+    python imputation.py --datasets diabetes wine --out other-tables.md
     # an ablation: some imputers, synthaug's samplers with other parameters (written
     # to results/quick/ unless --out is given, docs/ are left alone)
     python imputation.py --datasets credit --scenarios mcar20 --models synthaug-diffusion missforest \
