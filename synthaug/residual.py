@@ -247,10 +247,9 @@ class GaussianResidual:
         scores = np.asarray(continuous, dtype=np.float64)
         discrete = np.asarray(discrete)
         observed = self.layout.scores_in_mode(discrete)
-        dims, cols, vals = self._spikes()
+        dims, blocks, cols, vals = self._spikes()
         if len(dims):   # a spike with a score is an observed score
             scores, observed = scores.copy(), observed.copy()
-            blocks = np.searchsorted(self.layout.offsets, dims, side="right") - 1
             for dim, block, col, val in zip(dims, blocks, cols, vals):
                 hit = discrete[:, block] == dim - self.layout.offsets[block]
                 scores[hit, col], observed[hit, col] = val, True
@@ -356,15 +355,15 @@ class GaussianResidual:
                 logits[c, : b - a] = np.log(np.maximum(freq[a:b], 1e-12))
                 position[a:b] = c * width + np.arange(b - a)
             within = getattr(self, "within_covariances_", np.zeros((0, len(cov), len(cov))))
-            spikes = self._spikes()
+            spike_dims, _, spike_columns, spike_scores = self._spikes()
             self._tensors[key] = _Tables(
                 tensor("mean_"), cov, cov.diagonal().sqrt(),
                 torch.as_tensor(self.layout.score_mode_dims(), device=device),
                 torch.as_tensor(means, dtype=dtype, device=device), torch.as_tensor(within, dtype=dtype, device=device),
                 torch.as_tensor(logits, dtype=dtype, device=device), torch.as_tensor(position, device=device),
                 torch.as_tensor(np.log(np.clip(freq, _PROB_FLOOR, 1.0)), dtype=dtype, device=device),
-                *(torch.as_tensor(a, device=device) for a in spikes[:2]),
-                torch.as_tensor(spikes[2], dtype=dtype, device=device))
+                torch.as_tensor(spike_dims, device=device), torch.as_tensor(spike_columns, device=device),
+                torch.as_tensor(spike_scores, dtype=dtype, device=device))
         return self._tensors[key]
 
     @property
@@ -425,16 +424,17 @@ class GaussianResidual:
         return log_post.index_select(1, tables.features).clamp(min=float(np.log(_PROB_FLOOR)))
 
     def _spikes(self):
-        """``(dims, score columns, scores)`` of the discrete dims :attr:`level_scores` places on a score."""
+        """``(dims, their discrete blocks, score columns, scores)`` of the dims :attr:`level_scores` places on a
+        score."""
         scores = getattr(self, "level_scores", None)   # (models pickled before it had none)
         if scores is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         scores = np.asarray(scores, dtype=np.float64)
         dims = np.flatnonzero(np.isfinite(scores))
         blocks = np.searchsorted(self.layout.offsets, dims, side="right") - 1
         column_of_block = {di: ci for ci, di in self.layout.column_parts if ci is not None and di is not None}
         cols = np.array([column_of_block[b] for b in blocks], dtype=np.int64)
-        return dims, cols, scores[dims]
+        return dims, blocks, cols, scores[dims]
 
     def known(self, x, given):
         """Known scores ``(B, d)``: given (``given`` (B, width)) and in their continuous mode or at a spike with a
