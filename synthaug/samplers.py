@@ -807,7 +807,10 @@ class GANSampler(BaseGenerativeSampler):
         (:func:`~synthaug.gan.consistency.resample_levels`). The predictor,
         an MLP with one hidden layer of 64, is trained beside the GAN on
         the real rows to give a hidden column's level probabilities from
-        the others. The
+        the others; a tenth of the rows (at most 256, none below 50 rows,
+        none of a level with fewer than 20) is held out of its loss, and
+        the sweep uses the predictor that predicted their categorical cells
+        best (early stopping). The
         generator draws a row's levels independently of each other given
         its noise, so a label follows the features only as sharply as the
         generator's logits are; the sweep is one scan of a Gibbs sampler
@@ -1017,6 +1020,8 @@ class GANSampler(BaseGenerativeSampler):
 
     # the level predictor: one hidden layer of 64 (one pass per categorical column and sweep when sampling)
     _predictor_width, _predictor_depth = 64, 0
+    # its early stopping (_predictor_validation): share of rows held out, at most, fewest rows, fewest rows of a level
+    _predictor_held_out, _predictor_max_held_out, _predictor_min_rows, _predictor_min_level_rows = 0.1, 256, 50, 20
 
     # n_critic="auto": {private: updates} for tables (images: 3); critic_lr="auto": lr times this with one update
     _auto_n_critic, _auto_image_n_critic, _critic_lr_ratio = {False: 1, True: 3}, 3, 4.0
@@ -1028,17 +1033,72 @@ class GANSampler(BaseGenerativeSampler):
         ratio = self._critic_lr_ratio if not images and self.n_critic_ == 1 else 1.0
         self.critic_lr_ = self.lr_ * ratio if self.critic_lr == "auto" else float(self.critic_lr)
 
-    def _level_consistency(self, layout_tensors, generator):
-        """The :class:`~synthaug.gan.LevelConsistency` of the fit, or None (no discrete block, nothing uses it, DP)."""
+    def _level_consistency(self, layout_tensors, data, generator):
+        """``(LevelConsistency, held-out rows)`` of the fit, or ``(None, None)`` (no discrete block, nothing uses
+        it, DP).
+
+        Trained beside the GAN for as many steps as the GAN, a small
+        table's predictor would learn its rows by heart, so a share
+        :attr:`_predictor_held_out` of the rows (at most
+        :attr:`_predictor_max_held_out`; none below
+        :attr:`_predictor_min_rows` rows) is kept out of its loss, and the
+        predictor kept is the one that scored best on them
+        (:meth:`_predictor_validation`).
+        """
         private = self._budget is not None   # (a consistency weight under DP was refused in _resolved_loss)
         layout = layout_tensors.layout
         if private or not layout.n_discrete or not (self.consistency or (self.gibbs_sweeps and self._sweep_blocks())):
-            return None
+            return None, None
         predictor = ResidualMLP(layout.width, layout.width, cond_dim=layout.n_columns, width=self._predictor_width,
                                 depth=self._predictor_depth, time_dim=0, dropout=0.1).to(self.device_)
         opt = torch.optim.Adam(predictor.parameters(), lr=1e-3, weight_decay=1e-5, fused=True)
-        return LevelConsistency(predictor, opt, layout_tensors, weight=self.consistency,
-                                generator=generator)
+        held_out, validation = self._predictor_validation(layout_tensors, data, generator)
+        # without the generator's term only the purely categorical columns are read from it
+        columns = None if self.consistency else [j for j, (ci, di) in enumerate(layout.column_parts)
+                                                 if ci is None and di is not None]
+        return LevelConsistency(predictor, opt, layout_tensors, weight=self.consistency, generator=generator,
+                                validation=validation, columns=columns), held_out
+
+    def _predictor_validation(self, layout_tensors, data, generator):
+        """``(held-out rows (N,) bool, (x, hidden))`` the level predictor is stopped on, or ``(None, None)``.
+
+        It is scored on what the sweep and the picks of conditional
+        sampling read from it: the level of each purely categorical column
+        (:meth:`_sweep_blocks`) given the rest of the row, on held-out rows
+        where that cell is present. A numeric column's mode is left out (it
+        is not read from the predictor, and where cells are missing at
+        random its "missing" mode cannot be predicted: a loss including it
+        is lowest before the labels are learnt), and so are the rows of any
+        level with fewer than :attr:`_predictor_min_level_rows` rows, which
+        the predictor needs all of.
+        """
+        n = data[0].shape[0]
+        blocks = self._sweep_blocks()
+        if n < self._predictor_min_rows or not blocks:
+            return None, None
+        device, codes = self.device_, data[1]
+        layout = layout_tensors.layout
+        eligible = torch.ones(n, dtype=torch.bool, device=device)
+        for di in blocks:
+            counts = torch.bincount(codes[:, di], minlength=layout.cardinalities[di])
+            eligible &= counts.index_select(0, codes[:, di]) >= self._predictor_min_level_rows
+        candidates = torch.nonzero(eligible).squeeze(1)
+        k = min(self._predictor_max_held_out, int(round(self._predictor_held_out * n)), len(candidates))
+        if not k:
+            return None, None
+        rows = candidates[torch.randperm(len(candidates), generator=generator, device=device)[:k]]
+        x = layout_tensors.gather(*data, rows)
+        xs, hidden = [], []
+        column_of = {di: j for j, (_, di) in enumerate(layout.column_parts) if di is not None}
+        for di in blocks:
+            j = column_of[di]
+            missing = self.encoder_.encoders_[self.encoder_.columns_[j]].missing_code
+            present = codes.index_select(0, rows)[:, di] != (-1 if missing is None else missing)
+            xs.append(x[present])
+            hidden.append(torch.nn.functional.one_hot(torch.full((int(present.sum()),), j, device=device),
+                                                      layout.n_columns).bool())
+        held_out = torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, rows, True)
+        return held_out, (torch.cat(xs), torch.cat(hidden))
 
     def _fit_model(self, encoded, generator):
         device = self.device_
@@ -1065,7 +1125,7 @@ class GANSampler(BaseGenerativeSampler):
         if private:   # DP-SGD: the critic is the private model; the generator sees data only through it
             critic, opt_c, rate = self._make_private(critic, opt_c, len(encoded), n_steps * self.n_critic_, generator)
         rows = ConditionalRowSampler(data[1], layout.cardinalities) if layout.n_discrete and not private else None
-        consistency = self._level_consistency(lt, generator)
+        consistency, held_out = self._level_consistency(lt, data, generator)
         step = GANStep(self.gan_, self._compiled(g_net), self._compiled(critic, double_backward=gp > 0), opt_g, opt_c,
                        ema, data, lt, loss=loss, n_critic=self.n_critic_,
                        gp_weight=gp, noise_dim=self.noise_dim, row_sampler=rows,
@@ -1074,7 +1134,7 @@ class GANSampler(BaseGenerativeSampler):
                        autocast=self._autocast(), sample_rate=rate,
                        # at least 2 generated rows: the generator's BatchNorm needs two per batch
                        fake_batch=max(2, round(rate * len(encoded))) if private else None,
-                       consistency=consistency, energy_weight=self._energy_weight())
+                       consistency=consistency, energy_weight=self._energy_weight(), held_out=held_out)
         monitor = self._coverage = None
         if not private:   # coverage is measured against the training data: not a private release
             coverage = self._coverage = ModeCoverage(*data, layout.cardinalities)   # also for coverage_
@@ -1088,6 +1148,8 @@ class GANSampler(BaseGenerativeSampler):
         modules, optimizers = {"generator": g_net, "critic": critic}, {"g": opt_g, "c": opt_c}
         if consistency is not None:
             modules["predictor"], optimizers["p"] = consistency.predictor, consistency.optimizer
+            if consistency.best is not None:
+                modules["predictor_best"] = consistency.best
         state = TrainingState(modules=modules, optimizers=optimizers, emas={"ema": ema}, generator=generator)
         with quiet_hooks():
             self._run_training(step, len(encoded), n_steps, "gan", monitor=monitor, sample_rate=rate, state=state,
@@ -1097,7 +1159,7 @@ class GANSampler(BaseGenerativeSampler):
             release(critic)   # drop Opacus' hooks: the fitted critic is a plain module
         broadcast_module(ema.model)   # BatchNorm statistics were gathered per process
         self.generator_, self.critic_ = ema.model, trained_critic.eval()
-        self.predictor_ = None if consistency is None else consistency.predictor.eval()
+        self.predictor_ = None if consistency is None else consistency.fitted_predictor().eval()
         self.level_calibration_ = None   # (a previous fit's offsets must not reach this fit's anchor weights)
         _, anchors, _ = self._sampling_tables()
         calibrated = anchors.calibrated_weights(generator) if anchors is not None else None

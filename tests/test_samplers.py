@@ -14,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 
 from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
+from synthaug.encoding import EncodedTable
 
 from _tiny import SAMPLERS, TINY, tiny
 
@@ -652,6 +653,36 @@ def test_gan_level_predictor_and_gibbs_sweeps(credit):
     pd.testing.assert_frame_equal(again.sample(50, random_state=3),
                                   tiny("gan", random_state=0, max_steps=20, gibbs_sweeps=2).fit(credit)
                                   .sample(50, random_state=3))
+
+
+def test_gan_level_predictor_is_stopped_on_present_cells_of_categorical_columns():
+    """The predictor's held-out rows score only categorical cells that are present, and never take a rare
+    level's rows; it learns only the categorical columns unless the generator's term needs every column."""
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({"num": rng.normal(size=n), "cat": rng.choice(["a", "b"], n),
+                          "other": rng.choice(["x", "y", "z"], n)})
+    frame.loc[:5, "cat"] = "rare"                                            # 6 rows: never held out
+    frame.loc[10:59, "cat"] = None                                           # missing cells: never scored
+    frame.loc[60:99, "num"] = np.nan                                         # a numeric "missing" mode
+    model = tiny("gan", random_state=0, max_steps=20).fit(frame)
+    assert model.predictor_ is not None
+    layout = model.encoder_.layout_
+    lt = layout.tensors("cpu")
+    encoded = model.encoder_.transform(frame[model.encoder_.columns_], random_state=0)
+    held, (x, hidden) = model._predictor_validation(lt, model._device_data(encoded), torch.Generator().manual_seed(0))
+    rows = np.flatnonzero(held.numpy())
+    assert len(rows) == 40 and not np.isin(rows, np.arange(6)).any()
+    cat, other = model.encoder_.columns_.index("cat"), model.encoder_.columns_.index("other")
+    assert (hidden.sum(1) == 1).all() and set(hidden.nonzero()[:, 1].tolist()) == {cat, other}
+    present = ~np.isin(rows, np.arange(10, 60))
+    assert int(hidden[:, cat].sum()) == present.sum() and int(hidden[:, other].sum()) == len(rows)
+    real = lt.gather(*model._device_data(encoded), torch.as_tensor(rows))
+    assert (x[hidden[:, other]][:, None] == real[None]).all(-1).any(1).all()    # the held-out rows themselves
+    # the predictor kept is the held-out best one, in eval mode; too few rows: no held-out rows
+    assert not model.predictor_.training
+    small = EncodedTable(encoded.continuous[:40], encoded.discrete[:40])
+    assert model._predictor_validation(lt, model._device_data(small), torch.Generator()) == (None, None)
 
 
 def test_gan_energy_score_term(credit, monkeypatch):

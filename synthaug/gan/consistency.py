@@ -32,8 +32,8 @@ import torch
 from ..distributed import allreduce_gradients
 from ..noise import rand
 
-__all__ = ["LevelConsistency", "hide_one_column", "hide_cells", "resample_levels", "constrained_log_mass",
-           "fit_level_offsets"]
+__all__ = ["LevelConsistency", "BestSnapshot", "hide_one_column", "hide_cells", "resample_levels",
+           "constrained_log_mass", "fit_level_offsets"]
 
 
 def hide_cells(x, hidden, dim_to_column):
@@ -83,6 +83,16 @@ class LevelConsistency:
         Multiplier of the generator's term.
     generator : torch.Generator
         Draws the hidden columns.
+    validation : tuple of Tensor, optional
+        ``(x (V, width), hidden (V, n_columns) bool)``: rows kept out of
+        the predictor's loss, each with the one column whose blocks it is
+        scored on hidden. :meth:`validate` scores the predictor on them and
+        keeps a copy of the best one (early stopping), which
+        :meth:`fitted_predictor` returns.
+    columns : sequence of int, optional
+        The columns the predictor learns to predict (one hidden per row
+        and update, uniformly); every column with a discrete block without
+        it. Those of the generator's term too.
 
     Examples
     --------
@@ -103,7 +113,7 @@ class LevelConsistency:
     torch.Size([6, 4])
     """
 
-    def __init__(self, predictor, optimizer, layout_tensors, *, weight, generator):
+    def __init__(self, predictor, optimizer, layout_tensors, *, weight, generator, validation=None, columns=None):
         self.predictor, self.optimizer, self.lt = predictor, optimizer, layout_tensors
         self.weight, self.generator = weight, generator
         layout = layout_tensors.layout
@@ -111,7 +121,19 @@ class LevelConsistency:
         disc_to_column = torch.as_tensor(layout.disc_to_column(), device=device)
         self._disc_to_column = disc_to_column
         self._candidates = torch.zeros(layout.n_columns, dtype=torch.bool, device=device)
-        self._candidates[disc_to_column] = True
+        self._candidates[disc_to_column if columns is None else torch.as_tensor(columns, device=device)] = True
+        self.best = None
+        if validation is not None:   # (rows, the one column hidden in each): what the kept predictor is chosen on
+            self._val_x, self._val_hidden = validation
+            self.best = BestSnapshot(predictor)
+
+    def _loss(self, x, hidden, valid, weight=None):
+        """Mean cross-entropy of the hidden blocks of rows ``x`` (weighted per row by ``weight``)."""
+        ce = self.lt.cross_entropy(self._predict(x, hidden), self.lt.block_codes(x))      # (B, n_discrete)
+        per_row = (ce * self._blocks_of(hidden)).sum(1)
+        if weight is not None:
+            per_row, valid = per_row * weight, valid & (weight > 0)
+        return per_row.sum() / valid.sum().clamp(min=1)
 
     def _predict(self, x, hidden):
         return self.predictor(hide_cells(x, hidden, self.lt.dim_to_column), None, hidden.to(x.dtype))
@@ -120,17 +142,41 @@ class LevelConsistency:
         """``(B, n_discrete)`` float: 1 on the discrete blocks of each row's hidden column."""
         return hidden.index_select(1, self._disc_to_column).float()
 
-    def update(self, x, given):
-        """One optimiser step of the predictor on real rows ``x`` (B, width); returns its loss (detached)."""
+    def update(self, x, given, weight=None):
+        """One optimiser step of the predictor on real rows ``x`` (B, width); returns its loss (detached).
+
+        ``weight`` (B,), optional: each row's weight in the loss (0 for the
+        held-out rows of ``validation``).
+        """
         hidden, valid = hide_one_column(self._candidates, given, generator=self.generator)
-        out = self._predict(x, hidden)
-        ce = self.lt.cross_entropy(out, self.lt.block_codes(x))       # (B, n_discrete)
-        loss = (ce * self._blocks_of(hidden)).sum() / valid.sum().clamp(min=1)
+        loss = self._loss(x, hidden, valid, weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         allreduce_gradients(self.predictor)   # a no-op in one process
         self.optimizer.step()
         return loss.detach()
+
+    @torch.no_grad()
+    def validate(self):
+        """Score the predictor on the held-out rows; keep a copy of it if it beats the best so far.
+
+        No host synchronisation: the copy is chosen on the device. Returns
+        the held-out loss (detached), or None without ``validation``.
+        """
+        if self.best is None:
+            return None
+        training = self.predictor.training
+        self.predictor.eval()
+        loss = self._loss(self._val_x, self._val_hidden, self._val_hidden.any(1))
+        self.predictor.train(training)
+        self.best.offer(self.predictor, loss)
+        return loss
+
+    def fitted_predictor(self):
+        """The predictor to sample with: the held-out best (:meth:`validate`), or the last one without it."""
+        if self.best is None or not bool(torch.isfinite(self.best.loss)):
+            return self.predictor
+        return self.best.model
 
     def generator_term(self, fake, logits, given):
         """``weight`` × mean over rows of ``KL(q ‖ π)`` on one hidden, not-given discrete column per row.
@@ -144,6 +190,40 @@ class LevelConsistency:
             target = self._predict(fake.detach(), hidden)
         per_block = self.lt.kl_divergence(target, logits)            # (B, n_discrete)
         return self.weight * (per_block * self._blocks_of(hidden)).sum() / valid.sum().clamp(min=1)
+
+
+class BestSnapshot(torch.nn.Module):
+    """A copy of a network with the lowest validation loss offered so far (early stopping, kept on the device).
+
+    A module, so that a checkpoint of the training holds it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(2, 1)
+    >>> best = BestSnapshot(net)
+    >>> best.offer(net, torch.tensor(1.0))
+    >>> with torch.no_grad():
+    ...     _ = net.weight.add_(1.0)
+    >>> best.offer(net, torch.tensor(2.0))                  # worse: the copy keeps the first weights
+    >>> bool(torch.equal(best.model.weight + 1.0, net.weight)), float(best.loss)
+    (True, 1.0)
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        import copy
+
+        self.model = copy.deepcopy(model).requires_grad_(False)
+        self.register_buffer("loss", torch.tensor(float("inf"), device=next(model.parameters()).device))
+
+    @torch.no_grad()
+    def offer(self, model, loss):
+        """Copy ``model``'s parameters and buffers if ``loss`` (a 0-d tensor) is below the best one."""
+        better = loss < self.loss
+        for mine, theirs in zip(self.model.state_dict().values(), model.state_dict().values()):
+            mine.copy_(torch.where(better, theirs, mine))
+        self.loss.copy_(torch.minimum(loss, self.loss))
 
 
 @torch.no_grad()

@@ -37,12 +37,15 @@ class GANStep:
     generator also makes a second row under each condition, in the same
     pass, and adds that weight times the energy score of the two against
     the real row (:func:`~synthaug.gan.energy_score`) to its loss.
+    With a level predictor (``consistency``), the rows ``held_out`` (N,)
+    are kept out of its loss, and every ``validate_every`` steps it is
+    scored on them (:meth:`~synthaug.gan.LevelConsistency.validate`).
     """
 
     def __init__(self, gan, generator_net, critic, opt_g, opt_c, ema, data, layout_tensors, *, loss, n_critic=1,
                  gp_weight=10.0, noise_dim=64, row_sampler=None, p_conditional_rows=0.5, p_unconditional=0.5,
                  always_column=None, generator, autocast=False, sample_rate=None, fake_batch=None, consistency=None,
-                 energy_weight=0.0):
+                 energy_weight=0.0, held_out=None, validate_every=10):
         self.gan, self.g_net, self.critic = gan, generator_net, critic
         self.opt_g, self.opt_c, self.ema = opt_g, opt_c, ema
         self.continuous, self.discrete = data
@@ -56,6 +59,8 @@ class GANStep:
         self.autocast = autocast
         self.consistency = consistency   # a LevelConsistency, or None
         self.energy_weight = energy_weight
+        # rows (N,) bool kept out of the level predictor's loss, to choose when it stops (consistency.validate)
+        self.held_out, self.validate_every, self._calls = held_out, validate_every, 0
         self._disc_to_column = torch.as_tensor(layout_tensors.layout.disc_to_column(), device=self.continuous.device)
         # DP-SGD (critic wrapped by Opacus): Poisson-sampled real rows, a fixed number of fake rows
         self.sample_rate, self.fake_batch = sample_rate, fake_batch
@@ -76,7 +81,7 @@ class GANStep:
             one = torch.nn.functional.one_hot(self._disc_to_column[blocks], n_columns).bool()
             cols = torch.cat([one, cols[n_cond:]])
         x = self.lt.gather(self.continuous, self.discrete, index)
-        return x, cols, cols.index_select(1, self.lt.dim_to_column)
+        return x, cols, cols.index_select(1, self.lt.dim_to_column), index
 
     def _fake(self, x, cols, given, features=None, return_logits=False):
         noise = torch.randn((x.shape[0], self.noise_dim), generator=self.generator, device=x.device)
@@ -153,7 +158,7 @@ class GANStep:
         device = self.continuous.device
         # one batch of real rows and masks per step, met by fresh generated rows at every critic update;
         # mapped once to the space the generator makes rows in (one solve of each row's Gaussian conditional)
-        x_real, cols, given = self._batch(index)
+        x_real, cols, given, index = self._batch(index)
         x, features = self.gan.to_model(x_real, given, features=True)
         for k in range(self.n_critic):
             with self._context(device):
@@ -176,8 +181,12 @@ class GANStep:
         self.critic.requires_grad_(False)   # the generator step needs no critic gradients
         losses = {}
         if self.consistency is not None:
+            weight = None if self.held_out is None else (~self.held_out.index_select(0, index)).float()
             with self._context(device):
-                losses["predictor"] = self.consistency.update(x_real, cols)
+                losses["predictor"] = self.consistency.update(x_real, cols, weight)
+            self._calls += 1
+            if self._calls % self.validate_every == 0:
+                self.consistency.validate()
         with self._context(device):
             loss_g = generator_loss(self.loss, self.critic(self.gan.critic_input(fake, cols)))
             if self.consistency is not None and self.consistency.weight:

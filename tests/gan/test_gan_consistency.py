@@ -205,3 +205,61 @@ def test_prior_shift_stops_once_converged_where_the_full_run_ends():
     # a level with no mass left stops at the bound, and the others still reach their targets
     capped = _prior_shift(logits, torch.tensor([0.0, 0.2, 0.4, 0.4]), start, max_offset=3.0)
     assert float(capped[0]) == -3.0
+
+
+def test_the_predictor_kept_is_the_one_best_on_the_held_out_rows():
+    """Rows of noise labels learnt by heart: the held-out loss rises again, and the copy kept is the earlier best."""
+    torch.manual_seed(0)
+    lt = LAYOUT.tensors("cpu")
+    net = ResidualMLP(LAYOUT.width, LAYOUT.width, cond_dim=LAYOUT.n_columns, width=256, depth=2, time_dim=0)
+    g = _gen(3)
+    n = 60
+    codes = torch.stack([torch.randint(3, (n,), generator=g), torch.randint(2, (n,), generator=g)], 1)
+    x = lt.to_model(torch.randn(n, 1, generator=g), codes)         # levels independent of everything: noise
+    held = _rows(40, seed=4)                                     # scored on A, then on B
+    hidden = torch.nn.functional.one_hot(torch.tensor([1, 2]).repeat_interleave(40), 3).bool()
+    term = LevelConsistency(net, torch.optim.Adam(net.parameters(), lr=1e-2), lt, weight=0.0, generator=g,
+                            validation=(held.repeat(2, 1), hidden))
+    weight = torch.ones(n)
+    weight[:10] = 0.0                                            # held-out rows leave no trace in the loss
+    nothing = torch.zeros(n, 3, dtype=torch.bool)
+    scores = []
+    for step in range(300):
+        train_loss = term.update(x, nothing, weight)
+        if step % 10 == 9:
+            scores.append(float(term.validate()))
+    assert float(train_loss) < 0.6 and scores[-1] > min(scores) + 0.1  # learnt by heart; worse on unseen rows
+    assert float(term.best.loss) == pytest.approx(min(scores))
+    kept = term.fitted_predictor()
+    assert kept is term.best.model and kept is not term.predictor
+    kept.eval(), term.predictor.eval()
+    with torch.no_grad():
+        assert float(term._loss(term._val_x, term._val_hidden, term._val_hidden.any(1))) == pytest.approx(scores[-1])
+        term.predictor, real = kept, term.predictor
+        assert float(term._loss(term._val_x, term._val_hidden, term._val_hidden.any(1))) == pytest.approx(min(scores))
+        term.predictor = real
+        # zero-weight rows: the loss is the mean over the others
+        hidden = torch.nn.functional.one_hot(torch.full((n,), 1), 3).bool()
+        full = term._loss(x[10:], hidden[10:], hidden[10:].any(1))
+        assert float(term._loss(x, hidden, hidden.any(1), weight)) == pytest.approx(float(full), rel=1e-5)
+
+
+def test_without_validation_the_last_predictor_is_kept():
+    term, _ = _term()
+    assert term.validate() is None and term.fitted_predictor() is term.predictor
+
+
+def test_the_predictor_learns_only_the_columns_it_is_given():
+    """``columns``: every update hides one of them (here only B), never another column."""
+    torch.manual_seed(0)
+    lt = LAYOUT.tensors("cpu")
+    net = ResidualMLP(LAYOUT.width, LAYOUT.width, cond_dim=LAYOUT.n_columns, width=8, depth=1, time_dim=0)
+    term = LevelConsistency(net, torch.optim.Adam(net.parameters()), lt, weight=0.0, generator=_gen(), columns=[2])
+    seen = []
+    real = term._loss
+    term._loss = lambda x, hidden, valid, weight=None: (seen.append(hidden.clone()), real(x, hidden, valid, weight))[1]
+    given = torch.zeros(64, 3, dtype=torch.bool)
+    given[:8, 2] = True                                           # B given: nothing to hide in those rows
+    term.update(_rows(64), given)
+    hidden = seen[0]
+    assert hidden[8:, 2].all() and not hidden[:, :2].any() and not hidden[:8].any()
