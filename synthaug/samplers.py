@@ -1089,16 +1089,19 @@ class GANSampler(BaseGenerativeSampler):
         rows = candidates[torch.randperm(len(candidates), generator=generator, device=device)[:k]]
         x = layout_tensors.gather(*data, rows)
         xs, hidden = [], []
+        excluded = torch.zeros(layout.width, dtype=torch.bool, device=device)
         column_of = {di: j for j, (_, di) in enumerate(layout.column_parts) if di is not None}
         for di in blocks:
             j = column_of[di]
             missing = self.encoder_.encoders_[self.encoder_.columns_[j]].missing_code
             present = codes.index_select(0, rows)[:, di] != (-1 if missing is None else missing)
+            if missing is not None:
+                excluded[int(layout.offsets[di]) + missing] = True
             xs.append(x[present])
             hidden.append(torch.nn.functional.one_hot(torch.full((int(present.sum()),), j, device=device),
                                                       layout.n_columns).bool())
         held_out = torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, rows, True)
-        return held_out, (torch.cat(xs), torch.cat(hidden))
+        return held_out, (torch.cat(xs), torch.cat(hidden), excluded)
 
     def _fit_model(self, encoded, generator):
         device = self.device_

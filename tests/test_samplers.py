@@ -670,19 +670,42 @@ def test_gan_level_predictor_is_stopped_on_present_cells_of_categorical_columns(
     layout = model.encoder_.layout_
     lt = layout.tensors("cpu")
     encoded = model.encoder_.transform(frame[model.encoder_.columns_], random_state=0)
-    held, (x, hidden) = model._predictor_validation(lt, model._device_data(encoded), torch.Generator().manual_seed(0))
+    held, (x, hidden, excluded) = model._predictor_validation(lt, model._device_data(encoded),
+                                                              torch.Generator().manual_seed(0))
     rows = np.flatnonzero(held.numpy())
     assert len(rows) == 40 and not np.isin(rows, np.arange(6)).any()
     cat, other = model.encoder_.columns_.index("cat"), model.encoder_.columns_.index("other")
     assert (hidden.sum(1) == 1).all() and set(hidden.nonzero()[:, 1].tolist()) == {cat, other}
     present = ~np.isin(rows, np.arange(10, 60))
     assert int(hidden[:, cat].sum()) == present.sum() and int(hidden[:, other].sum()) == len(rows)
+    # only "cat"'s missing level is left out of the score
+    enc = model.encoder_.encoders_["cat"]
+    missing_dim = int(layout.offsets[layout.column_parts[cat][1]]) + enc.missing_code
+    assert excluded.nonzero().squeeze(1).tolist() == [missing_dim]
     real = lt.gather(*model._device_data(encoded), torch.as_tensor(rows))
     assert (x[hidden[:, other]][:, None] == real[None]).all(-1).any(1).all()    # the held-out rows themselves
     # the predictor kept is the held-out best one, in eval mode; too few rows: no held-out rows
     assert not model.predictor_.training
     small = EncodedTable(encoded.continuous[:40], encoded.discrete[:40])
     assert model._predictor_validation(lt, model._device_data(small), torch.Generator()) == (None, None)
+
+
+def test_gan_level_predictor_learns_from_the_uniformly_drawn_rows(credit, monkeypatch):
+    """The conditional rows of a batch (training-by-sampling) and the held-out rows stay out of its loss."""
+    from synthaug.gan import LevelConsistency
+
+    weights = []
+    real = LevelConsistency.update
+
+    def spy(self, x, given, weight=None):
+        weights.append(weight.clone())
+        return real(self, x, given, weight)
+
+    monkeypatch.setattr(LevelConsistency, "update", spy)
+    tiny("gan", random_state=0, max_steps=6, batch_size=40, p_conditional_rows=0.25).fit(credit)
+    assert len(weights) == 6
+    for w in weights:
+        assert len(w) == 40 and (w[:10] == 0).all() and 20 < int(w[10:].sum()) <= 30   # a tenth held out
 
 
 def test_gan_energy_score_term(credit, monkeypatch):

@@ -83,11 +83,13 @@ class LevelConsistency:
         Multiplier of the generator's term.
     generator : torch.Generator
         Draws the hidden columns.
-    validation : tuple of Tensor, optional
-        ``(x (V, width), hidden (V, n_columns) bool)``: rows kept out of
-        the predictor's loss, each with the one column whose blocks it is
-        scored on hidden. :meth:`validate` scores the predictor on them and
-        keeps a copy of the best one (early stopping), which
+    validation : tuple, optional
+        ``(x (V, width), hidden (V, n_columns) bool, excluded (width,) bool
+        or None)``: rows kept out of the predictor's loss, each with the one
+        column whose blocks it is scored on hidden, and levels left out of
+        the score (a column's "missing" level: the score is then that of the
+        present levels' conditional). :meth:`validate` scores the predictor
+        on them and keeps a copy of the best one (early stopping), which
         :meth:`fitted_predictor` returns.
     columns : sequence of int, optional
         The columns the predictor learns to predict (one hidden per row
@@ -124,12 +126,17 @@ class LevelConsistency:
         self._candidates[disc_to_column if columns is None else torch.as_tensor(columns, device=device)] = True
         self.best = None
         if validation is not None:   # (rows, the one column hidden in each): what the kept predictor is chosen on
-            self._val_x, self._val_hidden = validation
+            self._val_x, self._val_hidden, excluded = validation
+            self._val_offsets = None if excluded is None else excluded.float() * -1e4
             self.best = BestSnapshot(predictor)
 
-    def _loss(self, x, hidden, valid, weight=None):
-        """Mean cross-entropy of the hidden blocks of rows ``x`` (weighted per row by ``weight``)."""
-        ce = self.lt.cross_entropy(self._predict(x, hidden), self.lt.block_codes(x))      # (B, n_discrete)
+    def _loss(self, x, hidden, valid, weight=None, offsets=None):
+        """Mean cross-entropy of the hidden blocks of rows ``x`` (weighted per row by ``weight``; ``offsets``
+        (width,) added to the predictor's logits)."""
+        out = self._predict(x, hidden)
+        if offsets is not None:
+            out = out + offsets
+        ce = self.lt.cross_entropy(out, self.lt.block_codes(x))      # (B, n_discrete)
         per_row = (ce * self._blocks_of(hidden)).sum(1)
         if weight is not None:
             per_row, valid = per_row * weight, valid & (weight > 0)
@@ -167,7 +174,7 @@ class LevelConsistency:
             return None
         training = self.predictor.training
         self.predictor.eval()
-        loss = self._loss(self._val_x, self._val_hidden, self._val_hidden.any(1))
+        loss = self._loss(self._val_x, self._val_hidden, self._val_hidden.any(1), offsets=self._val_offsets)
         self.predictor.train(training)
         self.best.offer(self.predictor, loss)
         return loss

@@ -219,7 +219,7 @@ def test_the_predictor_kept_is_the_one_best_on_the_held_out_rows():
     held = _rows(40, seed=4)                                     # scored on A, then on B
     hidden = torch.nn.functional.one_hot(torch.tensor([1, 2]).repeat_interleave(40), 3).bool()
     term = LevelConsistency(net, torch.optim.Adam(net.parameters(), lr=1e-2), lt, weight=0.0, generator=g,
-                            validation=(held.repeat(2, 1), hidden))
+                            validation=(held.repeat(2, 1), hidden, None))
     weight = torch.ones(n)
     weight[:10] = 0.0                                            # held-out rows leave no trace in the loss
     nothing = torch.zeros(n, 3, dtype=torch.bool)
@@ -263,3 +263,20 @@ def test_the_predictor_learns_only_the_columns_it_is_given():
     term.update(_rows(64), given)
     hidden = seen[0]
     assert hidden[8:, 2].all() and not hidden[:, :2].any() and not hidden[:8].any()
+
+
+def test_validation_scores_the_present_levels_conditional():
+    """Excluded levels leave the held-out score: it is the cross-entropy under the other levels' softmax."""
+    term, lt = _term()
+    x = _rows(30, seed=5)
+    hidden = torch.nn.functional.one_hot(torch.full((30,), 1), 3).bool()       # A scored
+    excluded = torch.zeros(LAYOUT.width, dtype=torch.bool)
+    excluded[1 + 2] = True                                                    # A's third level left out
+    keep = x[:, 3] < 0                                                        # rows whose A is not that level
+    scored = LevelConsistency(term.predictor, term.optimizer, lt, weight=0.0, generator=_gen(),
+                              validation=(x[keep], hidden[keep], excluded))
+    loss = float(scored.validate())
+    with torch.no_grad():
+        logits = scored._predict(x[keep], hidden[keep])[:, 1:3]               # A's first two levels only
+        expected = torch.nn.functional.cross_entropy(logits, x[keep][:, 1:3].argmax(1))
+    assert loss == pytest.approx(float(expected), rel=1e-5)
