@@ -690,24 +690,6 @@ def test_gan_level_predictor_is_stopped_on_present_cells_of_categorical_columns(
     assert model._predictor_validation(lt, model._device_data(small), torch.Generator()) == (None, None)
 
 
-def test_gan_level_predictor_learns_from_the_uniformly_drawn_rows(credit, monkeypatch):
-    """The conditional rows of a batch (training-by-sampling) and the held-out rows stay out of its loss."""
-    from synthaug.gan import LevelConsistency
-
-    weights = []
-    real = LevelConsistency.update
-
-    def spy(self, x, given, weight=None):
-        weights.append(weight.clone())
-        return real(self, x, given, weight)
-
-    monkeypatch.setattr(LevelConsistency, "update", spy)
-    tiny("gan", random_state=0, max_steps=6, batch_size=40, p_conditional_rows=0.25).fit(credit)
-    assert len(weights) == 6
-    for w in weights:
-        assert len(w) == 40 and (w[:10] == 0).all() and 20 < int(w[10:].sum()) <= 30   # a tenth held out
-
-
 def test_gan_energy_score_term(credit, monkeypatch):
     """The energy score reaches the generator's loss ("auto" = 1) and is logged; 0 turns it off."""
     from synthaug.gan import trainer

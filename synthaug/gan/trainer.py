@@ -81,7 +81,7 @@ class GANStep:
             one = torch.nn.functional.one_hot(self._disc_to_column[blocks], n_columns).bool()
             cols = torch.cat([one, cols[n_cond:]])
         x = self.lt.gather(self.continuous, self.discrete, index)
-        return x, cols, cols.index_select(1, self.lt.dim_to_column), index, n_cond
+        return x, cols, cols.index_select(1, self.lt.dim_to_column), index
 
     def _fake(self, x, cols, given, features=None, return_logits=False):
         noise = torch.randn((x.shape[0], self.noise_dim), generator=self.generator, device=x.device)
@@ -158,7 +158,7 @@ class GANStep:
         device = self.continuous.device
         # one batch of real rows and masks per step, met by fresh generated rows at every critic update;
         # mapped once to the space the generator makes rows in (one solve of each row's Gaussian conditional)
-        x_real, cols, given, index, n_cond = self._batch(index)
+        x_real, cols, given, index = self._batch(index)
         x, features = self.gan.to_model(x_real, given, features=True)
         for k in range(self.n_critic):
             with self._context(device):
@@ -181,12 +181,7 @@ class GANStep:
         self.critic.requires_grad_(False)   # the generator step needs no critic gradients
         losses = {}
         if self.consistency is not None:
-            # it learns from the rows drawn uniformly, as the rows it is used on are: the conditional rows
-            # (training-by-sampling) over-represent rare levels and modes, and a small table's outliers
-            weight = torch.arange(index.shape[0], device=device) >= n_cond
-            if self.held_out is not None:
-                weight &= ~self.held_out.index_select(0, index)
-            weight = weight.float()
+            weight = None if self.held_out is None else (~self.held_out.index_select(0, index)).float()
             with self._context(device):
                 losses["predictor"] = self.consistency.update(x_real, cols, weight)
             self._calls += 1
