@@ -1016,7 +1016,12 @@ class GANSampler(BaseGenerativeSampler):
 
     def _sweep_blocks(self):
         """Discrete blocks of the purely categorical columns: what the Gibbs sweep redraws."""
-        return [di for ci, di in self.encoder_.layout_.column_parts if ci is None and di is not None]
+        return [di for _, di in self._sweep_columns()]
+
+    def _sweep_columns(self):
+        """``(column, discrete block)`` of each purely categorical column (:meth:`_sweep_blocks`)."""
+        return [(j, di) for j, (ci, di) in enumerate(self.encoder_.layout_.column_parts)
+                if ci is None and di is not None]
 
     # the level predictor: one hidden layer of 64 (one pass per categorical column and sweep when sampling)
     _predictor_width, _predictor_depth = 64, 0
@@ -1054,8 +1059,7 @@ class GANSampler(BaseGenerativeSampler):
         opt = torch.optim.Adam(predictor.parameters(), lr=1e-3, weight_decay=1e-5, fused=True)
         held_out, validation = self._predictor_validation(layout_tensors, data, generator)
         # without the generator's term only the purely categorical columns are read from it
-        columns = None if self.consistency else [j for j, (ci, di) in enumerate(layout.column_parts)
-                                                 if ci is None and di is not None]
+        columns = None if self.consistency else [j for j, _ in self._sweep_columns()]
         return LevelConsistency(predictor, opt, layout_tensors, weight=self.consistency, generator=generator,
                                 validation=validation, columns=columns), held_out
 
@@ -1073,13 +1077,13 @@ class GANSampler(BaseGenerativeSampler):
         the predictor needs all of.
         """
         n = data[0].shape[0]
-        blocks = self._sweep_blocks()
-        if n < self._predictor_min_rows or not blocks:
+        swept = self._sweep_columns()
+        if n < self._predictor_min_rows or not swept:
             return None, None
         device, codes = self.device_, data[1]
         layout = layout_tensors.layout
         eligible = torch.ones(n, dtype=torch.bool, device=device)
-        for di in blocks:
+        for _, di in swept:
             counts = torch.bincount(codes[:, di], minlength=layout.cardinalities[di])
             eligible &= counts.index_select(0, codes[:, di]) >= self._predictor_min_level_rows
         candidates = torch.nonzero(eligible).squeeze(1)
@@ -1087,14 +1091,12 @@ class GANSampler(BaseGenerativeSampler):
         if not k:
             return None, None
         rows = candidates[torch.randperm(len(candidates), generator=generator, device=device)[:k]]
-        x = layout_tensors.gather(*data, rows)
+        x, held_codes = layout_tensors.gather(*data, rows), codes.index_select(0, rows)
         xs, hidden = [], []
         excluded = torch.zeros(layout.width, dtype=torch.bool, device=device)
-        column_of = {di: j for j, (_, di) in enumerate(layout.column_parts) if di is not None}
-        for di in blocks:
-            j = column_of[di]
+        for j, di in swept:
             missing = self.encoder_.encoders_[self.encoder_.columns_[j]].missing_code
-            present = codes.index_select(0, rows)[:, di] != (-1 if missing is None else missing)
+            present = held_codes[:, di] != (-1 if missing is None else missing)
             if missing is not None:
                 excluded[int(layout.offsets[di]) + missing] = True
             xs.append(x[present])

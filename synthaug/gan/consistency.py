@@ -27,6 +27,8 @@ set) to give that column's level probabilities ``q(level | rest of the row)``
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from ..distributed import allreduce_gradients
@@ -219,8 +221,6 @@ class BestSnapshot(torch.nn.Module):
 
     def __init__(self, model):
         super().__init__()
-        import copy
-
         self.model = copy.deepcopy(model).requires_grad_(False)
         self.register_buffer("loss", torch.tensor(float("inf"), device=next(model.parameters()).device))
 
