@@ -51,7 +51,7 @@ from .privacy import PrivacyBudget, default_delta, noise_multiplier_for
 from .privacy.accounting import epsilon_spent
 from .privacy.dp_sgd import make_private
 from .resampling import OverSamplerMixin
-from .residual import MAX_LEVELS, GaussianResidual
+from .residual import GaussianResidual
 from .streaming import StreamingMixin
 from .checkpoint import TrainingState, fingerprint
 from .distributed import data_parallel, join_streams, shard_rows, shared_seed, split_stream, world
@@ -397,15 +397,15 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     def _uncalibrated_scores(self, given, x_given):
         """Scores the marginal score calibration leaves as generated, ``(B, n_continuous)`` or broadcastable.
 
-        The given ones, and every score of a row with a known score or a given
-        class when the model generates residuals (``gaussian_residual``): their
-        linear part is exact, and a marginal correction would undo it.
+        The given ones, and every score of a row with a known score when the
+        model generates residuals (``gaussian_residual``): their linear part
+        is exact, and a marginal correction would undo it.
         """
         keep = given[:, : self.encoder_.layout_.n_continuous]
         residual = getattr(self, "residual_", None)
         if residual is None:
             return keep
-        return keep | residual.conditioned(x_given, given).unsqueeze(1)
+        return keep | residual.known(x_given, given).any(1, keepdim=True)
 
     def _fit_gaussian_residual(self, encoded):
         """The :class:`~synthaug.residual.GaussianResidual` of the training scores behind ``gaussian_residual``.
@@ -417,13 +417,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         layout = self.encoder_.layout_
         if not (self.gaussian_residual and layout.n_continuous and self._budget is None):
             return None
-        columns = self.encoder_.columns_
-        # a class-conditional model: rows of a given class are mapped under that class's Gaussian
-        score, class_block = layout.column_parts[columns.index(_TARGET)] if _TARGET in columns else (None, None)
-        if score is not None or class_block is None or layout.cardinalities[class_block] > MAX_LEVELS:
-            class_block = None
-        return GaussianResidual(layout, clip=_Z_MAX, level_scores=self.encoder_.level_scores(),
-                                class_block=class_block).fit(encoded.continuous, encoded.discrete)
+        return GaussianResidual(layout, clip=_Z_MAX, level_scores=self.encoder_.level_scores()).fit(
+            encoded.continuous, encoded.discrete)
 
     def _train(self, rng, kind, fit_model):
         """Run ``fit_model(generator)`` reproducibly, then set what every fit ends with; returns self.

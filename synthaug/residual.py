@@ -48,7 +48,7 @@ import torch
 
 from .encoding.layout import Layout
 
-__all__ = ["MAX_LEVELS", "GaussianResidual"]
+__all__ = ["GaussianResidual"]
 
 # EM stops when no entry of the covariance moves by more than this
 _EM_TOL = 1e-5
@@ -57,8 +57,6 @@ _PROB_FLOOR = 0.01
 # the within-level covariance's shrinkage is chosen among these by held-out log-likelihood over so many folds
 _SHRINKAGE_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
 _SHRINKAGE_FOLDS = 5
-#: Categorical columns with at most this many levels get level predictions (and may be the class) by default
-MAX_LEVELS = 64
 
 
 def _positive_definite(matrix, floor):
@@ -137,10 +135,6 @@ class _Tables(NamedTuple):
     spike_dims: torch.Tensor      # (s,) discrete dims with a score (level_scores)
     spike_columns: torch.Tensor   # (s,) their score column
     spike_scores: torch.Tensor    # (s,) and that score
-    # the class column's (``class_block``): each level's Gaussian, or None
-    class_dims: torch.Tensor      # (L,) model-space dims of the class's levels (empty without a class)
-    class_means: torch.Tensor     # (L, d) each level's mean scores
-    class_covariance: torch.Tensor  # (d, d) the scores' covariance around their level's mean
 
 
 class GaussianResidual:
@@ -182,13 +176,6 @@ class GaussianResidual:
         NaN elsewhere. Rows at such a spike count as observed at that score
         in the fit and as known when given: a loan amount given as the round
         1,000 then informs the price.
-    class_block : int, default=None
-        Discrete block of a categorical column (the class of a class-conditional
-        model) whose level, where a row gives it, selects that level's Gaussian:
-        mean ``m + δ_level`` and the covariance around the levels' means (linear
-        discriminant analysis read generatively). The map of a row of a given
-        class is then exact in its class's means and linear structure, not the
-        whole table's. None: the scores' one Gaussian for every row.
 
     Attributes
     ----------
@@ -214,11 +201,6 @@ class GaussianResidual:
         shrinkage.
     shrinkages_ : ndarray of shape (n_predicted_columns,)
         That shrinkage per predicted column.
-    class_means_ : ndarray of shape (n_levels, d) or None
-        With ``class_block``: each class level's mean scores.
-    class_covariance_ : ndarray of shape (d, d) or None
-        With ``class_block``: the covariance of the scores around their class
-        level's mean (not shrunk).
 
     Examples
     --------
@@ -239,10 +221,9 @@ class GaussianResidual:
     True
     """
 
-    def __init__(self, layout: Layout, *, ridge=1e-4, max_rows=20_000, max_iter=20, max_levels=MAX_LEVELS, clip=None,
-                 shrinkage="auto", level_scores=None, class_block=None):
+    def __init__(self, layout: Layout, *, ridge=1e-4, max_rows=20_000, max_iter=20, max_levels=64, clip=None,
+                 shrinkage="auto", level_scores=None):
         self.layout = layout
-        self.class_block = class_block
         self.level_scores = level_scores
         self.shrinkage = shrinkage
         self.ridge = ridge
@@ -315,10 +296,6 @@ class GaussianResidual:
         self.level_means_ = np.where(freq > 0, self.cross_covariance_ / np.maximum(2 * freq, 1e-12), 0.0)
         self.feature_columns_ = np.cumsum([0] + [layout.cardinalities[j] for j in narrow])
         d = self.covariance_.shape[0]
-        self.class_means_ = self.class_covariance_ = None
-        if self.class_block is not None and self.class_block not in narrow:
-            raise ValueError(f"class_block={self.class_block} is not a categorical block with at most "
-                             f"{self.max_levels} levels")
         within, shrinkages = [], []
         auto = self.shrinkage == "auto"
         grams = _fold_grams(filled) if auto else []
@@ -328,9 +305,6 @@ class GaussianResidual:
             alpha = _held_out_shrinkage(filled, codes[:, a:b] > 0, self.ridge, grams) if auto else float(self.shrinkage)
             within.append(_shrink(w, alpha))
             shrinkages.append(alpha)
-            if self.class_block is not None and narrow[len(shrinkages) - 1] == self.class_block:
-                self.class_means_ = (self.mean_[:, None] + self.level_means_[:, a:b]).T
-                self.class_covariance_ = w
         self.within_covariances_ = np.stack(within) if within else np.zeros((0, d, d))
         self.shrinkages_ = np.asarray(shrinkages, dtype=np.float64)
         self._tensors = {}
@@ -382,13 +356,6 @@ class GaussianResidual:
                 position[a:b] = c * width + np.arange(b - a)
             within = getattr(self, "within_covariances_", np.zeros((0, len(cov), len(cov))))
             spike_dims, _, spike_columns, spike_scores = self._spikes()
-            class_means = getattr(self, "class_means_", None)   # (models pickled before it had none)
-            if class_means is None:
-                class_dims, class_means, class_cov = np.zeros(0, np.int64), np.zeros((0, len(cov))), cov.cpu().numpy()
-            else:
-                block = self.class_block
-                class_dims = self.layout.offsets[block] + np.arange(self.layout.cardinalities[block])
-                class_cov = self.class_covariance_
             self._tensors[key] = _Tables(
                 tensor("mean_"), cov, cov.diagonal().sqrt(),
                 torch.as_tensor(self.layout.score_mode_dims(), device=device),
@@ -396,9 +363,7 @@ class GaussianResidual:
                 torch.as_tensor(logits, dtype=dtype, device=device), torch.as_tensor(position, device=device),
                 torch.as_tensor(np.log(np.clip(freq, _PROB_FLOOR, 1.0)), dtype=dtype, device=device),
                 torch.as_tensor(spike_dims, device=device), torch.as_tensor(spike_columns, device=device),
-                torch.as_tensor(spike_scores, dtype=dtype, device=device), torch.as_tensor(class_dims, device=device),
-                torch.as_tensor(class_means, dtype=dtype, device=device),
-                torch.as_tensor(class_cov, dtype=dtype, device=device))
+                torch.as_tensor(spike_scores, dtype=dtype, device=device))
         return self._tensors[key]
 
     @property
@@ -406,19 +371,10 @@ class GaussianResidual:
         """Width ``k`` of the linear predictions :meth:`moments` returns with ``features=True``."""
         return len(self.feature_dims_)
 
-    def _conditional(self, x, known, dtype, *, full=False, levels=None):
-        """Conditional means (B, d) of every score given the known ones, and variances (B, d) or covariances.
-
-        ``levels`` (B,): each row's class level (:meth:`class_levels`), −1
-        where it is not given; a row with one is solved under its level's
-        Gaussian.
-        """
+    def _conditional(self, x, known, dtype, *, full=False):
+        """Conditional means (B, d) of every score given the known ones, and variances (B, d) or covariances."""
         tables = self._tables(x.device, dtype)
         mean, cov = tables.mean, tables.covariance
-        if levels is not None and len(tables.class_dims):
-            has = levels >= 0
-            mean = torch.where(has[:, None], tables.class_means.index_select(0, levels.clamp(min=0)), mean)
-            cov = torch.where(has[:, None, None], tables.class_covariance, cov)
         x = x.to(dtype)
         k = known.to(dtype)
         # block-diagonal (known block of the covariance, identity on the free dims): one batched Cholesky
@@ -429,10 +385,9 @@ class GaussianResidual:
         a, v = solved[..., :1], solved[..., 1:]                     # L⁻¹(x − m)_o, L⁻¹Σ_o·
         # w = Σ_oo⁻¹ (x − m)_o, zero on the free dims: the means are then one product with Σ
         # rather than a solve against every column
-        w = torch.linalg.solve_triangular(chol.mT, a, upper=True)
-        # (row-wise when each row has its own covariance)
-        mu = mean + (w.squeeze(2) @ cov if cov.dim() == 2 else (w.mT @ cov).squeeze(1))
-        variance = (cov.diagonal(dim1=-2, dim2=-1) - (v * v).sum(1)).clamp(min=self.ridge)
+        w = torch.linalg.solve_triangular(chol.mT, a, upper=True).squeeze(2)
+        mu = mean + w @ cov
+        variance = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
         if full:   # Σ − Σ_·o Σ_oo⁻¹ Σ_o· restricted to free × free
             free = 1 - k
             cond = (cov - v.transpose(1, 2) @ v) * free.unsqueeze(2) * free.unsqueeze(1)
@@ -486,18 +441,6 @@ class GaussianResidual:
         score (:attr:`level_scores`) in ``x`` (B, width)."""
         return self.known_scores(x, given)[1]
 
-    def class_levels(self, x, given):
-        """Each row's class level ``(B,)`` where ``given`` (B, width) gives the class (``class_block``), else −1."""
-        dims = self._tables(x.device, torch.float32).class_dims
-        if not len(dims):
-            return torch.full((len(x),), -1, dtype=torch.long, device=x.device)
-        has = given.index_select(1, dims[:1]).squeeze(1)
-        return torch.where(has, x.index_select(1, dims).argmax(1), -1)
-
-    def conditioned(self, x, given):
-        """Rows ``(B,)`` whose map is not the identity: a score is known or the class is given."""
-        return self.known(x, given).any(1) | (self.class_levels(x, given) >= 0)
-
     def known_scores(self, x, given):
         """``(scores (B, d), known (B, d))``: ``x``'s scores, a spike's placed at its score, and :meth:`known`."""
         tables = self._tables(x.device, torch.float32)
@@ -517,29 +460,26 @@ class GaussianResidual:
         """``(μ, ratio)`` (B, d): each score's conditional mean given the known ones, and ``s / σ``.
 
         ``x`` (B, width) model-space rows, ``given`` (B, width) the given
-        dims; a row that gives the class (``class_block``) is solved under
-        its level's Gaussian. With ``features=True`` a third tensor ``(B, k)``: the log of
+        dims. With ``features=True`` a third tensor ``(B, k)``: the log of
         each level's probability (:attr:`feature_dims_`) given the known
         scores (:meth:`_log_posteriors`), floored at log 0.01 (the level's
         frequency when no score is known, :meth:`prior_features`). Only
-        rows with a known score or a given class are solved (the others keep the marginal
+        rows with a known score are solved (the others keep the marginal
         mean and ratio 1); on CUDA every row is, so that selecting them
         needs no host synchronisation.
         """
         tables = self._tables(x.device, torch.float32)
         mean, scale = tables.mean, tables.scale
-        levels = self.class_levels(x, given)
         x, known = self.known_scores(x, given)
         b, d = known.shape
         mu = mean.expand(b, d).clone()
         ratio = torch.ones((b, d), dtype=torch.float32, device=x.device)
         feats = self.prior_features(b, x.device) if features else None
-        rows = None if x.is_cuda else (known.any(1) | (levels >= 0)).nonzero().squeeze(1)
+        rows = None if x.is_cuda else known.any(1).nonzero().squeeze(1)
         if rows is not None and rows.numel() == 0:
             return (mu, ratio, feats) if features else (mu, ratio)
-        xs, ks, ls = (x, known, levels) if rows is None else (
-            x.index_select(0, rows), known.index_select(0, rows), levels.index_select(0, rows))
-        m, var = self._conditional(xs, ks, torch.float64, levels=ls)   # float64: near-collinear scores
+        xs, ks = (x, known) if rows is None else (x.index_select(0, rows), known.index_select(0, rows))
+        m, var = self._conditional(xs, ks, torch.float64)   # float64: near-collinear scores
         m, r = m.to(torch.float32), scale / var.sqrt().to(torch.float32)
         f = self._log_posteriors(xs, ks, torch.float64).to(torch.float32) if features else None
         if rows is None:

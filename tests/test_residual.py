@@ -166,57 +166,6 @@ def test_categorical_levels_are_predicted_from_the_known_scores():
     torch.testing.assert_close(res.moments(x, given, features=True)[:2], (mu, ratio))
 
 
-def test_a_given_class_selects_its_gaussian():
-    """With ``class_block``, a row giving the class is mapped under that level's mean and the within covariance."""
-    layout = Layout(2, (2,), ((0, None), (1, None), (None, 0)))     # two numeric columns and a class
-    rng = np.random.default_rng(0)
-    level = (rng.random(3000) < 0.3).astype(np.int64)
-    a = rng.standard_normal(3000) + 2.0 * level
-    z = np.c_[a, 0.5 * a + rng.standard_normal(3000)]
-    res = GaussianResidual(layout, class_block=0).fit(z, level[:, None])
-    np.testing.assert_allclose(res.class_means_, [z[level == c].mean(0) for c in (0, 1)], atol=1e-6)
-    within = sum(np.cov(z[level == c].T, bias=True) * (level == c).mean() for c in (0, 1))
-    np.testing.assert_allclose(res.class_covariance_, within, atol=2e-3)
-    lt = layout.tensors("cpu")
-    x = lt.to_model(torch.tensor([[0.0, 0.0], [1.5, 0.0], [1.5, 0.0]]), torch.tensor([[1], [1], [1]]))
-    given = torch.tensor([[False, False, True, True],     # the class alone
-                          [True, False, True, True],      # the class and column 0
-                          [True, False, False, False]])   # column 0 alone: the table's Gaussian
-    mu, ratio = res.moments(x, given)
-    m, w = res.class_means_[1], res.class_covariance_
-    np.testing.assert_allclose(mu[0].numpy(), m, rtol=1e-5)
-    np.testing.assert_allclose(ratio[0].numpy(), np.sqrt(np.diag(res.covariance_) / np.diag(w)), rtol=1e-4)
-    np.testing.assert_allclose(float(mu[1, 1]), m[1] + w[1, 0] / w[0, 0] * (1.5 - m[0]), rtol=1e-5)
-    cov, mean = res.covariance_, res.mean_
-    np.testing.assert_allclose(float(mu[2, 1]), mean[1] + cov[1, 0] / cov[0, 0] * (1.5 - mean[0]), rtol=1e-5)
-    assert res.conditioned(x, given).tolist() == [True, True, True]
-    assert not bool(res.conditioned(x, torch.zeros_like(given)).any())
-    y = res.to_residual(x, given, mu, ratio)
-    torch.testing.assert_close(res.from_residual(y, given, mu, ratio), x[:, :2])
-    # without the option, or a class that is not a narrow categorical block
-    assert GaussianResidual(layout).fit(z, level[:, None]).class_means_ is None
-    with pytest.raises(ValueError, match="class_block=1"):
-        GaussianResidual(layout, class_block=1).fit(z, level[:, None])
-
-
-def test_class_conditional_rows_start_from_their_class_means():
-    """A class-conditional fit maps each class's rows under its own Gaussian: after brief training the
-    GAN's samples of each class sit at that class's means, however far apart (before, 100 steps left the
-    rare class's means 1.6 off here)."""
-    rng = np.random.default_rng(0)
-    y = pd.Series(np.where(rng.random(600) < 0.25, "rare", "common"), name="y")
-    shift = np.where(y == "rare", 4.0, 0.0)
-    X = pd.DataFrame({"a": rng.standard_normal(600) + shift, "b": rng.standard_normal(600) - shift,
-                      "c": rng.choice(["u", "v"], 600)})
-    model = _brief("gan").fit(X, y)
-    assert model.residual_.class_means_ is not None
-    for level in ("rare", "common"):
-        Xs, ys = model.sample(400, y=level)
-        assert (ys == level).all()
-        real = X[y == level][["a", "b"]].mean()
-        assert (Xs[["a", "b"]].mean() - real).abs().max() < 0.3, (level, Xs[["a", "b"]].mean(), real)
-
-
 def test_level_posteriors_marginalise_the_unknown_scores():
     """Each row's posterior uses only its known scores' block of the within-level covariance."""
     layout = Layout(3, (2, 2), ((0, None), (1, None), (2, None), (None, 0), (None, 1)))   # two 2-level columns
