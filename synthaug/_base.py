@@ -669,7 +669,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         warm = self.__dict__.pop("_warm_state", None)
         if warm is not None:
             try:
-                state.restore(warm, schedulers=False, generator=False)   # the networks go on; a fresh schedule
+                # the networks go on; a fresh schedule, and what the previous run chose on its held-out rows
+                state.restore(warm, schedulers=False, generator=False, per_fit=False)
             except (RuntimeError, KeyError) as exc:
                 raise ValueError("warm_start=True cannot continue the previous fit: its networks have other "
                                  f"shapes ({str(exc).splitlines()[0]}); set warm_start=False.") from None
@@ -684,6 +685,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             state.restore(saved)
             split_stream(state.generator)   # rank 0's stream was saved: one of its own again per process
             start, history = saved["step"], saved["history"]
+        if hasattr(step, "steps_done"):   # a step with its own schedule (validation) counts on from the checkpoint
+            step.steps_done = start
 
         rank, size = world()
 

@@ -44,6 +44,11 @@ def _cpu(obj):
 class TrainingState:
     """The objects of one fit, by name: ``modules``, ``optimizers``, ``schedulers``, ``emas`` and ``generator``.
 
+    ``per_fit`` names modules that belong to one fit's run, not to what the
+    networks learnt (a copy chosen on that fit's held-out rows): a resumed
+    fit restores them, a warm start (``restore(..., per_fit=False)``) begins
+    them afresh.
+
     Examples
     --------
     >>> import torch
@@ -55,8 +60,9 @@ class TrainingState:
     (3, True)
     """
 
-    def __init__(self, *, modules=None, optimizers=None, schedulers=None, emas=None, generator=None):
+    def __init__(self, *, modules=None, optimizers=None, schedulers=None, emas=None, generator=None, per_fit=()):
         self.modules = dict(modules or {})
+        self.per_fit = frozenset(per_fit)
         self.optimizers = dict(optimizers or {})
         self.schedulers = dict(schedulers or {})
         self.emas = dict(emas or {})
@@ -80,10 +86,15 @@ class TrainingState:
             "generator": None if self.generator is None else self.generator.get_state(),
         }
 
-    def restore(self, snap, *, schedulers=True, generator=True):
-        """Load ``snap`` into the live objects; returns ``snap`` (its ``step`` and ``history``)."""
+    def restore(self, snap, *, schedulers=True, generator=True, per_fit=True):
+        """Load ``snap`` into the live objects; returns ``snap`` (its ``step`` and ``history``).
+
+        ``schedulers``, ``generator``, ``per_fit``: restore those too (a warm
+        start keeps none of them).
+        """
         for k, m in self.modules.items():
-            m.load_state_dict(snap["modules"][k])
+            if per_fit or k not in self.per_fit:
+                m.load_state_dict(snap["modules"][k])
         for k, o in self.optimizers.items():
             o.load_state_dict(snap["optimizers"][k])
         if schedulers:

@@ -1155,7 +1155,9 @@ class GANSampler(BaseGenerativeSampler):
             modules["predictor"], optimizers["p"] = consistency.predictor, consistency.optimizer
             if consistency.best is not None:
                 modules["predictor_best"] = consistency.best
-        state = TrainingState(modules=modules, optimizers=optimizers, emas={"ema": ema}, generator=generator)
+        # the best predictor was chosen on this fit's held-out rows: a warm start chooses afresh on its own
+        state = TrainingState(modules=modules, optimizers=optimizers, emas={"ema": ema}, generator=generator,
+                              per_fit={"predictor_best"})
         with quiet_hooks():
             self._run_training(step, len(encoded), n_steps, "gan", monitor=monitor, sample_rate=rate, state=state,
                                data=(encoded.continuous, encoded.discrete))

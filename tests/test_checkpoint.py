@@ -53,6 +53,42 @@ def test_a_killed_fit_resumes_from_its_checkpoint(kind, credit, tmp_path, monkey
     assert len(model.sample(5)) == 5
 
 
+def test_a_resumed_gan_validates_its_level_predictor_on_the_uninterrupted_schedule(credit, tmp_path, monkeypatch):
+    """The predictor is scored every 10 steps of the fit, counted from its start, whatever step it resumed at."""
+    from synthaug.gan.consistency import LevelConsistency
+
+    original, scored = LevelConsistency.validate, []
+
+    def spy(self):
+        scored.append(1)
+        return original(self)
+
+    monkeypatch.setattr(LevelConsistency, "validate", spy)
+    params = dict(max_steps=30, random_state=0)
+    tiny("gan", **params).fit(credit)
+    assert len(scored) == 3                                        # steps 10, 20 and 30
+    path = tmp_path / "gan.ckpt"
+    with monkeypatch.context() as m:
+        _count_steps(m, "gan", fail_at=18)
+        with pytest.raises(KeyboardInterrupt):
+            tiny("gan", checkpoint=str(path), checkpoint_every=7, **params).fit(credit)
+    assert TrainingState.load(path)["step"] == 14
+    scored.clear()
+    resumed = tiny("gan", checkpoint=str(path), checkpoint_every=7, **params).fit(credit)
+    assert len(scored) == 2                           # steps 20 and 30 (steps 15–30 were trained again)
+    assert resumed.n_iter_ == 30
+
+
+def test_a_warm_start_chooses_its_level_predictor_on_its_own_held_out_rows(credit):
+    """The best predictor of the previous fit (and its held-out loss) is not carried over by warm_start."""
+    model = tiny("gan", max_steps=20, random_state=0).fit(credit)
+    first = [p.clone() for p in model.predictor_.parameters()]
+    # as if the previous fit's held-out rows had been easy: a best loss that this fit's rows cannot beat
+    model._train_state["modules"]["predictor_best"]["loss"] = torch.tensor(-1e9)
+    model.set_params(warm_start=True).fit(credit)
+    assert any(not torch.equal(a, b) for a, b in zip(first, model.predictor_.parameters()))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_finished_checkpoint_gives_the_same_model_without_training(kind, credit, tmp_path, monkeypatch):
     path = tmp_path / "done.ckpt"

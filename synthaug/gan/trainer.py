@@ -39,7 +39,9 @@ class GANStep:
     the real row (:func:`~synthaug.gan.energy_score`) to its loss.
     With a level predictor (``consistency``), the rows ``held_out`` (N,)
     are kept out of its loss, and every ``validate_every`` steps it is
-    scored on them (:meth:`~synthaug.gan.LevelConsistency.validate`).
+    scored on them (:meth:`~synthaug.gan.LevelConsistency.validate`);
+    ``steps_done`` counts the steps of the fit (a resumed fit sets it to
+    the checkpoint's), so the schedule does not move when a fit resumes.
     """
 
     def __init__(self, gan, generator_net, critic, opt_g, opt_c, ema, data, layout_tensors, *, loss, n_critic=1,
@@ -60,7 +62,7 @@ class GANStep:
         self.consistency = consistency   # a LevelConsistency, or None
         self.energy_weight = energy_weight
         # rows (N,) bool kept out of the level predictor's loss, to choose when it stops (consistency.validate)
-        self.held_out, self.validate_every, self._calls = held_out, validate_every, 0
+        self.held_out, self.validate_every, self.steps_done = held_out, validate_every, 0
         self._disc_to_column = torch.as_tensor(layout_tensors.layout.disc_to_column(), device=self.continuous.device)
         # DP-SGD (critic wrapped by Opacus): Poisson-sampled real rows, a fixed number of fake rows
         self.sample_rate, self.fake_batch = sample_rate, fake_batch
@@ -153,6 +155,7 @@ class GANStep:
         return {"critic": per_row.detach().mean(), "generator": loss_g.detach()}
 
     def __call__(self, index):
+        self.steps_done += 1
         if self.sample_rate is not None:
             return self._private_step(index)
         device = self.continuous.device
@@ -184,9 +187,8 @@ class GANStep:
             weight = None if self.held_out is None else (~self.held_out.index_select(0, index)).float()
             with self._context(device):
                 losses["predictor"] = self.consistency.update(x_real, cols, weight)
-            self._calls += 1
-            if self._calls % self.validate_every == 0:
-                self.consistency.validate()
+        if self.consistency is not None and self.steps_done % self.validate_every == 0:
+            self.consistency.validate()
         with self._context(device):
             loss_g = generator_loss(self.loss, self.critic(self.gan.critic_input(fake, cols)))
             if self.consistency is not None and self.consistency.weight:
