@@ -187,8 +187,8 @@ class GANStep:
             weight = None if self.held_out is None else (~self.held_out.index_select(0, index)).float()
             with self._context(device):
                 losses["predictor"] = self.consistency.update(x_real, cols, weight)
-        if self.consistency is not None and self.steps_done % self.validate_every == 0:
-            self.consistency.validate()
+            if self.steps_done % self.validate_every == 0:
+                self.consistency.validate()
         with self._context(device):
             loss_g = generator_loss(self.loss, self.critic(self.gan.critic_input(fake, cols)))
             if self.consistency is not None and self.consistency.weight:
