@@ -294,6 +294,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
             self.class_prior_ = (freq + 1e-12) / (freq + 1e-12).sum()
         encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
+        self.linear_imputer_ = self._fit_linear_imputer(table)
         if self.checkpoint is not None:
             # a checkpoint matches the rows as given (names, dtypes, values) and the fitted encoder, not the
             # encoding, whose dequantisation is random: an unseeded fit resumes when its encoder is the same

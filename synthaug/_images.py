@@ -28,7 +28,7 @@ __all__ = ["ImageSamplerMixin"]
 
 # attributes that only one kind of fit sets: a refit of the other kind removes them
 _TABLE_ATTRIBUTES = ("encoder_", "schema_", "feature_names_in_", "network_", "process_", "generator_", "critic_",
-                     "gan_", "_anchor_levels")
+                     "gan_", "_anchor_levels", "linear_imputer_")
 _IMAGE_ATTRIBUTES = ("image_scaler_", "image_shape_", "network_", "process_", "generator_", "critic_",
                      "image_latent_dim_")
 

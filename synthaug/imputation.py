@@ -25,7 +25,12 @@ is filled with the point estimate of that posterior — as scikit-learn's
 ``IterativeImputer`` does by default — estimated from
 :data:`POINT_ESTIMATE_DRAWS` draws: the mean of a numeric cell's draws (the
 value that minimises the expected squared error; rounded for integer
-columns) and, for any other cell, the most probable level under the mean of
+columns) — blended, with the Gaussian residual, with the prediction of a
+linear imputer fitted on the training rows (:mod:`synthaug.linear`) by
+per-column weights fitted on held-out observed cells of the table being
+imputed (:func:`blend_weights`): on a small table the mean of a network's
+draws carries the network's estimation noise, which a regression does not
+— and, for any other cell, the most probable level under the mean of
 the probabilities its draws were drawn with (the level that maximises the
 chance of being right, with less Monte Carlo noise than the most frequent
 drawn level).
@@ -38,6 +43,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_same_columns, check_table
@@ -45,9 +51,11 @@ from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
 from .encoding.columns import NumericColumn, _to_grid
 from .encoding.layout import Constraints
+from .linear import LinearImputer
 from .noise import Antithetic
 
-__all__ = ["CALIBRATION_LEVEL", "CALIBRATION_SHARE", "ImputerMixin", "POINT_ESTIMATE_DRAWS", "calibration_factors",
+__all__ = ["BLEND_ROWS", "BLEND_SHARE", "CALIBRATION_LEVEL", "CALIBRATION_SHARE", "ImputerMixin",
+           "POINT_ESTIMATE_DRAWS", "blend_weights", "calibration_factors",
            "interval_ratios", "posterior_point_estimate"]
 
 #: Draws per missing cell behind ``impute(X)``'s point estimate, in antithetic pairs
@@ -67,10 +75,16 @@ CALIBRATION_SHARE = 0.1
 #: interval of a few draws is mostly their sampling noise — of two, their range, which must be widened
 #: several times to hold 90 % of the truths, and then sent a third of a column's draws onto its bounds.
 CALIBRATION_DRAWS = 20
-# held-out cells below which no calibration is attempted (the factor would be noise)
+#: Rows (at most) of the table being imputed, and the share of their observed numeric cells, hidden to
+#: fit the weights of the point estimate's blend with the linear imputer (:func:`blend_weights`).
+BLEND_ROWS = 256
+BLEND_SHARE = 0.2
+# held-out cells below which no calibration (nor blend) is attempted (the factor would be noise)
 _MIN_CALIBRATION_CELLS = 20
 # a column's own factor gets weight n / (n + _SHRINK_CELLS) against the pooled one (log scale)
 _SHRINK_CELLS = 100
+# categorical columns with more levels are left out of the linear imputer's predictors
+_LINEAR_MAX_LEVELS = 64
 # factors are kept within [1 / _MAX_FACTOR, _MAX_FACTOR]
 _MAX_FACTOR = 10.0
 
@@ -125,6 +139,40 @@ def calibration_factors(ratios, level=CALIBRATION_LEVEL):
     for col, r in ratios.items():
         w = len(r) / (len(r) + _SHRINK_CELLS)
         out[col] = float(np.exp(w * np.log(conformal(r)) + (1 - w) * pooled))
+    return out
+
+
+def blend_weights(cells):
+    """Per-column weight of the model's point estimate against the linear imputer's, from held-out cells.
+
+    ``cells`` maps a column to ``(model, linear, truth)``, three arrays over
+    its held-out cells. A column's own weight is the least-squares ``w`` of
+    ``truth ≈ w·model + (1 − w)·linear`` clipped to [0, 1]; with few cells
+    it is pulled towards the weight of every column pooled (each column's
+    cells divided by the spread of its truths), with weight n / (n + 100)
+    for its own, as :func:`calibration_factors` pools.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.linspace(-1, 1, 400)
+    >>> w = blend_weights({"a": (t + 0.5, t - 0.5, t), "b": (t, t + 1, t)})
+    >>> round(w["a"], 2), round(w["b"], 2)
+    (0.55, 0.95)
+    """
+    def weight(model, linear, truth):
+        d = model - linear
+        return float(np.clip(np.dot(truth - linear, d) / max(np.dot(d, d), 1e-12), 0.0, 1.0))
+
+    def scaled(arrays):
+        scale = max(float(np.std(arrays[2])), 1e-12)
+        return [a / scale for a in arrays]
+
+    pooled = weight(*(np.concatenate(parts) for parts in zip(*(scaled(a) for a in cells.values()))))
+    out = {}
+    for col, arrays in cells.items():
+        share = len(arrays[2]) / (len(arrays[2]) + _SHRINK_CELLS)
+        out[col] = share * weight(*arrays) + (1 - share) * pooled
     return out
 
 
@@ -209,7 +257,10 @@ class ImputerMixin:
         n_draws : int, default=None
             None returns one completed table holding the point estimate of
             each missing cell: the mean of its :data:`POINT_ESTIMATE_DRAWS`
-            draws for numeric columns (rounded for integers), the most
+            draws for numeric columns (rounded for integers; with
+            ``gaussian_residual``, blended with a linear imputer's
+            prediction by per-column weights fitted on observed cells of
+            ``X`` held out for it, see the module's description), the most
             probable level under those draws otherwise — what scikit-learn's
             imputers return, and what minimises the error per cell. An integer k
             returns a list of k completed tables, each an independent draw
@@ -326,14 +377,22 @@ class ImputerMixin:
             out.loc[holes, col] = generated[col].to_numpy()[holes[rows]]
         return out
 
-    def _impute_point(self, frame, rng):
-        """``frame`` with each missing cell set to the point estimate of its posterior draws."""
+    def _impute_point(self, frame, rng, *, blend=True):
+        """``frame`` with each missing cell set to the point estimate of its posterior draws.
+
+        With ``blend`` and a :class:`~synthaug.linear.LinearImputer` (the
+        model's ``linear_imputer_``), each numeric column's estimate is
+        ``w·(mean of the draws) + (1 − w)·(linear prediction)``, ``w`` from
+        :meth:`_blend_weights` (held-out cells of ``frame``).
+        """
         missing = frame.isna()
         rows = np.flatnonzero(missing.to_numpy().any(axis=1))
         out = frame.copy()
         k = POINT_ESTIMATE_DRAWS
         holes_cols = frame.columns[missing.to_numpy().any(axis=0)]
         levels = any(self.encoder_.kinds_[c] == "categorical" for c in holes_cols)
+        weights = self._blend_weights(frame, rng) if blend and len(rows) else {}
+        linear = self.linear_imputer_.predict(frame) if weights else None
         for start in range(0, len(rows), _POINT_CHUNK_ROWS):
             chunk = rows[start:start + _POINT_CHUNK_ROWS]
             part, part_missing = frame.iloc[chunk], missing.iloc[chunk]
@@ -358,10 +417,61 @@ class ImputerMixin:
                     out.iloc[chunk[holes], j] = self._most_probable_levels(col, probs, m, holes, frame[col].dtype, rng)
                     continue
                 draws = generated[col].to_numpy().reshape(k, len(chunk))[:, holes]
+                if col in weights:   # (the mean of the blended draws is the blend of the two estimates)
+                    w = weights[col]
+                    draws = w * draws.astype(np.float64) + (1 - w) * linear[col].to_numpy()[chunk[holes]]
                 enc = self.encoder_.encoders_[col]
                 out.iloc[chunk[holes], j] = posterior_point_estimate(
                     draws, frame[col], integral=getattr(enc, "integral", False), step=getattr(enc, "step", None))
         return out
+
+    def _blend_weights(self, frame, rng):
+        """``{column: w}``: the weight of the model's estimate against the linear imputer's, per numeric column.
+
+        :data:`BLEND_SHARE` of the observed numeric cells of up to
+        :data:`BLEND_ROWS` rows of ``frame`` are hidden, both estimate them,
+        and :func:`blend_weights` fits each column's weight on the truths.
+        Empty without a linear imputer or with fewer than 20 such cells (the
+        model's estimate alone).
+        """
+        linear = getattr(self, "linear_imputer_", None)
+        columns = [c for c in self._calibrated_columns(frame) if linear is not None and c in linear.numeric]
+        if not columns:
+            return {}
+        observed = frame[columns].notna().to_numpy()
+        candidates = np.flatnonzero(observed.any(axis=1))
+        rows = np.sort(rng.choice(candidates, min(BLEND_ROWS, len(candidates)), replace=False))
+        hide = observed[rows] & (rng.random((len(rows), len(columns))) < BLEND_SHARE)
+        if hide.sum() < _MIN_CALIBRATION_CELLS:
+            return {}
+        truth = frame.iloc[rows]
+        part = truth.copy()
+        for j, col in enumerate(columns):
+            part[col] = part[col].mask(hide[:, j])
+        model, lin = self._impute_point(part, rng, blend=False), linear.predict(part)
+        cells = {col: (model[col].to_numpy(dtype=np.float64)[hide[:, j]], lin[col].to_numpy()[hide[:, j]],
+                       truth[col].to_numpy(dtype=np.float64)[hide[:, j]])
+                 for j, col in enumerate(columns) if hide[:, j].any()}
+        return blend_weights(cells)
+
+    def _fit_linear_imputer(self, table):
+        """The :class:`~synthaug.linear.LinearImputer` of the training ``table`` behind the blend, or None.
+
+        Fitted with the Gaussian residual (``gaussian_residual``, not under
+        DP: it reads the rows) on the numeric columns and the categorical
+        ones of at most 64 levels (not the class of ``fit(X, y)``).
+        """
+        if not (self.gaussian_residual and self._budget is None):
+            return None
+        encoder = self.encoder_
+        numeric = [c for c in self._numeric_columns(table) if c != _TARGET]
+        categorical = [c for c in table.columns if c != _TARGET and encoder.kinds_.get(c) == "categorical"
+                       and table[c].nunique() <= _LINEAR_MAX_LEVELS]
+        if not numeric:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return LinearImputer(numeric, categorical).fit(table)
 
     def _most_probable_levels(self, col, probs, m, holes, dtype, rng):
         """Point estimates of a categorical column's ``holes`` in a chunk of ``m`` rows: their most probable levels.
@@ -383,11 +493,15 @@ class ImputerMixin:
         # a categorical dtype would turn a level outside its categories into NaN: leave that to the caller
         return values if isinstance(dtype, pd.CategoricalDtype) else np.asarray(encoder._restore_dtype(col, values))
 
+    def _numeric_columns(self, frame):
+        """Numeric (not boolean, not datetime) columns of ``frame``."""
+        return [c for c in frame.columns
+                if isinstance(self.encoder_.encoders_.get(c), NumericColumn)
+                and pd.api.types.is_numeric_dtype(frame[c].dtype) and not pd.api.types.is_bool_dtype(frame[c].dtype)]
+
     def _calibrated_columns(self, frame):
         """Numeric (not boolean, not datetime) columns of ``frame`` with missing cells."""
-        return [c for c in frame.columns
-                if frame[c].isna().any() and isinstance(self.encoder_.encoders_.get(c), NumericColumn)
-                and pd.api.types.is_numeric_dtype(frame[c].dtype) and not pd.api.types.is_bool_dtype(frame[c].dtype)]
+        return [c for c in self._numeric_columns(frame) if frame[c].isna().any()]
 
     def _calibration_factors(self, frame, k, rng):
         """Widening factor per numeric column from a model fitted without some observed cells."""

@@ -369,7 +369,9 @@ class DiffusionSampler(BaseGenerativeSampler):
         column (a linear skip, trained with the rest), so a category that
         follows many given numbers is imputed from them. With nothing
         given the map is the identity and the predictions are the levels'
-        frequencies. Ignored with ``epsilon``.
+        frequencies. It also fits a linear imputer on the training rows
+        (:class:`~synthaug.linear.LinearImputer`), which ``impute``'s point
+        estimate of numeric cells is blended with. Ignored with ``epsilon``.
     timestep_sampling : {"logit-normal", "uniform"}, default="logit-normal"
         Tables: how training draws the timestep of each row. ``"uniform"``
         is DDPM's uniform t; ``"logit-normal"`` draws t / T from a
@@ -483,6 +485,9 @@ class DiffusionSampler(BaseGenerativeSampler):
     residual_ : GaussianResidual or None
         The Gaussian of the scores behind ``gaussian_residual`` (None when
         off, under DP, or without numeric columns). Tables only.
+    linear_imputer_ : LinearImputer or None
+        The regression ``impute``'s numeric point estimate is blended with
+        (None when ``residual_``'s conditions are not met). Tables only.
     n_iter_ : int
         Optimiser steps taken.
     batch_size_, lr_ : int, float
@@ -832,7 +837,9 @@ class GANSampler(BaseGenerativeSampler):
         generator's condition and starts those levels' logits (a trained
         linear skip, as in the denoiser), so a category that follows many
         given numbers is imputed from them. With no score given the map is
-        the identity and the predictions are the levels' frequencies.
+        the identity and the predictions are the levels' frequencies. It
+        also fits the linear imputer that ``impute``'s numeric point
+        estimate is blended with (as :class:`DiffusionSampler`'s).
         Ignored with ``epsilon``.
     guidance_scale : float or "auto", default="auto"
         Guidance weight w for rows of requested classes of a table (a model
@@ -878,6 +885,9 @@ class GANSampler(BaseGenerativeSampler):
     residual_ : GaussianResidual or None
         The Gaussian of the scores behind ``gaussian_residual`` (None when
         off, under DP, or without numeric columns). Tables only.
+    linear_imputer_ : LinearImputer or None
+        The regression ``impute``'s numeric point estimate is blended with
+        (None when ``residual_``'s conditions are not met). Tables only.
     predictor_ : ResidualMLP or None
         The level predictor of ``gibbs_sweeps`` and ``consistency`` (in
         evaluation mode); None when neither uses it, with ``epsilon``, or

@@ -6,6 +6,8 @@ import pytest
 
 from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
+from synthaug.imputation import blend_weights
+from synthaug.linear import LinearImputer
 
 from _tiny import tiny
 
@@ -455,6 +457,67 @@ def test_calibrated_draws_cover_the_truth(linear_holes):
     lo, hi = np.quantile(stack, [0.05, 0.95], axis=0)
     truth = df["y"][h].to_numpy()
     assert 0.8 <= np.mean((truth >= lo) & (truth <= hi)) <= 0.98
+
+
+def test_blend_weights_fit_each_column_and_pool_the_few():
+    t = np.linspace(-1.0, 1.0, 2_000)
+    w = blend_weights({"model": (t, t + 1.0, t), "linear": (t + 1.0, t, t), "half": (t + 0.5, t - 0.5, t)})
+    assert w["model"] > 0.9 and w["linear"] < 0.1 and w["half"] == pytest.approx(0.5, abs=0.05)
+    few = blend_weights({"many": (t, t + 1.0, t), "few": (t[:10] + 1.0, t[:10], t[:10])})
+    assert 0.0 < few["few"] < 0.5 < few["many"]                     # the few cells' own 0 pulled to the pool
+    noisy = blend_weights({"x": (t + 3.0, t - 3.0, t)})              # weights stay in [0, 1]
+    assert 0.0 <= noisy["x"] <= 1.0
+
+
+def test_linear_imputer_predicts_from_numbers_and_levels():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=500)
+    g = rng.choice(["a", "b"], 500)
+    df = pd.DataFrame({"x": x, "y": 2 * x + 3 * (g == "b") + 0.05 * rng.normal(size=500), "g": g})
+    lin = LinearImputer(["x", "y"], ["g"]).fit(df.mask(rng.random(df.shape) < 0.2))
+    query = pd.DataFrame({"x": [1.0, 1.0, np.nan], "y": [np.nan, np.nan, 5.0], "g": ["a", "b", None]},
+                         index=[7, 8, 9])
+    out = lin.predict(query)
+    assert list(out.columns) == ["x", "y"] and out.index.equals(query.index)
+    assert out["y"].iloc[:2].to_numpy() == pytest.approx([2.0, 5.0], abs=0.2)   # each level its own shift
+    assert out["x"].iloc[:2].to_numpy() == pytest.approx([1.0, 1.0])             # observed cells kept
+    assert np.isfinite(out["x"].iloc[2])
+
+
+def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(linear_holes):
+    """A barely trained network on y = x + noise: the blend's weight moves to the regression, and its error falls."""
+    df, hide, holes, model = linear_holes
+    assert model.linear_imputer_ is not None and model.linear_imputer_.numeric == ["x", "y", "n"]
+    weights = model._blend_weights(holes, np.random.default_rng(0))
+    assert set(weights) == {"y", "n"} and all(0.0 <= w <= 1.0 for w in weights.values())
+    assert weights["y"] < 0.9
+    before = holes.copy()
+    blended = model.impute(holes, random_state=0)
+    alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
+    pd.testing.assert_frame_equal(holes, before)
+    h = hide["y"].to_numpy()
+    err = lambda f: float(((f["y"][h].astype(float) - df["y"][h]) ** 2).mean())  # noqa: E731
+    assert err(blended) < err(alone)
+    assert blended.dtypes.equals(holes.dtypes)
+    assert np.allclose(blended["y"] * 10, np.round(blended["y"] * 10))          # still on the 0.1 grid
+    for col in holes.columns:
+        pd.testing.assert_series_equal(blended[col][~hide[col]], holes[col][~hide[col]])
+
+
+@pytest.mark.parametrize("params", [{"gaussian_residual": False}, {"epsilon": 50.0, "pac": 1}])
+def test_no_linear_imputer_without_the_residual_or_under_dp(params, holes):
+    model = tiny("gan", random_state=0, **params).fit(holes)
+    assert model.linear_imputer_ is None
+    assert model._blend_weights(holes, np.random.default_rng(0)) == {}
+    assert model.impute(holes).notna().all().all()
+
+
+def test_the_class_of_fit_x_y_is_not_a_linear_predictor(holes):
+    X, y = holes.drop(columns="Status"), holes["Status"].fillna("good")
+    model = tiny("gan", random_state=0).fit(X, y)
+    lin = model.linear_imputer_
+    assert "Status" not in lin.categorical and all(c in X.columns for c in lin.numeric + lin.categorical)
+    assert model.impute(X).notna().all().all()
 
 
 def test_calibration_needs_held_out_cells(kind):
