@@ -9,7 +9,8 @@ in — a linear regression fitted on the same rows predicts it with less
 variance. :class:`LinearImputer` is that regression: scikit-learn's
 :class:`~sklearn.impute.IterativeImputer` (Bayesian ridge, chained over the
 columns) on the numeric columns standardised and the categorical ones
-one-hot, so that a known level shifts every prediction by its own amount.
+one-hot, so that a known level shifts every prediction by its own amount
+(and a missing level is predicted by its indicators' regressions).
 :meth:`~synthaug.imputation.ImputerMixin.impute` mixes its predictions with
 the model's point estimate by weights fitted on held-out cells
 (:func:`~synthaug.imputation.blend_weights`).
@@ -30,9 +31,12 @@ class LinearImputer:
     ----------
     numeric : list of str
         Columns predicted (and used as predictors), standardised.
-    categorical : list of str
-        Columns used as predictors, one-hot (a missing cell: every one of
-        its column's indicators missing).
+    categorical : dict
+        ``{column: levels}``: columns used as predictors, one-hot over
+        ``levels`` (a missing cell: every one of its indicators missing), and
+        predicted as those indicators' regressions (:meth:`predict`; the
+        first level's is one minus the others', not a column of its own:
+        the chained regressions would read one indicator off the rest).
     max_rows : int, default=20_000
         Fitted on at most this many rows (a fixed random subset).
     max_iter : int, default=10
@@ -41,7 +45,7 @@ class LinearImputer:
     Attributes
     ----------
     levels_ : dict
-        The levels of each categorical column, in the order of its indicators.
+        The levels of each categorical column (an Index), in the order of its indicators.
     mean_, scale_ : Series
         The numeric columns' means and standard deviations.
     imputer_ : IterativeImputer
@@ -52,22 +56,23 @@ class LinearImputer:
     >>> rng = np.random.default_rng(0)
     >>> a = rng.normal(size=300)
     >>> df = pd.DataFrame({"a": a, "b": 2 * a + 0.01 * rng.normal(size=300), "g": np.where(a > 0, "x", "y")})
-    >>> lin = LinearImputer(["a", "b"], ["g"]).fit(df)
-    >>> round(float(lin.predict(pd.DataFrame({"a": [1.0], "b": [np.nan], "g": ["x"]}))["b"].iloc[0]), 1)
-    2.0
+    >>> lin = LinearImputer(["a", "b"], {"g": ["x", "y"]}).fit(df)
+    >>> numbers, levels = lin.predict(pd.DataFrame({"a": [1.0], "b": [np.nan], "g": [None]}))
+    >>> round(float(numbers["b"].iloc[0]), 1), bool(levels["g"][0, 0] > levels["g"][0, 1])
+    (2.0, True)
     """
 
     def __init__(self, numeric, categorical, *, max_rows=20_000, max_iter=10):
         self.numeric = list(numeric)
-        self.categorical = list(categorical)
+        self.categorical = dict(categorical)
         self.max_rows = max_rows
         self.max_iter = max_iter
 
     def _design(self, frame):
         parts = [((frame[self.numeric].astype(np.float64) - self.mean_) / self.scale_).to_numpy()]
-        for col in self.categorical:
+        for col in self.categorical:   # the first level's indicator is left out: the others' sum gives it
             values = frame[col]
-            onehot = np.equal.outer(values.to_numpy(dtype=object), self.levels_[col].to_numpy(dtype=object))
+            onehot = np.equal.outer(values.to_numpy(dtype=object), self.levels_[col][1:].to_numpy(dtype=object))
             parts.append(np.where(values.isna().to_numpy()[:, None], np.nan, onehot.astype(np.float64)))
         return np.concatenate(parts, axis=1)
 
@@ -82,13 +87,31 @@ class LinearImputer:
         numbers = frame[self.numeric].astype(np.float64)
         self.mean_ = numbers.mean().fillna(0.0)
         self.scale_ = numbers.std().fillna(1.0).replace(0.0, 1.0)
-        self.levels_ = {c: pd.Index(frame[c].dropna().unique()) for c in self.categorical}
+        self.levels_ = {c: pd.Index(list(levels), dtype=object) for c, levels in self.categorical.items()}
         self.imputer_ = IterativeImputer(max_iter=self.max_iter, random_state=0, keep_empty_features=True)
         self.imputer_.fit(self._design(frame))
         return self
 
     def predict(self, frame):
-        """Every numeric column of ``frame`` with its missing cells predicted (a float DataFrame)."""
-        filled = self.imputer_.transform(self._design(frame))[:, : len(self.numeric)]
-        return pd.DataFrame(filled * self.scale_.to_numpy() + self.mean_.to_numpy(), columns=self.numeric,
-                            index=frame.index)
+        """``(numbers, levels)``: the predictions for ``frame``'s cells, observed cells kept.
+
+        ``numbers``: every numeric column, its missing cells predicted (a
+        float DataFrame on ``frame``'s index); ``levels``: ``{column: (n,
+        L)}`` each categorical column's level probabilities — its indicators'
+        regressions (the first level's one minus the others') clipped at 0
+        and normalised (uniform where all are 0), one-hot where the cell is
+        observed.
+        """
+        filled = self.imputer_.transform(self._design(frame))
+        at = len(self.numeric)
+        numbers = pd.DataFrame(filled[:, :at] * self.scale_.to_numpy() + self.mean_.to_numpy(), columns=self.numeric,
+                               index=frame.index)
+        levels = {}
+        for col in self.categorical:
+            width = len(self.levels_[col])
+            rest = filled[:, at: at + width - 1]
+            at += width - 1
+            p = np.clip(np.concatenate([1.0 - rest.sum(axis=1, keepdims=True), rest], axis=1), 0.0, None)
+            total = p.sum(axis=1, keepdims=True)
+            levels[col] = np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / max(width, 1))
+        return numbers, levels
