@@ -241,8 +241,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         with restore_on_failure(self):   # a refused or failed refit keeps the previous model
             return self._fit(X, y)
 
-    def _fit(self, X, y, *, allow_constant=False):
-        """``fit``; ``allow_constant``: constant and all-missing columns are learnt as such (``fit_resample``)."""
+    def _fit(self, X, y, *, allow_constant=False, imputes=True):
+        """``fit``; ``allow_constant``: constant and all-missing columns are learnt as such (``fit_resample``);
+        ``imputes``: fit the linear imputer ``impute``'s point estimate is blended with (not for a resampler's
+        fold, whose model only samples)."""
         self.__dict__.pop("_sampling", None)   # inference copies of the previous fit's networks
         self.__dict__.pop("sampling_strategy_", None)   # set by fit_resample after its fit
         if is_image_input(X):
@@ -294,7 +296,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
             self.class_prior_ = (freq + 1e-12) / (freq + 1e-12).sum()
         encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
-        self.linear_imputer_ = self._fit_linear_imputer(table)
+        self.linear_imputer_ = self._fit_linear_imputer(table) if imputes else None
         if self.checkpoint is not None:
             # a checkpoint matches the rows as given (names, dtypes, values) and the fitted encoder, not the
             # encoding, whose dequantisation is random: an unseeded fit resumes when its encoder is the same

@@ -377,18 +377,13 @@ class ImputerMixin:
             out.loc[holes, col] = generated[col].to_numpy()[holes[rows]]
         return out
 
-    def _impute_point(self, frame, rng, *, blend=True, posteriors=False):
+    def _impute_point(self, frame, rng, *, blend=True):
         """``frame`` with each missing cell set to the point estimate of its posterior draws.
 
         With ``blend`` and a :class:`~synthaug.linear.LinearImputer` (the
         model's ``linear_imputer_``), each numeric column's estimate is
-        ``w·(mean of the draws) + (1 − w)·(linear prediction)``, and each
-        categorical column's level the most probable under the same mix of
-        the draws' mean probabilities and the linear ones, ``w`` per column
-        from :meth:`_blend_weights` (held-out cells of ``frame``).
-        ``posteriors``: also return ``{column: (len(frame), n_levels)}``, the
-        draws' mean level probabilities of each categorical cell to fill
-        (zero rows elsewhere).
+        ``w·(mean of the draws) + (1 − w)·(linear prediction)``, ``w`` from
+        :meth:`_blend_weights` (held-out cells of ``frame``).
         """
         missing = frame.isna()
         rows = np.flatnonzero(missing.to_numpy().any(axis=1))
@@ -397,9 +392,7 @@ class ImputerMixin:
         holes_cols = frame.columns[missing.to_numpy().any(axis=0)]
         levels = any(self.encoder_.kinds_[c] == "categorical" for c in holes_cols)
         weights = self._blend_weights(frame, rng) if blend and len(rows) else {}
-        linear, linear_levels = self.linear_imputer_.predict(frame) if weights else (None, None)
-        collected = {c: np.zeros((len(frame), self._n_codes(c))) for c in holes_cols
-                     if self.encoder_.kinds_[c] == "categorical"} if posteriors else None
+        linear = self.linear_imputer_.predict(frame) if weights else None
         for start in range(0, len(rows), _POINT_CHUNK_ROWS):
             chunk = rows[start:start + _POINT_CHUNK_ROWS]
             part, part_missing = frame.iloc[chunk], missing.iloc[chunk]
@@ -421,14 +414,7 @@ class ImputerMixin:
                     continue
                 j = frame.columns.get_loc(col)
                 if self.encoder_.kinds_[col] == "categorical":
-                    posterior = self._level_posterior(col, probs, m, holes)
-                    if posteriors:
-                        collected[col][chunk[holes]] = posterior
-                    if col in weights:   # mixed with the linear imputer's probabilities over the same levels
-                        w, lin = weights[col], linear_levels[col][chunk[holes]]
-                        posterior = w * posterior
-                        posterior[:, : lin.shape[1]] += (1 - w) * lin
-                    out.iloc[chunk[holes], j] = self._levels_of(col, posterior, frame[col].dtype, rng)
+                    out.iloc[chunk[holes], j] = self._most_probable_levels(col, probs, m, holes, frame[col].dtype, rng)
                     continue
                 draws = generated[col].to_numpy().reshape(k, len(chunk))[:, holes]
                 if col in weights:   # (the mean of the blended draws is the blend of the two estimates)
@@ -437,26 +423,19 @@ class ImputerMixin:
                 enc = self.encoder_.encoders_[col]
                 out.iloc[chunk[holes], j] = posterior_point_estimate(
                     draws, frame[col], integral=getattr(enc, "integral", False), step=getattr(enc, "step", None))
-        return (out, collected) if posteriors else out
+        return out
 
     def _blend_weights(self, frame, rng):
-        """``{column: w}``: the weight of the model's estimate against the linear imputer's, per column to fill.
+        """``{column: w}``: the weight of the model's estimate against the linear imputer's, per numeric column.
 
-        :data:`BLEND_SHARE` of the observed cells of up to :data:`BLEND_ROWS`
-        rows of ``frame`` (in the columns to fill that the linear imputer
-        predicts) are hidden, both estimate them, and :func:`blend_weights`
-        fits each column's weight on the truths: of the numeric estimates,
-        and of the level probabilities against the observed level's
-        indicator (the Brier score), the two kinds pooled apart. Empty
-        without a linear imputer or with fewer than 20 such cells (the
+        :data:`BLEND_SHARE` of the observed numeric cells of up to
+        :data:`BLEND_ROWS` rows of ``frame`` are hidden, both estimate them,
+        and :func:`blend_weights` fits each column's weight on the truths.
+        Empty without a linear imputer or with fewer than 20 such cells (the
         model's estimate alone).
         """
         linear = getattr(self, "linear_imputer_", None)
-        if linear is None:
-            return {}
-        numeric = [c for c in self._calibrated_columns(frame) if c in linear.numeric]
-        categorical = [c for c in linear.categorical if c in frame.columns and frame[c].isna().any()]
-        columns = numeric + categorical
+        columns = [c for c in self._calibrated_columns(frame) if linear is not None and c in linear.numeric]
         if not columns:
             return {}
         observed = frame[columns].notna().to_numpy()
@@ -469,22 +448,14 @@ class ImputerMixin:
         part = truth.copy()
         for j, col in enumerate(columns):
             part[col] = part[col].mask(hide[:, j])
-        (model, model_levels), (numbers, levels) = (self._impute_point(part, rng, blend=False, posteriors=True),
-                                                    linear.predict(part))
+        model, lin = self._impute_point(part, rng, blend=False), linear.predict(part)
+
         def floats(values):
             return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
-        cells = {col: (floats(model[col])[hide[:, j]], floats(numbers[col])[hide[:, j]], floats(truth[col])[hide[:, j]])
-                 for j, col in enumerate(numeric) if hide[:, j].any()}
-        level_cells = {}
-        for j, col in enumerate(categorical, start=len(numeric)):
-            h = hide[:, j]
-            if h.any():
-                lin = levels[col][h]
-                codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
-                level_cells[col] = (model_levels[col][h][:, : lin.shape[1]].ravel(), lin.ravel(),
-                                    np.eye(lin.shape[1])[codes].ravel())
-        return {**(blend_weights(cells) if cells else {}), **(blend_weights(level_cells) if level_cells else {})}
+        cells = {col: (floats(model[col])[hide[:, j]], floats(lin[col])[hide[:, j]], floats(truth[col])[hide[:, j]])
+                 for j, col in enumerate(columns) if hide[:, j].any()}
+        return blend_weights(cells)
 
     def _fit_linear_imputer(self, table):
         """The :class:`~synthaug.linear.LinearImputer` of the training ``table`` behind the blend, or None.
@@ -497,7 +468,7 @@ class ImputerMixin:
             return None
         encoders = self.encoder_.encoders_
         numeric = [c for c in self._numeric_columns(table) if c != _TARGET]
-        # over the encoder's levels (its codes' order); not a column with an <other> code
+        # over the encoder's levels; not a column with an <other> code (its rare levels are not one level)
         categorical = {c: encoders[c].levels_ for c in table.columns
                        if c != _TARGET and self.encoder_.kinds_.get(c) == "categorical"
                        and not encoders[c].has_other_ and len(encoders[c].levels_) <= _LINEAR_MAX_LEVELS}
@@ -517,25 +488,12 @@ class ImputerMixin:
         two levels are close), and its most probable level maximises the
         expected share of cells imputed right.
         """
-        return self._levels_of(col, self._level_posterior(col, probs, m, holes), dtype, rng)
-
-    def _n_codes(self, col):
-        """Codes of categorical column ``col`` in model space (its levels, ``<other>``, ``<missing>``)."""
-        layout = self.encoder_.layout_
-        return int(layout.cardinalities[layout.column_parts[self.encoder_.columns_.index(col)][1]])
-
-    def _level_posterior(self, col, probs, m, holes):
-        """The draws' mean level probabilities of ``col``'s ``holes`` (see :meth:`_most_probable_levels`)."""
         encoder = self.encoder_
         layout = encoder.layout_
         di = layout.column_parts[encoder.columns_.index(col)][1]
         start = int(layout.offsets[di]) - layout.n_continuous
         block = probs[:, start: start + layout.cardinalities[di]]
-        return block.reshape(-1, m, block.shape[1])[:, holes].mean(axis=0)
-
-    def _levels_of(self, col, posterior, dtype, rng):
-        """The most probable level of each row of ``posterior`` (n, codes), in ``col``'s values and ``dtype``."""
-        encoder = self.encoder_
+        posterior = block.reshape(-1, m, block.shape[1])[:, holes].mean(axis=0)
         values = encoder.encoders_[col].decode(posterior.argmax(axis=1), None, rng=rng)
         # a categorical dtype would turn a level outside its categories into NaN: leave that to the caller
         return values if isinstance(dtype, pd.CategoricalDtype) else np.asarray(encoder._restore_dtype(col, values))

@@ -9,8 +9,7 @@ in — a linear regression fitted on the same rows predicts it with less
 variance. :class:`LinearImputer` is that regression: scikit-learn's
 :class:`~sklearn.impute.IterativeImputer` (Bayesian ridge, chained over the
 columns) on the numeric columns standardised and the categorical ones
-one-hot, so that a known level shifts every prediction by its own amount
-(and a missing level is predicted by its indicators' regressions).
+one-hot, so that a known level shifts every prediction by its own amount.
 :meth:`~synthaug.imputation.ImputerMixin.impute` mixes its predictions with
 the model's point estimate by weights fitted on held-out cells
 (:func:`~synthaug.imputation.blend_weights`).
@@ -33,14 +32,21 @@ class LinearImputer:
         Columns predicted (and used as predictors), standardised.
     categorical : dict
         ``{column: levels}``: columns used as predictors, one-hot over
-        ``levels`` (a missing cell: every one of its indicators missing), and
-        predicted as those indicators' regressions (:meth:`predict`; the
-        first level's is one minus the others', not a column of its own:
-        the chained regressions would read one indicator off the rest).
-    max_rows : int, default=20_000
-        Fitted on at most this many rows (a fixed random subset).
-    max_iter : int, default=10
-        Rounds of the chained regressions.
+        ``levels`` but the first (a missing cell: every one of its indicators
+        missing, filled by the chained regressions; with every level's
+        indicator, one would be read off the rest).
+    max_rows : int, default=5_000
+        Fitted on at most this many rows (a fixed random subset: a few
+        hundred coefficients need far fewer).
+    max_iter : int, default=5
+        Rounds of the chained regressions (each fits one per column of the
+        design; on a table with few missing cells the later rounds change
+        little).
+    max_predictors : int, default=50
+        Each regression reads at most this many of the other indicator and
+        numeric columns (``IterativeImputer``'s ``n_nearest_features``, drawn
+        by their correlation with it) when there are more, which bounds a
+        wide table's fit.
 
     Attributes
     ----------
@@ -57,16 +63,16 @@ class LinearImputer:
     >>> a = rng.normal(size=300)
     >>> df = pd.DataFrame({"a": a, "b": 2 * a + 0.01 * rng.normal(size=300), "g": np.where(a > 0, "x", "y")})
     >>> lin = LinearImputer(["a", "b"], {"g": ["x", "y"]}).fit(df)
-    >>> numbers, levels = lin.predict(pd.DataFrame({"a": [1.0], "b": [np.nan], "g": [None]}))
-    >>> round(float(numbers["b"].iloc[0]), 1), bool(levels["g"][0, 0] > levels["g"][0, 1])
-    (2.0, True)
+    >>> round(float(lin.predict(pd.DataFrame({"a": [1.0], "b": [np.nan], "g": ["x"]}))["b"].iloc[0]), 1)
+    2.0
     """
 
-    def __init__(self, numeric, categorical, *, max_rows=20_000, max_iter=10):
+    def __init__(self, numeric, categorical, *, max_rows=5_000, max_iter=5, max_predictors=50):
         self.numeric = list(numeric)
         self.categorical = dict(categorical)
         self.max_rows = max_rows
         self.max_iter = max_iter
+        self.max_predictors = max_predictors
 
     def _design(self, frame):
         parts = [((frame[self.numeric].astype(np.float64) - self.mean_) / self.scale_).to_numpy()]
@@ -88,30 +94,15 @@ class LinearImputer:
         self.mean_ = numbers.mean().fillna(0.0)
         self.scale_ = numbers.std().fillna(1.0).replace(0.0, 1.0)
         self.levels_ = {c: pd.Index(list(levels), dtype=object) for c, levels in self.categorical.items()}
-        self.imputer_ = IterativeImputer(max_iter=self.max_iter, random_state=0, keep_empty_features=True)
-        self.imputer_.fit(self._design(frame))
+        design = self._design(frame)
+        nearest = self.max_predictors if design.shape[1] - 1 > self.max_predictors else None
+        self.imputer_ = IterativeImputer(max_iter=self.max_iter, n_nearest_features=nearest, random_state=0,
+                                         keep_empty_features=True)
+        self.imputer_.fit(design)
         return self
 
     def predict(self, frame):
-        """``(numbers, levels)``: the predictions for ``frame``'s cells, observed cells kept.
-
-        ``numbers``: every numeric column, its missing cells predicted (a
-        float DataFrame on ``frame``'s index); ``levels``: ``{column: (n,
-        L)}`` each categorical column's level probabilities — its indicators'
-        regressions (the first level's one minus the others') clipped at 0
-        and normalised (uniform where all are 0), one-hot where the cell is
-        observed.
-        """
-        filled = self.imputer_.transform(self._design(frame))
-        at = len(self.numeric)
-        numbers = pd.DataFrame(filled[:, :at] * self.scale_.to_numpy() + self.mean_.to_numpy(), columns=self.numeric,
-                               index=frame.index)
-        levels = {}
-        for col in self.categorical:
-            width = len(self.levels_[col])
-            rest = filled[:, at: at + width - 1]
-            at += width - 1
-            p = np.clip(np.concatenate([1.0 - rest.sum(axis=1, keepdims=True), rest], axis=1), 0.0, None)
-            total = p.sum(axis=1, keepdims=True)
-            levels[col] = np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / max(width, 1))
-        return numbers, levels
+        """Every numeric column of ``frame`` with its missing cells predicted (a float DataFrame, observed kept)."""
+        filled = self.imputer_.transform(self._design(frame))[:, : len(self.numeric)]
+        return pd.DataFrame(filled * self.scale_.to_numpy() + self.mean_.to_numpy(), columns=self.numeric,
+                            index=frame.index)

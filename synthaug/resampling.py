@@ -145,7 +145,7 @@ class OverSamplerMixin:
         check_resampling_target(y_series)
         labels = y_series.to_numpy()
         strategy = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
-        self._fit(X, y, allow_constant=True)
+        self._fit(X, y, allow_constant=True, imputes=False)
         self.sampling_strategy_ = strategy
         share = self.quality_filter
         flt = PlausibilityFilter(frame, labels, random_state=int(self._sample_rng.integers(2**31))) if share else None

@@ -486,8 +486,9 @@ class DiffusionSampler(BaseGenerativeSampler):
         The Gaussian of the scores behind ``gaussian_residual`` (None when
         off, under DP, or without numeric columns). Tables only.
     linear_imputer_ : LinearImputer or None
-        The regression ``impute``'s numeric point estimate is blended with
-        (None when ``residual_``'s conditions are not met). Tables only.
+        The regression ``impute``'s point estimate is blended with
+        (None when ``residual_``'s conditions are not met, and after
+        ``fit_resample``, whose model only samples). Tables only.
     n_iter_ : int
         Optimiser steps taken.
     batch_size_, lr_ : int, float
@@ -886,8 +887,9 @@ class GANSampler(BaseGenerativeSampler):
         The Gaussian of the scores behind ``gaussian_residual`` (None when
         off, under DP, or without numeric columns). Tables only.
     linear_imputer_ : LinearImputer or None
-        The regression ``impute``'s numeric point estimate is blended with
-        (None when ``residual_``'s conditions are not met). Tables only.
+        The regression ``impute``'s point estimate is blended with
+        (None when ``residual_``'s conditions are not met, and after
+        ``fit_resample``, whose model only samples). Tables only.
     predictor_ : ResidualMLP or None
         The level predictor of ``gibbs_sweeps`` and ``consistency`` (in
         evaluation mode); None when neither uses it, with ``epsilon``, or
