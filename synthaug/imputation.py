@@ -392,10 +392,10 @@ class ImputerMixin:
         holes_cols = frame.columns[missing.to_numpy().any(axis=0)]
         levels = any(self.encoder_.kinds_[c] == "categorical" for c in holes_cols)
         weights = self._blend_weights(frame, rng) if blend and len(rows) else {}
-        linear = self.linear_imputer_.predict(frame) if weights else None
         for start in range(0, len(rows), _POINT_CHUNK_ROWS):
             chunk = rows[start:start + _POINT_CHUNK_ROWS]
             part, part_missing = frame.iloc[chunk], missing.iloc[chunk]
+            linear = self.linear_imputer_.predict(part) if weights else None   # (by chunk: its design is dense)
             m = len(chunk)
             repeated = np.tile(np.arange(m), k)       # draw j of row i at j·m + i
             # each batch holds an even number of whole draws (k is even), so its second half repeats its
@@ -419,7 +419,7 @@ class ImputerMixin:
                 draws = generated[col].to_numpy().reshape(k, len(chunk))[:, holes]
                 if col in weights:   # (the mean of the blended draws is the blend of the two estimates)
                     w = weights[col]
-                    draws = w * draws.astype(np.float64) + (1 - w) * linear[col].to_numpy()[chunk[holes]]
+                    draws = w * draws.astype(np.float64) + (1 - w) * linear[col].to_numpy()[holes]
                 enc = self.encoder_.encoders_[col]
                 out.iloc[chunk[holes], j] = posterior_point_estimate(
                     draws, frame[col], integral=getattr(enc, "integral", False), step=getattr(enc, "step", None))
