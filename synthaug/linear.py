@@ -22,6 +22,9 @@ import pandas as pd
 
 __all__ = ["LinearImputer"]
 
+# below this share of missing cells in the training design, one round of regressions is fitted
+_FEW_MISSING = 0.01
+
 
 class LinearImputer:
     """Bayesian-ridge chained regressions of the numeric columns on all the others.
@@ -40,8 +43,9 @@ class LinearImputer:
         hundred coefficients need far fewer).
     max_iter : int, default=5
         Rounds of the chained regressions (each fits one per column of the
-        design; on a table with few missing cells the later rounds change
-        little).
+        design). The rounds after the first only refine the fill of the
+        training rows' own missing cells: with fewer than 1 % of them
+        missing, one round is fitted.
     max_predictors : int, default=50
         Each regression reads at most this many of the other indicator and
         numeric columns (``IterativeImputer``'s ``n_nearest_features``, drawn
@@ -96,7 +100,8 @@ class LinearImputer:
         self.levels_ = {c: pd.Index(list(levels), dtype=object) for c, levels in self.categorical.items()}
         design = self._design(frame)
         nearest = self.max_predictors if design.shape[1] - 1 > self.max_predictors else None
-        self.imputer_ = IterativeImputer(max_iter=self.max_iter, n_nearest_features=nearest, random_state=0,
+        rounds = self.max_iter if np.isnan(design).mean() >= _FEW_MISSING else min(self.max_iter, 1)
+        self.imputer_ = IterativeImputer(max_iter=rounds, n_nearest_features=nearest, random_state=0,
                                          keep_empty_features=True)
         self.imputer_.fit(design)
         return self

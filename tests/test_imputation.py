@@ -482,6 +482,8 @@ def test_linear_imputer_predicts_from_numbers_and_levels():
     assert out["y"].iloc[:3].to_numpy() == pytest.approx([2.0, 5.0, -1.0], abs=0.2)   # each level its own shift
     assert out["x"].to_numpy()[[0, 1, 2, 4]] == pytest.approx([1.0] * 4)            # observed cells kept
     assert np.isfinite(out["x"].iloc[3])
+    assert lin.imputer_.max_iter == 5                                            # 20 % missing: every round
+    assert LinearImputer(["x", "y"], {"g": ["a", "b", "c"]}).fit(df).imputer_.max_iter == 1   # none: one round
 
 
 def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(linear_holes):
