@@ -52,6 +52,7 @@ from .encoding import EncodedTable
 from .encoding.columns import NumericColumn, _to_grid
 from .encoding.layout import Constraints
 from .linear import LinearImputer
+from .neighbours import NeighbourImputer
 from .noise import Antithetic
 
 __all__ = ["BLEND_ROWS", "BLEND_SHARE", "CALIBRATION_LEVEL", "CALIBRATION_SHARE", "ImputerMixin",
@@ -143,37 +144,60 @@ def calibration_factors(ratios, level=CALIBRATION_LEVEL):
 
 
 def blend_weights(cells):
-    """Per-column weight of the model's point estimate against the linear imputer's, from held-out cells.
+    """Per-column weights of the point estimates blended, fitted on held-out cells.
 
-    ``cells`` maps a column to ``(model, linear, truth)``, three arrays over
-    its held-out cells. A column's own weight is the least-squares ``w`` of
-    ``truth ≈ w·model + (1 − w)·linear`` clipped to [0, 1]; with few cells
-    it is pulled towards the weight of every column pooled (each column's
-    cells divided by the spread of its truths), with weight n / (n + 100)
-    for its own, as :func:`calibration_factors` pools.
+    ``cells`` maps a column to ``(estimates, truth)``: an (n, k) array of k
+    estimates of its n held-out cells (the model's, the linear imputer's,
+    the neighbours') and their true values. A column's own weights are the
+    least-squares weights of ``truth ≈ estimates @ w`` with ``w`` on the
+    simplex (non-negative, summing to one: a mixture of the estimates); with
+    few cells they are pulled towards the weights of every column pooled
+    (each column's cells divided by the spread of its truths), with weight
+    n / (n + 100) for its own, as :func:`calibration_factors` pools.
 
     Examples
     --------
     >>> import numpy as np
     >>> t = np.linspace(-1, 1, 400)
-    >>> w = blend_weights({"a": (t + 0.5, t - 0.5, t), "b": (t, t + 1, t)})
-    >>> round(w["a"], 2), round(w["b"], 2)
-    (0.55, 0.95)
+    >>> w = blend_weights({"a": (np.stack([t + 0.5, t - 0.5], 1), t), "b": (np.stack([t, t + 1], 1), t)})
+    >>> w["a"].round(2).tolist(), w["b"].round(2).tolist()
+    ([0.55, 0.45], [0.95, 0.05])
     """
-    def weight(model, linear, truth):
-        d = model - linear
-        return float(np.clip(np.dot(truth - linear, d) / max(np.dot(d, d), 1e-12), 0.0, 1.0))
+    def scaled(estimates, truth):
+        scale = max(float(np.std(truth)), 1e-12)
+        return estimates / scale, truth / scale
 
-    def scaled(arrays):
-        scale = max(float(np.std(arrays[2])), 1e-12)
-        return [a / scale for a in arrays]
-
-    pooled = weight(*(np.concatenate(parts) for parts in zip(*(scaled(a) for a in cells.values()))))
+    pooled = _simplex_least_squares(*(np.concatenate(parts) for parts in zip(*(scaled(*c) for c in cells.values()))))
     out = {}
-    for col, arrays in cells.items():
-        share = len(arrays[2]) / (len(arrays[2]) + _SHRINK_CELLS)
-        out[col] = share * weight(*arrays) + (1 - share) * pooled
+    for col, (estimates, truth) in cells.items():
+        share = len(truth) / (len(truth) + _SHRINK_CELLS)
+        out[col] = share * _simplex_least_squares(estimates, truth) + (1 - share) * pooled
     return out
+
+
+def _simplex_least_squares(X, t):
+    """The ``w`` (non-negative, summing to one) that minimises ``|X @ w - t|``, for X of a few columns.
+
+    Each subset of the columns is solved with the sum constraint alone (a
+    least-squares fit of ``t - X[:, 0]`` on the differences to the first
+    column); the best fit with no negative weight is the answer (one column
+    alone always qualifies).
+    """
+    from itertools import combinations
+
+    k = X.shape[1]
+    best, best_loss = None, np.inf
+    for size in range(1, k + 1):
+        for subset in combinations(range(k), size):
+            part = X[:, subset]
+            diffs = part[:, 1:] - part[:, :1]
+            z = np.linalg.lstsq(diffs, t - part[:, 0], rcond=None)[0] if size > 1 else np.zeros(0)
+            w = np.concatenate([[1.0 - z.sum()], z])
+            loss = float(np.sum((part @ w - t) ** 2))
+            if w.min() >= 0.0 and loss < best_loss:
+                best, best_loss = np.zeros(k), loss
+                best[list(subset)] = w
+    return best
 
 
 def _mode_by_row(draws):
@@ -381,9 +405,11 @@ class ImputerMixin:
         """``frame`` with each missing cell set to the point estimate of its posterior draws.
 
         With ``blend`` and a :class:`~synthaug.linear.LinearImputer` (the
-        model's ``linear_imputer_``), each numeric column's estimate is
-        ``w·(mean of the draws) + (1 − w)·(linear prediction)``, ``w`` from
-        :meth:`_blend_weights` (held-out cells of ``frame``).
+        model's ``linear_imputer_``), each numeric column's estimate is a
+        mixture of the mean of the draws, the linear prediction and the
+        mean of the nearest rows of ``frame`` (a
+        :class:`~synthaug.neighbours.NeighbourImputer`), by the weights
+        :meth:`_blend_weights` fits on held-out cells of ``frame``.
         """
         missing = frame.isna()
         rows = np.flatnonzero(missing.to_numpy().any(axis=1))
@@ -391,11 +417,12 @@ class ImputerMixin:
         k = POINT_ESTIMATE_DRAWS
         holes_cols = frame.columns[missing.to_numpy().any(axis=0)]
         levels = any(self.encoder_.kinds_[c] == "categorical" for c in holes_cols)
-        weights = self._blend_weights(frame, rng) if blend and len(rows) else {}
+        weights, neighbours = self._blend_weights(frame, rng) if blend and len(rows) else ({}, None)
         for start in range(0, len(rows), _POINT_CHUNK_ROWS):
             chunk = rows[start:start + _POINT_CHUNK_ROWS]
             part, part_missing = frame.iloc[chunk], missing.iloc[chunk]
-            linear = self.linear_imputer_.predict(part) if weights else None   # (by chunk: its design is dense)
+            # (by chunk: their designs are dense)
+            others = (self.linear_imputer_.predict(part), neighbours.predict(part)) if weights else ()
             m = len(chunk)
             repeated = np.tile(np.arange(m), k)       # draw j of row i at j·m + i
             # each batch holds an even number of whole draws (k is even), so its second half repeats its
@@ -417,45 +444,53 @@ class ImputerMixin:
                     out.iloc[chunk[holes], j] = self._most_probable_levels(col, probs, m, holes, frame[col].dtype, rng)
                     continue
                 draws = generated[col].to_numpy().reshape(k, len(chunk))[:, holes]
-                if col in weights:   # (the mean of the blended draws is the blend of the two estimates)
+                if col in weights:   # (the mean of the blended draws is the blend of the estimates)
                     w = weights[col]
-                    draws = w * draws.astype(np.float64) + (1 - w) * linear[col].to_numpy()[holes]
+                    draws = w[0] * draws.astype(np.float64) + sum(
+                        wi * other[col].to_numpy()[holes] for wi, other in zip(w[1:], others))
                 enc = self.encoder_.encoders_[col]
                 out.iloc[chunk[holes], j] = posterior_point_estimate(
                     draws, frame[col], integral=getattr(enc, "integral", False), step=getattr(enc, "step", None))
         return out
 
     def _blend_weights(self, frame, rng):
-        """``{column: w}``: the weight of the model's estimate against the linear imputer's, per numeric column.
+        """``({column: w}, neighbours)``: the blend's weights per numeric column and its neighbour imputer.
 
-        :data:`BLEND_SHARE` of the observed numeric cells of up to
-        :data:`BLEND_ROWS` rows of ``frame`` are hidden, both estimate them,
-        and :func:`blend_weights` fits each column's weight on the truths.
-        Empty without a linear imputer or with fewer than 20 such cells (the
+        ``w`` weighs the model's estimate, the linear imputer's and the
+        nearest rows' (``neighbours``, a
+        :class:`~synthaug.neighbours.NeighbourImputer` whose reference rows
+        are ``frame``'s). :data:`BLEND_SHARE` of the observed numeric cells
+        of up to :data:`BLEND_ROWS` rows of ``frame`` are hidden, the three
+        estimate them (a row is not its own neighbour there), and
+        :func:`blend_weights` fits the weights on the truths. ``({}, None)``
+        without a linear imputer or with fewer than 20 such cells (the
         model's estimate alone).
         """
         linear = getattr(self, "linear_imputer_", None)
         columns = [c for c in self._calibrated_columns(frame) if linear is not None and c in linear.numeric]
         if not columns:
-            return {}
+            return {}, None
         observed = frame[columns].notna().to_numpy()
         candidates = np.flatnonzero(observed.any(axis=1))
         rows = np.sort(rng.choice(candidates, min(BLEND_ROWS, len(candidates)), replace=False))
         hide = observed[rows] & (rng.random((len(rows), len(columns))) < BLEND_SHARE)
         if hide.sum() < _MIN_CALIBRATION_CELLS:
-            return {}
+            return {}, None
+        neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng)
         truth = frame.iloc[rows]
         part = truth.copy()
         for j, col in enumerate(columns):
             part[col] = part[col].mask(hide[:, j])
-        model, lin = self._impute_point(part, rng, blend=False), linear.predict(part)
+        estimates = (self._impute_point(part, rng, blend=False), linear.predict(part),
+                     neighbours.predict(part, exclude=rows))
 
         def floats(values):
             return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
-        cells = {col: (floats(model[col])[hide[:, j]], floats(lin[col])[hide[:, j]], floats(truth[col])[hide[:, j]])
+        cells = {col: (np.stack([floats(e[col])[hide[:, j]] for e in estimates], axis=1),
+                       floats(truth[col])[hide[:, j]])
                  for j, col in enumerate(columns) if hide[:, j].any()}
-        return blend_weights(cells)
+        return blend_weights(cells), neighbours
 
     def _fit_linear_imputer(self, table):
         """The :class:`~synthaug.linear.LinearImputer` of the training ``table`` behind the blend, or None.

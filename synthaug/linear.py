@@ -20,10 +20,27 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["LinearImputer"]
+__all__ = ["LinearImputer", "onehot_design"]
 
 # below this share of missing cells in the training design, one round of regressions is fitted
 _FEW_MISSING = 0.01
+
+
+def onehot_design(frame, numeric, mean, scale, levels, *, drop_first=False):
+    """``frame``'s ``numeric`` columns standardised by ``mean`` / ``scale`` and each column of ``levels`` one-hot.
+
+    A float array, one row per row of ``frame``: the numeric columns, then
+    each categorical column's indicators over its levels (Index) in order,
+    all missing where the cell is. ``drop_first`` leaves out each first
+    level's indicator (the others' sum gives it).
+    """
+    parts = [((frame[numeric].astype(np.float64) - mean) / scale).to_numpy()]
+    skip = 1 if drop_first else 0
+    for col, known in levels.items():
+        values = frame[col]
+        onehot = np.equal.outer(values.to_numpy(dtype=object), known[skip:].to_numpy(dtype=object))
+        parts.append(np.where(values.isna().to_numpy()[:, None], np.nan, onehot.astype(np.float64)))
+    return np.concatenate(parts, axis=1)
 
 
 class LinearImputer:
@@ -79,12 +96,7 @@ class LinearImputer:
         self.max_predictors = max_predictors
 
     def _design(self, frame):
-        parts = [((frame[self.numeric].astype(np.float64) - self.mean_) / self.scale_).to_numpy()]
-        for col in self.categorical:   # the first level's indicator is left out: the others' sum gives it
-            values = frame[col]
-            onehot = np.equal.outer(values.to_numpy(dtype=object), self.levels_[col][1:].to_numpy(dtype=object))
-            parts.append(np.where(values.isna().to_numpy()[:, None], np.nan, onehot.astype(np.float64)))
-        return np.concatenate(parts, axis=1)
+        return onehot_design(frame, self.numeric, self.mean_, self.scale_, self.levels_, drop_first=True)
 
     def fit(self, frame):
         """Fit on ``frame`` (a DataFrame holding the columns; NaN where missing); returns self."""

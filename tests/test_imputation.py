@@ -1,13 +1,18 @@
 """impute(): missing cells generated given the observed ones, on both samplers."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
 from synthaug.imputation import blend_weights
 from synthaug.linear import LinearImputer
+from synthaug.neighbours import NeighbourImputer
 
 from _tiny import tiny
 
@@ -461,12 +466,56 @@ def test_calibrated_draws_cover_the_truth(linear_holes):
 
 def test_blend_weights_fit_each_column_and_pool_the_few():
     t = np.linspace(-1.0, 1.0, 2_000)
-    w = blend_weights({"model": (t, t + 1.0, t), "linear": (t + 1.0, t, t), "half": (t + 0.5, t - 0.5, t)})
-    assert w["model"] > 0.9 and w["linear"] < 0.1 and w["half"] == pytest.approx(0.5, abs=0.05)
-    few = blend_weights({"many": (t, t + 1.0, t), "few": (t[:10] + 1.0, t[:10], t[:10])})
-    assert 0.0 < few["few"] < 0.5 < few["many"]                     # the few cells' own 0 pulled to the pool
-    noisy = blend_weights({"x": (t + 3.0, t - 3.0, t)})              # weights stay in [0, 1]
-    assert 0.0 <= noisy["x"] <= 1.0
+
+    def two(a, b):
+        return np.stack([a, b], axis=1)
+
+    w = blend_weights({"model": (two(t, t + 1.0), t), "linear": (two(t + 1.0, t), t),
+                       "half": (two(t + 0.5, t - 0.5), t)})
+    assert w["model"][0] > 0.9 and w["linear"][0] < 0.1 and w["half"][0] == pytest.approx(0.5, abs=0.05)
+    few = blend_weights({"many": (two(t, t + 1.0), t), "few": (two(t[:10] + 1.0, t[:10]), t[:10])})
+    assert 0.0 < few["few"][0] < 0.5 < few["many"][0]                # the few cells' own 0 pulled to the pool
+    noisy = blend_weights({"x": (two(t + 3.0, t - 3.0), t)})
+    assert noisy["x"].min() >= 0.0 and noisy["x"].sum() == pytest.approx(1.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 4))
+def test_blend_weights_are_the_best_mixture(seed, k):
+    """Non-negative, summing to one, and no mixture on a grid of the simplex fits the cells better."""
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(size=300)
+    estimates = truth[:, None] + rng.normal(size=(300, k)) * rng.uniform(0.1, 2.0, k) + rng.normal(size=k)
+    w = blend_weights({"c": (estimates, truth)})["c"]
+    assert w.shape == (k,) and w.min() >= 0.0 and w.sum() == pytest.approx(1.0)
+    loss = float(np.sum((estimates @ w - truth) ** 2))
+    grid = [np.array(g) / 10 for g in itertools.product(range(11), repeat=k) if sum(g) == 10]
+    assert all(loss <= float(np.sum((estimates @ g - truth) ** 2)) + 1e-9 for g in grid)
+
+
+def test_neighbour_imputer_takes_the_nearest_rows_that_have_the_cell():
+    rng = np.random.default_rng(0)
+    centre = rng.choice([0.0, 10.0, 20.0], 300)
+    df = pd.DataFrame({"a": centre + rng.normal(size=300) * 0.1, "b": centre * 2 + rng.normal(size=300) * 0.1,
+                       "g": np.where(centre > 5, "hi", "lo")})
+    df.loc[::7, "b"] = np.nan
+    knn = NeighbourImputer(["a", "b"], {"g": ["hi", "lo"]}).fit(df, np.random.default_rng(0))
+    out = knn.predict(df)
+    assert list(out.columns) == ["a", "b"] and out.index.equals(df.index)
+    holes = df["b"].isna().to_numpy()
+    assert np.abs(out["b"][holes] - 2 * centre[holes]).max() < 0.5           # each from its own cluster
+    pd.testing.assert_series_equal(out["b"][~holes], df["b"][~holes])       # observed cells kept
+    # a row hidden from itself: without `exclude` its own value is among its neighbours
+    part = df.iloc[[1, 2]].assign(b=np.nan)
+    alone = NeighbourImputer(["a", "b"], {}, n_neighbors=1).fit(df, np.random.default_rng(0))
+    assert alone.predict(part)["b"].to_numpy() == pytest.approx(df["b"].iloc[[1, 2]].to_numpy())
+    other = alone.predict(part, exclude=[1, 2])["b"].to_numpy()
+    assert not np.allclose(other, df["b"].iloc[[1, 2]].to_numpy()) and np.abs(other - 2 * centre[[1, 2]]).max() < 0.5
+    # a query with no cell in common with any donor falls back on the column's mean
+    empty = pd.DataFrame({"a": [np.nan], "b": [np.nan], "g": [None]})
+    assert knn.predict(empty).to_numpy()[0] == pytest.approx(df[["a", "b"]].mean().to_numpy())
+    few = NeighbourImputer(["a", "b"], {}, max_rows=50).fit(df, np.random.default_rng(1))
+    assert len(few.rows_) == 50 and np.all(np.diff(few.rows_) > 0) and few.predict(df).notna().all().all()
 
 
 def test_linear_imputer_predicts_from_numbers_and_levels():
@@ -490,9 +539,10 @@ def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(l
     """A barely trained network on y = x + noise: the blend's weight moves to the regression, and its error falls."""
     df, hide, holes, model = linear_holes
     assert model.linear_imputer_ is not None and model.linear_imputer_.numeric == ["x", "y", "n"]
-    weights = model._blend_weights(holes, np.random.default_rng(0))
-    assert set(weights) == {"y", "n"} and all(0.0 <= w <= 1.0 for w in weights.values())
-    assert weights["y"] < 0.9
+    weights, neighbours = model._blend_weights(holes, np.random.default_rng(0))
+    assert set(weights) == {"y", "n"} and all(w.min() >= 0.0 and w.sum() == pytest.approx(1.0)
+                                              for w in weights.values())
+    assert weights["y"][0] < 0.9 and isinstance(neighbours, NeighbourImputer)
     before = holes.copy()
     blended = model.impute(holes, random_state=0)
     alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
@@ -506,11 +556,33 @@ def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(l
         pd.testing.assert_series_equal(blended[col][~hide[col]], holes[col][~hide[col]])
 
 
+def test_point_estimate_leans_on_the_neighbours_where_rows_cluster():
+    """Clusters no line through them fits (b is not monotone in a): the nearest rows' weight rises, the error falls."""
+    rng = np.random.default_rng(4)
+    n = 600
+    cluster = rng.integers(0, 3, n)
+    df = pd.DataFrame({"a": np.array([0.0, 10.0, 20.0])[cluster] + rng.normal(size=n),
+                       "b": np.array([5.0, -5.0, 5.0])[cluster] + rng.normal(size=n),
+                       "c": np.array([1.0, 3.0, -2.0])[cluster] + rng.normal(size=n)})
+    hide = pd.DataFrame({"a": False, "b": rng.random(n) < 0.25, "c": rng.random(n) < 0.1})
+    holes = df.mask(hide)
+    model = tiny("gan", random_state=0).fit(holes)
+    weights, _ = model._blend_weights(holes, np.random.default_rng(0))
+    assert weights["b"][2] > 0.5
+    blended = model.impute(holes, random_state=0)
+    alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
+    h = hide["b"].to_numpy()
+    err = lambda f: float(((f["b"][h] - df["b"][h]) ** 2).mean())  # noqa: E731
+    assert err(blended) < 0.5 * err(alone)
+    for col in holes.columns:
+        pd.testing.assert_series_equal(blended[col][~hide[col]], holes[col][~hide[col]])
+
+
 @pytest.mark.parametrize("params", [{"gaussian_residual": False}, {"epsilon": 50.0, "pac": 1}])
 def test_no_linear_imputer_without_the_residual_or_under_dp(params, holes):
     model = tiny("gan", random_state=0, **params).fit(holes)
     assert model.linear_imputer_ is None
-    assert model._blend_weights(holes, np.random.default_rng(0)) == {}
+    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, None)
     assert model.impute(holes).notna().all().all()
 
 
