@@ -26,10 +26,11 @@ is filled with the point estimate of that posterior — as scikit-learn's
 :data:`POINT_ESTIMATE_DRAWS` draws: the mean of a numeric cell's draws (the
 value that minimises the expected squared error; rounded for integer
 columns) — blended, with the Gaussian residual, with the prediction of a
-linear imputer fitted on the training rows (:mod:`synthaug.linear`) by
-per-column weights fitted on held-out observed cells of the table being
-imputed (:func:`blend_weights`): on a small table the mean of a network's
-draws carries the network's estimation noise, which a regression does not
+linear imputer fitted on the training rows (:mod:`synthaug.linear`) and the
+mean of the nearest rows of the table being imputed (:mod:`synthaug.neighbours`)
+by per-column weights fitted on held-out observed cells of that table
+(:func:`blend_weights`): on a small table the mean of a network's draws
+carries the network's estimation noise, which a regression does not
 — and, for any other cell, the most probable level under the mean of
 the probabilities its draws were drawn with (the level that maximises the
 chance of being right, with less Monte Carlo noise than the most frequent

@@ -371,7 +371,9 @@ class DiffusionSampler(BaseGenerativeSampler):
         given the map is the identity and the predictions are the levels'
         frequencies. It also fits a linear imputer on the training rows
         (:class:`~synthaug.linear.LinearImputer`), which ``impute``'s point
-        estimate of numeric cells is blended with. Ignored with ``epsilon``.
+        estimate of numeric cells is blended with (and with the nearest
+        rows' mean, :class:`~synthaug.neighbours.NeighbourImputer`).
+        Ignored with ``epsilon``.
     timestep_sampling : {"logit-normal", "uniform"}, default="logit-normal"
         Tables: how training draws the timestep of each row. ``"uniform"``
         is DDPM's uniform t; ``"logit-normal"`` draws t / T from a
@@ -840,7 +842,8 @@ class GANSampler(BaseGenerativeSampler):
         given numbers is imputed from them. With no score given the map is
         the identity and the predictions are the levels' frequencies. It
         also fits the linear imputer that ``impute``'s numeric point
-        estimate is blended with (as :class:`DiffusionSampler`'s).
+        estimate is blended with, and enables the nearest rows in that
+        blend (as :class:`DiffusionSampler`'s).
         Ignored with ``epsilon``.
     guidance_scale : float or "auto", default="auto"
         Guidance weight w for rows of requested classes of a table (a model
