@@ -97,8 +97,9 @@ class NeighbourImputer:
         out = query[:, :p].copy()
         holes = np.isnan(out)
         donors = ~np.isnan(self.reference_[:, :p])
-        fallback = np.nanmean(np.where(donors, self.reference_[:, :p], np.nan), axis=0) if donors.any() else 0.0
-        out[holes] = np.broadcast_to(np.nan_to_num(fallback), out.shape)[holes]
+        # a cell no reference row is near (no cell in common) gets its column's mean (0: the fitted mean)
+        fallback = np.where(donors, self.reference_[:, :p], 0.0).sum(axis=0) / np.maximum(donors.sum(axis=0), 1)
+        out[holes] = np.broadcast_to(fallback, out.shape)[holes]
         need = np.flatnonzero(holes.any(axis=1))
         if exclude is not None:
             excluded = np.asarray(exclude)

@@ -1,6 +1,7 @@
 """impute(): missing cells generated given the observed ones, on both samplers."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -554,6 +555,19 @@ def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(l
     assert np.allclose(blended["y"] * 10, np.round(blended["y"] * 10))          # still on the 0.1 grid
     for col in holes.columns:
         pd.testing.assert_series_equal(blended[col][~hide[col]], holes[col][~hide[col]])
+
+
+def test_neighbour_imputer_copes_with_empty_columns_and_integer_nulls():
+    df = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0], "b": [np.nan] * 4,
+                       "n": pd.array([1, None, 3, 4], dtype="Int64"), "g": ["x", None, "y", "x"]})
+    before = df.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        knn = NeighbourImputer(["a", "b", "n"], {"g": ["x", "y"]}, n_neighbors=2).fit(df, np.random.default_rng(0))
+        out = knn.predict(df)
+        assert knn.predict(df.iloc[:0]).shape == (0, 3)
+    pd.testing.assert_frame_equal(df, before)
+    assert out.notna().all().all() and out["n"].iloc[1] == pytest.approx(2.5)     # rows 0 and 3 (row 2 shares no cell)
 
 
 def test_point_estimate_leans_on_the_neighbours_where_rows_cluster():
