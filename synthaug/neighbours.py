@@ -84,7 +84,10 @@ class NeighbourImputer:
         return self
 
     def predict(self, frame, *, exclude=None):
-        """Every numeric column of ``frame`` with its missing cells predicted (a float DataFrame, observed kept).
+        """Every numeric column of ``frame`` with its missing cells predicted.
+
+        A float DataFrame on ``frame``'s index; its observed cells are
+        ``frame``'s up to rounding (they went through the standardisation).
 
         ``exclude`` (one position of the fitted table per row of ``frame``,
         or -1) names a row that may not be that row's neighbour: the row
