@@ -284,8 +284,9 @@ class ImputerMixin:
             each missing cell: the mean of its :data:`POINT_ESTIMATE_DRAWS`
             draws for numeric columns (rounded for integers; with
             ``gaussian_residual``, blended with a linear imputer's
-            prediction by per-column weights fitted on observed cells of
-            ``X`` held out for it, see the module's description), the most
+            prediction and the mean of the nearest rows of ``X`` by
+            per-column weights fitted on observed cells of ``X`` held out
+            for it, see the module's description), the most
             probable level under those draws otherwise — what scikit-learn's
             imputers return, and what minimises the error per cell. An integer k
             returns a list of k completed tables, each an independent draw
