@@ -44,7 +44,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_same_columns, check_table
@@ -511,9 +510,7 @@ class ImputerMixin:
                        and not encoders[c].has_other_ and len(encoders[c].levels_) <= _LINEAR_MAX_LEVELS}
         if not numeric:
             return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return LinearImputer(numeric, categorical).fit(table)
+        return LinearImputer(numeric, categorical).fit(table)
 
     def _most_probable_levels(self, col, probs, m, holes, dtype, rng):
         """Point estimates of a categorical column's ``holes`` in a chunk of ``m`` rows: their most probable levels.

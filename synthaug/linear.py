@@ -17,8 +17,11 @@ the model's point estimate by weights fitted on held-out cells
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 __all__ = ["LinearImputer", "onehot_design"]
 
@@ -115,7 +118,9 @@ class LinearImputer:
         rounds = self.max_iter if np.isnan(design).mean() >= _FEW_MISSING else min(self.max_iter, 1)
         self.imputer_ = IterativeImputer(max_iter=rounds, n_nearest_features=nearest, random_state=0,
                                          keep_empty_features=True)
-        self.imputer_.fit(design)
+        with warnings.catch_warnings():   # the rounds are capped by design: not reaching tolerance is expected
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.imputer_.fit(design)
         return self
 
     def predict(self, frame):

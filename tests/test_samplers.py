@@ -196,7 +196,7 @@ def test_list_conditions_on_numeric_columns(kind):
     assert mixed.isin([0, 4]).all() and (mixed == 0).mean() > 0.7 and (mixed == 4).any()
     with pytest.raises(ValueError, match=r"'x'.*\[0.5, 1\]"):        # continuous values: no list
         model.sample(5, conditions={"x": [0.5, 1.0]})
-    with pytest.raises(ValueError, match="'k'.*\[11\]"):
+    with pytest.raises(ValueError, match=r"'k'.*\[11\]"):
         model.sample(5, conditions={"k": [3, 11]})
 
 
