@@ -40,6 +40,7 @@ drawn level).
 from __future__ import annotations
 
 import warnings
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -183,8 +184,6 @@ def _simplex_least_squares(X, t):
     column); the best fit with no negative weight is the answer (one column
     alone always qualifies).
     """
-    from itertools import combinations
-
     k = X.shape[1]
     best, best_loss = None, np.inf
     for size in range(1, k + 1):

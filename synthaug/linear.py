@@ -23,30 +23,55 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["LinearImputer", "onehot_design"]
+__all__ = ["LinearImputer", "OneHotDesign"]
 
 # below this share of missing cells in the training design, one round of regressions is fitted
 _FEW_MISSING = 0.01
 
 
-def onehot_design(frame, numeric, mean, scale, levels, *, drop_first=False):
-    """``frame``'s ``numeric`` columns standardised by ``mean`` / ``scale`` and each column of ``levels`` one-hot.
+class OneHotDesign:
+    """The design both reference imputers read: numeric columns standardised, categorical ones one-hot.
 
-    A float array, one row per row of ``frame``: the numeric columns, then
-    each categorical column's indicators over its levels (Index) in order,
-    all missing where the cell is. ``drop_first`` leaves out each first
-    level's indicator (the others' sum gives it).
+    A base for :class:`LinearImputer` and
+    :class:`~synthaug.neighbours.NeighbourImputer`: ``numeric`` (list of
+    str) and ``categorical`` (``{column: levels}``) name the columns;
+    :meth:`_fit_design` learns the numeric columns' ``mean_`` / ``scale_``
+    and the ``levels_`` (an Index per column); :meth:`_design` is a float
+    array, one row per row of a frame, the standardised numbers then each
+    categorical column's indicators over its levels in order, all missing
+    where the cell is; :meth:`_numbers` turns standardised numbers back into
+    a DataFrame. ``_drop_first`` leaves out each first level's indicator
+    (the others' sum gives it).
     """
-    parts = [((frame[numeric].astype(np.float64) - mean) / scale).to_numpy()]
-    skip = 1 if drop_first else 0
-    for col, known in levels.items():
-        values = frame[col]
-        onehot = np.equal.outer(values.to_numpy(dtype=object), known[skip:].to_numpy(dtype=object))
-        parts.append(np.where(values.isna().to_numpy()[:, None], np.nan, onehot.astype(np.float64)))
-    return np.concatenate(parts, axis=1)
+
+    _drop_first = False
+
+    def __init__(self, numeric, categorical):
+        self.numeric = list(numeric)
+        self.categorical = dict(categorical)
+
+    def _fit_design(self, frame):
+        numbers = frame[self.numeric].astype(np.float64)
+        self.mean_ = numbers.mean().fillna(0.0)
+        self.scale_ = numbers.std().fillna(1.0).replace(0.0, 1.0)
+        self.levels_ = {c: pd.Index(list(levels), dtype=object) for c, levels in self.categorical.items()}
+
+    def _design(self, frame):
+        parts = [((frame[self.numeric].astype(np.float64) - self.mean_) / self.scale_).to_numpy()]
+        skip = 1 if self._drop_first else 0
+        for col, known in self.levels_.items():
+            values = frame[col]
+            onehot = np.equal.outer(values.to_numpy(dtype=object), known[skip:].to_numpy(dtype=object))
+            parts.append(np.where(values.isna().to_numpy()[:, None], np.nan, onehot.astype(np.float64)))
+        return np.concatenate(parts, axis=1)
+
+    def _numbers(self, standardised, index):
+        """The numeric columns ``standardised`` (n, len(numeric)) in the data's units, a DataFrame on ``index``."""
+        return pd.DataFrame(standardised * self.scale_.to_numpy() + self.mean_.to_numpy(), columns=self.numeric,
+                            index=index)
 
 
-class LinearImputer:
+class LinearImputer(OneHotDesign):
     """Bayesian-ridge chained regressions of the numeric columns on all the others.
 
     Parameters
@@ -91,15 +116,13 @@ class LinearImputer:
     2.0
     """
 
+    _drop_first = True   # with every level's indicator, the chained regressions would read one off the rest
+
     def __init__(self, numeric, categorical, *, max_rows=5_000, max_iter=5, max_predictors=50):
-        self.numeric = list(numeric)
-        self.categorical = dict(categorical)
+        super().__init__(numeric, categorical)
         self.max_rows = max_rows
         self.max_iter = max_iter
         self.max_predictors = max_predictors
-
-    def _design(self, frame):
-        return onehot_design(frame, self.numeric, self.mean_, self.scale_, self.levels_, drop_first=True)
 
     def fit(self, frame):
         """Fit on ``frame`` (a DataFrame holding the columns; NaN where missing); returns self."""
@@ -109,10 +132,7 @@ class LinearImputer:
         if len(frame) > self.max_rows:   # a fixed subset, as the Gaussian residual's
             keep = np.sort(np.random.default_rng(0).choice(len(frame), self.max_rows, replace=False))
             frame = frame.iloc[keep]
-        numbers = frame[self.numeric].astype(np.float64)
-        self.mean_ = numbers.mean().fillna(0.0)
-        self.scale_ = numbers.std().fillna(1.0).replace(0.0, 1.0)
-        self.levels_ = {c: pd.Index(list(levels), dtype=object) for c, levels in self.categorical.items()}
+        self._fit_design(frame)
         design = self._design(frame)
         nearest = self.max_predictors if design.shape[1] - 1 > self.max_predictors else None
         rounds = self.max_iter if np.isnan(design).mean() >= _FEW_MISSING else min(self.max_iter, 1)
@@ -125,6 +145,4 @@ class LinearImputer:
 
     def predict(self, frame):
         """Every numeric column of ``frame`` with its missing cells predicted (a float DataFrame, observed kept)."""
-        filled = self.imputer_.transform(self._design(frame))[:, : len(self.numeric)]
-        return pd.DataFrame(filled * self.scale_.to_numpy() + self.mean_.to_numpy(), columns=self.numeric,
-                            index=frame.index)
+        return self._numbers(self.imputer_.transform(self._design(frame))[:, : len(self.numeric)], frame.index)

@@ -17,9 +17,8 @@ the model's and the linear imputer's (:func:`~synthaug.imputation.blend_weights`
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from .linear import onehot_design
+from .linear import OneHotDesign
 
 __all__ = ["NeighbourImputer"]
 
@@ -27,7 +26,7 @@ __all__ = ["NeighbourImputer"]
 _CHUNK_ROWS = 512
 
 
-class NeighbourImputer:
+class NeighbourImputer(OneHotDesign):
     """The mean of each missing number over the ``n_neighbors`` nearest reference rows that have it.
 
     Parameters
@@ -62,20 +61,13 @@ class NeighbourImputer:
     """
 
     def __init__(self, numeric, categorical, *, n_neighbors=5, max_rows=2_000):
-        self.numeric = list(numeric)
-        self.categorical = dict(categorical)
+        super().__init__(numeric, categorical)
         self.n_neighbors = n_neighbors
         self.max_rows = max_rows
 
-    def _design(self, frame):
-        return onehot_design(frame, self.numeric, self.mean_, self.scale_, self.levels_)
-
     def fit(self, frame, rng):
         """Take up to ``max_rows`` rows of ``frame`` (drawn with ``rng``) as the reference; returns self."""
-        numbers = frame[self.numeric].astype(np.float64)
-        self.mean_ = numbers.mean().fillna(0.0)
-        self.scale_ = numbers.std().fillna(1.0).replace(0.0, 1.0)
-        self.levels_ = {c: pd.Index(list(levels), dtype=object) for c, levels in self.categorical.items()}
+        self._fit_design(frame)
         rows = np.arange(len(frame))
         if len(frame) > self.max_rows:
             rows = np.sort(rng.choice(len(frame), self.max_rows, replace=False))
@@ -128,5 +120,4 @@ class NeighbourImputer:
                 count = usable.sum(axis=1)
                 mean = np.where(usable, values, 0.0).sum(axis=1) / np.maximum(count, 1)
                 out[asked, j] = np.where(count > 0, mean, out[asked, j])
-        return pd.DataFrame(out * self.scale_.to_numpy() + self.mean_.to_numpy(), columns=self.numeric,
-                            index=frame.index)
+        return self._numbers(out, frame.index)

@@ -488,7 +488,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         The Gaussian of the scores behind ``gaussian_residual`` (None when
         off, under DP, or without numeric columns). Tables only.
     linear_imputer_ : LinearImputer or None
-        The regression ``impute``'s point estimate is blended with
+        The regression ``impute``'s numeric point estimate is blended with
         (None when ``residual_``'s conditions are not met, and after
         ``fit_resample``, whose model only samples). Tables only.
     n_iter_ : int
@@ -890,7 +890,7 @@ class GANSampler(BaseGenerativeSampler):
         The Gaussian of the scores behind ``gaussian_residual`` (None when
         off, under DP, or without numeric columns). Tables only.
     linear_imputer_ : LinearImputer or None
-        The regression ``impute``'s point estimate is blended with
+        The regression ``impute``'s numeric point estimate is blended with
         (None when ``residual_``'s conditions are not met, and after
         ``fit_resample``, whose model only samples). Tables only.
     predictor_ : ResidualMLP or None
