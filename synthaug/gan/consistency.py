@@ -356,7 +356,7 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
         offsets = offsets.clone()
     n_columns, nc = layout.n_columns, layout.n_continuous
     disc_to_column = layout.disc_to_column()
-    folded = hasattr(predictor, "after_input")
+    folded = hasattr(predictor, "penultimate")
     if folded:   # the input layer's product, kept up to date block by block (see FoldedResidualMLP.after_input)
         base = x @ predictor.w_x
     for block in blocks:
@@ -370,28 +370,34 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
             continue
         hidden = torch.zeros((1, n_columns), dtype=x.dtype, device=x.device)
         hidden[0, column] = 1.0
+        # the logits level-major, (card, B): the softmax and the draw reduce over a few contiguous rows
+        # instead of along a short last dimension
         if folded:   # the row with this block zeroed: the product less the block's own part
             w_block = predictor.w_x[cells]
             h = torch.addmm(base + predictor.condition_part(hidden), x[:, cells], w_block, alpha=-1)
-            logits = predictor.after_input(h, outputs=cells)
+            logits = torch.addmm(predictor.b_out[cells, None].to(h.dtype), predictor.w_out[:, cells].t(),
+                                 predictor.penultimate(h).t())
         else:
             mask = hidden.expand(x.shape[0], -1)
-            logits = predictor(hide_cells(x, mask.bool(), lt.dim_to_column), None, mask)[:, cells]
+            logits = predictor(hide_cells(x, mask.bool(), lt.dim_to_column), None, mask)[:, cells].t()
         logits = logits.float()
         if targets is not None and block in targets:
-            offsets[cells] = _prior_shift(logits, targets[block], offsets[cells], max_offset=max_offset)
+            offsets[cells] = _prior_shift(logits.t(), targets[block], offsets[cells], max_offset=max_offset)
         if offsets is not None:
-            logits = logits + offsets[cells].to(logits.dtype)
+            logits = logits + offsets[cells, None].to(logits.dtype)
         keep = frozen[:, column]
         if weights is not None:
-            allowed = logits + weights.to(logits.dtype)
-            log_mass[:, block] = torch.where(keep, 0.0, torch.logsumexp(allowed, 1) - torch.logsumexp(logits, 1))
+            weights = weights.to(logits.dtype)
+            allowed = logits + (weights.t() if weights.dim() == 2 else weights[:, None])
+            log_mass[:, block] = torch.where(keep, 0.0, torch.logsumexp(allowed, 0) - torch.logsumexp(logits, 0))
             logits = allowed
         if not draw:
             continue
-        p = torch.softmax(logits, dim=1)
+        # inverse CDF: the level is the number of cumulative masses below u × the total
+        mass = (logits - logits.max(0).values).exp_()
+        cumulative = mass.cumsum(0)
         u = rand((x.shape[0], 1), generator, device=x.device).clamp_(min=1e-12)
-        new = (p.cumsum(1) < u).sum(1).clamp_(max=card - 1)
+        new = (cumulative[:-1] < u.squeeze(1) * cumulative[-1]).sum(0)
         code = torch.where(keep, codes[:, block], new)
         codes[:, block] = code
         one_hot = 2.0 * torch.nn.functional.one_hot(code, card).to(x.dtype) - 1.0
@@ -400,5 +406,6 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
         x[:, cells] = one_hot
         if probs is not None:
             part = probs[:, off - nc: off - nc + card]
+            p = (mass / cumulative[-1]).t()
             probs[:, off - nc: off - nc + card] = torch.where(keep[:, None], part, p.to(probs.dtype))
     return x, codes, probs, offsets, log_mass

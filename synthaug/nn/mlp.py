@@ -220,8 +220,19 @@ class FoldedResidualMLP(nn.Module):
         A caller that changes a few input columns at a time can keep ``h``
         up to date with products of those columns only.
         """
-        silu = nn.functional.silu
         out_bias = self.b_out if out_bias is None else out_bias
+        w_out = self.w_out
+        if outputs is not None:
+            w_out, out_bias = w_out[:, outputs], out_bias[..., outputs]
+        return torch.addmm(out_bias.to(h.dtype), self.penultimate(h, t), w_out)
+
+    def penultimate(self, h, t=None):
+        """The activations ``(B, width)`` the output layer reads, from ``h`` as in :meth:`after_input`.
+
+        The outputs are ``penultimate(h) @ w_out + b_out``; a caller may take
+        that product in another layout (outputs × rows).
+        """
+        silu = nn.functional.silu
         temb = self.time_mlp(timestep_embedding(t, self.time_dim)) if self.time_dim else None
         for k, norm in enumerate(self.norms):
             bias = getattr(self, f"b1_{k}")
@@ -229,7 +240,4 @@ class FoldedResidualMLP(nn.Module):
                 bias = bias + self.times[k](temb)
             z = silu(torch.addmm(bias, silu(norm(h), inplace=True), getattr(self, f"w1_{k}")), inplace=True)
             h = h.addmm_(z, getattr(self, f"w2_{k}")).add_(getattr(self, f"b2_{k}"))
-        w_out = self.w_out
-        if outputs is not None:
-            w_out, out_bias = w_out[:, outputs], out_bias[..., outputs]
-        return torch.addmm(out_bias.to(h.dtype), silu(self.out_norm(h), inplace=True), w_out)
+        return silu(self.out_norm(h), inplace=True)

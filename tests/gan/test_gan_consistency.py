@@ -123,6 +123,28 @@ def test_resample_levels_redraws_a_column_from_the_rest_of_the_row(folded):
     assert ((b == 1) == (a == 0)).float().mean() > 0.97
 
 
+@pytest.mark.parametrize("folded", [False, True])
+def test_resample_levels_draws_by_the_inverse_cdf_of_the_predictor(folded):
+    """Each redrawn level is the first whose cumulative probability reaches the row's uniform (same stream)."""
+    predictor, lt = _trained()
+    net = predictor.folded() if folded else predictor
+    n = 400
+    g = _gen(7)
+    codes = torch.stack([torch.randint(3, (n,), generator=g), torch.randint(2, (n,), generator=g)], 1)
+    x = lt.to_model(torch.randn(n, 1, generator=g), codes)
+    _, new_codes, probs = resample_levels(net, lt, x, codes, [0], torch.zeros(n, 3, dtype=torch.bool),
+                                          generator=_gen(8), probs=torch.zeros(n, LAYOUT.width - 1))
+    hidden = torch.zeros(n, 3, dtype=torch.bool)
+    hidden[:, 1] = True
+    with torch.no_grad():
+        p = torch.softmax(predictor(hide_cells(x, hidden, lt.dim_to_column), None, hidden.float())[:, 1:4], 1)
+    u = torch.rand((n, 1), generator=_gen(8))
+    expected = (p.cumsum(1) < u).sum(1).clamp(max=2)
+    torch.testing.assert_close(probs[:, :3], p, atol=1e-5, rtol=1e-4)
+    near = ((p.cumsum(1) - u).abs() < 1e-5).any(1)                 # a uniform on a boundary may go either way
+    assert torch.equal(new_codes[~near, 0], expected[~near]) and torch.equal(new_codes[:, 1], codes[:, 1])
+
+
 def test_resample_levels_keeps_constraints_and_reports_its_probabilities():
     from synthaug.encoding.layout import Constraints
 

@@ -95,6 +95,10 @@ def test_folded_network_computes_the_eval_network(depth, cond_dim, time_dim, per
     part = folded.condition_part(cond)
     torch.testing.assert_close(folded(x, t, cond_part=part), expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(folded(x, t, cond_part=part), expected, rtol=1e-5, atol=1e-5)
+    # the activations the output layer reads give the outputs in either layout
+    hidden = folded.penultimate(torch.addmm(part[:, :16], x, folded.w_x), t)
+    torch.testing.assert_close(hidden @ folded.w_out + folded.b_out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close((folded.w_out.t() @ hidden.t()).t() + folded.b_out, expected, rtol=1e-5, atol=1e-5)
     assert not any(p.requires_grad for p in folded.parameters())
     # a copy: training the source network further does not change the folded one
     with torch.no_grad():
