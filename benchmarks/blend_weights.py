@@ -20,10 +20,13 @@ For each table and sampler, on the imputation benchmark's 20 % MCAR mask
   the weights with :func:`synthaug.imputation.blend_weights`.
 
 The second fit doubles the cost; this is a measurement of the bias, not a
-method. Run from this folder::
+method. ``--second-steps s`` trains the second model for a share ``s`` of the
+first one's steps (``n_iter_``): whether a cheaper second fit gives the same
+weights. Run from this folder::
 
     python blend_weights.py                                  # wine, diabetes, breast_cancer, credit
     python blend_weights.py --datasets wine --models diffusion
+    python blend_weights.py --second-steps 0.25
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def _mix(weights, estimates, masked, hidden):
     return out
 
 
-def honest_weights(cls, masked, rng):
+def honest_weights(cls, masked, rng, max_steps="auto"):
     """Blend weights fitted on cells reserved from a second fit of ``cls`` (see the module's description)."""
     from synthaug.imputation import blend_weights
     from synthaug.neighbours import NeighbourImputer
@@ -74,7 +77,7 @@ def honest_weights(cls, masked, rng):
         cells = np.zeros(len(masked), dtype=bool)
         cells[rows[hide[:, j]]] = True
         reserved[col] = reserved[col].mask(cells)
-    second = cls(random_state=0, verbose=False).fit(reserved)
+    second = cls(random_state=0, verbose=False, max_steps=max_steps).fit(reserved)
     linear = second.linear_imputer_
     neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(reserved, rng)
     estimates = _estimates(second, reserved.iloc[rows], neighbours, rng, exclude=rows)
@@ -88,7 +91,7 @@ def honest_weights(cls, masked, rng):
     return blend_weights(cells)
 
 
-def run(name, model_name):
+def run(name, model_name, second_steps=1.0):
     import synthaug
     from synthaug.neighbours import NeighbourImputer
 
@@ -100,7 +103,8 @@ def run(name, model_name):
     model = cls(random_state=0, verbose=False).fit(masked)
     shipped = bench.score(truth, model.impute(masked, random_state=1), hidden)
     in_sample, _ = model._blend_weights(masked, np.random.default_rng(1))
-    honest = honest_weights(cls, masked, np.random.default_rng(2))
+    steps = "auto" if second_steps == 1.0 else max(1, int(round(second_steps * model.n_iter_)))
+    honest = honest_weights(cls, masked, np.random.default_rng(2), max_steps=steps)
     linear = model.linear_imputer_
     neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(masked, np.random.default_rng(3))
     estimates = _estimates(model, masked, neighbours, np.random.default_rng(4))
@@ -118,6 +122,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="*", default=["wine", "diabetes", "breast_cancer", "credit"],
                         choices=list(bench.DATASETS))
+    parser.add_argument("--second-steps", type=float, default=1.0,
+                        help="the second fit's steps as a share of the first one's")
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -129,7 +135,7 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for name in args.datasets:
         for model_name in args.models:
-            r = run(name, model_name)
+            r = run(name, model_name, args.second_steps)
             weights = ["/".join(f"{v:.2f}" for v in r[k]) for k in ("w in-sample", "w honest")]
             print(f"| {r['table']} | {r['model']} | {r['in-sample']:.3f} | {r['honest']:.3f} | "
                   f"{r['model alone']:.3f} / {r['linear alone']:.3f} / {r['neighbours alone']:.3f} | "
