@@ -81,6 +81,8 @@ CALIBRATION_DRAWS = 20
 #: fit the weights of the point estimate's blend with the linear imputer (:func:`blend_weights`).
 BLEND_ROWS = 256
 BLEND_SHARE = 0.2
+#: length of the copy of the model the blend's weights are fitted with, as a share of the model's steps
+BLEND_PROXY_STEPS = 0.25
 # held-out cells below which no calibration (nor blend) is attempted (the factor would be noise)
 _MIN_CALIBRATION_CELLS = 20
 # a column's own factor gets weight n / (n + _SHRINK_CELLS) against the pooled one (log scale)
@@ -478,11 +480,19 @@ class ImputerMixin:
             return {}, None
         neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng)
         truth = frame.iloc[rows]
-        part = truth.copy()
+        held = frame.copy()
         for j, col in enumerate(columns):
-            part[col] = part[col].mask(hide[:, j])
-        estimates = (self._impute_point(part, rng, blend=False), linear.predict(part),
-                     neighbours.predict(part, exclude=rows))
+            cells = np.zeros(len(frame), dtype=bool)
+            cells[rows[hide[:, j]]] = True
+            held[col] = held[col].mask(cells)
+        # the held-out cells are honest for a copy of the model fitted without them (the model itself, and its
+        # regression, were trained on them when the frame is the training table); a shorter copy suffices
+        proxy = self._blend_proxy(held, rng)
+        source, reference = (proxy, NeighbourImputer(linear.numeric, linear.categorical).fit(held, rng)) \
+            if proxy is not None else (self, neighbours)
+        part = held.iloc[rows]
+        estimates = (source._impute_point(part, rng, blend=False), source.linear_imputer_.predict(part),
+                     reference.predict(part, exclude=rows))
 
         def floats(values):
             return values.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -491,6 +501,26 @@ class ImputerMixin:
                        floats(truth[col])[hide[:, j]])
                  for j, col in enumerate(columns) if hide[:, j].any()}
         return blend_weights(cells), neighbours
+
+    def _blend_proxy(self, held, rng):
+        """A copy of the model fitted on ``held`` for :data:`BLEND_PROXY_STEPS` of its steps, or None if it cannot be.
+
+        Its estimates of the cells ``held`` hides are not in-sample. None
+        (the model's own estimates are used) when the copy's fit fails —
+        e.g. a column ``held`` leaves constant — or it has no linear imputer.
+        """
+        from sklearn.base import clone
+
+        params = {"random_state": int(rng.integers(2**31 - 1)), "verbose": False, "warm_start": False,
+                  "checkpoint": None, "max_steps": max(1, int(round(BLEND_PROXY_STEPS * self.n_iter_)))}
+        proxy = clone(self).set_params(**{k: v for k, v in params.items() if k in self.get_params()})
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                proxy.fit(held)
+        except ValueError:
+            return None
+        return proxy if getattr(proxy, "linear_imputer_", None) is not None else None
 
     def _fit_linear_imputer(self, table):
         """The :class:`~synthaug.linear.LinearImputer` of the training ``table`` behind the blend, or None.
