@@ -28,7 +28,8 @@ value that minimises the expected squared error; rounded for integer
 columns) — blended, with the Gaussian residual, with the prediction of a
 linear imputer fitted on the training rows (:mod:`synthaug.linear`) and the
 mean of the nearest rows of the table being imputed (:mod:`synthaug.neighbours`)
-by per-column weights fitted on held-out observed cells of that table
+by per-column weights fitted on held-out observed cells of that table,
+estimated by a shorter copy of the model that never saw them
 (:func:`blend_weights`): on a small table the mean of a network's draws
 carries the network's estimation noise, which a regression does not
 — and, for any other cell, the most probable level under the mean of
@@ -286,7 +287,8 @@ class ImputerMixin:
             ``gaussian_residual``, blended with a linear imputer's
             prediction and the mean of the nearest rows of ``X`` by
             per-column weights fitted on observed cells of ``X`` held out
-            for it, see the module's description), the most
+            for it from a quarter-length copy of the model — about a quarter
+            of a fit more — see the module's description), the most
             probable level under those draws otherwise — what scikit-learn's
             imputers return, and what minimises the error per cell. An integer k
             returns a list of k completed tables, each an independent draw
@@ -462,11 +464,13 @@ class ImputerMixin:
         nearest rows' (``neighbours``, a
         :class:`~synthaug.neighbours.NeighbourImputer` whose reference rows
         are ``frame``'s). :data:`BLEND_SHARE` of the observed numeric cells
-        of up to :data:`BLEND_ROWS` rows of ``frame`` are hidden, the three
-        estimate them (a row is not its own neighbour there), and
-        :func:`blend_weights` fits the weights on the truths. ``({}, None)``
-        without a linear imputer or with fewer than 20 such cells (the
-        model's estimate alone).
+        of up to :data:`BLEND_ROWS` rows of ``frame`` are hidden and
+        estimated by a copy of the model fitted without them
+        (:meth:`_blend_proxy`; the model itself if it cannot be fitted), its
+        linear imputer and the nearest rows (a row is not its own neighbour
+        there); :func:`blend_weights` fits the weights on the truths.
+        ``({}, None)`` without a linear imputer or with fewer than 20 such
+        cells (the model's estimate alone).
         """
         linear = getattr(self, "linear_imputer_", None)
         columns = [c for c in self._calibrated_columns(frame) if linear is not None and c in linear.numeric]

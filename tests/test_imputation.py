@@ -557,6 +557,41 @@ def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(l
         pd.testing.assert_series_equal(blended[col][~hide[col]], holes[col][~hide[col]])
 
 
+def test_blend_weights_come_from_a_shorter_copy_fitted_without_the_held_out_cells(linear_holes, monkeypatch):
+    """The copy sees the frame with exactly the held-out cells hidden and trains a quarter of the steps; when it
+    cannot be fitted, the weights come from the model itself."""
+    from synthaug import imputation
+
+    df, hide, holes, model = linear_holes
+    seen = {}
+    original = type(model)._blend_proxy
+
+    def spy(self, held, rng):
+        proxy = original(self, held, rng)
+        seen.update(held=held, proxy=proxy)
+        return proxy
+
+    monkeypatch.setattr(type(model), "_blend_proxy", spy)
+    before = holes.copy()
+    weights, _ = model._blend_weights(holes, np.random.default_rng(0))
+    pd.testing.assert_frame_equal(holes, before)
+    held, proxy = seen["held"], seen["proxy"]
+    extra = held.isna() & holes.notna()
+    assert extra.to_numpy().sum() >= 20 and not (holes.isna() & held.notna()).to_numpy().any()
+    assert not extra["x"].any()                                   # only the weighted (missing) columns
+    assert proxy is not None and proxy.n_iter_ == round(imputation.BLEND_PROXY_STEPS * model.n_iter_)
+    assert proxy is not model and proxy.linear_imputer_ is not model.linear_imputer_
+    assert set(weights) == {"y", "n"}
+
+    def fail(self, X, y=None):
+        raise ValueError("cannot fit")
+
+    monkeypatch.setattr(type(model), "_blend_proxy", original)
+    monkeypatch.setattr(type(model), "fit", fail)
+    weights, _ = model._blend_weights(holes, np.random.default_rng(0))
+    assert set(weights) == {"y", "n"}                            # fitted with the model's own estimates
+
+
 def test_neighbour_imputer_copes_with_empty_columns_and_integer_nulls():
     df = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0], "b": [np.nan] * 4,
                        "n": pd.array([1, None, 3, 4], dtype="Int64"), "g": ["x", None, "y", "x"]})
