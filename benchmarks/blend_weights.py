@@ -3,26 +3,26 @@
 ``impute`` mixes, per numeric column, the model's posterior mean, a linear
 imputer's prediction and the mean of the nearest rows, by weights fitted on
 observed cells of the frame held out for it (docs/imputation.md). When the
-frame is the training table, those cells were seen in training by the
-network and the regression, not by the neighbours (a row is never its own
-neighbour): this script measures what that costs.
+frame is the training table and the fitted model estimates those cells
+itself, they are in-sample for the network and the regression, not for the
+neighbours (a row is never its own neighbour); since 1bee212 ``impute``
+estimates them with a quarter-length copy of the model fitted without them.
 
 For each table and sampler, on the imputation benchmark's 20 % MCAR mask
-(``imputation.py``'s tables, masks and scores):
+(``imputation.py``'s tables, masks and scores), NRMSE of the masked numeric
+cells with the fitted model's three estimates mixed by weights fitted
 
-* ``in-sample``: ``model.impute(masked)`` as shipped, with the weights
-  ``_blend_weights`` fits (reported: their mean over columns);
-* ``honest``: the same fitted model's three estimates of the masked cells,
-  mixed by weights fitted on cells that a *second* model (same parameters
-  and seed) and its regression never saw: 20 % of the observed cells of up
-  to 256 rows are hidden before that model's fit, and its three estimates of
-  them (its neighbours on the reserved table, the row itself excluded) fit
-  the weights with :func:`synthaug.imputation.blend_weights`.
+* ``in-sample``: on held-out cells the fitted model and its regression
+  estimate themselves (``impute`` before 1bee212);
+* ``shipped``: ``model.impute(masked)`` as it is (the quarter-length copy);
+* ``honest``: on cells that a *second* model (same parameters and seed) and
+  its regression never saw: 20 % of the observed cells of up to 256 rows are
+  hidden before that model's fit, and its three estimates of them (its
+  neighbours on the reserved table, the row itself excluded) fit the weights
+  with :func:`synthaug.imputation.blend_weights`.
 
-The second fit doubles the cost; this is a measurement of the bias, not a
-method. ``--second-steps s`` trains the second model for a share ``s`` of the
-first one's steps (``n_iter_``): whether a cheaper second fit gives the same
-weights. Run from this folder::
+``--second-steps s`` trains that second model for a share ``s`` of the
+first one's steps (``n_iter_``). Run from this folder::
 
     python blend_weights.py                                  # wine, diabetes, breast_cancer, credit
     python blend_weights.py --datasets wine --models diffusion
@@ -61,6 +61,28 @@ def _mix(weights, estimates, masked, hidden):
         mixed = sum(wi * _floats(e[col]) for wi, e in zip(w, estimates))
         out.loc[holes, col] = mixed[holes]
     return out
+
+
+def in_sample_weights(model, masked, rng):
+    """Blend weights fitted on held-out cells of ``masked`` that the fitted ``model`` estimates itself."""
+    from synthaug.imputation import blend_weights
+    from synthaug.neighbours import NeighbourImputer
+
+    linear = model.linear_imputer_
+    columns = [c for c in linear.numeric if masked[c].isna().any()]
+    observed = masked[columns].notna().to_numpy()
+    candidates = np.flatnonzero(observed.any(axis=1))
+    rows = np.sort(rng.choice(candidates, min(RESERVED_ROWS, len(candidates)), replace=False))
+    hide = observed[rows] & (rng.random((len(rows), len(columns))) < RESERVED_SHARE)
+    part = masked.iloc[rows].copy()
+    for j, col in enumerate(columns):
+        part[col] = part[col].mask(hide[:, j])
+    neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(masked, rng)
+    estimates = _estimates(model, part, neighbours, rng, exclude=rows)
+    truth = masked.iloc[rows]
+    return blend_weights({col: (np.stack([_floats(e[col])[hide[:, j]] for e in estimates], axis=1),
+                                _floats(truth[col])[hide[:, j]])
+                          for j, col in enumerate(columns) if hide[:, j].any()})
 
 
 def honest_weights(cls, masked, rng, max_steps="auto"):
@@ -102,20 +124,20 @@ def run(name, model_name, second_steps=1.0):
     t0 = time.perf_counter()
     model = cls(random_state=0, verbose=False).fit(masked)
     shipped = bench.score(truth, model.impute(masked, random_state=1), hidden)
-    in_sample, _ = model._blend_weights(masked, np.random.default_rng(1))
+    in_sample = in_sample_weights(model, masked, np.random.default_rng(1))
     steps = "auto" if second_steps == 1.0 else max(1, int(round(second_steps * model.n_iter_)))
     honest = honest_weights(cls, masked, np.random.default_rng(2), max_steps=steps)
     linear = model.linear_imputer_
     neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(masked, np.random.default_rng(3))
     estimates = _estimates(model, masked, neighbours, np.random.default_rng(4))
-    mixed = bench.score(truth, _mix(honest, estimates, masked, hidden), hidden)
+    mixed = {label: bench.score(truth, _mix(w, estimates, masked, hidden), hidden)["nrmse"]
+             for label, w in (("in-sample", in_sample), ("honest", honest))}
     alone = [bench.score(truth, _mix({c: np.eye(3)[k] for c in honest}, estimates, masked, hidden), hidden)["nrmse"]
              for k in range(3)]
-    return {"table": name, "model": model_name, "in-sample": shipped["nrmse"], "honest": mixed["nrmse"],
-            "model alone": alone[0], "linear alone": alone[1], "neighbours alone": alone[2],
-            "w in-sample": np.mean(list(in_sample.values()), axis=0),
-            "w honest": np.mean(list(honest.values()), axis=0),
-            "seconds": time.perf_counter() - t0}
+    return {"table": name, "model": model_name, "in-sample": mixed["in-sample"], "shipped": shipped["nrmse"],
+            "honest": mixed["honest"], "model alone": alone[0], "linear alone": alone[1],
+            "neighbours alone": alone[2], "w in-sample": np.mean(list(in_sample.values()), axis=0),
+            "w honest": np.mean(list(honest.values()), axis=0), "seconds": time.perf_counter() - t0}
 
 
 def main():
@@ -130,14 +152,14 @@ def main():
     import torch
 
     torch.set_num_threads(2)
-    print("| table | sampler | NRMSE, in-sample weights (shipped) | NRMSE, honest weights | model / linear / "
-          "neighbours alone | mean weights in-sample | mean weights honest | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| table | sampler | NRMSE, in-sample weights | shipped (quarter-length copy) | honest weights | "
+          "model / linear / neighbours alone | mean weights in-sample | mean weights honest | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.datasets:
         for model_name in args.models:
             r = run(name, model_name, args.second_steps)
             weights = ["/".join(f"{v:.2f}" for v in r[k]) for k in ("w in-sample", "w honest")]
-            print(f"| {r['table']} | {r['model']} | {r['in-sample']:.3f} | {r['honest']:.3f} | "
+            print(f"| {r['table']} | {r['model']} | {r['in-sample']:.3f} | {r['shipped']:.3f} | {r['honest']:.3f} | "
                   f"{r['model alone']:.3f} / {r['linear alone']:.3f} / {r['neighbours alone']:.3f} | "
                   f"{weights[0]} | {weights[1]} | {r['seconds']:.0f} |", flush=True)
 
