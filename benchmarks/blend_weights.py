@@ -53,6 +53,12 @@ def _estimates(model, frame, neighbours, rng, exclude=None):
             neighbours.predict(frame, exclude=exclude))
 
 
+def _cells(estimates, truth, hide, columns):
+    """``{column: (estimates (n, 3), truths (n,))}`` of the ``hide`` cells, as :func:`blend_weights` takes them."""
+    return {col: (np.stack([_floats(e[col])[hide[:, j]] for e in estimates], axis=1), _floats(truth[col])[hide[:, j]])
+            for j, col in enumerate(columns) if col is not None and hide[:, j].any()}
+
+
 def _mix(weights, estimates, masked, hidden):
     """``masked`` with each weighted column's hidden cells set to the weighted mix of the three ``estimates``."""
     out = estimates[0].copy()
@@ -79,10 +85,7 @@ def in_sample_weights(model, masked, rng):
         part[col] = part[col].mask(hide[:, j])
     neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(masked, rng)
     estimates = _estimates(model, part, neighbours, rng, exclude=rows)
-    truth = masked.iloc[rows]
-    return blend_weights({col: (np.stack([_floats(e[col])[hide[:, j]] for e in estimates], axis=1),
-                                _floats(truth[col])[hide[:, j]])
-                          for j, col in enumerate(columns) if hide[:, j].any()})
+    return blend_weights(_cells(estimates, masked.iloc[rows], hide, columns))
 
 
 def honest_weights(cls, masked, rng, max_steps="auto"):
@@ -103,14 +106,8 @@ def honest_weights(cls, masked, rng, max_steps="auto"):
     linear = second.linear_imputer_
     neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(reserved, rng)
     estimates = _estimates(second, reserved.iloc[rows], neighbours, rng, exclude=rows)
-    truth = masked.iloc[rows]
-    cells = {}
-    for col in linear.numeric:
-        j = columns.index(col)
-        if hide[:, j].any():
-            cells[col] = (np.stack([_floats(e[col])[hide[:, j]] for e in estimates], axis=1),
-                          _floats(truth[col])[hide[:, j]])
-    return blend_weights(cells)
+    numeric = [col if col in linear.numeric else None for col in columns]
+    return blend_weights(_cells(estimates, masked.iloc[rows], hide, numeric))
 
 
 def run(name, model_name, second_steps=1.0):

@@ -513,18 +513,24 @@ class ImputerMixin:
         (the model's own estimates are used) when the copy's fit fails —
         e.g. a column ``held`` leaves constant — or it has no linear imputer.
         """
-        from sklearn.base import clone
-
-        params = {"random_state": int(rng.integers(2**31 - 1)), "verbose": False, "warm_start": False,
-                  "checkpoint": None, "max_steps": max(1, int(round(BLEND_PROXY_STEPS * self.n_iter_)))}
-        proxy = clone(self).set_params(**{k: v for k, v in params.items() if k in self.get_params()})
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                proxy.fit(held)
+                proxy = self._fitted_copy(held, rng, max_steps=max(1, int(round(BLEND_PROXY_STEPS * self.n_iter_))))
         except ValueError:
             return None
         return proxy if getattr(proxy, "linear_imputer_", None) is not None else None
+
+    def _fitted_copy(self, frame, rng, **params):
+        """A quiet copy of the model (fresh seed, no warm start, no checkpoint, ``params`` set) fitted on ``frame``.
+
+        The fit's ``ValueError`` (a column left constant, a privacy budget too small) propagates.
+        """
+        from sklearn.base import clone
+
+        params = {"random_state": int(rng.integers(2**31 - 1)), "verbose": False, "warm_start": False,
+                  "checkpoint": None, **params}
+        return clone(self).set_params(**{k: v for k, v in params.items() if k in self.get_params()}).fit(frame)
 
     def _fit_linear_imputer(self, table):
         """The :class:`~synthaug.linear.LinearImputer` of the training ``table`` behind the blend, or None.
@@ -577,8 +583,6 @@ class ImputerMixin:
 
     def _calibration_factors(self, frame, k, rng):
         """Widening factor per numeric column from a model fitted without some observed cells."""
-        from sklearn.base import clone
-
         columns = self._calibrated_columns(frame)
         if not columns:
             return {}
@@ -592,11 +596,8 @@ class ImputerMixin:
         hidden = frame.copy()
         for j, col in enumerate(columns):
             hidden[col] = hidden[col].mask(hide[:, j])
-        params = {"random_state": int(rng.integers(2**31 - 1)), "verbose": False, "warm_start": False,
-                  "checkpoint": None}
-        proxy = clone(self).set_params(**{k_: v for k_, v in params.items() if k_ in self.get_params()})
         try:
-            proxy.fit(hidden)
+            proxy = self._fitted_copy(hidden, rng)
         except ValueError as err:      # e.g. a column left constant, or a privacy budget too small for X
             _not_calibrated(f"the calibration model cannot be fitted on X with cells held out ({err})")
             return {}
