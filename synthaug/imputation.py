@@ -41,7 +41,7 @@ drawn level).
 from __future__ import annotations
 
 import warnings
-from itertools import combinations
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_same_columns, check_table
+from .blending import SHRINK_CELLS, blend_weights, log_linear_pool, pool_weight
 from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
 from .encoding.columns import NumericColumn, _to_grid
@@ -86,8 +87,8 @@ BLEND_SHARE = 0.2
 BLEND_PROXY_STEPS = 0.25
 # held-out cells below which no calibration (nor blend) is attempted (the factor would be noise)
 _MIN_CALIBRATION_CELLS = 20
-# a column's own factor gets weight n / (n + _SHRINK_CELLS) against the pooled one (log scale)
-_SHRINK_CELLS = 100
+# held-out cells of a categorical column below which its pool weight is not fitted (the model's alone)
+_MIN_POOL_CELLS = 10
 # categorical columns with more levels are left out of the linear imputer's predictors
 _LINEAR_MAX_LEVELS = 64
 # factors are kept within [1 / _MAX_FACTOR, _MAX_FACTOR]
@@ -142,64 +143,9 @@ def calibration_factors(ratios, level=CALIBRATION_LEVEL):
     pooled = np.log(conformal(np.concatenate(list(ratios.values()))))
     out = {}
     for col, r in ratios.items():
-        w = len(r) / (len(r) + _SHRINK_CELLS)
+        w = len(r) / (len(r) + SHRINK_CELLS)
         out[col] = float(np.exp(w * np.log(conformal(r)) + (1 - w) * pooled))
     return out
-
-
-def blend_weights(cells):
-    """Per-column weights of the point estimates blended, fitted on held-out cells.
-
-    ``cells`` maps a column to ``(estimates, truth)``: an (n, k) array of k
-    estimates of its n held-out cells (the model's, the linear imputer's,
-    the neighbours') and their true values. A column's own weights are the
-    least-squares weights of ``truth ≈ estimates @ w`` with ``w`` on the
-    simplex (non-negative, summing to one: a mixture of the estimates); with
-    few cells they are pulled towards the weights of every column pooled
-    (each column's cells divided by the spread of its truths), with weight
-    n / (n + 100) for its own, as :func:`calibration_factors` pools.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> t = np.linspace(-1, 1, 400)
-    >>> w = blend_weights({"a": (np.stack([t + 0.5, t - 0.5], 1), t), "b": (np.stack([t, t + 1], 1), t)})
-    >>> w["a"].round(2).tolist(), w["b"].round(2).tolist()
-    ([0.55, 0.45], [0.95, 0.05])
-    """
-    def scaled(estimates, truth):
-        scale = max(float(np.std(truth)), 1e-12)
-        return estimates / scale, truth / scale
-
-    pooled = _simplex_least_squares(*(np.concatenate(parts) for parts in zip(*(scaled(*c) for c in cells.values()))))
-    out = {}
-    for col, (estimates, truth) in cells.items():
-        share = len(truth) / (len(truth) + _SHRINK_CELLS)
-        out[col] = share * _simplex_least_squares(estimates, truth) + (1 - share) * pooled
-    return out
-
-
-def _simplex_least_squares(X, t):
-    """The ``w`` (non-negative, summing to one) that minimises ``|X @ w - t|``, for X of a few columns.
-
-    Each subset of the columns is solved with the sum constraint alone (a
-    least-squares fit of ``t - X[:, 0]`` on the differences to the first
-    column); the best fit with no negative weight is the answer (one column
-    alone always qualifies).
-    """
-    k = X.shape[1]
-    best, best_loss = None, np.inf
-    for size in range(1, k + 1):
-        for subset in combinations(range(k), size):
-            part = X[:, subset]
-            diffs = part[:, 1:] - part[:, :1]
-            z = np.linalg.lstsq(diffs, t - part[:, 0], rcond=None)[0] if size > 1 else np.zeros(0)
-            w = np.concatenate([[1.0 - z.sum()], z])
-            loss = float(np.sum((part @ w - t) ** 2))
-            if w.min() >= 0.0 and loss < best_loss:
-                best, best_loss = np.zeros(k), loss
-                best[list(subset)] = w
-    return best
 
 
 def _mode_by_row(draws):
@@ -266,6 +212,20 @@ def _not_calibrated(reason):
     warnings.warn(f"impute: {reason}; the draws are not calibrated. Pass calibrate=False (CLI: --no-calibrate) to "
                   "silence this.",
                   UserWarning, stacklevel=4)
+
+
+class Blend(NamedTuple):
+    """What :meth:`ImputerMixin._impute_point` combines, fitted on held-out cells."""
+
+    #: numeric column → weights of the model's, the linear imputer's and the neighbours' estimates
+    weights: dict
+    #: categorical column → the discriminant's weight in the log-linear pool with the model's posterior
+    pools: dict
+    #: the :class:`~synthaug.neighbours.NeighbourImputer` over the frame (None without numeric weights)
+    neighbours: NeighbourImputer | None
+
+
+_NO_BLEND = Blend({}, {}, None)
 
 
 class ImputerMixin:
@@ -405,15 +365,20 @@ class ImputerMixin:
             out.loc[holes, col] = generated[col].to_numpy()[holes[rows]]
         return out
 
-    def _impute_point(self, frame, rng, *, blend=True):
+    def _impute_point(self, frame, rng, *, blend=True, level_posteriors=False):
         """``frame`` with each missing cell set to the point estimate of its posterior draws.
 
         With ``blend`` and a :class:`~synthaug.linear.LinearImputer` (the
         model's ``linear_imputer_``), each numeric column's estimate is a
         mixture of the mean of the draws, the linear prediction and the
         mean of the nearest rows of ``frame`` (a
-        :class:`~synthaug.neighbours.NeighbourImputer`), by the weights
-        :meth:`_blend_weights` fits on held-out cells of ``frame``.
+        :class:`~synthaug.neighbours.NeighbourImputer`), and each categorical
+        column's posterior a :func:`~synthaug.blending.log_linear_pool` of
+        the model's and the Gaussian residual's discriminant's, by the
+        weights :meth:`_blend_weights` fits on held-out cells of ``frame``.
+        ``level_posteriors`` also returns ``{column: (len(frame), L)}``: the
+        posterior over the levels each categorical missing cell was set from
+        (NaN in the other rows).
         """
         missing = frame.isna()
         rows = np.flatnonzero(missing.to_numpy().any(axis=1))
@@ -421,12 +386,15 @@ class ImputerMixin:
         k = POINT_ESTIMATE_DRAWS
         holes_cols = frame.columns[missing.to_numpy().any(axis=0)]
         levels = any(self.encoder_.kinds_[c] == "categorical" for c in holes_cols)
-        weights, neighbours = self._blend_weights(frame, rng) if blend and len(rows) else ({}, None)
+        fitted = self._blend_weights(frame, rng) if blend and len(rows) else _NO_BLEND
+        weights, pools = fitted.weights, fitted.pools
+        posteriors = {}
         for start in range(0, len(rows), _POINT_CHUNK_ROWS):
             chunk = rows[start:start + _POINT_CHUNK_ROWS]
             part, part_missing = frame.iloc[chunk], missing.iloc[chunk]
             # (by chunk: their designs are dense)
-            others = (self.linear_imputer_.predict(part), neighbours.predict(part)) if weights else ()
+            others = (self.linear_imputer_.predict(part), fitted.neighbours.predict(part)) if weights else ()
+            discriminant = self._discriminant_log_posteriors(part, part_missing, rng, list(pools)) if pools else {}
             m = len(chunk)
             repeated = np.tile(np.arange(m), k)       # draw j of row i at j·m + i
             # each batch holds an even number of whole draws (k is even), so its second half repeats its
@@ -445,7 +413,15 @@ class ImputerMixin:
                     continue
                 j = frame.columns.get_loc(col)
                 if self.encoder_.kinds_[col] == "categorical":
-                    out.iloc[chunk[holes], j] = self._most_probable_levels(col, probs, m, holes, frame[col].dtype, rng)
+                    posterior = self._level_posterior(col, probs, m, holes)
+                    if col in pools:
+                        posterior = log_linear_pool(posterior, discriminant[col][holes], pools[col],
+                                                    self._allowed_levels(col))
+                    if level_posteriors:
+                        full = posteriors.setdefault(col, np.full((len(frame), posterior.shape[1]), np.nan))
+                        full[chunk[holes]] = posterior
+                    out.iloc[chunk[holes], j] = self._decode_levels(col, posterior.argmax(axis=1), frame[col].dtype,
+                                                                    rng)
                     continue
                 draws = generated[col].to_numpy().reshape(k, len(chunk))[:, holes]
                 if col in weights:   # (the mean of the blended draws is the blend of the estimates)
@@ -455,56 +431,81 @@ class ImputerMixin:
                 enc = self.encoder_.encoders_[col]
                 out.iloc[chunk[holes], j] = posterior_point_estimate(
                     draws, frame[col], integral=getattr(enc, "integral", False), step=getattr(enc, "step", None))
-        return out
+        return (out, posteriors) if level_posteriors else out
 
     def _blend_weights(self, frame, rng):
-        """``({column: w}, neighbours)``: the blend's weights per numeric column and its neighbour imputer.
+        """The :class:`Blend` of the point estimate: its weights per column, fitted on held-out cells of ``frame``.
 
-        ``w`` weighs the model's estimate, the linear imputer's and the
-        nearest rows' (``neighbours``, a
-        :class:`~synthaug.neighbours.NeighbourImputer` whose reference rows
-        are ``frame``'s). :data:`BLEND_SHARE` of the observed numeric cells
-        of up to :data:`BLEND_ROWS` rows of ``frame`` are hidden and
+        :data:`BLEND_SHARE` of the observed cells of up to
+        :data:`BLEND_ROWS` rows of ``frame`` — in its numeric columns with
+        missing cells, and in its categorical ones the Gaussian residual's
+        discriminant predicts (:meth:`_pooled_columns`) — are hidden and
         estimated by a copy of the model fitted without them
-        (:meth:`_blend_proxy`; the model itself if it cannot be fitted), its
-        linear imputer and the nearest rows (a row is not its own neighbour
-        there); :func:`blend_weights` fits the weights on the truths.
-        ``({}, None)`` without a linear imputer or with fewer than 20 such
-        cells (the model's estimate alone).
+        (:meth:`_blend_proxy`; the model itself if it cannot be fitted).
+        Numeric cells: by its estimate, its linear imputer's and the nearest
+        rows' (a :class:`~synthaug.neighbours.NeighbourImputer` whose
+        reference rows are ``frame``'s; a row is not its own neighbour
+        there), and :func:`~synthaug.blending.blend_weights` fits the weights
+        on the truths (none with fewer than 20 such cells). Categorical
+        cells: by its level posterior and its discriminant's, and
+        :func:`~synthaug.blending.pool_weight` chooses each column's weight
+        (none with fewer than 10 cells). Nothing without a linear imputer
+        (the model's estimates alone).
         """
         linear = getattr(self, "linear_imputer_", None)
-        columns = [c for c in self._calibrated_columns(frame) if linear is not None and c in linear.numeric]
+        if linear is None:
+            return _NO_BLEND
+        numeric = [c for c in self._calibrated_columns(frame) if c in linear.numeric]
+        pooled = self._pooled_columns(frame)
+        columns = numeric + pooled
         if not columns:
-            return {}, None
+            return _NO_BLEND
         observed = frame[columns].notna().to_numpy()
         candidates = np.flatnonzero(observed.any(axis=1))
         rows = np.sort(rng.choice(candidates, min(BLEND_ROWS, len(candidates)), replace=False))
         hide = observed[rows] & (rng.random((len(rows), len(columns))) < BLEND_SHARE)
-        if hide.sum() < _MIN_CALIBRATION_CELLS:
-            return {}, None
-        neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng)
-        truth = frame.iloc[rows]
+        hidden = dict(zip(columns, hide.T))
+        if sum(hidden[c].sum() for c in numeric) < _MIN_CALIBRATION_CELLS:
+            numeric = []
+        pooled = [c for c in pooled if hidden[c].sum() >= _MIN_POOL_CELLS]
+        if not numeric and not pooled:
+            return _NO_BLEND
+        neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng) if numeric else None
         held = frame.copy()
-        for j, col in enumerate(columns):
+        for col in numeric + pooled:
             cells = np.zeros(len(frame), dtype=bool)
-            cells[rows[hide[:, j]]] = True
+            cells[rows[hidden[col]]] = True
             held[col] = held[col].mask(cells)
         # the held-out cells are honest for a copy of the model fitted without them (the model itself, and its
         # regression, were trained on them when the frame is the training table); a shorter copy suffices
         proxy = self._blend_proxy(held, rng)
-        source, reference = (proxy, NeighbourImputer(linear.numeric, linear.categorical).fit(held, rng)) \
-            if proxy is not None else (self, neighbours)
-        part = held.iloc[rows]
-        estimates = (source._impute_point(part, rng, blend=False), source.linear_imputer_.predict(part),
-                     reference.predict(part, exclude=rows))
+        source = proxy if proxy is not None else self
+        reference = NeighbourImputer(linear.numeric, linear.categorical).fit(held, rng) \
+            if proxy is not None and numeric else neighbours
+        part, truth = held.iloc[rows], frame.iloc[rows]
+        estimate, level_posteriors = source._impute_point(part, rng, blend=False, level_posteriors=True)
+        weights = {}
+        if numeric:
+            estimates = (estimate, source.linear_imputer_.predict(part), reference.predict(part, exclude=rows))
 
-        def floats(values):
-            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+            def floats(values):
+                return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
-        cells = {col: (np.stack([floats(e[col])[hide[:, j]] for e in estimates], axis=1),
-                       floats(truth[col])[hide[:, j]])
-                 for j, col in enumerate(columns) if hide[:, j].any()}
-        return blend_weights(cells), neighbours
+            weights = blend_weights({col: (np.stack([floats(e[col])[hidden[col]] for e in estimates], axis=1),
+                                           floats(truth[col])[hidden[col]])
+                                     for col in numeric if hidden[col].any()})
+        pools = {}
+        # (the copy's codes: its encoder has a "missing" level where the model's may not, and may lack a level
+        # only held-out cells had — those cells are left out)
+        pooled = [c for c in pooled if source._feature_positions(c) is not None]
+        discriminant = source._discriminant_log_posteriors(part, part.isna(), rng, pooled) if pooled else {}
+        for col in pooled:
+            enc = source.encoder_.encoders_[col]
+            h = hidden[col] & (truth[col].isin(enc.levels_).to_numpy() | enc.has_other_)
+            if h.sum() >= _MIN_POOL_CELLS:
+                pools[col] = float(pool_weight(level_posteriors[col][h], discriminant[col][h],
+                                               enc.codes_for(truth[col][h], name=col), source._allowed_levels(col)))
+        return Blend(weights, pools, neighbours)
 
     def _blend_proxy(self, held, rng):
         """A copy of the model fitted on ``held`` for :data:`BLEND_PROXY_STEPS` of its steps, or None if it cannot be.
@@ -551,25 +552,69 @@ class ImputerMixin:
             return None
         return LinearImputer(numeric, categorical).fit(table)
 
-    def _most_probable_levels(self, col, probs, m, holes, dtype, rng):
-        """Point estimates of a categorical column's ``holes`` in a chunk of ``m`` rows: their most probable levels.
+    def _level_posterior(self, col, probs, m, holes):
+        """Posterior (n_holes, L) over a categorical column's levels at ``holes`` of a chunk of ``m`` rows.
 
         ``probs`` holds, at j·m + i, the level probabilities that draw j of
         row i was drawn with. Their mean over the draws is the cell's
         posterior over its levels (Rao–Blackwellised: less Monte Carlo noise
         than counting the drawn levels, whose mode flips between runs where
-        two levels are close), and its most probable level maximises the
+        two levels are close); its most probable level maximises the
         expected share of cells imputed right.
         """
-        encoder = self.encoder_
-        layout = encoder.layout_
-        di = layout.column_parts[encoder.columns_.index(col)][1]
+        layout = self.encoder_.layout_
+        di = layout.column_parts[self.encoder_.columns_.index(col)][1]
         start = int(layout.offsets[di]) - layout.n_continuous
         block = probs[:, start: start + layout.cardinalities[di]]
-        posterior = block.reshape(-1, m, block.shape[1])[:, holes].mean(axis=0)
-        values = encoder.encoders_[col].decode(posterior.argmax(axis=1), None, rng=rng)
+        return block.reshape(-1, m, block.shape[1])[:, holes].mean(axis=0)
+
+    def _decode_levels(self, col, codes, dtype, rng):
+        """The values of a categorical column's level ``codes``, in ``dtype`` unless that is categorical."""
+        values = self.encoder_.encoders_[col].decode(codes, None, rng=rng)
         # a categorical dtype would turn a level outside its categories into NaN: leave that to the caller
-        return values if isinstance(dtype, pd.CategoricalDtype) else np.asarray(encoder._restore_dtype(col, values))
+        return values if isinstance(dtype, pd.CategoricalDtype) else \
+            np.asarray(self.encoder_._restore_dtype(col, values))
+
+    def _allowed_levels(self, col):
+        """Boolean mask (L,) of a categorical column's codes a missing cell may take (not its "missing" level)."""
+        enc = self.encoder_.encoders_[col]
+        allowed = np.ones(enc.n_levels, dtype=bool)
+        if getattr(enc, "has_missing_", False):
+            allowed[enc.missing_code] = False
+        return allowed
+
+    def _feature_positions(self, col):
+        """Where a categorical column's levels sit among the Gaussian residual's features, or None if it has none."""
+        residual = getattr(self, "residual_", None)
+        if residual is None or not residual.n_features:
+            return None
+        layout = self.encoder_.layout_
+        di = layout.column_parts[self.encoder_.columns_.index(col)][1]
+        dims = int(layout.offsets[di]) + np.arange(layout.cardinalities[di])
+        features = residual.feature_dims_
+        positions = np.minimum(np.searchsorted(features, dims), len(features) - 1)
+        return positions if np.array_equal(features[positions], dims) else None
+
+    def _pooled_columns(self, frame):
+        """Categorical columns of ``frame`` with missing cells whose levels the Gaussian residual predicts."""
+        return [c for c in frame.columns if c != _TARGET and self.encoder_.kinds_.get(c) == "categorical"
+                and frame[c].isna().any() and self._feature_positions(c) is not None]
+
+    @torch.inference_mode()
+    def _discriminant_log_posteriors(self, part, missing, rng, columns):
+        """``{column: (len(part), L)}``: log-probabilities of ``columns``' levels under the residual's discriminant.
+
+        The Gaussian residual's linear discriminant given each row's known
+        numeric scores (:meth:`~synthaug.residual.GaussianResidual.moments`);
+        the column's level frequencies in a row with none.
+        """
+        encoded, col_given = self._given_rows(part, missing, rng)
+        lt = self.encoder_.layout_.tensors(self.device_)
+        x = lt.to_model(torch.as_tensor(encoded.continuous, device=self.device_),
+                        torch.as_tensor(encoded.discrete, device=self.device_))
+        given = torch.as_tensor(col_given, device=self.device_)[:, lt.dim_to_column]
+        features = self.residual_.moments(x, given, features=True)[2].cpu().numpy().astype(np.float64)
+        return {col: features[:, self._feature_positions(col)] for col in columns}
 
     def _numeric_columns(self, frame):
         """Numeric (not boolean, not datetime) columns of ``frame``."""
@@ -638,18 +683,8 @@ class ImputerMixin:
         drawn with, ``(len(part), width - n_continuous)`` in model order.
         """
         encoder, device = self.encoder_, self.device_
-        layout = encoder.layout_
-        lt = layout.tensors(device)
-        # placeholders where cells are missing (never used: those cells are not given)
-        table = part.copy()
-        valid = self._valid_row()
-        for col in part.columns[missing.to_numpy().any(axis=0)]:
-            table[col] = table[col].where(~missing[col], valid[col].iloc[0])
-        col_given = np.zeros((len(part), layout.n_columns), dtype=bool)
-        col_given[:, [encoder.columns_.index(c) for c in part.columns]] = ~missing.to_numpy()
-        if _TARGET in encoder.columns_:  # a class-conditional model: the class is generated too
-            table[_TARGET] = valid[_TARGET].iloc[0]
-        encoded = encoder.transform(table[encoder.columns_], random_state=int(rng.integers(2**31)))
+        lt = encoder.layout_.tensors(device)
+        encoded, col_given = self._given_rows(part, missing, rng)
         constraints = Constraints(allowed=self._present_levels(device))
         generator = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
         if antithetic:
@@ -670,6 +705,21 @@ class ImputerMixin:
                                             random_state=np.random.RandomState(rng.integers(2**31)))
         decoded = decoded.set_axis(part.index, axis=0)
         return (decoded, np.concatenate(probs)) if with_probs else decoded
+
+    def _given_rows(self, part, missing, rng):
+        """``(encoded, given)``: ``part`` encoded, with placeholders in its ``missing`` cells, and the
+        (len(part), n_columns) mask of the cells given (in the encoder's column order)."""
+        encoder = self.encoder_
+        # placeholders where cells are missing (never used: those cells are not given)
+        table = part.copy()
+        valid = self._valid_row()
+        for col in part.columns[missing.to_numpy().any(axis=0)]:
+            table[col] = table[col].where(~missing[col], valid[col].iloc[0])
+        col_given = np.zeros((len(part), encoder.layout_.n_columns), dtype=bool)
+        col_given[:, [encoder.columns_.index(c) for c in part.columns]] = ~missing.to_numpy()
+        if _TARGET in encoder.columns_:  # a class-conditional model: the class is generated too
+            table[_TARGET] = valid[_TARGET].iloc[0]
+        return encoder.transform(table[encoder.columns_], random_state=int(rng.integers(2**31))), col_given
 
     def _present_levels(self, device):
         """Allowed-levels mask over model space forbidding every column's "missing" level."""

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
+from synthaug.blending import POOL_GRID, log_linear_pool, pool_weight
 from synthaug.imputation import blend_weights
 from synthaug.linear import LinearImputer
 from synthaug.neighbours import NeighbourImputer
@@ -57,12 +58,14 @@ def test_categorical_point_estimate_is_the_most_probable_level_of_the_mean_proba
         probs[j * m, start: start + 3] = p0
         probs[j * m + 1, start + 2] = 1.0
     home = encoder.encoders_["Home"]
-    levels = fitted._most_probable_levels("Home", probs, m, np.array([True, True]), np.dtype(object),
-                                          np.random.default_rng(0))
-    assert list(levels) == [home.levels_[1], home.levels_[2]]
-    only_second = fitted._most_probable_levels("Home", probs, m, np.array([False, True]), np.dtype(object),
-                                               np.random.default_rng(0))
-    assert list(only_second) == [home.levels_[2]]
+    rng = np.random.default_rng(0)
+
+    def most_probable(holes):
+        posterior = fitted._level_posterior("Home", probs, m, holes)
+        return list(fitted._decode_levels("Home", posterior.argmax(axis=1), np.dtype(object), rng))
+
+    assert most_probable(np.array([True, True])) == [home.levels_[1], home.levels_[2]]
+    assert most_probable(np.array([False, True])) == [home.levels_[2]]
 
 
 def test_multiple_draws_and_reproducibility(holes, fitted):
@@ -540,7 +543,7 @@ def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(l
     """A barely trained network on y = x + noise: the blend's weight moves to the regression, and its error falls."""
     df, hide, holes, model = linear_holes
     assert model.linear_imputer_ is not None and model.linear_imputer_.numeric == ["x", "y", "n"]
-    weights, neighbours = model._blend_weights(holes, np.random.default_rng(0))
+    weights, pools, neighbours = model._blend_weights(holes, np.random.default_rng(0))
     assert set(weights) == {"y", "n"} and all(w.min() >= 0.0 and w.sum() == pytest.approx(1.0)
                                               for w in weights.values())
     assert weights["y"][0] < 0.9 and isinstance(neighbours, NeighbourImputer)
@@ -573,7 +576,7 @@ def test_blend_weights_come_from_a_shorter_copy_fitted_without_the_held_out_cell
 
     monkeypatch.setattr(type(model), "_blend_proxy", spy)
     before = holes.copy()
-    weights, _ = model._blend_weights(holes, np.random.default_rng(0))
+    weights = model._blend_weights(holes, np.random.default_rng(0)).weights
     pd.testing.assert_frame_equal(holes, before)
     held, proxy = seen["held"], seen["proxy"]
     extra = held.isna() & holes.notna()
@@ -588,8 +591,97 @@ def test_blend_weights_come_from_a_shorter_copy_fitted_without_the_held_out_cell
 
     monkeypatch.setattr(type(model), "_blend_proxy", original)
     monkeypatch.setattr(type(model), "fit", fail)
-    weights, _ = model._blend_weights(holes, np.random.default_rng(0))
+    weights = model._blend_weights(holes, np.random.default_rng(0)).weights
     assert set(weights) == {"y", "n"}                            # fitted with the model's own estimates
+
+
+def test_log_linear_pool_mixes_the_two_posteriors_geometrically():
+    model = np.array([[0.7, 0.2, 0.1], [0.0, 0.5, 0.5]])
+    other = np.log(np.array([[0.1, 0.2, 0.7], [0.25, 0.25, 0.5]]))
+    np.testing.assert_allclose(log_linear_pool(model, other, 0.0), [[0.7, 0.2, 0.1], [1e-6, 0.5, 0.5]], atol=1e-5)
+    np.testing.assert_allclose(log_linear_pool(model, other, 1.0), np.exp(other))
+    half = log_linear_pool(model, other, 0.5)
+    np.testing.assert_allclose(half[0], np.sqrt([0.07, 0.04, 0.07]) / np.sqrt([0.07, 0.04, 0.07]).sum())
+    masked = log_linear_pool(model, other, 1.0, allowed=np.array([True, True, False]))
+    np.testing.assert_allclose(masked, [[1 / 3, 2 / 3, 0.0], [0.5, 0.5, 0.0]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.0, 1.0))
+def test_pool_weight_finds_the_source_the_levels_come_from(seed, mix):
+    """Levels drawn from a geometric mixture of two posteriors: the weight chosen is near the mixture's, it is on
+    the grid, and no weight of the grid gives the truths a larger likelihood."""
+    rng = np.random.default_rng(seed)
+    n, levels = 4_000, 3
+    a, b = rng.dirichlet(np.ones(levels), n), np.log(rng.dirichlet(np.ones(levels), n))
+    truth_probs = log_linear_pool(a, b, mix)
+    truth = (truth_probs.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+    w = pool_weight(a, b, truth)
+    assert w in POOL_GRID and abs(w - mix) <= 0.2
+
+    def loglik(weight):
+        return np.log(log_linear_pool(a, b, weight)[np.arange(n), truth]).mean()
+
+    assert all(loglik(w) >= loglik(g) for g in POOL_GRID)
+
+
+def test_categorical_point_estimate_pools_the_discriminant_where_the_network_is_noise():
+    """A level set by a threshold on x, and a barely trained network: the held-out cells give the residual's
+    discriminant the larger weight, the pooled estimate is right more often, and observed cells stay."""
+    rng = np.random.default_rng(5)
+    n = 800
+    x = rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "z": x + rng.normal(size=n), "c": np.where(x + 0.3 * rng.normal(size=n) > 0,
+                                                                          "hi", "lo")})
+    hide = pd.DataFrame({"x": False, "z": rng.random(n) < 0.2, "c": rng.random(n) < 0.3})
+    holes = df.mask(hide)
+    model = tiny("gan", random_state=0, max_steps=20).fit(holes)
+    before = holes.copy()
+    blend = model._blend_weights(holes, np.random.default_rng(0))
+    pd.testing.assert_frame_equal(holes, before)
+    assert set(blend.pools) == {"c"} and blend.pools["c"] >= 0.5 and set(blend.weights) == {"z"}
+    pooled = model.impute(holes, random_state=0)
+    alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
+    h = hide["c"].to_numpy()
+    right = lambda f: float((f["c"][h] == df["c"][h]).mean())  # noqa: E731
+    assert right(pooled) >= 0.85 and right(pooled) > right(alone)
+    for col in holes.columns:
+        pd.testing.assert_series_equal(pooled[col][~hide[col]], holes[col][~hide[col]])
+
+
+def test_a_level_the_copy_never_saw_is_left_out_of_the_pool_weight(monkeypatch):
+    """A level in one row only, whose cell is held out: the copy behind the weights never sees it, so that cell has
+    no code in the copy's encoder and is left out; the other cells still fit the weight."""
+    rng = np.random.default_rng(6)
+    n = 600
+    x = rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "z": x + rng.normal(size=n), "c": np.where(x > 0, "hi", "lo").astype(object)})
+    df.loc[rng.choice(n, 60, replace=False), "c"] = None
+    once = int(np.flatnonzero(df["c"].notna())[0])
+    df.loc[once, "c"] = "once"
+    model = tiny("gan", random_state=0).fit(df)
+    original = type(model)._blend_proxy
+
+    class Held(Exception):
+        pass
+
+    def hides(self, held, rng):
+        raise Held(held["c"].isna().iloc[once])
+
+    monkeypatch.setattr(type(model), "_blend_proxy", hides)
+
+    def once_held(seed):
+        try:
+            model._blend_weights(df, np.random.default_rng(seed))
+        except Held as held:
+            return bool(held.args[0])
+
+    seed = next(s for s in range(500) if once_held(s))           # a seed whose held-out cells take that one
+    monkeypatch.setattr(type(model), "_blend_proxy", original)
+    before = df.copy()
+    blend = model._blend_weights(df, np.random.default_rng(seed))
+    pd.testing.assert_frame_equal(df, before)
+    assert set(blend.pools) == {"c"} and 0.0 <= blend.pools["c"] <= 1.0
 
 
 def test_neighbour_imputer_copes_with_empty_columns_and_integer_nulls():
@@ -616,7 +708,7 @@ def test_point_estimate_leans_on_the_neighbours_where_rows_cluster():
     hide = pd.DataFrame({"a": False, "b": rng.random(n) < 0.25, "c": rng.random(n) < 0.1})
     holes = df.mask(hide)
     model = tiny("gan", random_state=0).fit(holes)
-    weights, _ = model._blend_weights(holes, np.random.default_rng(0))
+    weights = model._blend_weights(holes, np.random.default_rng(0)).weights
     assert weights["b"][2] > 0.5
     blended = model.impute(holes, random_state=0)
     alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
@@ -631,7 +723,7 @@ def test_point_estimate_leans_on_the_neighbours_where_rows_cluster():
 def test_no_linear_imputer_without_the_residual_or_under_dp(params, holes):
     model = tiny("gan", random_state=0, **params).fit(holes)
     assert model.linear_imputer_ is None
-    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, None)
+    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, {}, None)
     assert model.impute(holes).notna().all().all()
 
 
