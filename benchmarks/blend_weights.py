@@ -6,7 +6,7 @@ observed cells of the frame held out for it (docs/imputation.md). When the
 frame is the training table and the fitted model estimates those cells
 itself, they are in-sample for the network and the regression, not for the
 neighbours (a row is never its own neighbour); since 1bee212 ``impute``
-estimates them with a quarter-length copy of the model fitted without them.
+estimates them with a shorter copy of the model fitted without them.
 
 For each table and sampler, on the imputation benchmark's 20 % MCAR mask
 (``imputation.py``'s tables, masks and scores), NRMSE of the masked numeric
@@ -14,7 +14,7 @@ cells with the fitted model's three estimates mixed by weights fitted
 
 * ``in-sample``: on held-out cells the fitted model and its regression
   estimate themselves (``impute`` before 1bee212);
-* ``shipped``: ``model.impute(masked)`` as it is (the quarter-length copy);
+* ``shipped``: ``model.impute(masked)`` as it is (the shorter copy);
 * ``honest``: on cells that a *second* model (same parameters and seed) and
   its regression never saw: 20 % of the observed cells of up to 256 rows are
   hidden before that model's fit, and its three estimates of them (its
@@ -149,7 +149,7 @@ def main():
     import torch
 
     torch.set_num_threads(2)
-    print("| table | sampler | NRMSE, in-sample weights | shipped (quarter-length copy) | honest weights | "
+    print("| table | sampler | NRMSE, in-sample weights | shipped (shorter copy) | honest weights | "
           "model / linear / neighbours alone | mean weights in-sample | mean weights honest | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.datasets:

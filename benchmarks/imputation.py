@@ -17,7 +17,7 @@ numeric); their imputed codes are rounded to the nearest level. MissForest is
 installed: ``benchmarks/requirements.txt``) imputes with its VP diffusion at
 the fidelity benchmark's settings (n_t=10, duplicate_K=10); its point estimate
 is the mean / mode of its 20 draws (synthaug's: the mean / the most probable
-level of its 100), and its draws get the
+level of its 50), and its draws get the
 same coverage figure. Its categorical columns are ordinal codes too (it
 dummy-codes multi-level columns before finding the missing cells, so a missing
 level would read as the first one).
@@ -144,7 +144,7 @@ def synthaug_imputer(cls_name, quick, params=None):
         if quick:
             model.set_params(max_steps=20)
         model.fit(masked)
-        point = model.impute(masked, random_state=1)        # the point estimate (from 100 draws)
+        point = model.impute(masked, random_state=1)        # the point estimate (from 50 draws)
         # what a peer does: fit, then fill every cell once (the calibrated draws below are on top)
         point_seconds = time.perf_counter() - start
         draws = model.impute(masked, n_draws=N_DRAWS, random_state=2)   # calibrated on held-out cells

@@ -518,7 +518,7 @@ def build_parser():
     m.add_argument("--out", required=True, help="CSV or Parquet file (with --draws K >= 2: OUT_1 … OUT_K)")
     m.add_argument("--draws", type=int, default=None,
                    help="multiple imputation: K completed tables, each a draw from the model (without it, one "
-                        "table of point estimates: mean / most frequent level of POINT_ESTIMATE_DRAWS = 100 draws; "
+                        "table of point estimates: mean / most frequent level of POINT_ESTIMATE_DRAWS = 50 draws; "
                         "images: one draw)")
     m.add_argument("--no-calibrate", action="store_true",
                    help="with --draws K >= 2: keep the model's raw draws instead of widening each numeric column's "

@@ -35,7 +35,10 @@ carries the network's estimation noise, which a regression does not
 — and, for any other cell, the most probable level under the mean of
 the probabilities its draws were drawn with (the level that maximises the
 chance of being right, with less Monte Carlo noise than the most frequent
-drawn level).
+drawn level) — pooled, with the Gaussian residual, with the residual's
+linear discriminant given the row's observed scores, by a per-column weight
+chosen on held-out cells of the table by the same copy
+(:func:`~synthaug.blending.pool_weight`).
 """
 
 from __future__ import annotations
@@ -63,10 +66,11 @@ __all__ = ["BLEND_ROWS", "BLEND_SHARE", "CALIBRATION_LEVEL", "CALIBRATION_SHARE"
            "interval_ratios", "posterior_point_estimate"]
 
 #: Draws per missing cell behind ``impute(X)``'s point estimate, in antithetic pairs
-#: (:mod:`synthaug.noise`; an even number). 100 independent draws would leave a Monte
-#: Carlo error of 1/√100 of the posterior's spread in their mean, adding 1 % of the
-#: posterior variance to the expected squared error; the pairs' is smaller.
-POINT_ESTIMATE_DRAWS = 100
+#: (:mod:`synthaug.noise`; an even number). 50 independent draws would leave a Monte
+#: Carlo error of 1/√50 of the posterior's spread in their mean, adding 2 % of the
+#: posterior variance to the expected squared error; the pairs' is smaller, and the
+#: blend's weights move away from a noisy mean.
+POINT_ESTIMATE_DRAWS = 50
 # rows imputed per pass of the point estimate (each repeated POINT_ESTIMATE_DRAWS times)
 _POINT_CHUNK_ROWS = 1_024
 # rows per generated batch of the point estimate (at least two draws of a chunk)
@@ -84,7 +88,7 @@ CALIBRATION_DRAWS = 20
 BLEND_ROWS = 256
 BLEND_SHARE = 0.2
 #: length of the copy of the model the blend's weights are fitted with, as a share of the model's steps
-BLEND_PROXY_STEPS = 0.25
+BLEND_PROXY_STEPS = 0.15
 # held-out cells below which no calibration (nor blend) is attempted (the factor would be noise)
 _MIN_CALIBRATION_CELLS = 20
 # held-out cells of a categorical column below which its pool weight is not fitted (the model's alone)
@@ -247,9 +251,11 @@ class ImputerMixin:
             ``gaussian_residual``, blended with a linear imputer's
             prediction and the mean of the nearest rows of ``X`` by
             per-column weights fitted on observed cells of ``X`` held out
-            for it from a quarter-length copy of the model — about a quarter
-            of a fit more — see the module's description), the most
-            probable level under those draws otherwise — what scikit-learn's
+            for it from a copy of the model trained for 15 % of its steps —
+            about a seventh of a fit more — see the module's description), the most
+            probable level under those draws otherwise (with
+            ``gaussian_residual``, pooled with the residual's discriminant by
+            a weight chosen on the same held-out cells) — what scikit-learn's
             imputers return, and what minimises the error per cell. An integer k
             returns a list of k completed tables, each an independent draw
             from the model (multiple imputation): their spread reflects the

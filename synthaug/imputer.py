@@ -40,7 +40,7 @@ class GenerativeImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ``"?"``.
     sample_posterior : bool, default=False
         False fills each cell with the mean (numeric) or most frequent level
-        (otherwise) of 100 draws, the smallest expected error per cell, as
+        (otherwise) of 50 draws, the smallest expected error per cell, as
         scikit-learn's ``IterativeImputer`` does by default. True fills it
         with one draw, which keeps each column's spread (for multiple
         imputation, call ``estimator_.impute(X, n_draws=k)``, whose numeric

@@ -561,7 +561,7 @@ def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(l
 
 
 def test_blend_weights_come_from_a_shorter_copy_fitted_without_the_held_out_cells(linear_holes, monkeypatch):
-    """The copy sees the frame with exactly the held-out cells hidden and trains a quarter of the steps; when it
+    """The copy sees the frame with exactly the held-out cells hidden and trains a share of the steps; when it
     cannot be fitted, the weights come from the model itself."""
     from synthaug import imputation
 
