@@ -37,7 +37,8 @@ def blend_weights(cells):
     simplex (non-negative, summing to one: a mixture of the estimates); with
     few cells they are pulled towards the weights of every column pooled
     (each column's cells divided by the spread of its truths), with weight
-    n / (n + 100) for its own, as :func:`calibration_factors` pools.
+    n / (n + 100) for its own, as
+    :func:`~synthaug.imputation.calibration_factors` pools.
 
     Examples
     --------

@@ -12,7 +12,7 @@ columns) on the numeric columns standardised and the categorical ones
 one-hot, so that a known level shifts every prediction by its own amount.
 :meth:`~synthaug.imputation.ImputerMixin.impute` mixes its predictions with
 the model's point estimate by weights fitted on held-out cells
-(:func:`~synthaug.imputation.blend_weights`).
+(:func:`~synthaug.blending.blend_weights`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ its column), on the numeric columns standardised and the categorical ones
 one-hot. Its reference rows are those of the table being imputed, not the
 training rows, so a fitted model keeps none of them.
 :meth:`~synthaug.imputation.ImputerMixin.impute` mixes its prediction with
-the model's and the linear imputer's (:func:`~synthaug.imputation.blend_weights`).
+the model's and the linear imputer's (:func:`~synthaug.blending.blend_weights`).
 """
 
 from __future__ import annotations
