@@ -85,7 +85,7 @@ CALIBRATION_SHARE = 0.1
 CALIBRATION_DRAWS = 20
 #: Rows (at most) of the table being imputed, and the share of their observed numeric cells, hidden to
 #: fit the weights of the point estimate's blend with the linear imputer (:func:`blend_weights`).
-BLEND_ROWS = 256
+BLEND_ROWS = 1_024
 BLEND_SHARE = 0.2
 #: length of the copy of the model the blend's weights are fitted with, as a share of the model's steps
 BLEND_PROXY_STEPS = 0.15
