@@ -83,8 +83,9 @@ CALIBRATION_SHARE = 0.1
 #: interval of a few draws is mostly their sampling noise — of two, their range, which must be widened
 #: several times to hold 90 % of the truths, and then sent a third of a column's draws onto its bounds.
 CALIBRATION_DRAWS = 20
-#: Rows (at most) of the table being imputed, and the share of their observed numeric cells, hidden to
-#: fit the weights of the point estimate's blend with the linear imputer (:func:`blend_weights`).
+#: Rows (at most) of the table being imputed, and the share of their observed cells (numeric, and categorical
+#: where the discriminant is pooled), hidden to fit the point estimate's blend (:func:`blend_weights`,
+#: :func:`~synthaug.blending.pool_weight`).
 BLEND_ROWS = 1_024
 BLEND_SHARE = 0.2
 #: length of the copy of the model the blend's weights are fitted with, as a share of the model's steps
