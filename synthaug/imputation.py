@@ -569,10 +569,9 @@ class ImputerMixin:
         two levels are close); its most probable level maximises the
         expected share of cells imputed right.
         """
-        layout = self.encoder_.layout_
-        di = layout.column_parts[self.encoder_.columns_.index(col)][1]
-        start = int(layout.offsets[di]) - layout.n_continuous
-        block = probs[:, start: start + layout.cardinalities[di]]
+        start, width = self._level_block(col)
+        start -= self.encoder_.layout_.n_continuous
+        block = probs[:, start: start + width]
         return block.reshape(-1, m, block.shape[1])[:, holes].mean(axis=0)
 
     def _decode_levels(self, col, codes, dtype, rng):
@@ -582,22 +581,25 @@ class ImputerMixin:
         return values if isinstance(dtype, pd.CategoricalDtype) else \
             np.asarray(self.encoder_._restore_dtype(col, values))
 
+    def _level_block(self, col):
+        """``(start, width)``: where a categorical column's levels sit in model space."""
+        layout = self.encoder_.layout_
+        di = layout.column_parts[self.encoder_.columns_.index(col)][1]
+        return int(layout.offsets[di]), int(layout.cardinalities[di])
+
     def _allowed_levels(self, col):
-        """Boolean mask (L,) of a categorical column's codes a missing cell may take (not its "missing" level)."""
-        enc = self.encoder_.encoders_[col]
-        allowed = np.ones(enc.n_levels, dtype=bool)
-        if getattr(enc, "has_missing_", False):
-            allowed[enc.missing_code] = False
-        return allowed
+        """Boolean mask (L,) of a categorical column's codes a missing cell may take: its block of
+        :meth:`_present_levels` (not its "missing" level)."""
+        start, width = self._level_block(col)
+        return self._present_levels(torch.device("cpu"))[start: start + width].numpy()
 
     def _feature_positions(self, col):
         """Where a categorical column's levels sit among the Gaussian residual's features, or None if it has none."""
         residual = getattr(self, "residual_", None)
         if residual is None or not residual.n_features:
             return None
-        layout = self.encoder_.layout_
-        di = layout.column_parts[self.encoder_.columns_.index(col)][1]
-        dims = int(layout.offsets[di]) + np.arange(layout.cardinalities[di])
+        start, width = self._level_block(col)
+        dims = start + np.arange(width)
         features = residual.feature_dims_
         positions = np.minimum(np.searchsorted(features, dims), len(features) - 1)
         return positions if np.array_equal(features[positions], dims) else None
