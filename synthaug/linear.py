@@ -61,7 +61,8 @@ class OneHotDesign:
         skip = 1 if self._drop_first else 0
         for col, known in self.levels_.items():
             values = frame[col]
-            onehot = np.equal.outer(values.to_numpy(dtype=object), known[skip:].to_numpy(dtype=object))
+            # (a missing cell compared as None: pandas' NA has no truth value)
+            onehot = np.equal.outer(values.to_numpy(dtype=object, na_value=None), known[skip:].to_numpy(dtype=object))
             parts.append(np.where(values.isna().to_numpy()[:, None], np.nan, onehot.astype(np.float64)))
         return np.concatenate(parts, axis=1)
 

@@ -697,6 +697,34 @@ def test_neighbour_imputer_copes_with_empty_columns_and_integer_nulls():
     assert out.notna().all().all() and out["n"].iloc[1] == pytest.approx(2.5)     # rows 0 and 3 (row 2 shares no cell)
 
 
+def test_reference_imputers_read_levels_missing_as_pandas_na():
+    # a pandas "string" or "boolean" column marks its holes with pd.NA, which has no truth value
+    df = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "s": pd.array(["p", pd.NA, "q", "p"], dtype="string"),
+                       "b": pd.array([True, False, pd.NA, True], dtype="boolean")})
+    levels = {"s": ["p", "q"], "b": [False, True]}
+    design = NeighbourImputer(["x"], levels).fit(df, np.random.default_rng(0))._design(df)
+    assert np.isnan(design[1, 1:3]).all() and np.isnan(design[2, 3:5]).all()
+    assert design[[0, 2, 3], 1].tolist() == [1.0, 0.0, 1.0] and design[[0, 1, 3], 4].tolist() == [1.0, 0.0, 1.0]
+    assert LinearImputer(["x"], levels).fit(df).predict(df)["x"].tolist() == pytest.approx(df["x"].tolist())
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_pandas_nullable_columns_are_imputed_in_their_dtypes(kind):
+    rng = np.random.default_rng(0)
+    n = 120
+    df = pd.DataFrame({"x": rng.normal(size=n),
+                       "s": pd.array(rng.choice(["p", "q", pd.NA], n), dtype="string"),
+                       "b": pd.array(rng.choice([True, False, None], n), dtype="boolean"),
+                       "i": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 9, n)), dtype="Int64")})
+    before = df.copy()
+    filled = tiny(kind, random_state=0).fit(df).impute(df)
+    pd.testing.assert_frame_equal(df, before)
+    assert filled.dtypes.equals(df.dtypes) and filled.notna().all().all()
+    for col in df.columns:
+        seen = df[col].notna()
+        pd.testing.assert_series_equal(filled[col][seen], df[col][seen])
+
+
 def test_point_estimate_leans_on_the_neighbours_where_rows_cluster():
     """Clusters no line through them fits (b is not monotone in a): the nearest rows' weight rises, the error falls."""
     rng = np.random.default_rng(4)
