@@ -570,7 +570,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                      f"DP-SGD: Poisson sampling, per-sample clipping at {self.max_grad_norm:g}, Gaussian noise "
                      f"σ = {sigma:.4g}, RDP accountant")
         self._dp_sgd = {"noise_multiplier": sigma, "sample_rate": rate, "steps": int(n_steps)}
-        wrapped, dp_optimizer = make_private(module, optimizer, noise_multiplier=sigma,
+        # (Opacus wraps a torch.optim optimizer)
+        wrapped, dp_optimizer = make_private(module, optimizer.to_torch(), noise_multiplier=sigma,
                                              max_grad_norm=self.max_grad_norm,
                                              expected_batch_size=max(1, round(rate * n_rows)), generator=generator,
                                              bookkeeping=self._dp_bookkeeping)

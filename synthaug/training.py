@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .privacy.dp_sgd import poisson_batches
 
-__all__ = ["train", "EMA", "warmup_cosine"]
+__all__ = ["train", "EMA"]
 
 
 class EMA:
@@ -55,21 +55,6 @@ class EMA:
         torch._foreach_add_(ema_p, p, alpha=1 - d)
         if b:
             torch._foreach_copy_(ema_b, b)
-
-
-def warmup_cosine(optimizer, n_steps, warmup=0.05, floor=0.1):
-    """Linear warm-up then cosine decay to ``floor`` × the base learning rate."""
-    import math
-
-    n_warm = max(1, int(warmup * n_steps))
-
-    def factor(step):
-        if step < n_warm:
-            return (step + 1) / n_warm
-        progress = min(1.0, (step - n_warm) / max(1, n_steps - n_warm))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _batches(n_rows, batch_size, generator, device):

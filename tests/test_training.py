@@ -11,7 +11,8 @@ from synthaug.diffusion import GaussianDiffusion, cosine_betas
 from synthaug.diffusion.trainer import DiffusionStep
 from synthaug.encoding import Layout
 from synthaug.nn import ResidualMLP
-from synthaug.training import EMA, train, warmup_cosine
+from synthaug.optim import Adam, WarmupCosine
+from synthaug.training import EMA, train
 
 CPU = torch.device("cpu")
 
@@ -29,10 +30,10 @@ def test_training_lowers_the_loss_on_two_blobs():
     layout = Layout(2, (2,), ((0, None), (1, None), (None, 0)))        # x, y, blob label
     torch.manual_seed(0)
     net = ResidualMLP(layout.width, layout.width, cond_dim=layout.n_columns, width=64, depth=2, time_dim=32)
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    opt = Adam(net.parameters(), lr=3e-3, decoupled_weight_decay=True)
     ema = EMA(net, decay=0.99)
     step = DiffusionStep(GaussianDiffusion(cosine_betas(100), layout=layout), net, opt,
-                         warmup_cosine(opt, steps), ema, (cont, label[:, None]), layout.tensors(CPU), generator=g)
+                         WarmupCosine(opt, steps), ema, (cont, label[:, None]), layout.tensors(CPU), generator=g)
     history = train(step, n_rows=n, batch_size=128, n_steps=steps, generator=g, device=CPU, verbose=False)
 
     assert set(history) == {"step", "seconds", "loss"}
@@ -130,7 +131,7 @@ def test_ema_copy_is_frozen_and_separate():
 def test_warmup_cosine_schedule():
     n, warmup, floor = 100, 0.1, 0.1
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
-    sched = warmup_cosine(opt, n, warmup=warmup, floor=floor)
+    sched = WarmupCosine(opt, n, warmup=warmup, floor=floor)
     lrs = []
     for _ in range(n):
         lrs.append(opt.param_groups[0]["lr"])

@@ -78,7 +78,7 @@ class LevelConsistency:
         ``(B, n_columns)``, to ``(B, width)`` outputs read as logits on the
         discrete dims (a :class:`~synthaug.nn.ResidualMLP` with
         ``cond_dim=n_columns``).
-    optimizer : torch.optim.Optimizer
+    optimizer : synthaug.optim.Adam or torch.optim.Optimizer
         Over the predictor's parameters.
     layout_tensors : LayoutTensors
     weight : float
@@ -103,11 +103,12 @@ class LevelConsistency:
     >>> import torch
     >>> from synthaug.encoding import Layout
     >>> from synthaug.nn import ResidualMLP
+    >>> from synthaug.optim import Adam
     >>> layout = Layout(1, (3,), ((0, None), (None, 0)))
     >>> lt = layout.tensors("cpu")
     >>> net = ResidualMLP(layout.width, layout.width, cond_dim=layout.n_columns, width=8, depth=1, time_dim=0)
     >>> g = torch.Generator().manual_seed(0)
-    >>> term = LevelConsistency(net, torch.optim.Adam(net.parameters()), lt, weight=1.0, generator=g)
+    >>> term = LevelConsistency(net, Adam(net.parameters()), lt, weight=1.0, generator=g)
     >>> real = lt.to_model(torch.randn(6, 1), torch.randint(3, (6, 1)))
     >>> float(term.update(real, torch.zeros(6, 2, dtype=torch.bool))) > 0
     True
