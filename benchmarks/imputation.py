@@ -26,8 +26,8 @@ Run from this folder::
 
     python imputation.py                  # writes docs/benchmarks.md and results/imputation.json
     python imputation.py --quick --datasets breast_cancer
-    # two tables the models were not developed on (not in the default run)
-    python imputation.py --datasets diabetes wine --out other-tables.md
+    # tables the models were not developed on (not in the default run)
+    python imputation.py --datasets diabetes wine iris --out other-tables.md
     # an ablation: some imputers, synthaug's samplers with other parameters (written
     # to results/quick/ unless --out is given, docs/ are left alone)
     python imputation.py --datasets credit --scenarios mcar20 --models synthaug-diffusion missforest \
@@ -85,8 +85,16 @@ def wine():
     return data.frame.assign(target=data.target.map({0: "class_0", 1: "class_1", 2: "class_2"}))
 
 
-DATASETS = {"credit": credit, "breast_cancer": breast_cancer, "diabetes": diabetes, "wine": wine}
-# the issue's tables; diabetes and wine are a check on tables the models were not developed on
+def iris():
+    """scikit-learn's iris table (150 rows, 4 measurements), the species as a category."""
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True)
+    return data.frame.assign(target=data.target.map({0: "setosa", 1: "versicolor", 2: "virginica"}))
+
+
+DATASETS = {"credit": credit, "breast_cancer": breast_cancer, "diabetes": diabetes, "wine": wine, "iris": iris}
+# the issue's tables; diabetes, wine and iris are a check on tables the models were not developed on
 DEFAULT_DATASETS = ["credit", "breast_cancer"]
 
 
