@@ -24,6 +24,9 @@ import torch
 
 __all__ = ["Adam", "WarmupCosine"]
 
+_FOREIGN_STATE = ("the optimizer state to restore is not synthaug.optim's (a checkpoint written by an earlier "
+                  "version of synthaug?); delete the checkpoint to start afresh.")
+
 
 class Adam:
     """Adam (L2 weight decay) or, with ``decoupled_weight_decay=True``, AdamW over one group of parameters.
@@ -115,9 +118,16 @@ class Adam:
         return {"state": {i: dict(s) for i, s in self.state.items()}, "param_groups": [hyper]}
 
     def load_state_dict(self, state_dict):
-        """Restore (a copy of) what :meth:`state_dict` returned, its tensors on each parameter's device."""
+        """Restore (a copy of) what :meth:`state_dict` returned, its tensors on each parameter's device.
+
+        ``ValueError`` for the state of another optimizer (e.g. ``torch.optim``'s, in a checkpoint written
+        by an earlier version of synthaug).
+        """
         params = self.param_groups[0]["params"]
-        self.param_groups[0].update(state_dict["param_groups"][0])
+        hyper = state_dict.get("param_groups", [{}])[0]
+        if set(hyper) != set(self.param_groups[0]) - {"params"}:
+            raise ValueError(_FOREIGN_STATE)
+        self.param_groups[0].update(hyper)
         self.state = {int(i): {k: v.to(params[int(i)].device, copy=True) for k, v in s.items()}
                       for i, s in state_dict["state"].items()}
 
@@ -178,5 +188,7 @@ class WarmupCosine:
         return {"last_step": self.last_step, "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, state_dict):
+        if "last_step" not in state_dict:
+            raise ValueError(_FOREIGN_STATE)
         self.last_step, self.base_lrs = int(state_dict["last_step"]), list(state_dict["base_lrs"])
         self._apply()

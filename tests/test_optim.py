@@ -61,6 +61,18 @@ def test_adam_state_round_trips_through_a_checkpoint():
         torch.testing.assert_close(p, q)
 
 
+def test_state_of_another_optimizer_is_refused_by_name():
+    net, _ = _two_copies()
+    theirs = torch.optim.Adam(net.parameters())
+    net(torch.randn(4, 5)).sum().backward()
+    theirs.step()
+    with pytest.raises(ValueError, match="not synthaug.optim's"):
+        Adam(net.parameters()).load_state_dict(theirs.state_dict())
+    lambda_lr = torch.optim.lr_scheduler.LambdaLR(theirs, lambda step: 1.0)
+    with pytest.raises(ValueError, match="delete the checkpoint"):
+        WarmupCosine(Adam(net.parameters()), 10).load_state_dict(lambda_lr.state_dict())
+
+
 def test_adam_zero_grad_and_no_gradient_step():
     w = torch.nn.Parameter(torch.ones(3))
     opt = Adam([w], lr=0.1)
