@@ -4,12 +4,12 @@
 ``fused=True`` — it calls the same fused kernel (``torch._fused_adam_``,
 ``torch._fused_adamw_``; tested against ``torch.optim``) — without what
 ``torch.optim.Optimizer`` adds around it. Building a ``torch.optim``
-optimizer imports torch's compiler stack (``torch._dynamo``): 1.4–1.7 s and
-66–138 MiB more in each process that fits a model (more where triton is
-installed), which is a tenth of a fit of a small table and is paid again by
+optimizer imports torch's compiler stack (``torch._dynamo``): over a second
+and tens of MiB more in each process that fits a model (more where triton is
+installed), a noticeable share of a fit of a small table, paid again by
 every command-line call; and each ``step`` goes through profiling and
-compiler wrappers that cost about as much as the kernel on the small
-networks here. Under DP-SGD Opacus wraps a ``torch.optim`` optimizer:
+compiler wrappers that cost a sizeable share of the kernel's own time on
+the small networks here. Under DP-SGD Opacus wraps a ``torch.optim`` optimizer:
 :meth:`Adam.to_torch` builds the same one.
 
 :class:`WarmupCosine` sets the learning rate of any optimizer with
