@@ -49,6 +49,12 @@ def load(name):
         from synthaug.datasets import load_credit
 
         df, target = load_credit(), "Status"
+    elif name in ("iris", "wine"):   # small tables (150 and 178 rows), the class as its names
+        from sklearn import datasets
+
+        bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+        df, target = bunch.frame, "target"
+        df[target] = np.asarray(bunch.target_names)[df[target].to_numpy()]
     else:
         from sklearn.datasets import load_breast_cancer
 
@@ -112,9 +118,10 @@ def score(train, test, synth, target):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dataset", choices=["credit", "breast_cancer", "breast_cancer_labels"],
+    parser.add_argument("dataset", choices=["credit", "breast_cancer", "breast_cancer_labels", "iris", "wine"],
                         help="breast_cancer: the 0/1 class (a numeric column to the encoder); "
-                             "breast_cancer_labels: the class names (categorical), as in fidelity.py")
+                             "breast_cancer_labels: the class names (categorical), as in fidelity.py; "
+                             "iris, wine: scikit-learn's small tables, the class as its names")
     parser.add_argument("model", choices=["diffusion", "gan"])
     parser.add_argument("fits", nargs="*", default=["{}"], help="JSON parameters of each fit")
     parser.add_argument("--sample", nargs="*", default=["{}"], help="JSON sampling-only parameters")

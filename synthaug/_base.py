@@ -600,6 +600,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     # "auto" training length: this many epochs, within these bounds (a subclass may change them);
     # the lower bound is {private: steps}
     _auto_epochs, _auto_min_steps, _auto_max_steps = 20, {False: 1_000, True: 1_000}, 30_000
+    # tables of fewer rows than a batch: still a full batch per step (rows repeated), and the lower bound on
+    # "auto" steps times √(rows / batch size) (without DP); False: one batch of every row, the bound as it is
+    _fill_small_batches = False
     # "auto" batch size and learning rate: {private: value}; DP-SGD wants larger batches and steps
     _auto_batch_size = {False: 512, True: 1024}
     _auto_lr = {False: 1e-3, True: 4e-3}
@@ -633,8 +636,12 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         """Training steps: ``max_steps``, or with ``"auto"`` a count that grows with the data."""
         if self.max_steps != "auto":
             return int(self.max_steps)
+        private = self._budget is not None
         epochs_steps = self._auto_epochs * n_rows / min(self.batch_size_, n_rows)
-        return int(np.clip(epochs_steps, self._auto_min_steps[self._budget is not None], self._auto_max_steps))
+        floor = self._auto_min_steps[private]
+        if self._fill_small_batches and not private:
+            floor = int(round(floor * min(1.0, n_rows / self.batch_size_) ** 0.5))
+        return int(np.clip(epochs_steps, floor, self._auto_max_steps))
 
     # ------------------------------------------------- helpers for _fit_model
     def _device_data(self, encoded):
@@ -655,7 +662,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         columns = self.encoder_.columns_
         return columns.index(_TARGET) if _TARGET in columns else None
 
-    def _run_training(self, step, n_rows, n_steps, desc, *, state, data, monitor=None, sample_rate=None):
+    def _run_training(self, step, n_rows, n_steps, desc, *, state, data, monitor=None, sample_rate=None,
+                      fill_batches=False):
         """Run the shared loop; sets ``history_`` and ``n_iter_``.
 
         ``state`` (:class:`~synthaug.checkpoint.TrainingState`) names what the
@@ -703,7 +711,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                         generator=step.generator, device=self.device_, verbose=self.verbose and rank == 0,
                         desc=desc, monitor=monitor, sample_rate=sample_rate, start_step=start, history=history,
                         checkpoint=save if self.checkpoint is not None else None,
-                        checkpoint_every=self.checkpoint_every, rows=shard_rows(n_rows, self.device_))
+                        checkpoint_every=self.checkpoint_every, rows=shard_rows(n_rows, self.device_),
+                        fill_batches=fill_batches)
         join_streams(state.generator)   # calibrations and anchor weights must agree across processes
         if before is not None and before.get("step"):   # warm start: one history, steps and seconds counted on
             offsets = {k: before[k][-1] for k in ("step", "seconds") if before.get(k)}

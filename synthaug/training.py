@@ -57,8 +57,24 @@ class EMA:
             torch._foreach_copy_(ema_b, b)
 
 
-def _batches(n_rows, batch_size, generator, device):
-    """Endless stream of index tensors: a fresh permutation each epoch, drawn on the device."""
+def _batches(n_rows, batch_size, generator, device, *, fill=False):
+    """Endless stream of index tensors: a fresh permutation each epoch, drawn on the device.
+
+    A table smaller than ``batch_size`` gives batches of all its rows, or
+    with ``fill=True`` batches of ``batch_size`` rows cut from consecutive
+    permutations (every row drawn equally often, a row at most
+    ``⌈batch_size / n_rows⌉ + 1`` times in one batch).
+    """
+    if fill and batch_size > n_rows:
+        per_batch = -(-batch_size // n_rows) + 1   # permutations a batch can span
+        leftover = torch.zeros(0, dtype=torch.long, device=device)
+        while True:
+            perms = [torch.randperm(n_rows, generator=generator, device=device) for _ in range(per_batch)]
+            pool = torch.cat([leftover, *perms])
+            n_full = len(pool) // batch_size
+            for k in range(n_full):
+                yield pool[k * batch_size: (k + 1) * batch_size]
+            leftover = pool[n_full * batch_size:]
     batch_size = min(batch_size, n_rows)
     while True:
         perm = torch.randperm(n_rows, generator=generator, device=device)
@@ -68,7 +84,7 @@ def _batches(n_rows, batch_size, generator, device):
 
 def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
           desc="training", log_every=25, monitor=None, sample_rate=None, start_step=0, history=None,
-          checkpoint=None, checkpoint_every=None, rows=None):
+          checkpoint=None, checkpoint_every=None, rows=None, fill_batches=False):
     """Run ``n_steps`` calls of ``step(index)`` and return the loss history.
 
     Parameters
@@ -99,6 +115,10 @@ def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
     rows : LongTensor, default=None
         The rows this process may draw (its shard under
         ``torch.distributed``); all ``n_rows`` by default.
+    fill_batches : bool, default=False
+        With fewer rows than ``batch_size``, still draw ``batch_size`` rows
+        per step (rows repeat within a batch, each as often as the others
+        over the run) rather than one batch of every row.
 
     Returns
     -------
@@ -112,8 +132,11 @@ def train(step, *, n_rows, batch_size, n_steps, generator, device, verbose=True,
     running, n_run = None, 0
     disable = (not verbose) or not sys.stderr.isatty()
     with tqdm(total=n_steps, initial=start_step, desc=desc, disable=disable, leave=False, unit="step") as bar:
-        batches = _batches(n_rows if rows is None else len(rows), batch_size, generator, device) \
-            if sample_rate is None else poisson_batches(n_rows, sample_rate, generator, device)
+        if sample_rate is None:
+            batches = _batches(n_rows if rows is None else len(rows), batch_size, generator, device,
+                               fill=fill_batches)
+        else:
+            batches = poisson_batches(n_rows, sample_rate, generator, device)
         if rows is not None:
             batches = (rows[index] for index in batches)
         for k in range(start_step, n_steps):

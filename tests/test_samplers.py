@@ -749,3 +749,29 @@ def test_timestep_sampling_reaches_the_training_step(credit, monkeypatch, option
     monkeypatch.setattr(trainer, "stratified_timesteps", spy)
     DiffusionSampler(**{**TINY, "n_timesteps": 100}, timestep_sampling=option, random_state=0).fit(credit.head(60))
     assert seen and all(s == expected for s in seen)
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("cls, n_rows, steps, fill", [
+    (DiffusionSampler, 150, 812, True),     # 1,500 × √(150 / 512), full batches of repeated rows
+    (DiffusionSampler, 400, 1326, True),
+    (DiffusionSampler, 600, 1500, True),    # a batch or more: the bound as it was
+    (GANSampler, 150, 500, False),
+])
+def test_auto_steps_and_batches_of_a_table_smaller_than_a_batch(cls, n_rows, steps, fill, monkeypatch):
+    seen = {}
+
+    def record(self, step, n, n_steps, desc, **kwargs):
+        seen.update(n_steps=n_steps, fill=kwargs.get("fill_batches", False))
+        raise _Stop
+
+    monkeypatch.setattr(cls, "_run_training", record)
+    with pytest.raises(_Stop):
+        cls(random_state=0, verbose=False).fit(mixed_frame(n_rows))
+    assert seen == {"n_steps": steps, "fill": fill}
+    with pytest.raises(_Stop):   # a batch size of the table's rows or fewer: no repeats, the full bound
+        cls(random_state=0, verbose=False, batch_size=min(n_rows, 128)).fit(mixed_frame(n_rows))
+    assert seen["n_steps"] == (1500 if cls is DiffusionSampler else 500)

@@ -79,6 +79,29 @@ def test_batch_size_above_the_row_count_uses_every_row():
     assert [sorted(i.tolist()) for i in seen] == [[0, 1, 2, 3, 4]] * 2
 
 
+@pytest.mark.parametrize("n_rows, batch_size", [(5, 64), (7, 8), (150, 512), (3, 3)])
+def test_filled_batches_repeat_every_row_equally_often(n_rows, batch_size):
+    seen = []
+    n_steps = 3 * n_rows   # 3 · batch_size rows of each row in all
+    train(lambda i: seen.append(i.clone()) or {"loss": torch.tensor(0.0)}, n_rows=n_rows, batch_size=batch_size,
+          n_steps=n_steps, generator=_gen(), device=CPU, verbose=False, fill_batches=True)
+    assert all(len(i) == max(batch_size, 1) for i in seen)
+    everything = torch.cat(seen)
+    assert torch.equal(torch.bincount(everything, minlength=n_rows), torch.full((n_rows,), 3 * batch_size))
+    if batch_size > n_rows:   # a batch spans consecutive permutations: no row more than ⌈b / n⌉ + 1 times in it
+        assert max(int(torch.bincount(i).max()) for i in seen) <= -(-batch_size // n_rows) + 1
+
+
+def test_filled_batches_leave_a_large_table_as_it_was():
+    def indices(fill):
+        seen = []
+        train(lambda i: seen.append(i) or {"loss": torch.tensor(0.0)}, n_rows=50, batch_size=8, n_steps=10,
+              generator=_gen(3), device=CPU, verbose=False, fill_batches=fill)
+        return torch.stack(seen)
+
+    assert torch.equal(indices(True), indices(False))
+
+
 def test_batching_is_reproducible_with_a_generator():
     def indices(seed):
         seen = []
