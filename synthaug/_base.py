@@ -600,9 +600,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     # "auto" training length: this many epochs, within these bounds (a subclass may change them);
     # the lower bound is {private: steps}
     _auto_epochs, _auto_min_steps, _auto_max_steps = 20, {False: 1_000, True: 1_000}, 30_000
-    # tables of fewer rows than a batch: still a full batch per step (rows repeated), and the lower bound on
-    # "auto" steps times √(rows / batch size) (without DP); False: one batch of every row, the bound as it is
-    _fill_small_batches = False
+    # a table of fewer rows than a batch: each step draws every row this many times (at most a batch), and
+    # with more than 1 the lower bound on "auto" steps is times √(rows / batch size) (without DP)
+    _small_table_repeats = 1
     # "auto" batch size and learning rate: {private: value}; DP-SGD wants larger batches and steps
     _auto_batch_size = {False: 512, True: 1024}
     _auto_lr = {False: 1e-3, True: 4e-3}
@@ -639,7 +639,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         private = self._budget is not None
         epochs_steps = self._auto_epochs * n_rows / min(self.batch_size_, n_rows)
         floor = self._auto_min_steps[private]
-        if self._fill_small_batches and not private:
+        if self._small_table_repeats > 1 and not private:
             floor = int(round(floor * min(1.0, n_rows / self.batch_size_) ** 0.5))
         return int(np.clip(epochs_steps, floor, self._auto_max_steps))
 
@@ -663,14 +663,16 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         return columns.index(_TARGET) if _TARGET in columns else None
 
     def _run_training(self, step, n_rows, n_steps, desc, *, state, data, monitor=None, sample_rate=None,
-                      fill_batches=False):
+                      repeats=1):
         """Run the shared loop; sets ``history_`` and ``n_iter_``.
 
         ``state`` (:class:`~synthaug.checkpoint.TrainingState`) names what the
         fit trains: with ``warm_start`` it starts from the previous fit's
         state; with ``checkpoint`` it resumes from that file when it holds
         this fit (same ``data`` and parameters) and writes it every
-        ``checkpoint_every`` steps.
+        ``checkpoint_every`` steps. With ``repeats`` > 1, a table of fewer
+        rows than a batch gives batches of each row that many times (at most
+        ``batch_size_``).
         """
         # hashing the data is only needed to match a checkpoint file
         rows = self.__dict__.pop("_checkpoint_rows", None)
@@ -707,12 +709,15 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 state.save(self.checkpoint, step=steps_done, history=hist, fingerprint=key,
                            complete=steps_done >= n_steps, seed=private_seed, params=params)
 
-        history = train(step, n_rows=n_rows, batch_size=max(1, self.batch_size_ // size), n_steps=n_steps,
+        batch_size = max(1, self.batch_size_ // size)
+        if repeats > 1:
+            batch_size = min(batch_size, repeats * (n_rows // size))
+        history = train(step, n_rows=n_rows, batch_size=batch_size, n_steps=n_steps,
                         generator=step.generator, device=self.device_, verbose=self.verbose and rank == 0,
                         desc=desc, monitor=monitor, sample_rate=sample_rate, start_step=start, history=history,
                         checkpoint=save if self.checkpoint is not None else None,
                         checkpoint_every=self.checkpoint_every, rows=shard_rows(n_rows, self.device_),
-                        fill_batches=fill_batches)
+                        fill_batches=repeats > 1)
         join_streams(state.generator)   # calibrations and anchor weights must agree across processes
         if before is not None and before.get("step"):   # warm start: one history, steps and seconds counted on
             offsets = {k: before[k][-1] for k in ("step", "seconds") if before.get(k)}

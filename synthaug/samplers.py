@@ -409,8 +409,9 @@ class DiffusionSampler(BaseGenerativeSampler):
         bound 1,500 × √(rows / batch_size): 812 steps for 150 rows).
     batch_size : int or "auto", default="auto"
         Rows per step: 512, or 1,024 with ``epsilon`` (the expected size of
-        a Poisson batch). A table of fewer rows fills each batch with its
-        rows repeated, every row as often as the others.
+        a Poisson batch). Without ``epsilon``, a table of fewer rows gives
+        batches of each of its rows twice (at most ``batch_size``), each
+        copy with its own noise, timestep and mask.
     lr : float or "auto", default="auto"
         Peak AdamW learning rate (warm-up, then cosine decay): 1e-3, or 4e-3
         with ``epsilon``. On credit at ε = 3 with the domain declared
@@ -546,10 +547,9 @@ class DiffusionSampler(BaseGenerativeSampler):
     # compute of depth 3 for 1,000, gave higher quality and train-on-synthetic AUC on credit and
     # breast_cancer, two seeds each); DP-SGD keeps 1,000 (its noise multiplier grows with the steps)
     _auto_min_steps = {False: 1_500, True: 1_000}
-    # a table smaller than a batch: full batches of its rows repeated, and a lower bound of 1,500 × √(rows / 512)
-    # steps (``benchmarks/ablation.py`` on iris and wine, see docs/diffusion.md: about half the steps of full
-    # batches matched the quality of 1,500 batches of every row; half the steps of such batches lost quality)
-    _fill_small_batches = True
+    # a table smaller than a batch: each step draws every row twice (own noise, timestep and mask) and the
+    # lower bound is 1,500 × √(rows / 512) steps (``benchmarks/ablation.py`` on iris and wine, docs/diffusion.md)
+    _small_table_repeats = 2
     # one residual block without DP (``benchmarks/ablation.py``, three seeds each on credit and breast_cancer:
     # quality and train-on-synthetic AUC at least those of two blocks, for about 0.6 of the sampling time);
     # DP keeps two, the network its privacy figures were measured with
@@ -613,7 +613,7 @@ class DiffusionSampler(BaseGenerativeSampler):
                               schedulers={"scheduler": scheduler}, emas={"ema": ema}, generator=generator)
         with quiet_hooks():
             self._run_training(step, len(encoded), n_steps, "diffusion", sample_rate=rate, state=state,
-                               data=(encoded.continuous, encoded.discrete), fill_batches=self._fill_small_batches)
+                               data=(encoded.continuous, encoded.discrete), repeats=self._small_table_repeats)
         if rate is not None:
             release(network)
         self.network_ = ema.model

@@ -1,4 +1,5 @@
-"""synthaug.optim: Adam against torch.optim's, its checkpoint state, and a fit that never imports torch's compiler."""
+"""synthaug.optim: Adam and gradient clipping against torch's, checkpoint state, and a fit that never imports torch's
+compiler."""
 
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import textwrap
 import pytest
 import torch
 
-from synthaug.optim import Adam, WarmupCosine
+from synthaug.optim import Adam, WarmupCosine, clip_grad_norm
 
 
 def _two_copies(seed=0):
@@ -94,6 +95,21 @@ def test_to_torch_is_the_same_optimizer_for_opacus(decoupled, cls):
     assert type(twin) is cls
     group = twin.param_groups[0]
     assert group["params"][0] is w and (group["lr"], group["betas"], group["weight_decay"]) == (0.2, (0.5, 0.9), 0.01)
+
+
+@pytest.mark.parametrize("max_norm", [1e-3, 1.0, 1e3])   # clipped, and (at 1e3) left as it is
+def test_clip_grad_norm_equals_torchs(max_norm):
+    net, twin = _two_copies()
+    x = torch.randn(8, 5, generator=torch.Generator().manual_seed(2))
+    for module in (net, twin):
+        module[2](module[1](module[0](x))).pow(2).sum().backward()
+    net[0].bias.grad = twin[0].bias.grad = None   # a parameter without a gradient is skipped
+    norm = clip_grad_norm(list(net.parameters()), max_norm)
+    expected = torch.nn.utils.clip_grad_norm_(list(twin.parameters()), max_norm, foreach=True)
+    assert torch.equal(norm, expected)
+    for p, q in zip(net.parameters(), twin.parameters()):
+        assert (p.grad is None and q.grad is None) or torch.equal(p.grad, q.grad)
+    assert float(clip_grad_norm([torch.nn.Parameter(torch.zeros(2))], 1.0)) == 0.0   # no gradients: norm 0
 
 
 def test_warmup_cosine_drives_any_optimizer_and_resumes():

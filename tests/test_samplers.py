@@ -755,23 +755,26 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("cls, n_rows, steps, fill", [
-    (DiffusionSampler, 150, 812, True),     # 1,500 × √(150 / 512), full batches of repeated rows
-    (DiffusionSampler, 400, 1326, True),
-    (DiffusionSampler, 600, 1500, True),    # a batch or more: the bound as it was
-    (GANSampler, 150, 500, False),
+@pytest.mark.parametrize("cls, n_rows, steps, batch", [
+    (DiffusionSampler, 150, 812, 300),     # 1,500 × √(150 / 512) steps; every row twice per batch
+    (DiffusionSampler, 400, 1326, 512),    # twice would pass a batch: one batch
+    (DiffusionSampler, 600, 1500, 512),    # a batch or more rows: as before
+    (GANSampler, 150, 500, 150),
 ])
-def test_auto_steps_and_batches_of_a_table_smaller_than_a_batch(cls, n_rows, steps, fill, monkeypatch):
+def test_auto_steps_and_batches_of_a_table_smaller_than_a_batch(cls, n_rows, steps, batch, monkeypatch):
+    import synthaug._base
+
     seen = {}
 
-    def record(self, step, n, n_steps, desc, **kwargs):
-        seen.update(n_steps=n_steps, fill=kwargs.get("fill_batches", False))
+    def record(step, **kwargs):
+        seen.update(n_steps=kwargs["n_steps"], batch=min(kwargs["batch_size"], n_rows)
+                    if not kwargs.get("fill_batches") else kwargs["batch_size"])
         raise _Stop
 
-    monkeypatch.setattr(cls, "_run_training", record)
+    monkeypatch.setattr(synthaug._base, "train", record)
     with pytest.raises(_Stop):
         cls(random_state=0, verbose=False).fit(mixed_frame(n_rows))
-    assert seen == {"n_steps": steps, "fill": fill}
+    assert seen == {"n_steps": steps, "batch": batch}
     with pytest.raises(_Stop):   # a batch size of the table's rows or fewer: no repeats, the full bound
         cls(random_state=0, verbose=False, batch_size=min(n_rows, 128)).fit(mixed_frame(n_rows))
-    assert seen["n_steps"] == (1500 if cls is DiffusionSampler else 500)
+    assert seen == {"n_steps": 1500 if cls is DiffusionSampler else 500, "batch": min(n_rows, 128)}

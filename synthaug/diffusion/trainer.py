@@ -7,6 +7,7 @@ import contextlib
 import torch
 
 from ..conditioning import random_given_columns
+from ..optim import clip_grad_norm
 from ..privacy.dp_sgd import private_backward
 from .masks import random_pixel_masks
 
@@ -82,7 +83,7 @@ class _Step:
         else:
             loss = per_row.mean()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self._parameters, 1.0, foreach=True)
+            clip_grad_norm(self._parameters, 1.0)
         self.optimizer.step()
         self.scheduler.step()
         self.ema.update(self.network)
