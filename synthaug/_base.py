@@ -711,7 +711,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
         batch_size = max(1, self.batch_size_ // size)
         if repeats > 1:
-            batch_size = min(batch_size, repeats * (n_rows // size))
+            batch_size = max(1, min(batch_size, repeats * (n_rows // size)))
         history = train(step, n_rows=n_rows, batch_size=batch_size, n_steps=n_steps,
                         generator=step.generator, device=self.device_, verbose=self.verbose and rank == 0,
                         desc=desc, monitor=monitor, sample_rate=sample_rate, start_step=start, history=history,
