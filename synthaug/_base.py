@@ -600,8 +600,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     # "auto" training length: this many epochs, within these bounds (a subclass may change them);
     # the lower bound is {private: steps}
     _auto_epochs, _auto_min_steps, _auto_max_steps = 20, {False: 1_000, True: 1_000}, 30_000
-    # a table of fewer rows than a batch: each step draws every row this many times (at most a batch), and
-    # with more than 1 the lower bound on "auto" steps is times √(rows / batch size) (without DP)
+    # a table whose rows fit in a batch this many times (> 1; without DP): each step draws every row that
+    # many times, and the lower bound on "auto" steps is times √(rows / batch size); 1: no such table
     _small_table_repeats = 1
     # "auto" batch size and learning rate: {private: value}; DP-SGD wants larger batches and steps
     _auto_batch_size = {False: 512, True: 1024}
@@ -639,9 +639,14 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         private = self._budget is not None
         epochs_steps = self._auto_epochs * n_rows / min(self.batch_size_, n_rows)
         floor = self._auto_min_steps[private]
-        if self._small_table_repeats > 1 and not private:
-            floor = int(round(floor * min(1.0, n_rows / self.batch_size_) ** 0.5))
+        if self._is_small_table(n_rows):
+            floor = int(round(floor * (n_rows / self.batch_size_) ** 0.5))
         return int(np.clip(epochs_steps, floor, self._auto_max_steps))
+
+    def _is_small_table(self, n_rows):
+        """Does a batch hold every row ``_small_table_repeats`` (> 1) times? (Not under DP: Poisson batches.)"""
+        repeats = self._small_table_repeats
+        return repeats > 1 and self._budget is None and repeats * n_rows <= self.batch_size_
 
     # ------------------------------------------------- helpers for _fit_model
     def _device_data(self, encoded):
@@ -663,16 +668,16 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         return columns.index(_TARGET) if _TARGET in columns else None
 
     def _run_training(self, step, n_rows, n_steps, desc, *, state, data, monitor=None, sample_rate=None,
-                      repeats=1):
+                      small_table=False):
         """Run the shared loop; sets ``history_`` and ``n_iter_``.
 
         ``state`` (:class:`~synthaug.checkpoint.TrainingState`) names what the
         fit trains: with ``warm_start`` it starts from the previous fit's
         state; with ``checkpoint`` it resumes from that file when it holds
         this fit (same ``data`` and parameters) and writes it every
-        ``checkpoint_every`` steps. With ``repeats`` > 1, a table of fewer
-        rows than a batch gives batches of each row that many times (at most
-        ``batch_size_``).
+        ``checkpoint_every`` steps. With ``small_table`` (see
+        :meth:`_is_small_table`) each batch holds every row
+        ``_small_table_repeats`` times.
         """
         # hashing the data is only needed to match a checkpoint file
         rows = self.__dict__.pop("_checkpoint_rows", None)
@@ -710,14 +715,14 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                            complete=steps_done >= n_steps, seed=private_seed, params=params)
 
         batch_size = max(1, self.batch_size_ // size)
-        if repeats > 1:
-            batch_size = max(1, min(batch_size, repeats * (n_rows // size)))
+        if small_table:
+            batch_size = max(1, self._small_table_repeats * (n_rows // size))
         history = train(step, n_rows=n_rows, batch_size=batch_size, n_steps=n_steps,
                         generator=step.generator, device=self.device_, verbose=self.verbose and rank == 0,
                         desc=desc, monitor=monitor, sample_rate=sample_rate, start_step=start, history=history,
                         checkpoint=save if self.checkpoint is not None else None,
                         checkpoint_every=self.checkpoint_every, rows=shard_rows(n_rows, self.device_),
-                        fill_batches=repeats > 1)
+                        fill_batches=small_table)
         join_streams(state.generator)   # calibrations and anchor weights must agree across processes
         if before is not None and before.get("step"):   # warm start: one history, steps and seconds counted on
             offsets = {k: before[k][-1] for k in ("step", "seconds") if before.get(k)}

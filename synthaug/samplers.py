@@ -405,13 +405,14 @@ class DiffusionSampler(BaseGenerativeSampler):
     max_steps : int or "auto", default="auto"
         Optimiser steps; ``"auto"`` scales with the table (20 epochs, between
         1,500 — 1,000 with ``epsilon`` — and 30,000 steps; without
-        ``epsilon``, a table of fewer rows than ``batch_size`` has the lower
-        bound 1,500 × √(rows / batch_size): 812 steps for 150 rows).
+        ``epsilon``, a table of at most half ``batch_size`` rows has the
+        lower bound 1,500 × √(rows / batch_size): 812 steps for 150 rows).
     batch_size : int or "auto", default="auto"
         Rows per step: 512, or 1,024 with ``epsilon`` (the expected size of
-        a Poisson batch). Without ``epsilon``, a table of fewer rows gives
-        batches of each of its rows twice (at most ``batch_size``), each
-        copy with its own noise, timestep and mask.
+        a Poisson batch). Without ``epsilon``, a table of at most half as
+        many rows gives batches of each of its rows twice, each copy with
+        its own noise, timestep and mask; a table of fewer rows than
+        ``batch_size`` but more than half, batches of every row once.
     lr : float or "auto", default="auto"
         Peak AdamW learning rate (warm-up, then cosine decay): 1e-3, or 4e-3
         with ``epsilon``. On credit at ε = 3 with the domain declared
@@ -547,7 +548,7 @@ class DiffusionSampler(BaseGenerativeSampler):
     # compute of depth 3 for 1,000, gave higher quality and train-on-synthetic AUC on credit and
     # breast_cancer, two seeds each); DP-SGD keeps 1,000 (its noise multiplier grows with the steps)
     _auto_min_steps = {False: 1_500, True: 1_000}
-    # a table smaller than a batch: each step draws every row twice (own noise, timestep and mask) and the
+    # a table of at most half a batch: each step draws every row twice (own noise, timestep and mask) and the
     # lower bound is 1,500 × √(rows / 512) steps (``benchmarks/ablation.py`` on iris and wine, docs/diffusion.md)
     _small_table_repeats = 2
     # one residual block without DP (``benchmarks/ablation.py``, three seeds each on credit and breast_cancer:
@@ -613,7 +614,8 @@ class DiffusionSampler(BaseGenerativeSampler):
                               schedulers={"scheduler": scheduler}, emas={"ema": ema}, generator=generator)
         with quiet_hooks():
             self._run_training(step, len(encoded), n_steps, "diffusion", sample_rate=rate, state=state,
-                               data=(encoded.continuous, encoded.discrete), repeats=self._small_table_repeats)
+                               data=(encoded.continuous, encoded.discrete),
+                               small_table=self._is_small_table(len(encoded)))
         if rate is not None:
             release(network)
         self.network_ = ema.model

@@ -757,8 +757,9 @@ class _Stop(Exception):
 
 @pytest.mark.parametrize("cls, n_rows, steps, batch", [
     (DiffusionSampler, 150, 812, 300),     # 1,500 × √(150 / 512) steps; every row twice per batch
-    (DiffusionSampler, 400, 1326, 512),    # twice would pass a batch: one batch
-    (DiffusionSampler, 600, 1500, 512),    # a batch or more rows: as before
+    (DiffusionSampler, 256, 1061, 512),
+    (DiffusionSampler, 257, 1500, 257),    # twice would pass a batch: every row once, as before
+    (DiffusionSampler, 600, 1500, 512),
     (GANSampler, 150, 500, 150),
 ])
 def test_auto_steps_and_batches_of_a_table_smaller_than_a_batch(cls, n_rows, steps, batch, monkeypatch):
