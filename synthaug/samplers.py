@@ -879,7 +879,10 @@ class GANSampler(BaseGenerativeSampler):
     batch_size : int or "auto", default="auto"
         500 rows per step (the expected Poisson batch with ``epsilon``).
     lr : float or "auto", default="auto"
-        Adam learning rate of both networks (β = (0.5, 0.9)): 2e-4.
+        Adam learning rate of both networks (β = (0.5, 0.9)): 6e-4, or 2e-4
+        with ``epsilon`` (docs/gan.md: three times CTGAN's 2e-4 raised the
+        quality on iris, wine, breast_cancer and credit at the same
+        detection AUC).
     discrete_columns, warm_start, checkpoint, checkpoint_every, precision, compile, device, random_state, verbose
         As in :class:`DiffusionSampler`.
     epsilon, delta, max_grad_norm, bounds, categories
@@ -972,7 +975,7 @@ class GANSampler(BaseGenerativeSampler):
     }
     _auto_epochs, _auto_min_steps = 100, {False: 500, True: 500}
     _auto_batch_size = {False: 500, True: 500}
-    _auto_lr = {False: 2e-4, True: 2e-4}
+    _auto_lr = {False: 6e-4, True: 2e-4}
 
     def __init__(self, *, loss="auto", gp_weight=None, n_critic="auto", critic_lr="auto", pac=1, spectral_norm=False,
                  noise_dim=64, width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2,
