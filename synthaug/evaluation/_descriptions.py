@@ -67,7 +67,8 @@ SCORES = {
     "dcr_closer_to_train_share": (
         "privacy",
         "Share of synthetic rows whose nearest real row is a training row rather than a "
-        "holdout row ({dcr_rows} of each, min-max scaled numerics, one-hot categoricals). "
+        "holdout row ({dcr_rows} of each, min-max scaled numerics, one-hot categoricals; "
+        "the exact mean over every such subsample of the larger set). "
         "0.5 is ideal; above 0.5 is worse; 1.0 = memorised.",
     ),
     "membership_inference_auc": (

@@ -229,6 +229,7 @@ def _privacy(run):
                              random_state=run.seeds["dcr"], return_details=True, **meta)
         run.scores["dcr_closer_to_train_share"] = share
         run.info["dcr_rows"] = dcr["n_compared"]
+        run.info["dcr_one_subsample_share"] = dcr["subsample_share"]   # (the seeded subsample of the plot)
         if min(len(run.real), len(run.holdout) // 2) < 2:
             run.skipped["membership_inference_auc"] = "needs at least 4 holdout rows and 2 training rows"
         else:

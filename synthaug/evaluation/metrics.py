@@ -12,10 +12,11 @@ is None they are inferred from the first frame with
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaln
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
-from sklearn.neighbors import NearestNeighbors
+from sklearn.neighbors import KDTree, NearestNeighbors
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
@@ -285,20 +286,32 @@ def dcr_closer_to_train_share(train, holdout, synthetic, *, metadata=None, rando
                               return_details=False):
     """Share of synthetic rows whose nearest real row is a training row.
 
-    The larger of ``train`` and ``holdout`` is subsampled (seeded) to the
-    size of the smaller, so that a generator which never saw either would have
-    half of its rows closer to each: **0.5 is ideal**, values well above 0.5
-    mean the synthetic rows sit closer to the training rows than fresh real
-    rows do (overfitting), 1.0 means every synthetic row copies one of the
-    compared training rows. Rows are encoded as in sdmetrics' DCR metrics but
-    vectorised: numerics min-max scaled on the real rows (missing values
-    imputed and flagged), categoricals one-hot (see ``_encoding``); distances
-    are Euclidean, found with :class:`~sklearn.neighbors.NearestNeighbors`.
-    A synthetic row at the same distance from both sets counts one half.
+    The larger of ``train`` and ``holdout`` is compared through subsamples
+    of the size of the smaller, so that a generator which never saw either
+    would have half of its rows closer to each: **0.5 is ideal**, values well
+    above 0.5 mean the synthetic rows sit closer to the training rows than
+    fresh real rows do (overfitting), 1.0 means every synthetic row copies
+    one of the compared training rows. Rows are encoded as in sdmetrics' DCR
+    metrics but vectorised: numerics min-max scaled on the real rows (missing
+    values imputed and flagged), categoricals one-hot (see ``_encoding``);
+    distances are Euclidean, found with
+    :class:`~sklearn.neighbors.NearestNeighbors` and
+    :class:`~sklearn.neighbors.KDTree`. A synthetic row at the same distance
+    from both sets counts one half.
 
-    Note that only training rows kept by the subsample count: a synthetic copy
-    of the full training table, with a training table twice the holdout's
-    size, scores about 0.75, not 1.0.
+    The share is the **expectation over every subsample** of the larger
+    table, computed exactly rather than from one random subsample (which
+    sdmetrics' ``num_iterations`` averages over): a synthetic row whose
+    nearest row of the smaller table is at distance ``d`` is closer to the
+    larger one in the share ``1 - C(N - k, n) / C(N, n)`` of its
+    ``n``-row subsamples, ``k`` of whose ``N`` rows lie within ``d``. So the
+    figure does not depend on ``random_state``, and its spread is that of
+    the synthetic rows alone; one subsample of a few hundred rows moves it
+    by several hundredths.
+
+    Note that only training rows in the subsample count: a synthetic copy of
+    the full training table, with a training table twice the holdout's size,
+    scores about 0.75, not 1.0.
 
     Parameters
     ----------
@@ -307,9 +320,14 @@ def dcr_closer_to_train_share(train, holdout, synthetic, *, metadata=None, rando
     metadata : dict, optional
         sdmetrics single-table metadata; inferred from ``train`` when None.
     random_state : int, RandomState instance or None, default=0
+        Seeds the one subsample whose distances ``return_details`` gives
+        (the share itself is exact).
     return_details : bool, default=False
         Also return a dict with the distances of each synthetic row to its
-        nearest training and holdout row.
+        nearest training and holdout row within one seeded subsample of the
+        larger table (``dcr_train``, ``dcr_holdout``), the share on that
+        subsample alone (``subsample_share``) and the number of rows each
+        side compares (``n_compared``).
 
     Returns
     -------
@@ -331,20 +349,54 @@ def dcr_closer_to_train_share(train, holdout, synthetic, *, metadata=None, rando
     )
     rng = check_random_state(random_state)
     n = min(len(train_n), len(hold_n))
-    train_s = train_n.iloc[np.sort(rng.choice(len(train_n), n, replace=False))]
-    hold_s = hold_n.iloc[np.sort(rng.choice(len(hold_n), n, replace=False))]
-    X_train, X_hold, X_synth = distance_matrices(
-        [train_n, hold_n], [train_s, hold_s, synth_n], kinds
-    )
+    X_train, X_hold, X_synth = distance_matrices([train_n, hold_n], [train_n, hold_n, synth_n], kinds)
+    share = _expected_closer_share(X_train, X_hold, X_synth, n)
+    if not return_details:
+        return share
+    X_train = X_train[np.sort(rng.choice(len(train_n), n, replace=False))]
+    X_hold = X_hold[np.sort(rng.choice(len(hold_n), n, replace=False))]
     d_train = NearestNeighbors(n_neighbors=1).fit(X_train).kneighbors(X_synth)[0][:, 0]
     d_hold = NearestNeighbors(n_neighbors=1).fit(X_hold).kneighbors(X_synth)[0][:, 0]
     # Exact ties (frequent in discrete data) are split evenly; a tolerance absorbs
     # floating-point noise between two identical encodings.
     tie = np.isclose(d_train, d_hold, rtol=1e-9, atol=1e-12)
-    share = float(np.mean(np.where(tie, 0.5, (d_train < d_hold).astype(float))))
-    if not return_details:
-        return share
-    return share, {"dcr_train": d_train, "dcr_holdout": d_hold, "n_compared": n}
+    subsample = float(np.mean(np.where(tie, 0.5, (d_train < d_hold).astype(float))))
+    return share, {"dcr_train": d_train, "dcr_holdout": d_hold, "n_compared": n, "subsample_share": subsample}
+
+
+def _expected_closer_share(X_train, X_hold, X_synth, n):
+    """The mean over every ``n``-row subsample of the larger of ``X_train``, ``X_hold`` of the closer-to-train share.
+
+    For each synthetic row: the distance ``d`` to its nearest row of the
+    smaller set (whole), and the counts of the larger set's rows strictly
+    within ``d`` (``k_lt``) and within ``d`` up to the tie tolerance
+    (``k_le``). A subsample holds none of ``k`` given rows with probability
+    ``C(N - k, n) / C(N, n)``; the row is closer to the larger set when the
+    subsample holds one of the ``k_lt``, tied when it holds none of those
+    but one of the ties (counted one half). Equal sizes give the plain
+    share.
+    """
+    train_larger = len(X_train) > len(X_hold)
+    small, large = (X_hold, X_train) if train_larger else (X_train, X_hold)
+    d = NearestNeighbors(n_neighbors=1).fit(small).kneighbors(X_synth)[0][:, 0]
+    tol = 1e-12 + 1e-9 * d           # np.isclose's tolerance of the one-subsample share
+    tree = KDTree(large)
+    k_lt = np.where(d - tol > 0, tree.query_radius(X_synth, np.maximum(d - tol, 0.0), count_only=True), 0)
+    # (query_radius counts distances <= r: at r = d - tol the rows strictly closer than the tie band)
+    k_le = tree.query_radius(X_synth, d + tol, count_only=True)
+    none_lt, none_le = _none_drawn(len(large), k_lt, n), _none_drawn(len(large), k_le, n)
+    # P(the subsample's nearest is closer than d) = 1 - none_lt; tied = none_lt - none_le
+    closer_large = 1.0 - none_lt + 0.5 * (none_lt - none_le)
+    return float(np.mean(closer_large if train_larger else 1.0 - closer_large))
+
+
+def _none_drawn(total, k, n):
+    """``C(total - k, n) / C(total, n)``: the chance that ``n`` rows drawn without replacement miss ``k`` given ones."""
+    k = np.asarray(k, dtype=np.float64)
+    free = total - k
+    with np.errstate(invalid="ignore"):
+        log_p = (gammaln(free + 1) - gammaln(free - n + 1) - gammaln(total + 1) + gammaln(total - n + 1))
+    return np.where(free >= n, np.exp(np.where(free >= n, log_p, 0.0)), 0.0)
 
 
 def membership_inference_auc(train, holdout, synthetic, *, metadata=None, random_state=0):

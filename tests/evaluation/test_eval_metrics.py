@@ -102,6 +102,44 @@ def test_dcr_subsamples_the_larger_table():
     assert 0.55 < share < 0.75
 
 
+@pytest.mark.parametrize("sizes", [(60, 20), (20, 60)])
+@pytest.mark.parametrize("discrete", [False, True])
+def test_dcr_share_is_the_mean_over_subsamples(sizes, discrete):
+    # the exact expectation equals the average share over random subsamples of the larger set
+    # (ties included: rows on a small grid)
+    from sklearn.neighbors import NearestNeighbors
+
+    from synthaug.evaluation.metrics import _expected_closer_share
+
+    rng = np.random.default_rng(3)
+
+    def rows(n):
+        return rng.integers(0, 3, (n, 2)).astype(float) if discrete else rng.normal(size=(n, 2))
+
+    X_train, X_hold, X_synth = rows(sizes[0]), rows(sizes[1]), rows(30)
+
+    def nearest(X):
+        return NearestNeighbors(n_neighbors=1).fit(X).kneighbors(X_synth)[0][:, 0]
+
+    shares = []
+    for _ in range(2000):
+        d_train, d_hold = (nearest(X[rng.choice(len(X), 20, replace=False)]) for X in (X_train, X_hold))
+        shares.append(np.mean(np.where(np.isclose(d_train, d_hold), 0.5, d_train < d_hold)))
+    shares = np.array(shares)
+    assert shares.std() > 0.01                     # one subsample moves the figure...
+    expected = _expected_closer_share(X_train, X_hold, X_synth, 20)
+    assert abs(expected - shares.mean()) < 4 * shares.std() / np.sqrt(len(shares)) + 1e-9   # ...not its mean
+
+
+def test_dcr_share_does_not_depend_on_the_seed():
+    train, holdout = make_table(300, 0), make_table(100, 1)
+    synthetic = make_table(200, 2)
+    share, details = dcr_closer_to_train_share(train, holdout, synthetic, return_details=True)
+    other, details_7 = dcr_closer_to_train_share(train, holdout, synthetic, random_state=7, return_details=True)
+    assert share == other
+    assert details["subsample_share"] != details_7["subsample_share"]   # one subsample's share does
+
+
 def test_dcr_ties_count_half():
     train = pd.DataFrame({"a": ["x", "y"], "b": [1.0, 2.0]})
     holdout = train.copy()
