@@ -41,6 +41,7 @@ from ._images import _IMAGE_ATTRIBUTES, ImageSamplerMixin
 from ._validation import check_n_samples, check_table, check_target
 from .conditioning import TARGET_COLUMN as _TARGET
 from .conditioning import condition_tensors, constrained_columns, enforce_conditions, parse_conditions
+from .density_ratio import DensityRatio, importance_resample
 from .encoding import EncodedTable, TableEncoder
 from .encoding.layout import Constraints
 from .encoding.columns import _Z_MAX
@@ -154,7 +155,7 @@ def _training_generator(rng, device):
 
 
 _BASE_PARAMETERS = ("width", "depth", "ema_decay", "p_unconditional", "sampling_strategy", "quality_filter",
-                    "max_steps", "batch_size", "lr", "discrete_columns", "epsilon", "delta", "max_grad_norm",
+                    "importance_resampling", "max_steps", "batch_size", "lr", "discrete_columns", "epsilon", "delta", "max_grad_norm",
                     "bounds", "categories", "warm_start", "checkpoint", "checkpoint_every", "precision", "compile",
                     "device", "random_state", "verbose")
 
@@ -178,6 +179,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         # validated by imblearn.utils.check_sampling_strategy in fit_resample
         "sampling_strategy": [Interval(Real, 0, 1, closed="right"), str, dict, callable],
         "quality_filter": [Interval(Real, 0, 1, closed="neither"), None],
+        "importance_resampling": [Interval(Integral, 2, None, closed="left"), None],
         "epsilon": [Interval(Real, 0, None, closed="neither"), None],
         "delta": [Interval(Real, 0, 1, closed="neither"), None],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither")],
@@ -190,8 +192,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         "compile": ["boolean"],
     }
 
-    def __init__(self, *, width, depth, ema_decay, p_unconditional, sampling_strategy, quality_filter, max_steps,
-                 batch_size, lr, discrete_columns, epsilon, delta, max_grad_norm, bounds, categories, warm_start,
+    def __init__(self, *, width, depth, ema_decay, p_unconditional, sampling_strategy, quality_filter,
+                 importance_resampling, max_steps, batch_size, lr, discrete_columns, epsilon, delta, max_grad_norm, bounds, categories, warm_start,
                  checkpoint, checkpoint_every, precision, compile, device, random_state, verbose):
         # parameters every generative model has (network size, EMA, conditioning masks, training, devices)
         self.width = width
@@ -200,6 +202,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self.p_unconditional = p_unconditional
         self.sampling_strategy = sampling_strategy
         self.quality_filter = quality_filter
+        self.importance_resampling = importance_resampling
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = lr
@@ -247,6 +250,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         fold, whose model only samples)."""
         self.__dict__.pop("_sampling", None)   # inference copies of the previous fit's networks
         self.__dict__.pop("sampling_strategy_", None)   # set by fit_resample after its fit
+        self.__dict__.pop("density_ratio_", None)   # (the previous fit's; _sample_table reads it)
         if is_image_input(X):
             return self._fit_image_estimator(X, y)
         for attr in _IMAGE_ATTRIBUTES:
@@ -305,13 +309,32 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                                      np.frombuffer(pickle.dumps((list(map(str, table.columns)),
                                                                  [str(t) for t in table.dtypes], self.encoder_)),
                                                    dtype=np.uint8))
-        return self._train(rng, "table", lambda generator: self._fit_table_model(encoded, generator))
+        self._train(rng, "table", lambda generator: self._fit_table_model(encoded, generator))
+        if self.importance_resampling:   # (after training, from a stream training does not read: the same model)
+            self.density_ratio_ = self._fit_density_ratio(table, np.random.default_rng(rng.integers(2**62)))
+        return self
 
     def _fit_table_model(self, encoded, generator):
         """Train the model, then calibrate the marginals of the levels and scores it generates."""
         self._fit_model(encoded, generator)
         self.level_calibration_ = self._fit_level_calibration(encoded, generator)
         self.score_calibration_ = self._fit_score_calibration(len(encoded), generator)
+
+    #: rows of each side the density ratio of ``importance_resampling`` is fitted on, at most
+    _DENSITY_RATIO_ROWS = 20_000
+
+    def _fit_density_ratio(self, table, rng):
+        """The :class:`~synthaug.density_ratio.DensityRatio` of the training ``table`` to the fitted model's rows.
+
+        Fitted on up to :data:`_DENSITY_RATIO_ROWS` training rows against
+        as many unconditional rows of the model (their class with ``y``).
+        """
+        n = min(len(table), self._DENSITY_RATIO_ROWS)
+        real = table if n == len(table) else table.iloc[np.sort(rng.choice(len(table), n, replace=False))]
+        generated, labels = self._sample_table(n, None, None, rng)
+        if labels is not None:
+            generated[_TARGET] = labels
+        return DensityRatio(real.reset_index(drop=True), generated, random_state=int(rng.integers(2**31)))
 
     def _calibration_rows(self, n_rows):
         """Rows of the unconditional samples the calibrations measure: 5 per training row, 2,000 to 20,000."""
@@ -525,9 +548,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name} only applies to differentially private training; set epsilon too.")
             return None
-        if self.quality_filter is not None:
-            raise ValueError("quality_filter trains a classifier on the real rows outside the privacy budget; "
-                             "it cannot be combined with epsilon.")
+        for name in ("quality_filter", "importance_resampling"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name} trains a classifier on the real rows outside the privacy budget; "
+                                 "it cannot be combined with epsilon.")
         if self.precision == "bf16":
             raise ValueError("precision='bf16' cannot be combined with epsilon: DP-SGD clips per-sample gradient "
                              "norms in fp32. Use precision='auto' or 'fp32'.")
@@ -817,13 +841,19 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         parsed = parse_conditions(self.encoder_, conditions)   # the class is not a condition: it is y=
         conditional = hasattr(self, "classes_")
         given_frame = None
+        # importance_resampling: k candidates per row (candidate j of row i at j·n + i), one kept
+        ratio = getattr(self, "density_ratio_", None)
+        k = 1 if ratio is None else self.importance_resampling
         if conditional:
-            given_frame = pd.DataFrame({_TARGET: self._requested_labels(n, y, rng)})
+            given_frame = pd.DataFrame({_TARGET: np.tile(self._requested_labels(n, y, rng), k)})
         else:
             self._check_requested_y(y)
         # classes asked for (not drawn with their training frequencies): the model may guide rows towards them
         guided = conditional and y is not None
-        frame = enforce_conditions(self._sample_frame(n, parsed, given_frame, rng, guided=guided), parsed)
+        frame = self._sample_frame(k * n, parsed, given_frame, rng, guided=guided)
+        if k > 1:
+            frame = frame.iloc[importance_resample(ratio.weights(frame), k, rng)].reset_index(drop=True)
+        frame = enforce_conditions(frame, parsed)
         if not conditional:
             return frame, None
         return frame, frame.pop(_TARGET).to_numpy()

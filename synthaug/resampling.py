@@ -17,6 +17,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from ._atomic import restore_on_failure
 from ._validation import check_table, check_target
+from .density_ratio import TableFeatures
 from .encoding.images import is_image_input
 
 __all__ = ["OverSamplerMixin", "PlausibilityFilter"]
@@ -65,47 +66,17 @@ class PlausibilityFilter:
     """
 
     def __init__(self, X, y, *, random_state=None):
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        # HistGradientBoosting takes at most 255 categories (one is kept for missing values)
-        self.categories_ = {c: pd.Index(X[c].value_counts(dropna=True).index[:_MAX_LEVELS])
-                            for c in X.columns if _is_categorical(X[c])}
-        features = self._features(X)
-        mask = [c in self.categories_ for c in X.columns]
+        self.features_ = TableFeatures(X)
         codes, self.classes_ = pd.factorize(pd.Series(y), sort=False)
-        self.classifier_ = HistGradientBoostingClassifier(categorical_features=mask or None, max_iter=100,
-                                                          random_state=random_state).fit(features, codes)
-
-    def _features(self, X):
-        cols = []
-        for c in X.columns:
-            if c in self.categories_:
-                codes = self.categories_[c].get_indexer(X[c]).astype(float)
-                codes[codes < 0] = np.nan
-                cols.append(codes)
-            elif pd.api.types.is_datetime64_any_dtype(X[c]):
-                values = X[c]
-                if getattr(values.dt, "tz", None) is not None:
-                    values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-                cols.append(values.astype("int64").where(values.notna()).astype(float).to_numpy())
-            else:
-                cols.append(pd.to_numeric(X[c], errors="coerce").astype(float).to_numpy())
-        return np.column_stack(cols)
+        self.classifier_ = self.features_.classifier(random_state, max_iter=100).fit(
+            self.features_.transform(X), codes)
 
     def keep(self, candidates, label, n):
         """Positions of the ``n`` candidates most plausible for class ``label``, in their original order."""
-        proba = self.classifier_.predict_proba(self._features(candidates))
+        proba = self.classifier_.predict_proba(self.features_.transform(candidates))
         column = list(self.classifier_.classes_).index(self.classes_.get_loc(label))
         best = np.argsort(-proba[:, column], kind="stable")[:n]
         return np.sort(best)
-
-
-_MAX_LEVELS = 254
-
-
-def _is_categorical(series):
-    return not pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_datetime64_any_dtype(series) \
-        or pd.api.types.is_bool_dtype(series)
 
 
 class OverSamplerMixin:

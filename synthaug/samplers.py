@@ -402,6 +402,17 @@ class DiffusionSampler(BaseGenerativeSampler):
         rows needed and keep those a gradient-boosting classifier trained on
         the real rows finds most plausible for their class
         (:class:`~synthaug.resampling.PlausibilityFilter`). Off by default.
+    importance_resampling : int >= 2 or None, default=None
+        Tables: after training, a gradient-boosting classifier of the
+        training rows against as many of the model's own estimates the
+        density ratio real / model
+        (:class:`~synthaug.density_ratio.DensityRatio`); each sampled row
+        (``sample``, ``sample_to``, ``fit_resample``) is then one of this
+        many candidates generated under its conditions, drawn in proportion
+        to that ratio (:func:`~synthaug.density_ratio.importance_resample`):
+        rows the classifier can tell from real ones become rarer. Sampling
+        costs about this many times more. Not with ``epsilon`` (the
+        classifier reads the training rows). Off by default.
     max_steps : int or "auto", default="auto"
         Optimiser steps; ``"auto"`` scales with the table (20 epochs, between
         1,500 — 1,000 with ``epsilon`` — and 30,000 steps; without
@@ -497,6 +508,9 @@ class DiffusionSampler(BaseGenerativeSampler):
         The regression ``impute``'s numeric point estimate is blended with
         (None when ``residual_``'s conditions are not met, and after
         ``fit_resample``, whose model only samples). Tables only.
+    density_ratio_ : DensityRatio
+        Only with ``importance_resampling`` (tables): the classifier's
+        estimate of real / model density that sampling resamples by.
     n_iter_ : int
         Optimiser steps taken.
     batch_size_, lr_ : int, float
@@ -563,7 +577,8 @@ class DiffusionSampler(BaseGenerativeSampler):
     def __init__(self, *, n_timesteps=1000, sampling_steps=9, width="auto", depth="auto", dropout=0.0,
                  schedule="cosine", solver="ddim", eta=1.0, point_estimate_steps="auto", guidance_scale="auto",
                  label_dropout=0.1, ema_decay=0.999, p_unconditional=0.8, gaussian_residual=True,
-                 timestep_sampling="logit-normal", sampling_strategy="auto", quality_filter=None, max_steps="auto",
+                 timestep_sampling="logit-normal", sampling_strategy="auto", quality_filter=None,
+                 importance_resampling=None, max_steps="auto",
                  batch_size="auto", lr="auto", discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
@@ -873,6 +888,8 @@ class GANSampler(BaseGenerativeSampler):
         Classes :meth:`fit_resample` up-samples, as in :class:`DiffusionSampler`.
     quality_filter : float in (0, 1) or None, default=None
         As in :class:`DiffusionSampler`.
+    importance_resampling : int >= 2 or None, default=None
+        As in :class:`DiffusionSampler`.
     max_steps : int or "auto", default="auto"
         Generator updates; ``"auto"`` scales with the table (100 epochs,
         between 500 and 30,000 steps).
@@ -932,7 +949,7 @@ class GANSampler(BaseGenerativeSampler):
         training frequencies (after the anchor mixture is fitted); None
         without a sweep.
     n_iter_ : int
-    n_features_in_, feature_names_in_, classes_, sampling_strategy_, device_
+    density_ratio_, n_features_in_, feature_names_in_, classes_, sampling_strategy_, device_
         As in :class:`DiffusionSampler`.
 
     Warns
@@ -981,7 +998,8 @@ class GANSampler(BaseGenerativeSampler):
                  noise_dim=64, width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2,
                  ema_decay=0.999, p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, energy="auto",
                  gibbs_sweeps=2, gaussian_residual=True, guidance_scale="auto", sampling_strategy="auto",
-                 quality_filter=None, max_steps="auto", batch_size="auto", lr="auto", discrete_columns=None,
+                 quality_filter=None, importance_resampling=None, max_steps="auto", batch_size="auto", lr="auto",
+                 discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
                  random_state=None, verbose=True):
