@@ -111,7 +111,8 @@ class DensityRatio:
         y = np.r_[np.ones(len(real)), np.zeros(len(generated))]
         self.prior_odds_ = len(real) / len(generated)
         self.classifier_ = self.features_.classifier(random_state, max_iter=100, max_leaf_nodes=15,
-                                                     min_samples_leaf=20).fit(X, y)
+                                                     min_samples_leaf=20, early_stopping=True,
+                                                     validation_fraction=0.2, n_iter_no_change=10).fit(X, y)
 
     def weights(self, frame):
         """The estimated density ratio of each row of ``frame``, capped at ``clip`` times their mean."""
