@@ -155,7 +155,8 @@ def _training_generator(rng, device):
 
 
 _BASE_PARAMETERS = ("width", "depth", "ema_decay", "p_unconditional", "sampling_strategy", "quality_filter",
-                    "importance_resampling", "max_steps", "batch_size", "lr", "discrete_columns", "epsilon", "delta", "max_grad_norm",
+                    "importance_resampling", "max_steps", "batch_size", "lr", "discrete_columns", "epsilon", "delta",
+                    "max_grad_norm",
                     "bounds", "categories", "warm_start", "checkpoint", "checkpoint_every", "precision", "compile",
                     "device", "random_state", "verbose")
 
@@ -193,8 +194,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     }
 
     def __init__(self, *, width, depth, ema_decay, p_unconditional, sampling_strategy, quality_filter,
-                 importance_resampling, max_steps, batch_size, lr, discrete_columns, epsilon, delta, max_grad_norm, bounds, categories, warm_start,
-                 checkpoint, checkpoint_every, precision, compile, device, random_state, verbose):
+                 importance_resampling, max_steps, batch_size, lr, discrete_columns, epsilon, delta, max_grad_norm,
+                 bounds, categories, warm_start, checkpoint, checkpoint_every, precision, compile, device,
+                 random_state, verbose):
         # parameters every generative model has (network size, EMA, conditioning masks, training, devices)
         self.width = width
         self.depth = depth
