@@ -180,7 +180,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         # validated by imblearn.utils.check_sampling_strategy in fit_resample
         "sampling_strategy": [Interval(Real, 0, 1, closed="right"), str, dict, callable],
         "quality_filter": [Interval(Real, 0, 1, closed="neither"), None],
-        "importance_resampling": [Interval(Integral, 2, None, closed="left"), None],
+        "importance_resampling": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"}), None],
         "epsilon": [Interval(Real, 0, None, closed="neither"), None],
         "delta": [Interval(Real, 0, 1, closed="neither"), None],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither")],
@@ -325,18 +325,58 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     #: rows of each side the density ratio of ``importance_resampling`` is fitted on, at most
     _DENSITY_RATIO_ROWS = 20_000
 
+    #: candidates per row of ``importance_resampling="auto"``, and the fewest rows of each half it checks on
+    _AUTO_CANDIDATES, _MIN_CHECK_ROWS = 4, 20
+
     def _fit_density_ratio(self, table, rng):
         """The :class:`~synthaug.density_ratio.DensityRatio` of the training ``table`` to the fitted model's rows.
 
         Fitted on up to :data:`_DENSITY_RATIO_ROWS` training rows against
         as many unconditional rows of the model (their class with ``y``).
+        With ``importance_resampling="auto"``, None unless
+        :meth:`_resampling_helps`.
         """
+        if self.importance_resampling == "auto" and not self._resampling_helps(table, rng):
+            return None
         n = min(len(table), self._DENSITY_RATIO_ROWS)
         real = table if n == len(table) else table.iloc[np.sort(rng.choice(len(table), n, replace=False))]
+        return DensityRatio(real.reset_index(drop=True), self._model_rows(n, rng),
+                            random_state=int(rng.integers(2**31)))
+
+    def _model_rows(self, n, rng):
+        """``n`` unconditional rows of the model as a frame of the training table's columns (the class included)."""
         generated, labels = self._sample_table(n, None, None, rng)
         if labels is not None:
             generated[_TARGET] = labels
-        return DensityRatio(real.reset_index(drop=True), generated, random_state=int(rng.integers(2**31)))
+        return generated
+
+    def _resampling_helps(self, table, rng):
+        """Does resampling by a ratio fitted on half the training rows make rows harder to tell from the other half?
+
+        The ratio is fitted on one random half against as many model rows;
+        :data:`_AUTO_CANDIDATES` candidates are drawn per row for as many
+        rows as the other half holds, and the detection AUC of a classifier
+        (:func:`~synthaug.evaluation.metrics.detection_auc`) of that half
+        against the first candidate of each row (plain samples) is compared
+        with its AUC against the resampled rows. On a small table the ratio
+        can follow the training rows' own quirks, which the other half does
+        not share (docs/resampling.md).
+        """
+        from .evaluation.metrics import detection_auc
+
+        k, order = self._AUTO_CANDIDATES, rng.permutation(len(table))
+        half = min(len(table) // 2, self._DENSITY_RATIO_ROWS)
+        if half < self._MIN_CHECK_ROWS:   # too few rows to tell: no resampling
+            return False
+        fit_rows = table.iloc[np.sort(order[:half])].reset_index(drop=True)
+        check_rows = table.iloc[np.sort(order[half: 2 * half])].reset_index(drop=True)
+        ratio = DensityRatio(fit_rows, self._model_rows(half, rng), random_state=int(rng.integers(2**31)))
+        candidates = self._model_rows(k * len(check_rows), rng)
+        plain = candidates.iloc[: len(check_rows)].reset_index(drop=True)
+        resampled = candidates.iloc[importance_resample(ratio.weights(candidates), k, rng)].reset_index(drop=True)
+        seed = int(rng.integers(2**31))
+        return detection_auc(check_rows, resampled, random_state=seed) < detection_auc(check_rows, plain,
+                                                                                       random_state=seed)
 
     def _calibration_rows(self, n_rows):
         """Rows of the unconditional samples the calibrations measure: 5 per training row, 2,000 to 20,000."""
@@ -844,8 +884,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         conditional = hasattr(self, "classes_")
         given_frame = None
         # importance_resampling: k candidates per row (candidate j of row i at j·n + i), one kept
-        ratio = getattr(self, "density_ratio_", None)
-        k = 1 if ratio is None else self.importance_resampling
+        ratio, k = getattr(self, "density_ratio_", None), self.importance_resampling
+        k = 1 if ratio is None or k is None else self._AUTO_CANDIDATES if k == "auto" else k
         if conditional:
             given_frame = pd.DataFrame({_TARGET: np.tile(self._requested_labels(n, y, rng), k)})
         else:

@@ -402,7 +402,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         rows needed and keep those a gradient-boosting classifier trained on
         the real rows finds most plausible for their class
         (:class:`~synthaug.resampling.PlausibilityFilter`). Off by default.
-    importance_resampling : int >= 2 or None, default=None
+    importance_resampling : int >= 2, "auto" or None, default=None
         Tables: after training, a gradient-boosting classifier of the
         training rows against as many of the model's own estimates the
         density ratio real / model
@@ -411,8 +411,12 @@ class DiffusionSampler(BaseGenerativeSampler):
         many candidates generated under its conditions, drawn in proportion
         to that ratio (:func:`~synthaug.density_ratio.importance_resample`):
         rows the classifier can tell from real ones become rarer. Sampling
-        costs about this many times more. Not with ``epsilon`` (the
-        classifier reads the training rows). Off by default.
+        costs about this many times more. ``"auto"``: 4 candidates, kept
+        only if a ratio fitted on half the training rows makes the samples
+        harder to tell from the other half (else ``density_ratio_`` is
+        None). Read again at sampling (None turns it off for a fitted
+        model). Not with ``epsilon`` (the classifier reads the training
+        rows). Off by default.
     max_steps : int or "auto", default="auto"
         Optimiser steps; ``"auto"`` scales with the table (20 epochs, between
         1,500 — 1,000 with ``epsilon`` — and 30,000 steps; without
@@ -508,9 +512,10 @@ class DiffusionSampler(BaseGenerativeSampler):
         The regression ``impute``'s numeric point estimate is blended with
         (None when ``residual_``'s conditions are not met, and after
         ``fit_resample``, whose model only samples). Tables only.
-    density_ratio_ : DensityRatio
+    density_ratio_ : DensityRatio or None
         Only with ``importance_resampling`` (tables): the classifier's
-        estimate of real / model density that sampling resamples by.
+        estimate of real / model density that sampling resamples by (None
+        when ``"auto"`` found that it does not help).
     n_iter_ : int
         Optimiser steps taken.
     batch_size_, lr_ : int, float

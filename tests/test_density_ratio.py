@@ -107,3 +107,31 @@ def test_importance_resampling_is_refused_with_epsilon(credit):
         model.fit(credit)
     with pytest.raises(ValueError, match="importance_resampling"):
         tiny("gan", importance_resampling=1).fit(credit)
+
+
+@pytest.mark.parametrize("helps", [True, False])
+def test_auto_keeps_the_ratio_only_where_it_helps(credit, monkeypatch, helps):
+    cls = type(tiny("gan"))
+    checked = []
+
+    def check(self, table, rng):
+        checked.append(len(table))
+        return helps
+
+    monkeypatch.setattr(cls, "_resampling_helps", check)
+    model = tiny("gan", importance_resampling="auto", random_state=0).fit(credit)
+    assert checked == [len(credit)]
+    assert isinstance(model.density_ratio_, DensityRatio) is helps
+    plain = tiny("gan", random_state=0).fit(credit)
+    # without the ratio the rows are the plain model's; with it, 4 candidates per row
+    assert model.sample(30, random_state=1).equals(plain.sample(30, random_state=1)) is not helps
+
+
+def test_auto_compares_detection_on_the_other_half(credit):
+    model = tiny("gan", random_state=0).fit(credit)
+    rng = np.random.default_rng(0)
+    assert model._resampling_helps(credit, rng) in (True, False)
+    assert model._resampling_helps(credit.iloc[:30], rng) is False   # halves of 15 rows: too few to tell
+    model.set_params(importance_resampling="auto").fit(credit)
+    assert model.density_ratio_ is None or isinstance(model.density_ratio_, DensityRatio)
+    assert len(model.sample(20, random_state=0)) == 20
