@@ -443,8 +443,10 @@ def score(ds: Dataset, synth: pd.DataFrame) -> tuple[dict, str]:
     report = evaluate(real=ds.train, synthetic=synth, holdout=ds.test, target=ds.target)
     scores = report.scores if hasattr(report, "scores") else dict(report)
     # (kept in the JSON beside the exact share: the share on the one seeded subsample earlier runs reported)
-    info = {k: v for k, v in getattr(report, "info", {}).items() if k == "dcr_one_subsample_share"}
-    return {k: to_float(v) for k, v in {**scores, **info}.items()}, "synthaug.evaluate"
+    one_subsample = getattr(report, "info", {}).get("dcr_one_subsample_share")
+    if one_subsample is not None:
+        scores = {**scores, "dcr_one_subsample_share": one_subsample}
+    return {k: to_float(v) for k, v in scores.items()}, "synthaug.evaluate"
 
 
 def fallback_scores(ds: Dataset, synth: pd.DataFrame) -> dict:

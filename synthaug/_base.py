@@ -340,8 +340,11 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             return None
         n = min(len(table), self._DENSITY_RATIO_ROWS)
         real = table if n == len(table) else table.iloc[np.sort(rng.choice(len(table), n, replace=False))]
-        return DensityRatio(real.reset_index(drop=True), self._model_rows(n, rng),
-                            random_state=int(rng.integers(2**31)))
+        return self._ratio_to_model(real.reset_index(drop=True), rng)
+
+    def _ratio_to_model(self, real, rng):
+        """The :class:`~synthaug.density_ratio.DensityRatio` of ``real`` rows against as many of the model's."""
+        return DensityRatio(real, self._model_rows(len(real), rng), random_state=int(rng.integers(2**31)))
 
     def _model_rows(self, n, rng):
         """``n`` unconditional rows of the model as a frame of the training table's columns (the class included)."""
@@ -370,7 +373,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             return False
         fit_rows = table.iloc[np.sort(order[:half])].reset_index(drop=True)
         check_rows = table.iloc[np.sort(order[half: 2 * half])].reset_index(drop=True)
-        ratio = DensityRatio(fit_rows, self._model_rows(half, rng), random_state=int(rng.integers(2**31)))
+        ratio = self._ratio_to_model(fit_rows, rng)
         candidates = self._model_rows(k * len(check_rows), rng)
         plain = candidates.iloc[: len(check_rows)].reset_index(drop=True)
         resampled = candidates.iloc[importance_resample(ratio.weights(candidates), k, rng)].reset_index(drop=True)

@@ -350,13 +350,17 @@ def dcr_closer_to_train_share(train, holdout, synthetic, *, metadata=None, rando
     rng = check_random_state(random_state)
     n = min(len(train_n), len(hold_n))
     X_train, X_hold, X_synth = distance_matrices([train_n, hold_n], [train_n, hold_n, synth_n], kinds)
-    share = _expected_closer_share(X_train, X_hold, X_synth, n)
+    train_larger = len(X_train) > len(X_hold)
+    small, large = (X_hold, X_train) if train_larger else (X_train, X_hold)
+    d_small = _nearest_distance(small, X_synth)
+    closer_large = _expected_closer_share(d_small, large, X_synth, n)
+    share = float(np.mean(closer_large if train_larger else 1.0 - closer_large))
     if not return_details:
         return share
-    X_train = X_train[np.sort(rng.choice(len(train_n), n, replace=False))]
-    X_hold = X_hold[np.sort(rng.choice(len(hold_n), n, replace=False))]
-    d_train = NearestNeighbors(n_neighbors=1).fit(X_train).kneighbors(X_synth)[0][:, 0]
-    d_hold = NearestNeighbors(n_neighbors=1).fit(X_hold).kneighbors(X_synth)[0][:, 0]
+    # one seeded subsample of the larger set (the smaller one is kept whole: its distances are d_small)
+    subsamples = [np.sort(rng.choice(len(X), n, replace=False)) for X in (X_train, X_hold)]
+    d_large = _nearest_distance(large[subsamples[0 if train_larger else 1]], X_synth)
+    d_train, d_hold = (d_large, d_small) if train_larger else (d_small, d_large)
     # Exact ties (frequent in discrete data) are split evenly; a tolerance absorbs
     # floating-point noise between two identical encodings.
     tie = np.isclose(d_train, d_hold, rtol=1e-9, atol=1e-12)
@@ -364,21 +368,23 @@ def dcr_closer_to_train_share(train, holdout, synthetic, *, metadata=None, rando
     return share, {"dcr_train": d_train, "dcr_holdout": d_hold, "n_compared": n, "subsample_share": subsample}
 
 
-def _expected_closer_share(X_train, X_hold, X_synth, n):
-    """The mean over every ``n``-row subsample of the larger of ``X_train``, ``X_hold`` of the closer-to-train share.
+def _nearest_distance(reference, X):
+    """Euclidean distance from each row of ``X`` to its nearest row of ``reference``."""
+    return NearestNeighbors(n_neighbors=1).fit(reference).kneighbors(X)[0][:, 0]
 
-    For each synthetic row: the distance ``d`` to its nearest row of the
-    smaller set (whole), and the counts of the larger set's rows strictly
-    within ``d`` (``k_lt``) and within ``d`` up to the tie tolerance
-    (``k_le``). A subsample holds none of ``k`` given rows with probability
+
+def _expected_closer_share(d, large, X_synth, n):
+    """Per row of ``X_synth``: how often it is closer to ``large`` than ``d``, over every ``n``-row subsample of it.
+
+    ``d``: each synthetic row's distance to its nearest row of the smaller
+    set (whole). With the counts of ``large``'s rows strictly within ``d``
+    (``k_lt``) and within ``d`` up to the tie tolerance (``k_le``): a
+    subsample holds none of ``k`` given rows with probability
     ``C(N - k, n) / C(N, n)``; the row is closer to the larger set when the
     subsample holds one of the ``k_lt``, tied when it holds none of those
     but one of the ties (counted one half). Equal sizes give the plain
-    share.
+    share. Returns ``(len(X_synth),)`` shares.
     """
-    train_larger = len(X_train) > len(X_hold)
-    small, large = (X_hold, X_train) if train_larger else (X_train, X_hold)
-    d = NearestNeighbors(n_neighbors=1).fit(small).kneighbors(X_synth)[0][:, 0]
     tol = 1e-12 + 1e-9 * d           # np.isclose's tolerance of the one-subsample share
     tree = KDTree(large)
     k_lt = np.where(d - tol > 0, tree.query_radius(X_synth, np.maximum(d - tol, 0.0), count_only=True), 0)
@@ -386,8 +392,7 @@ def _expected_closer_share(X_train, X_hold, X_synth, n):
     k_le = tree.query_radius(X_synth, d + tol, count_only=True)
     none_lt, none_le = _none_drawn(len(large), k_lt, n), _none_drawn(len(large), k_le, n)
     # P(the subsample's nearest is closer than d) = 1 - none_lt; tied = none_lt - none_le
-    closer_large = 1.0 - none_lt + 0.5 * (none_lt - none_le)
-    return float(np.mean(closer_large if train_larger else 1.0 - closer_large))
+    return 1.0 - none_lt + 0.5 * (none_lt - none_le)
 
 
 def _none_drawn(total, k, n):
