@@ -75,7 +75,7 @@ _SAMPLE_BATCH_ROWS = 8_192
 _RUN_PARAMS = {"verbose", "device", "checkpoint", "checkpoint_every", "warm_start",
                # used only after training (sampling, resampling, imputation): a checkpoint still resumes
                "sampling_steps", "point_estimate_steps", "eta", "solver", "guidance_scale", "sampling_strategy",
-               "quality_filter"}
+               "quality_filter", "importance_resampling"}
 
 
 
@@ -246,10 +246,10 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         with restore_on_failure(self):   # a refused or failed refit keeps the previous model
             return self._fit(X, y)
 
-    def _fit(self, X, y, *, allow_constant=False, imputes=True):
+    def _fit(self, X, y, *, allow_constant=False, resampling=False):
         """``fit``; ``allow_constant``: constant and all-missing columns are learnt as such (``fit_resample``);
-        ``imputes``: fit the linear imputer ``impute``'s point estimate is blended with (not for a resampler's
-        fold, whose model only samples)."""
+        ``resampling``: the fit of :meth:`fit_resample`, whose model only samples (no linear imputer for
+        ``impute``'s point estimate) and where ``importance_resampling="auto"`` applies."""
         self.__dict__.pop("_sampling", None)   # inference copies of the previous fit's networks
         self.__dict__.pop("sampling_strategy_", None)   # set by fit_resample after its fit
         self.__dict__.pop("density_ratio_", None)   # (the previous fit's; _sample_table reads it)
@@ -302,7 +302,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             freq = self.encoder_.encoders_[_TARGET].frequencies_.reindex(self.classes_).to_numpy(np.float64)
             self.class_prior_ = (freq + 1e-12) / (freq + 1e-12).sum()
         encoded = self.encoder_.transform(table, random_state=int(rng.integers(2**31)))
-        self.linear_imputer_ = self._fit_linear_imputer(table) if imputes else None
+        self.linear_imputer_ = None if resampling else self._fit_linear_imputer(table)
         if self.checkpoint is not None:
             # a checkpoint matches the rows as given (names, dtypes, values) and the fitted encoder, not the
             # encoding, whose dequantisation is random: an unseeded fit resumes when its encoder is the same
@@ -312,7 +312,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                                                                  [str(t) for t in table.dtypes], self.encoder_)),
                                                    dtype=np.uint8))
         self._train(rng, "table", lambda generator: self._fit_table_model(encoded, generator))
-        if self.importance_resampling:   # (after training, from a stream training does not read: the same model)
+        if self._candidates_per_row(resampling) > 1:   # (after training, from a stream training does not read)
             self.density_ratio_ = self._fit_density_ratio(table, np.random.default_rng(rng.integers(2**62)))
         return self
 
@@ -327,6 +327,18 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
     #: candidates per row of ``importance_resampling="auto"``, and the fewest rows of each half it checks on
     _AUTO_CANDIDATES, _MIN_CHECK_ROWS = 4, 20
+
+    def _candidates_per_row(self, resampling):
+        """Candidates per sampled row under ``importance_resampling`` (1: none) in ``sample`` / ``sample_to``
+        (``resampling=False``) or :meth:`fit_resample` (``resampling=True``).
+
+        ``"auto"`` resamples only the rows of ``fit_resample``, and not with
+        ``epsilon`` (an integer is refused with it, :meth:`_privacy_budget`).
+        """
+        k = self.importance_resampling
+        if k == "auto":
+            return self._AUTO_CANDIDATES if resampling and self.epsilon is None else 1
+        return 1 if k is None else k
 
     def _fit_density_ratio(self, table, rng):
         """The :class:`~synthaug.density_ratio.DensityRatio` of the training ``table`` to the fitted model's rows.
@@ -594,7 +606,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                     raise ValueError(f"{name} only applies to differentially private training; set epsilon too.")
             return None
         for name in ("quality_filter", "importance_resampling"):
-            if getattr(self, name) is not None:
+            if getattr(self, name) not in (None, "auto"):   # ("auto" is off under DP: _candidates_per_row)
                 raise ValueError(f"{name} trains a classifier on the real rows outside the privacy budget; "
                                  "it cannot be combined with epsilon.")
         if self.precision == "bf16":
@@ -881,14 +893,15 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             return self.schema_.wrap(frame)
         return self.schema_.wrap(frame), self.target_schema_.wrap(labels)
 
-    def _sample_table(self, n, conditions, y, rng):
-        """``(frame, labels or None)``: decoded rows under the conditions, and their classes."""
+    def _sample_table(self, n, conditions, y, rng, *, resampling=False):
+        """``(frame, labels or None)``: decoded rows under the conditions, and their classes (``resampling``:
+        the rows of :meth:`fit_resample`, see :meth:`_candidates_per_row`)."""
         parsed = parse_conditions(self.encoder_, conditions)   # the class is not a condition: it is y=
         conditional = hasattr(self, "classes_")
         given_frame = None
         # importance_resampling: k candidates per row (candidate j of row i at j·n + i), one kept
-        ratio, k = getattr(self, "density_ratio_", None), self.importance_resampling
-        k = 1 if ratio is None or k is None else self._AUTO_CANDIDATES if k == "auto" else k
+        ratio = getattr(self, "density_ratio_", None)
+        k = 1 if ratio is None else self._candidates_per_row(resampling)
         if conditional:
             given_frame = pd.DataFrame({_TARGET: np.tile(self._requested_labels(n, y, rng), k)})
         else:

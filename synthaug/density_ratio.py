@@ -35,7 +35,9 @@ class TableFeatures:
     Categorical columns become codes of their :data:`_MAX_LEVELS` most
     frequent levels in the frame given to the constructor (the others, and
     missing values, NaN); datetimes their int64 nanoseconds; other columns
-    their numeric values (NaN where missing).
+    their numeric values (NaN where missing). A column missing in every row
+    of that frame tells nothing and is left out (the classifier cannot bin
+    it); with none left, one constant feature stands in.
 
     Examples
     --------
@@ -46,7 +48,7 @@ class TableFeatures:
     """
 
     def __init__(self, frame):
-        self.columns = list(frame.columns)
+        self.columns = [c for c in frame.columns if frame[c].notna().any()]
         self.categories = {c: pd.Index(frame[c].value_counts(dropna=True).index[:_MAX_LEVELS])
                            for c in frame.columns if _is_categorical(frame[c])}
         self.categorical = [c in self.categories for c in self.columns]
@@ -66,7 +68,7 @@ class TableFeatures:
                 cols.append(values.astype("int64").where(values.notna()).astype(float).to_numpy())
             else:
                 cols.append(pd.to_numeric(values, errors="coerce").astype(float).to_numpy())
-        return np.column_stack(cols) if cols else np.empty((len(frame), 0))
+        return np.column_stack(cols) if cols else np.zeros((len(frame), 1))
 
     def classifier(self, random_state, **params):
         """A ``HistGradientBoostingClassifier`` that reads these features' categories natively."""

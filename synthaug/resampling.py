@@ -116,7 +116,7 @@ class OverSamplerMixin:
         check_resampling_target(y_series)
         labels = y_series.to_numpy()
         strategy = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
-        self._fit(X, y, allow_constant=True, imputes=False)
+        self._fit(X, y, allow_constant=True, resampling=True)
         self.sampling_strategy_ = strategy
         share = self.quality_filter
         flt = PlausibilityFilter(frame, labels, random_state=int(self._sample_rng.integers(2**31))) if share else None
@@ -125,7 +125,7 @@ class OverSamplerMixin:
             if n_new <= 0:
                 continue
             n_draw = int(np.ceil(n_new / (1 - share))) if share else int(n_new)
-            new, new_labels = self._sample_table(n_draw, None, label, self._sample_rng)
+            new, new_labels = self._sample_table(n_draw, None, label, self._sample_rng, resampling=True)
             if flt is not None:   # keep the n_new rows the real-data classifier finds most plausible
                 keep = flt.keep(new, label, int(n_new))
                 new, new_labels = new.iloc[keep].reset_index(drop=True), new_labels[keep]

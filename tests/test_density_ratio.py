@@ -28,6 +28,17 @@ def test_table_features_codes_categories_and_dates():
     assert np.isnan(features.transform(frame)[1, [0, 2]]).all()
 
 
+def test_columns_missing_everywhere_are_left_out():
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"x": rng.normal(0, 1, 300), "empty": np.nan, "none": pd.Series([None] * 300, dtype=object)})
+    features = TableFeatures(real)
+    assert features.columns == ["x"] and features.transform(real).shape == (300, 1)
+    ratio = DensityRatio(real, real.assign(x=rng.normal(1, 1, 300)), random_state=0)
+    assert np.isfinite(ratio.weights(real)).all()
+    blank = TableFeatures(real[["empty"]])                   # nothing left: one constant feature
+    assert blank.transform(real).shape == (300, 1) and not blank.transform(real).any()
+
+
 def test_table_features_keep_the_most_frequent_levels():
     values = [f"l{i}" for i in range(300) for _ in range(1 + (i < 10))]
     features = TableFeatures(pd.DataFrame({"c": values}))
@@ -110,7 +121,7 @@ def test_importance_resampling_is_refused_with_epsilon(credit):
 
 
 @pytest.mark.parametrize("helps", [True, False])
-def test_auto_keeps_the_ratio_only_where_it_helps(credit, monkeypatch, helps):
+def test_auto_resamples_only_fit_resample_and_only_where_it_helps(credit, monkeypatch, helps):
     cls = type(tiny("gan"))
     checked = []
 
@@ -119,12 +130,32 @@ def test_auto_keeps_the_ratio_only_where_it_helps(credit, monkeypatch, helps):
         return helps
 
     monkeypatch.setattr(cls, "_resampling_helps", check)
-    model = tiny("gan", importance_resampling="auto", random_state=0).fit(credit)
+    X, y = credit.drop(columns="Status"), credit["Status"]
+    model = tiny("gan", importance_resampling="auto", random_state=0)
+    plain = tiny("gan", importance_resampling=None, random_state=0)
+    # fit: no ratio, no check, and sample() gives the plain model's rows
+    model.fit(credit)
+    assert checked == [] and not hasattr(model, "density_ratio_")
+    assert model.sample(30, random_state=1).equals(plain.fit(credit).sample(30, random_state=1))
+    # fit_resample: the check on the fold, the ratio kept if it helps, 4 candidates per new row
+    X_res, y_res = model.fit_resample(X, y)
     assert checked == [len(credit)]
     assert isinstance(model.density_ratio_, DensityRatio) is helps
-    plain = tiny("gan", random_state=0).fit(credit)
-    # without the ratio the rows are the plain model's; with it, 4 candidates per row
-    assert model.sample(30, random_state=1).equals(plain.sample(30, random_state=1)) is not helps
+    X_plain, y_plain = plain.fit_resample(X, y)
+    assert X_res.equals(X_plain) is not helps
+    pd.testing.assert_frame_equal(X_res.iloc[: len(X)], X_plain.iloc[: len(X)])
+    assert list(y_res) == list(y_plain)
+    # sample() of the resampler's model stays plain
+    assert model.sample(30, y="bad", random_state=1)[0].equals(plain.sample(30, y="bad", random_state=1)[0])
+
+
+def test_gan_default_is_auto_and_off_under_epsilon(credit):
+    assert type(tiny("gan"))().importance_resampling == "auto"
+    assert type(tiny("diffusion"))().importance_resampling is None
+    X, y = credit.drop(columns="Status"), credit["Status"].astype(pd.CategoricalDtype(["bad", "good"]))
+    model = tiny("gan", epsilon=50.0, pac=1, random_state=0)
+    X_res, y_res = model.fit_resample(X, y)   # accepted: "auto" is off with epsilon
+    assert not hasattr(model, "density_ratio_") and y_res.value_counts().nunique() == 1
 
 
 def test_auto_compares_detection_on_the_other_half(credit):
@@ -132,6 +163,7 @@ def test_auto_compares_detection_on_the_other_half(credit):
     rng = np.random.default_rng(0)
     assert model._resampling_helps(credit, rng) in (True, False)
     assert model._resampling_helps(credit.iloc[:30], rng) is False   # halves of 15 rows: too few to tell
-    model.set_params(importance_resampling="auto").fit(credit)
+    X, y = credit.drop(columns="Status"), credit["Status"]
+    X_res, _ = model.set_params(importance_resampling="auto").fit_resample(X, y)
     assert model.density_ratio_ is None or isinstance(model.density_ratio_, DensityRatio)
-    assert len(model.sample(20, random_state=0)) == 20
+    assert len(X_res) == 2 * y.value_counts().max()
