@@ -100,7 +100,7 @@ def gradient_penalty(critic, real, fake, *, generator=None, pac=1):
     >>> critic = torch.nn.Linear(3, 1)
     >>> with torch.no_grad():
     ...     _ = critic.weight.copy_(torch.tensor([[0.6, 0.8, 0.0]]))
-    >>> float(gradient_penalty(lambda x: critic(x), torch.zeros(4, 3), torch.ones(4, 3)))
+    >>> float(gradient_penalty(lambda x: critic(x), torch.zeros(4, 3), torch.ones(4, 3)).detach())
     0.0
     """
     groups = real.shape[0] // pac
