@@ -462,10 +462,12 @@ def score(ds: Dataset, synth: pd.DataFrame) -> tuple[dict, str]:
             return fallback_scores(ds, synth), "sdmetrics-fallback"
     report = evaluate(real=ds.train, synthetic=synth, holdout=ds.test, target=ds.target)
     scores = report.scores if hasattr(report, "scores") else dict(report)
-    # (kept in the JSON beside the exact share: the share on the one seeded subsample earlier runs reported)
-    one_subsample = getattr(report, "info", {}).get("dcr_one_subsample_share")
-    if one_subsample is not None:
-        scores = {**scores, "dcr_one_subsample_share": one_subsample}
+    # (kept in the JSON beside the exact share: the share on the one seeded subsample earlier runs reported,
+    # and the share's standard error over the len(train) synthetic rows)
+    info = getattr(report, "info", {})
+    for key in ("dcr_one_subsample_share", "dcr_closer_to_train_share_se"):
+        if info.get(key) is not None:
+            scores = {**scores, key: info[key]}
     return {k: to_float(v) for k, v in scores.items()}, "synthaug.evaluate"
 
 

@@ -230,6 +230,8 @@ def _privacy(run):
         run.scores["dcr_closer_to_train_share"] = share
         run.info["dcr_rows"] = dcr["n_compared"]
         run.info["dcr_one_subsample_share"] = dcr["subsample_share"]   # (the seeded subsample of the plot)
+        run.info["dcr_closer_to_train_share_se"] = dcr["share_se"]
+        rows.append(("dcr_closer_to_train_share", "standard error over the synthetic rows", dcr["share_se"]))
         if min(len(run.real), len(run.holdout) // 2) < 2:
             run.skipped["membership_inference_auc"] = "needs at least 4 holdout rows and 2 training rows"
         else:

@@ -8,6 +8,7 @@ import base64
 import datetime
 import html
 import importlib.metadata
+import math
 
 import numpy as np
 import pandas as pd
@@ -404,8 +405,12 @@ def _privacy(report):
     for name, (shows, not_proof) in _PRIVACY_NOTES.items():
         if name not in report.scores:
             continue
+        value = f"{report.scores[name]:.3f}"
+        se = report.info.get(f"{name}_se")   # (the closer-to-train share's, over the synthetic rows)
+        if se is not None and math.isfinite(se):
+            value += f" ± {se:.3f} (standard error over the synthetic rows)"
         cards.append(
-            f'<div class="card"><b><code>{name}</code> = {report.scores[name]:.3f}</b>'
+            f'<div class="card"><b><code>{name}</code> = {value}</b>'
             f"<span>What it shows: {html.escape(shows)}</span><br>"
             f'<span class="note">What it does not prove: {html.escape(not_proof)}</span></div>'
         )

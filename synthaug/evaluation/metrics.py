@@ -326,8 +326,12 @@ def dcr_closer_to_train_share(train, holdout, synthetic, *, metadata=None, rando
         Also return a dict with the distances of each synthetic row to its
         nearest training and holdout row within one seeded subsample of the
         larger table (``dcr_train``, ``dcr_holdout``), the share on that
-        subsample alone (``subsample_share``) and the number of rows each
-        side compares (``n_compared``).
+        subsample alone (``subsample_share``), the number of rows each
+        side compares (``n_compared``) and the standard error of the share
+        over the synthetic rows (``share_se``: the spread of their
+        per-row shares over √rows; it says how far another sample of as many
+        rows from the same generator could land, not how the split of
+        train and holdout moves it; NaN below 2 rows).
 
     Returns
     -------
@@ -354,9 +358,11 @@ def dcr_closer_to_train_share(train, holdout, synthetic, *, metadata=None, rando
     small, large = (X_hold, X_train) if train_larger else (X_train, X_hold)
     d_small = _nearest_distance(small, X_synth)
     closer_large = _expected_closer_share(d_small, large, X_synth, n)
-    share = float(np.mean(closer_large if train_larger else 1.0 - closer_large))
+    per_row = closer_large if train_larger else 1.0 - closer_large
+    share = float(np.mean(per_row))
     if not return_details:
         return share
+    se = float(np.std(per_row, ddof=1) / np.sqrt(len(per_row))) if len(per_row) > 1 else float("nan")
     # one seeded subsample of the larger set (the smaller one is kept whole: its distances are d_small)
     subsamples = [np.sort(rng.choice(len(X), n, replace=False)) for X in (X_train, X_hold)]
     d_large = _nearest_distance(large[subsamples[0 if train_larger else 1]], X_synth)
@@ -365,7 +371,8 @@ def dcr_closer_to_train_share(train, holdout, synthetic, *, metadata=None, rando
     # floating-point noise between two identical encodings.
     tie = np.isclose(d_train, d_hold, rtol=1e-9, atol=1e-12)
     subsample = float(np.mean(np.where(tie, 0.5, (d_train < d_hold).astype(float))))
-    return share, {"dcr_train": d_train, "dcr_holdout": d_hold, "n_compared": n, "subsample_share": subsample}
+    return share, {"dcr_train": d_train, "dcr_holdout": d_hold, "n_compared": n, "subsample_share": subsample,
+                   "share_se": se}
 
 
 def _nearest_distance(reference, X):

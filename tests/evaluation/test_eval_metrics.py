@@ -144,6 +144,24 @@ def test_dcr_share_does_not_depend_on_the_seed():
     assert details["subsample_share"] != details_7["subsample_share"]   # one subsample's share does
 
 
+def test_dcr_standard_error_is_the_spread_of_synthetic_samples():
+    # fixed train and holdout; many synthetic samples from one distribution: their shares spread as the SE says
+    train, holdout, pool = make_table(200, 0), make_table(100, 1), make_table(20_000, 2)
+    rng = np.random.default_rng(0)
+    shares, ses = [], []
+    for _ in range(150):
+        synthetic = pool.iloc[rng.choice(len(pool), 80, replace=False)]
+        share, details = dcr_closer_to_train_share(train, holdout, synthetic, return_details=True)
+        shares.append(share)
+        ses.append(details["share_se"])
+    assert 0.75 < np.std(shares, ddof=1) / np.mean(ses) < 1.3
+    # a copy of a training table as large as the holdout: every row is closer to its own training row, no spread
+    _, copy = dcr_closer_to_train_share(train, make_table(200, 3), train.copy(), return_details=True)
+    assert copy["share_se"] == 0.0
+    _, one = dcr_closer_to_train_share(train, holdout, pool.iloc[:1], return_details=True)
+    assert np.isnan(one["share_se"])
+
+
 def test_dcr_ties_count_half():
     train = pd.DataFrame({"a": ["x", "y"], "b": [1.0, 2.0]})
     holdout = train.copy()

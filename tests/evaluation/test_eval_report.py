@@ -41,6 +41,10 @@ def test_to_html_is_one_self_contained_file(good_report, tmp_path):
     for section in ("Column distributions", "Column pairs", "Detection", "ML efficacy",
                     "Privacy", "What it does not prove"):
         assert section in page
+    # the closer-to-train share with its standard error over the synthetic rows
+    se = good_report.info["dcr_closer_to_train_share_se"]
+    assert 0 < se < 0.1
+    assert f"{good_report.scores['dcr_closer_to_train_share']:.3f} ± {se:.3f}" in page
 
 
 def test_report_without_data_renders_to_text():
