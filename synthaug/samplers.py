@@ -39,18 +39,25 @@ _TIMESTEP_SAMPLING = {"logit-normal": (0.3, 0.8), "uniform": None}
 
 
 def _anchor_table(encoder, codes=None):
-    """Discrete blocks of purely categorical columns and their level frequencies ``(blocks, freq)``, or None.
+    """Discrete blocks an unconditional GAN row can be anchored on and their level frequencies ``(blocks, freq)``.
 
-    ``codes``: the encoded training codes; None (a private fit): the encoder's
-    released frequencies (see :func:`~synthaug.calibration.level_frequencies`).
-    Numeric columns' spikes are not anchors: in a development run on
-    breast_cancer, a row anchored on one of its six zero-together concavity
-    columns got the other five's zeros independently of it, which separated
-    the samples from real rows more than the missing zeros did.
+    The blocks of purely categorical columns, and, with at least one of
+    those, the mode blocks of numeric columns with a spike or missing mode of
+    positive frequency (only those levels are anchors: a row in the
+    continuous mode needs a score, so its rows come from the categorical
+    anchors; see :class:`_Anchors`). None without a categorical column.
+    ``codes``: the encoded training codes; None (a private fit): the
+    encoder's released frequencies (see
+    :func:`~synthaug.calibration.level_frequencies`), which hold no numeric
+    column's modes.
     """
     layout = encoder.layout_
     freqs = level_frequencies(encoder, codes)
+    modes = _mode_blocks(layout)
     blocks = [di for ci, di in layout.column_parts if di is not None and ci is None and di in freqs]
+    if blocks:
+        blocks += [di for ci, di in layout.column_parts if ci is not None and di in modes and di in freqs
+                   and np.any(np.asarray(freqs[di])[1:] > 0)]
     if not blocks:
         return None
     freq = np.zeros((len(blocks), max(layout.cardinalities)), dtype=np.float32)
@@ -59,8 +66,21 @@ def _anchor_table(encoder, codes=None):
     return np.asarray(blocks, dtype=np.int64), freq
 
 
+def _mode_blocks(layout):
+    """The discrete blocks that are numeric columns' modes (level 0: the continuous mode)."""
+    return {int(b) for b in layout.score_modes() if b >= 0}
+
+
 class _Anchors:
     """Every (categorical column, level) a GAN sample can be anchored on, with its condition tensors.
+
+    A numeric column's spike or missing mode is an anchor too (when
+    :func:`_anchor_table` holds its mode block): the generator, trained to
+    generate rows given such a level (training-by-sampling), then makes the
+    rest of the row given it — on breast_cancer, the zeros that six
+    concavity columns share come back together. Its continuous mode is no
+    anchor (a given row there needs a score); it is a level of the mixture's
+    targets all the same.
 
     ``cdf`` is the cumulative probability of each anchor: a column chosen
     uniformly, then its level at its (training or released) frequency.
@@ -76,7 +96,8 @@ class _Anchors:
         blocks, freq = anchor_levels[:2]
         self.refine = refine
         lt = layout.tensors(device)
-        which, levels = np.nonzero(freq > 0)
+        modes = np.isin(blocks, sorted(_mode_blocks(layout)))
+        which, levels = np.nonzero((freq > 0) & ~(modes[:, None] & (np.arange(freq.shape[1]) == 0)))
         codes = np.zeros((len(which), layout.n_discrete), dtype=np.int64)
         codes[np.arange(len(which)), blocks[which]] = levels
         self.blocks, self.freq, self.gan, self.folded = blocks, freq, gan, folded
@@ -759,8 +780,10 @@ class GANSampler(BaseGenerativeSampler):
     unconditionally, conditionally on any columns and per class. One
     forward pass generates a sample, so sampling is fast. An unconditional
     row is generated given one categorical (column, level), as CTGAN
-    samples; how often each is used is fitted after training so that every
-    categorical column keeps its training frequencies.
+    samples, or (in a table with a categorical column) a numeric column's
+    spike or missing mode, so that values such as zeros several columns
+    share come together; how often each is used is fitted after training
+    so that every anchored column keeps its training frequencies.
 
     Given images — an array ``(N, C, H, W)`` or ``(N, H, W)`` of uint8 or
     float pixels — it trains a conditional DCGAN

@@ -548,6 +548,34 @@ def test_gan_anchor_mixture_keeps_the_level_frequencies(credit):
     assert calibrated < 0.8 * worst_error(model.sample(20_000, random_state=1))
 
 
+def test_gan_anchors_numeric_spikes_only_beside_a_categorical_column():
+    """A numeric column's spike is an anchor (its continuous mode is not) when a categorical column is there
+    to give the rows in the continuous mode; with none, no row is anchored (every row would hold a spike)."""
+    from synthaug.samplers import _Anchors, _anchor_table
+
+    rng = np.random.default_rng(0)
+    n = 600
+    together = rng.random(n) < 0.1                                   # two columns exactly 0 in the same rows
+    df = pd.DataFrame({"a": np.where(together, 0.0, rng.gamma(2.0, 1.0, n)),
+                       "b": np.where(together, 0.0, rng.gamma(3.0, 1.0, n)),
+                       "c": rng.choice(["p", "q"], n)})
+    model = tiny("gan", random_state=0, max_steps=20).fit(df)
+    layout = model.encoder_.layout_
+    blocks = model._anchor_levels[0]
+    mode_blocks = [di for ci, di in layout.column_parts if ci is not None and di is not None]
+    assert len(mode_blocks) == 2                                      # the zeros are spikes of "a" and "b"
+    assert set(mode_blocks) <= set(blocks) and len(blocks) == len(mode_blocks) + 1
+    anchors = _Anchors(model._anchor_levels, layout, model.gan_, model.generator_.folded(), model.device_)
+    anchored_modes = [int(d) for d in anchors.dims if int(d) in layout.offsets[mode_blocks]]
+    assert anchored_modes == []                                      # no anchor on a continuous mode (level 0)
+    assert len(anchors.dims) == 2 + len(mode_blocks)                 # p, q and each column's zero
+    rows = model.sample(2000, random_state=1)
+    assert rows["c"].isin(["p", "q"]).all() and (rows[["a", "b"]] > 0).any(axis=None)
+    # without a categorical column: no anchors at all
+    numeric = tiny("gan", random_state=0, max_steps=20).fit(df[["a", "b"]])
+    assert numeric._anchor_levels is None and _anchor_table(numeric.encoder_, None) is None
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.integers(2, 12), st.integers(1, 4), st.integers(0, 2**31 - 1))
 def test_mixture_weights_recover_a_feasible_mixture(n_components, n_columns, seed):
