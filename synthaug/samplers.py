@@ -98,6 +98,8 @@ class _Anchors:
         lt = layout.tensors(device)
         modes = np.isin(blocks, sorted(_mode_blocks(layout)))
         which, levels = np.nonzero((freq > 0) & ~(modes[:, None] & (np.arange(freq.shape[1]) == 0)))
+        # anchors on a numeric column's mode: not for rows of a requested class (see consistency)
+        self.categorical = torch.as_tensor(~modes[which], device=device)
         codes = np.zeros((len(which), layout.n_discrete), dtype=np.int64)
         codes[np.arange(len(which)), blocks[which]] = levels
         self.blocks, self.freq, self.gan, self.folded = blocks, freq, gan, folded
@@ -179,7 +181,7 @@ class _Anchors:
         weights = _mixture_weights(share, self.freq.ravel(), self.frequency_weights, ridge=ridge)
         return None if weights is None else (weights, share.reshape(n_anchors, *self.freq.shape))
 
-    def draw(self, n, generator, constraints=None):
+    def draw(self, n, generator, constraints=None, *, categorical_only=False):
         """Anchor ids of ``n`` rows and their ``cols``, ``given`` and ``x_given``.
 
         Under ``constraints`` (a set condition's allowed levels, an interval's
@@ -193,10 +195,11 @@ class _Anchors:
         that meet the condition (what Bayes' rule asks of a row drawn given
         it), so the candidates of :meth:`GANSampler._generate`, which divides
         this factor back out of their weights, are rarely wasted. None when
-        the constraints leave no anchor.
+        the constraints leave no anchor. ``categorical_only``: as in
+        :meth:`consistency`.
         """
         cdf = self.cdf
-        consistent = self.consistency(constraints)
+        consistent = self.consistency(constraints, categorical_only=categorical_only)
         if consistent is not None:
             cdf = (self.weights * consistent).cumsum(0)
             if not bool(cdf[-1] > 0):
@@ -205,13 +208,21 @@ class _Anchors:
         ids = torch.searchsorted(cdf, u * cdf[-1], right=True).clamp_(max=len(cdf) - 1)
         return self.cols.index_select(0, ids), self.given.index_select(0, ids), self.x_given.index_select(0, ids), ids
 
-    def consistency(self, constraints):
-        """The factor :meth:`draw` multiplies each anchor's weight by under ``constraints``, or None (1)."""
+    def consistency(self, constraints, *, categorical_only=False):
+        """The factor :meth:`draw` multiplies each anchor's weight by under ``constraints``, or None (1).
+
+        ``categorical_only`` (rows of a requested class): 0 for the anchors on
+        numeric modes. Their share of a rare class is measured on the few
+        rows of it their calibration makes, and a row drawn through one is
+        weighed by its inverse; the class's own anchor gives its rows.
+        """
         if constraints is None or not constraints.weighs_levels:
             return None
         if self.shares is None:
-            return constraints.level_log_weights(self.dims).exp()
-        return (self.shares * constraints.level_log_weights(self.cell_dims).exp()).sum(-1).prod(-1)
+            factor = constraints.level_log_weights(self.dims).exp()
+        else:
+            factor = (self.shares * constraints.level_log_weights(self.cell_dims).exp()).sum(-1).prod(-1)
+        return factor * self.categorical if categorical_only else factor
 
 
 def _pick_consistent(log_weights, generator, *rows):
@@ -1360,7 +1371,8 @@ class GANSampler(BaseGenerativeSampler):
             given, x_given = (None if t is None else t.repeat(tries, 1) for t in (given, x_given))
             cond, constraints = cond.repeat(tries, 1), constraints.repeat(tries)
         x, codes, probs, frozen, log_w = self._generator_rows(tries * n, given, x_given, cond, constraints,
-                                                              generator, with_probs=with_probs, weigh=tries > 1)
+                                                              generator, with_probs=with_probs, weigh=tries > 1,
+                                                              class_rows=guided)
         _, _, refine = self._sampling_tables()
         if refine is not None:
             x, codes, p, swept_mass = refine(x, codes, frozen, generator, constraints=constraints,
@@ -1379,7 +1391,8 @@ class GANSampler(BaseGenerativeSampler):
                                                 *probs)
         return x[:, : self.encoder_.layout_.n_continuous], codes, *probs
 
-    def _generator_rows(self, n, given, x_given, cond, constraints, generator, *, with_probs=False, weigh=False):
+    def _generator_rows(self, n, given, x_given, cond, constraints, generator, *, with_probs=False, weigh=False,
+                        class_rows=False):
         """Rows from the generator alone: ``(x (n, width), codes, [probs] or [], frozen (n, n_columns), log_w)``.
 
         ``frozen``: the columns given by the conditions — what the Gibbs
@@ -1389,12 +1402,14 @@ class GANSampler(BaseGenerativeSampler):
         block, the log-probability that the generator's unrestricted level
         meets them (see :meth:`TabularGAN.sample`), and minus the log of how
         much more often the row's anchor was drawn for them (see
-        :meth:`_Anchors.draw`).
+        :meth:`_Anchors.draw`). ``class_rows``: rows of a requested class,
+        anchored on categorical levels only (:meth:`_Anchors.consistency`).
         """
         network, anchors, _ = self._sampling_tables()
         frozen = cols = cond > 0
         noise = randn((n, self.noise_dim), generator, device=self.device_)
-        drawn = None if given is not None or anchors is None else anchors.draw(n, generator, constraints)
+        drawn = None if given is not None or anchors is None else anchors.draw(n, generator, constraints,
+                                                                               categorical_only=class_rows)
         ids = None
         if drawn is not None:
             # Rows with no cell given: each is anchored on one (categorical column, level), as CTGAN samples;
@@ -1412,7 +1427,8 @@ class GANSampler(BaseGenerativeSampler):
             log_mass = extra.pop()
             # the anchors were already drawn in proportion to how often their rows meet the constraints
             log_w = log_mass, (log_mass.new_zeros(n) if ids is None
-                               else -anchors.consistency(constraints).log().index_select(0, ids))
+                               else -anchors.consistency(constraints, categorical_only=class_rows)
+                               .log().index_select(0, ids))
         return x, codes, extra, frozen, log_w
 
     def _sampling_conditions(self, parsed):
