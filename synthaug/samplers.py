@@ -216,13 +216,14 @@ class _Anchors:
         rows of it their calibration makes, and a row drawn through one is
         weighed by its inverse; the class's own anchor gives its rows.
         """
-        if constraints is None or not constraints.weighs_levels:
-            return None
-        if self.shares is None:
-            factor = constraints.level_log_weights(self.dims).exp()
-        else:
-            factor = (self.shares * constraints.level_log_weights(self.cell_dims).exp()).sum(-1).prod(-1)
-        return factor * self.categorical if categorical_only else factor
+        factor = None
+        if constraints is not None and constraints.weighs_levels:
+            log_weights = constraints.level_log_weights(self.dims if self.shares is None else self.cell_dims)
+            factor = log_weights.exp() if self.shares is None else (self.shares * log_weights.exp()).sum(-1).prod(-1)
+        if categorical_only:
+            mask = self.categorical.to(self.weights.dtype)
+            factor = mask if factor is None else factor * mask
+        return factor
 
 
 def _pick_consistent(log_weights, generator, *rows):
