@@ -119,6 +119,28 @@ def _held_out_shrinkage(scores, levels, ridge, grams, *, grid=_SHRINKAGE_GRID):
     return float(grid[int(np.argmax(total))])
 
 
+def _known_patterns(known):
+    """``(patterns (U, d), inverse (B,) or None)``: the distinct rows of ``known`` (B, d) and each row's.
+
+    What :meth:`GaussianResidual._conditional` factorises once per set of
+    known scores. On CUDA every row is its own pattern (``inverse`` None):
+    finding the distinct rows would synchronise with the host.
+    """
+    if known.is_cuda or len(known) < 2:
+        return known, None
+    b, d = known.shape
+    if d < 63:   # each row's bits as one integer: a 1-d unique is several times faster than unique over rows
+        keys = (known.long() << torch.arange(d, device=known.device)).sum(1)
+        distinct, inverse = torch.unique(keys, return_inverse=True)
+        if len(distinct) == b:
+            return known, None
+        # a row of each pattern (any: they are equal)
+        first = torch.empty(len(distinct), dtype=torch.long).scatter_(0, inverse, torch.arange(b))
+        return known.index_select(0, first), inverse
+    patterns, inverse = torch.unique(known, dim=0, return_inverse=True)
+    return (known, None) if len(patterns) == b else (patterns, inverse)
+
+
 class _Tables(NamedTuple):
     """A fitted :class:`GaussianResidual`'s arrays as tensors on one device."""
 
@@ -371,30 +393,39 @@ class GaussianResidual:
         """Width ``k`` of the linear predictions :meth:`moments` returns with ``features=True``."""
         return len(self.feature_dims_)
 
-    def _conditional(self, x, known, dtype, *, full=False):
-        """Conditional means (B, d) of every score given the known ones, and variances (B, d) or covariances."""
+    def _conditional(self, x, known, dtype, *, full=False, patterns=None):
+        """Conditional means (B, d) of every score given the known ones, and variances (B, d) or covariances.
+
+        Everything but the means depends on the row only through its set of
+        known scores, so it is solved once per distinct set
+        (:func:`_known_patterns`): a batch whose rows share a few sets — the
+        rows given one column while training, a condition or a missing-value
+        pattern shared by many rows — factorises a few covariance blocks
+        instead of one per row. Each row's mean is then one product with its
+        set's regression matrix ``Σ_oo⁻¹ Σ_o·``. ``patterns``: what
+        :func:`_known_patterns` gives for ``known``, if already computed.
+        """
         tables = self._tables(x.device, dtype)
         mean, cov = tables.mean, tables.covariance
-        x = x.to(dtype)
-        k = known.to(dtype)
+        patterns, inverse = _known_patterns(known) if patterns is None else patterns
+        k = patterns.to(dtype)
         # block-diagonal (known block of the covariance, identity on the free dims): one batched Cholesky
         system = cov * k.unsqueeze(2) * k.unsqueeze(1) + torch.diag_embed(1 - k)
         chol = torch.linalg.cholesky(system)
-        solved = torch.linalg.solve_triangular(chol, torch.cat([((x - mean) * k).unsqueeze(2), cov * k.unsqueeze(2)],
-                                                               dim=2), upper=False)
-        a, v = solved[..., :1], solved[..., 1:]                     # L⁻¹(x − m)_o, L⁻¹Σ_o·
-        # w = Σ_oo⁻¹ (x − m)_o, zero on the free dims: the means are then one product with Σ
-        # rather than a solve against every column
-        w = torch.linalg.solve_triangular(chol.mT, a, upper=True).squeeze(2)
-        mu = mean + w @ cov
+        v = torch.linalg.solve_triangular(chol, cov * k.unsqueeze(2), upper=False)      # L⁻¹Σ_o·, zero off o
+        gain = torch.linalg.solve_triangular(chol.mT, v, upper=True)                     # Σ_oo⁻¹Σ_o·
         variance = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
+        spread = variance
         if full:   # Σ − Σ_·o Σ_oo⁻¹ Σ_o· restricted to free × free
             free = 1 - k
-            cond = (cov - v.transpose(1, 2) @ v) * free.unsqueeze(2) * free.unsqueeze(1)
-            return mu, cond
-        return mu, variance
+            spread = (cov - v.transpose(1, 2) @ v) * free.unsqueeze(2) * free.unsqueeze(1)
+        if inverse is not None:
+            gain, spread = gain.index_select(0, inverse), spread.index_select(0, inverse)
+        centred = (x.to(dtype) - mean) * known.to(dtype)
+        mu = mean + torch.bmm(centred.unsqueeze(1), gain).squeeze(1)
+        return mu, spread
 
-    def _log_posteriors(self, x, known, dtype):
+    def _log_posteriors(self, x, known, dtype, *, patterns=None):
         """Log-probability (B, k) of each predicted level given the known scores, under linear discriminant analysis.
 
         With the scores of level c's rows Gaussian around the level's mean
@@ -403,23 +434,28 @@ class GaussianResidual:
 
             log p(c | x_o) = log π_c + δ_cₒᵀ W_oo⁻¹ (x − m)_o − ½ δ_cₒᵀ W_oo⁻¹ δ_cₒ + const,
 
-        a Cholesky factorisation of the known block of ``W`` per row and
-        predicted column, all in one batched call; floored at log 0.01.
+        a Cholesky factorisation of the known block of ``W`` per distinct set
+        of known scores (:func:`_known_patterns`) and predicted column, all in
+        one batched call; floored at log 0.01. ``patterns`` as in :meth:`_conditional`.
         """
         tables = self._tables(x.device, dtype)
         b = len(x)
         n_cols = len(tables.within)
         if not n_cols:
             return torch.zeros((b, 0), dtype=dtype, device=x.device)
-        k = known.to(dtype)
-        # (c, B, d, d): each column's W, restricted to the row's known block (identity on the free dims)
+        patterns, inverse = _known_patterns(known) if patterns is None else patterns
+        k = patterns.to(dtype)
+        # (c, U, d, d): each column's W, restricted to the set's known block (identity on the free dims)
         system = tables.within.unsqueeze(1) * (k.unsqueeze(2) * k.unsqueeze(1)) + torch.diag_embed(1 - k)
         chol = torch.linalg.cholesky(system)
-        centred = ((x.to(dtype) - tables.mean) * k).unsqueeze(2).expand(n_cols, b, -1, 1)
-        deltas = tables.level_means.unsqueeze(1) * k.unsqueeze(2)                    # (c, B, d, L), zero off o
-        solved = torch.linalg.solve_triangular(chol, torch.cat([centred, deltas], dim=3), upper=False)
-        r, u = solved[..., :1], solved[..., 1:]                                         # L⁻¹(x − m)_o, L⁻¹δ_o
-        logits = tables.level_logits.unsqueeze(1) + (u * r).sum(2) - 0.5 * (u * u).sum(2)   # (c, B, L)
+        deltas = tables.level_means.unsqueeze(1) * k.unsqueeze(2)                    # (c, U, d, L), zero off o
+        u = torch.linalg.solve_triangular(chol, deltas, upper=False)                   # L⁻¹δ_o
+        weights = torch.linalg.solve_triangular(chol.mT, u, upper=True)                # W_oo⁻¹δ_o
+        offsets = tables.level_logits.unsqueeze(1) - 0.5 * (u * u).sum(2)              # (c, U, L)
+        if inverse is not None:
+            weights, offsets = weights.index_select(1, inverse), offsets.index_select(1, inverse)
+        centred = (x.to(dtype) - tables.mean) * known.to(dtype)
+        logits = offsets + torch.einsum("bd,cbdl->cbl", centred, weights)             # (c, B, L)
         log_post = torch.log_softmax(logits, dim=2).transpose(0, 1).reshape(b, -1)
         return log_post.index_select(1, tables.features).clamp(min=float(np.log(_PROB_FLOOR)))
 
@@ -479,9 +515,10 @@ class GaussianResidual:
         if rows is not None and rows.numel() == 0:
             return (mu, ratio, feats) if features else (mu, ratio)
         xs, ks = (x, known) if rows is None else (x.index_select(0, rows), known.index_select(0, rows))
-        m, var = self._conditional(xs, ks, torch.float64)   # float64: near-collinear scores
+        patterns = _known_patterns(ks)   # (found once for both solves)
+        m, var = self._conditional(xs, ks, torch.float64, patterns=patterns)   # float64: near-collinear scores
         m, r = m.to(torch.float32), scale / var.sqrt().to(torch.float32)
-        f = self._log_posteriors(xs, ks, torch.float64).to(torch.float32) if features else None
+        f = self._log_posteriors(xs, ks, torch.float64, patterns=patterns).to(torch.float32) if features else None
         if rows is None:
             mu, ratio, feats = m, r, f
         else:

@@ -287,3 +287,43 @@ def test_off_without_the_option_and_under_dp(linear_table, params, kind):
 def test_gan_without_numeric_columns_has_no_residual():
     table = pd.DataFrame({"c": list("ab") * 20, "d": list("xyz") * 13 + ["x"]})
     assert _brief("gan", max_steps=3, width=8).fit(table).residual_ is None
+
+
+def test_rows_sharing_known_scores_get_what_each_row_gets_alone():
+    """The factorisations are shared by the rows with the same known scores, the means stay each row's own."""
+    layout = Layout(3, (2, 2), ((0, None), (1, None), (2, None), (None, 0), (None, 1)))
+    rng = np.random.default_rng(2)
+    levels = rng.integers(0, 2, size=(2000, 2))
+    z = rng.standard_normal((2000, 3)) @ np.array([[1, 0.6, 0.2], [0, 1, 0.4], [0, 0, 1]]) + levels @ np.ones((2, 3))
+    res = GaussianResidual(layout).fit(z, levels)
+    x = layout.tensors("cpu").to_model(torch.as_tensor(z[:40], dtype=torch.float32), torch.as_tensor(levels[:40]))
+    given = torch.zeros((40, layout.width), dtype=torch.bool)
+    given[:, :3] = torch.as_tensor(rng.random((40, 3)) < 0.5)   # at most 8 sets of known scores over 40 rows
+    given[0, :3] = True
+    known = given[:, :3]
+    assert len(torch.unique(known, dim=0)) < 40
+    shared = [t.numpy() for t in res.moments(x, given, features=True)]
+    alone = [np.concatenate(parts) for parts in zip(*(
+        [t.numpy() for t in res.moments(x[i: i + 1], given[i: i + 1], features=True)] for i in range(40)))]
+    for a, b in zip(shared, alone):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # the EM's conditional covariances, too
+    mu, cov = res._conditional(x[:, :3].double(), known, torch.float64, full=True)
+    for i in (0, 5, 17):
+        m1, c1 = res._conditional(x[i: i + 1, :3].double(), known[i: i + 1], torch.float64, full=True)
+        torch.testing.assert_close(mu[i: i + 1], m1)
+        torch.testing.assert_close(cov[i: i + 1], c1)
+
+
+@pytest.mark.parametrize("d", [5, 70])   # bits packed in one integer; rows compared whole past 62 scores
+def test_known_patterns_give_each_row_its_set(d):
+    from synthaug.residual import _known_patterns
+
+    base = torch.zeros((4, d), dtype=torch.bool)
+    base[torch.arange(4), torch.arange(4)] = True
+    base[:, -1] = True
+    known = base.repeat(5, 1)[torch.as_tensor(np.random.default_rng(d).permutation(20))]
+    patterns, inverse = _known_patterns(known)
+    assert len(patterns) == 4 and torch.equal(patterns.index_select(0, inverse), known)
+    same, none = _known_patterns(base)   # every row its own set: the rows as they are, nothing to gather
+    assert same is base and none is None
