@@ -135,7 +135,8 @@ def _known_patterns(known):
         if len(distinct) == b:
             return known, None
         # a row of each pattern (any: they are equal)
-        first = torch.empty(len(distinct), dtype=torch.long).scatter_(0, inverse, torch.arange(b))
+        first = torch.empty(len(distinct), dtype=torch.long, device=known.device).scatter_(
+            0, inverse, torch.arange(b, device=known.device))
         return known.index_select(0, first), inverse
     patterns, inverse = torch.unique(known, dim=0, return_inverse=True)
     return (known, None) if len(patterns) == b else (patterns, inverse)
@@ -413,17 +414,20 @@ class GaussianResidual:
         system = cov * k.unsqueeze(2) * k.unsqueeze(1) + torch.diag_embed(1 - k)
         chol = torch.linalg.cholesky(system)
         v = torch.linalg.solve_triangular(chol, cov * k.unsqueeze(2), upper=False)      # L⁻¹Σ_o·, zero off o
-        gain = torch.linalg.solve_triangular(chol.mT, v, upper=True)                     # Σ_oo⁻¹Σ_o·
-        variance = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
-        spread = variance
+        spread = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
         if full:   # Σ − Σ_·o Σ_oo⁻¹ Σ_o· restricted to free × free
             free = 1 - k
             spread = (cov - v.transpose(1, 2) @ v) * free.unsqueeze(2) * free.unsqueeze(1)
-        if inverse is not None:
-            gain, spread = gain.index_select(0, inverse), spread.index_select(0, inverse)
         centred = (x.to(dtype) - mean) * known.to(dtype)
+        if inverse is None:
+            # every row its own set: w = Σ_oo⁻¹(x − m)_o by two solves of one column (zero on the free dims),
+            # and the means one product with Σ — cheaper than the set's whole regression matrix
+            a = torch.linalg.solve_triangular(chol, centred.unsqueeze(2), upper=False)
+            w = torch.linalg.solve_triangular(chol.mT, a, upper=True).squeeze(2)
+            return mean + w @ cov, spread
+        gain = torch.linalg.solve_triangular(chol.mT, v, upper=True).index_select(0, inverse)   # Σ_oo⁻¹Σ_o·
         mu = mean + torch.bmm(centred.unsqueeze(1), gain).squeeze(1)
-        return mu, spread
+        return mu, spread.index_select(0, inverse)
 
     def _log_posteriors(self, x, known, dtype, *, patterns=None):
         """Log-probability (B, k) of each predicted level given the known scores, under linear discriminant analysis.
@@ -449,13 +453,17 @@ class GaussianResidual:
         system = tables.within.unsqueeze(1) * (k.unsqueeze(2) * k.unsqueeze(1)) + torch.diag_embed(1 - k)
         chol = torch.linalg.cholesky(system)
         deltas = tables.level_means.unsqueeze(1) * k.unsqueeze(2)                    # (c, U, d, L), zero off o
-        u = torch.linalg.solve_triangular(chol, deltas, upper=False)                   # L⁻¹δ_o
-        weights = torch.linalg.solve_triangular(chol.mT, u, upper=True)                # W_oo⁻¹δ_o
-        offsets = tables.level_logits.unsqueeze(1) - 0.5 * (u * u).sum(2)              # (c, U, L)
-        if inverse is not None:
-            weights, offsets = weights.index_select(1, inverse), offsets.index_select(1, inverse)
         centred = (x.to(dtype) - tables.mean) * known.to(dtype)
-        logits = offsets + torch.einsum("bd,cbdl->cbl", centred, weights)             # (c, B, L)
+        if inverse is None:   # every row its own set: one solve of [(x − m)_o, δ_o] per row
+            solved = torch.linalg.solve_triangular(
+                chol, torch.cat([centred.unsqueeze(2).expand(n_cols, b, -1, 1), deltas], dim=3), upper=False)
+            r, u = solved[..., :1], solved[..., 1:]                                     # L⁻¹(x − m)_o, L⁻¹δ_o
+            logits = tables.level_logits.unsqueeze(1) + (u * r).sum(2) - 0.5 * (u * u).sum(2)   # (c, B, L)
+        else:
+            u = torch.linalg.solve_triangular(chol, deltas, upper=False)               # L⁻¹δ_o
+            weights = torch.linalg.solve_triangular(chol.mT, u, upper=True).index_select(1, inverse)   # W_oo⁻¹δ_o
+            offsets = (tables.level_logits.unsqueeze(1) - 0.5 * (u * u).sum(2)).index_select(1, inverse)
+            logits = offsets + torch.einsum("bd,cbdl->cbl", centred, weights)         # (c, B, L)
         log_post = torch.log_softmax(logits, dim=2).transpose(0, 1).reshape(b, -1)
         return log_post.index_select(1, tables.features).clamp(min=float(np.log(_PROB_FLOOR)))
 
