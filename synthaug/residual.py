@@ -414,10 +414,11 @@ class GaussianResidual:
         system = cov * k.unsqueeze(2) * k.unsqueeze(1) + torch.diag_embed(1 - k)
         chol = torch.linalg.cholesky(system)
         v = torch.linalg.solve_triangular(chol, cov * k.unsqueeze(2), upper=False)      # L⁻¹Σ_o·, zero off o
-        spread = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
         if full:   # Σ − Σ_·o Σ_oo⁻¹ Σ_o· restricted to free × free
             free = 1 - k
             spread = (cov - v.transpose(1, 2) @ v) * free.unsqueeze(2) * free.unsqueeze(1)
+        else:
+            spread = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
         centred = (x.to(dtype) - mean) * known.to(dtype)
         if inverse is None:
             # every row its own set: w = Σ_oo⁻¹(x − m)_o by two solves of one column (zero on the free dims),

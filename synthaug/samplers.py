@@ -182,7 +182,8 @@ class _Anchors:
         return None if weights is None else (weights, share.reshape(n_anchors, *self.freq.shape))
 
     def draw(self, n, generator, constraints=None, *, categorical_only=False):
-        """Anchor ids of ``n`` rows and their ``cols``, ``given`` and ``x_given``.
+        """``(cols, given, x_given, ids, factor)`` of ``n`` rows: their anchors' conditions, ids and the
+        :meth:`consistency` factor the anchors were drawn with (None: 1).
 
         Under ``constraints`` (a set condition's allowed levels, an interval's
         level weights) each anchor's weight is multiplied by the chance that
@@ -206,7 +207,8 @@ class _Anchors:
                 return None
         u = rand(n, generator, device=cdf.device)
         ids = torch.searchsorted(cdf, u * cdf[-1], right=True).clamp_(max=len(cdf) - 1)
-        return self.cols.index_select(0, ids), self.given.index_select(0, ids), self.x_given.index_select(0, ids), ids
+        return (self.cols.index_select(0, ids), self.given.index_select(0, ids), self.x_given.index_select(0, ids),
+                ids, consistent)
 
     def consistency(self, constraints, *, categorical_only=False):
         """The factor :meth:`draw` multiplies each anchor's weight by under ``constraints``, or None (1).
@@ -1411,14 +1413,14 @@ class GANSampler(BaseGenerativeSampler):
         noise = randn((n, self.noise_dim), generator, device=self.device_)
         drawn = None if given is not None or anchors is None else anchors.draw(n, generator, constraints,
                                                                                categorical_only=class_rows)
-        ids = None
+        ids = consistent = None
         if drawn is not None:
             # Rows with no cell given: each is anchored on one (categorical column, level), as CTGAN samples;
             # the generator is trained to generate the rest given such a column (training-by-sampling).
             # How often each anchor is drawn was fitted after training (_Anchors.calibrated_weights) so
             # that every categorical column, anchored or not, keeps its training frequencies; under a
             # condition each anchor is weighed by how often its rows meet it (_Anchors.draw).
-            cols, given, x_given, ids = drawn
+            cols, given, x_given, ids, consistent = drawn
             network = functools.partial(_with_condition_parts, network, anchors.cond_part)
         x, codes, *extra = self.gan_.sample(network, noise, cols=cols, given=given, x_given=x_given, cond=ids,
                                             constraints=constraints, generator=generator, return_probs=with_probs,
@@ -1427,9 +1429,8 @@ class GANSampler(BaseGenerativeSampler):
         if weigh:
             log_mass = extra.pop()
             # the anchors were already drawn in proportion to how often their rows meet the constraints
-            log_w = log_mass, (log_mass.new_zeros(n) if ids is None
-                               else -anchors.consistency(constraints, categorical_only=class_rows)
-                               .log().index_select(0, ids))
+            log_w = log_mass, (log_mass.new_zeros(n) if consistent is None
+                               else -consistent.log().index_select(0, ids))
         return x, codes, extra, frozen, log_w
 
     def _sampling_conditions(self, parsed):
