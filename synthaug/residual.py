@@ -52,6 +52,8 @@ __all__ = ["GaussianResidual"]
 
 # EM stops when no entry of the covariance moves by more than this
 _EM_TOL = 1e-5
+# the E-step's chunks of rows hold at most this many entries of their (d, d) factors (float64: 32 MiB)
+_CHUNK_ENTRIES = 4_194_304
 # predicted level probabilities are clamped to [this, 1] before their logarithm is taken
 _PROB_FLOOR = 0.01
 # the within-level covariance's shrinkage is chosen among these by held-out log-likelihood over so many folds
@@ -140,6 +142,14 @@ def _known_patterns(known):
         return known.index_select(0, first), inverse
     patterns, inverse = torch.unique(known, dim=0, return_inverse=True)
     return (known, None) if len(patterns) == b else (patterns, inverse)
+
+
+def _known_first(patterns):
+    """``(order (U, d), leading (U, d))``: each set's dims with its known ones first (stable), and which of the
+    positions in that order hold known dims."""
+    order = torch.argsort((~patterns).to(torch.uint8), dim=1, stable=True)
+    positions = torch.arange(patterns.shape[1], device=patterns.device)
+    return order, positions < patterns.sum(1, keepdim=True)
 
 
 class _Tables(NamedTuple):
@@ -336,23 +346,27 @@ class GaussianResidual:
         """Expected sufficient statistics given the current Gaussian, in chunks of rows."""
         n, d = scores.shape
         total, outer = np.zeros(d), np.zeros((d, d))
-        for filled, cond_cov in self._filled(scores, observed, full=True):
+        for filled, spread in self._filled(scores, observed, summed=True):
             total += filled.sum(0).numpy()
-            outer += (filled.T @ filled + cond_cov.sum(0)).numpy()
+            outer += (filled.T @ filled + spread).numpy()
         mean = total / n
         cov = outer / n - np.outer(mean, mean)
         return mean, (cov + cov.T) / 2 + self.ridge * np.eye(d)
 
-    def _filled(self, scores, observed, *, full=False, chunk=4_096):
+    def _filled(self, scores, observed, *, summed=False):
         """Chunks of ``scores`` with each unobserved score at its conditional mean given the observed ones.
 
-        Yields ``(filled, conditional covariances (B, d, d))`` with ``full=True``,
-        else ``(filled, conditional variances (B, d))``; float64 tensors.
+        Yields ``(filled, the chunk's summed conditional covariance (d, d))``
+        with ``summed=True``, else ``(filled, conditional variances (B, d))``;
+        float64 tensors. A chunk's rows hold at most ``_CHUNK_ENTRIES``
+        entries of their ``(d, d)`` factors.
         """
+        d = scores.shape[1]
+        chunk = int(np.clip(_CHUNK_ENTRIES // max(d * d, 1), 64, 4_096))
         for start in range(0, len(scores), chunk):
             x = torch.as_tensor(scores[start: start + chunk])
             known = torch.as_tensor(observed[start: start + chunk])
-            mu, spread = self._conditional(x, known, torch.float64, full=full)
+            mu, spread = self._conditional(x, known, torch.float64, summed=summed)
             yield torch.where(known, x, mu), spread
 
     # ------------------------------------------------------- conditionals
@@ -394,41 +408,54 @@ class GaussianResidual:
         """Width ``k`` of the linear predictions :meth:`moments` returns with ``features=True``."""
         return len(self.feature_dims_)
 
-    def _conditional(self, x, known, dtype, *, full=False, patterns=None):
-        """Conditional means (B, d) of every score given the known ones, and variances (B, d) or covariances.
+    def _conditional(self, x, known, dtype, *, summed=False, patterns=None):
+        """Conditional means (B, d) of every score given the known ones, and their variances (B, d).
 
         Everything but the means depends on the row only through its set of
         known scores, so it is solved once per distinct set
         (:func:`_known_patterns`): a batch whose rows share a few sets — the
         rows given one column while training, a condition or a missing-value
-        pattern shared by many rows — factorises a few covariance blocks
-        instead of one per row. Each row's mean is then one product with its
-        set's regression matrix ``Σ_oo⁻¹ Σ_o·``. ``patterns``: what
+        pattern shared by many rows — factorises a few covariances instead of
+        one per row. Each set's covariance is factorised with its known
+        scores first (:func:`_known_first`): the leading block of the
+        Cholesky factor is that of ``Σ_oo``, the one below it is
+        ``Σ_fo L_oo⁻ᵀ`` and the trailing block factorises the free scores'
+        conditional covariance, so one factorisation gives the variances
+        (row norms of the trailing block) and each row's mean (a solve of its
+        known scores and a product), without a solve for every score.
+        With ``summed=True`` the second output is instead the sum over the
+        rows of their conditional covariances (d, d), zero on the known
+        scores (what an E-step adds up). ``patterns``: what
         :func:`_known_patterns` gives for ``known``, if already computed.
         """
         tables = self._tables(x.device, dtype)
         mean, cov = tables.mean, tables.covariance
         patterns, inverse = _known_patterns(known) if patterns is None else patterns
-        k = patterns.to(dtype)
-        # block-diagonal (known block of the covariance, identity on the free dims): one batched Cholesky
-        system = cov * k.unsqueeze(2) * k.unsqueeze(1) + torch.diag_embed(1 - k)
-        chol = torch.linalg.cholesky(system)
-        v = torch.linalg.solve_triangular(chol, cov * k.unsqueeze(2), upper=False)      # L⁻¹Σ_o·, zero off o
-        if full:   # Σ − Σ_·o Σ_oo⁻¹ Σ_o· restricted to free × free
-            free = 1 - k
-            spread = (cov - v.transpose(1, 2) @ v) * free.unsqueeze(2) * free.unsqueeze(1)
-        else:
-            spread = (cov.diagonal() - (v * v).sum(1)).clamp(min=self.ridge)
-        centred = (x.to(dtype) - mean) * known.to(dtype)
-        if inverse is None:
-            # every row its own set: w = Σ_oo⁻¹(x − m)_o by two solves of one column (zero on the free dims),
-            # and the means one product with Σ — cheaper than the set's whole regression matrix
-            a = torch.linalg.solve_triangular(chol, centred.unsqueeze(2), upper=False)
-            w = torch.linalg.solve_triangular(chol.mT, a, upper=True).squeeze(2)
-            return mean + w @ cov, spread
-        gain = torch.linalg.solve_triangular(chol.mT, v, upper=True).index_select(0, inverse)   # Σ_oo⁻¹Σ_o·
-        mu = mean + torch.bmm(centred.unsqueeze(1), gain).squeeze(1)
-        return mu, spread.index_select(0, inverse)
+        order, leading = _known_first(patterns)
+        d = len(mean)
+        rows = cov.index_select(0, order.reshape(-1)).reshape(-1, d, d)
+        chol = torch.linalg.cholesky(rows.gather(2, order.unsqueeze(1).expand(-1, d, -1)))   # (U, d, d)
+        free = (~leading).to(dtype)
+        # each row's mean: a = L⁻¹(x − m) on the known block, then L·a gives (x − m)_o there and Σ_fo Σ_oo⁻¹(x − m)_o
+        # below it (the rows sharing a set use its factor)
+        row_order = order if inverse is None else order.index_select(0, inverse)
+        row_chol = chol if inverse is None else chol.index_select(0, inverse)
+        row_leading = leading if inverse is None else leading.index_select(0, inverse)
+        centred = (x.to(dtype) - mean).gather(1, row_order).unsqueeze(2) * row_leading.unsqueeze(2).to(dtype)
+        a = torch.linalg.solve_triangular(row_chol, centred, upper=False) * row_leading.unsqueeze(2).to(dtype)
+        mu = mean + torch.zeros_like(centred.squeeze(2)).scatter_(1, row_order, torch.bmm(row_chol, a).squeeze(2))
+        if summed:   # Σ over rows of P (T Tᵀ) Pᵀ, T the trailing columns and P the set's order: one product
+            counts = torch.ones(len(patterns), dtype=dtype, device=x.device) if inverse is None \
+                else torch.bincount(inverse, minlength=len(patterns)).to(dtype)
+            trailing = chol * (free * counts.sqrt().unsqueeze(1)).unsqueeze(1)   # the free scores' columns
+            back = trailing.gather(1, torch.argsort(order, dim=1).unsqueeze(2).expand_as(trailing))   # rows unpermuted
+            stacked = back.transpose(0, 1).reshape(d, -1)
+            return mu, stacked @ stacked.T
+        # the squared row norms of the free scores' columns of the factor: their conditional variances
+        trailing_sq = torch.bmm(chol.square(), free.unsqueeze(2)).squeeze(2)
+        variances = torch.zeros_like(patterns, dtype=dtype).scatter_(1, order, trailing_sq)
+        variances = variances.clamp(min=self.ridge)
+        return mu, variances if inverse is None else variances.index_select(0, inverse)
 
     def _log_posteriors(self, x, known, dtype, *, patterns=None):
         """Log-probability (B, k) of each predicted level given the known scores, under linear discriminant analysis.
@@ -451,7 +478,8 @@ class GaussianResidual:
         patterns, inverse = _known_patterns(known) if patterns is None else patterns
         k = patterns.to(dtype)
         # (c, U, d, d): each column's W, restricted to the set's known block (identity on the free dims)
-        system = tables.within.unsqueeze(1) * (k.unsqueeze(2) * k.unsqueeze(1)) + torch.diag_embed(1 - k)
+        system = tables.within.unsqueeze(1) * (k.unsqueeze(2) * k.unsqueeze(1))
+        system.diagonal(dim1=-2, dim2=-1).add_(1 - k)
         chol = torch.linalg.cholesky(system)
         deltas = tables.level_means.unsqueeze(1) * k.unsqueeze(2)                    # (c, U, d, L), zero off o
         centred = (x.to(dtype) - tables.mean) * known.to(dtype)

@@ -307,12 +307,43 @@ def test_rows_sharing_known_scores_get_what_each_row_gets_alone():
         [t.numpy() for t in res.moments(x[i: i + 1], given[i: i + 1], features=True)] for i in range(40)))]
     for a, b in zip(shared, alone):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    # the EM's conditional covariances, too
-    mu, cov = res._conditional(x[:, :3].double(), known, torch.float64, full=True)
-    for i in (0, 5, 17):
-        m1, c1 = res._conditional(x[i: i + 1, :3].double(), known[i: i + 1], torch.float64, full=True)
-        torch.testing.assert_close(mu[i: i + 1], m1)
-        torch.testing.assert_close(cov[i: i + 1], c1)
+    # the EM's summed conditional covariances, too
+    mu, summed = res._conditional(x[:, :3].double(), known, torch.float64, summed=True)
+    alone = [res._conditional(x[i: i + 1, :3].double(), known[i: i + 1], torch.float64, summed=True)
+             for i in range(40)]
+    torch.testing.assert_close(mu, torch.cat([m for m, _ in alone]))
+    torch.testing.assert_close(summed, sum(c for _, c in alone))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_conditional_moments_are_the_gaussian_formulas(shared):
+    """Means, variances and the E-step's summed covariances against Σ_fo Σ_oo⁻¹ and Σ_ff − Σ_fo Σ_oo⁻¹ Σ_of."""
+    rng = np.random.default_rng(3)
+    d, n = 6, 30
+    layout = Layout(d, (), tuple((j, None) for j in range(d)))
+    z = rng.standard_normal((400, d)) @ rng.standard_normal((d, d)) + rng.standard_normal(d)
+    res = GaussianResidual(layout).fit(z, np.zeros((400, 0), dtype=np.int64))
+    x = torch.as_tensor(rng.standard_normal((n, d)))
+    known = torch.as_tensor(rng.random((n, d)) < 0.5)
+    if shared:   # a few sets, each held by several rows
+        known = known[torch.as_tensor(rng.integers(0, 4, n))]
+    known[0], known[1] = False, True   # nothing known, everything known
+    mu, var = res._conditional(x, known, torch.float64)
+    _, summed = res._conditional(x, known, torch.float64, summed=True)
+    m, cov = res.mean_, res.covariance_
+    total = np.zeros((d, d))
+    for i in range(n):
+        o = known[i].numpy()
+        f = ~o
+        gain = cov[np.ix_(f, o)] @ np.linalg.inv(cov[np.ix_(o, o)]) if o.any() else np.zeros((f.sum(), 0))
+        expected = x[i].numpy().copy()
+        expected[f] = m[f] + gain @ (x[i].numpy()[o] - m[o])
+        conditional = np.zeros((d, d))
+        conditional[np.ix_(f, f)] = cov[np.ix_(f, f)] - gain @ cov[np.ix_(o, f)]
+        np.testing.assert_allclose(mu[i].numpy(), expected, atol=1e-9)
+        np.testing.assert_allclose(var[i].numpy(), np.maximum(np.diag(conditional), res.ridge), atol=1e-9)
+        total += conditional
+    np.testing.assert_allclose(summed.numpy(), total, atol=1e-8)
 
 
 @pytest.mark.parametrize("d", [5, 70])   # bits packed in one integer; rows compared whole past 62 scores
