@@ -358,9 +358,17 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
     n_columns, nc = layout.n_columns, layout.n_continuous
     disc_to_column = layout.disc_to_column()
     folded = hasattr(predictor, "penultimate")
+    columns = torch.as_tensor([int(disc_to_column[block]) for block in blocks], dtype=torch.long, device=x.device)
+    hidden_all = torch.nn.functional.one_hot(columns, n_columns).to(x.dtype)   # each block's mask: its column hidden
+    # fixed offsets ride in the output bias; fitted ones (targets) change block by block
+    fixed = offsets is not None and targets is None
     if folded:   # the input layer's product, kept up to date block by block (see FoldedResidualMLP.after_input)
         base = x @ predictor.w_x
-    for block in blocks:
+        condition_parts = predictor.condition_part(hidden_all)   # (n_blocks, width), one product for the sweep
+        out_bias = predictor.b_out + offsets.to(predictor.b_out.dtype) if fixed else predictor.b_out
+    # (on CUDA whether any row is frozen is not asked: it would synchronise with the host)
+    any_frozen = x.is_cuda or bool(frozen.any())
+    for i, block in enumerate(blocks):
         column = int(disc_to_column[block])
         off, card = int(layout.offsets[block]), int(layout.cardinalities[block])
         cells = slice(off, off + card)
@@ -369,22 +377,20 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
             weights = None   # (a block the constraints leave free)
         if not draw and weights is None:
             continue
-        hidden = torch.zeros((1, n_columns), dtype=x.dtype, device=x.device)
-        hidden[0, column] = 1.0
         # the logits level-major, (card, B): the softmax and the draw reduce over a few contiguous rows
         # instead of along a short last dimension
         if folded:   # the row with this block zeroed: the product less the block's own part
             w_block = predictor.w_x[cells]
-            h = torch.addmm(base + predictor.condition_part(hidden), x[:, cells], w_block, alpha=-1)
-            logits = torch.addmm(predictor.b_out[cells, None].to(h.dtype), predictor.w_out[:, cells].t(),
+            h = torch.addmm(base, x[:, cells], w_block, alpha=-1).add_(condition_parts[i])
+            logits = torch.addmm(out_bias[cells, None].to(h.dtype), predictor.w_out[:, cells].t(),
                                  predictor.penultimate(h).t())
         else:
-            mask = hidden.expand(x.shape[0], -1)
+            mask = hidden_all[i: i + 1].expand(x.shape[0], -1)
             logits = predictor(hide_cells(x, mask.bool(), lt.dim_to_column), None, mask)[:, cells].t()
         logits = logits.float()
         if targets is not None and block in targets:
             offsets[cells] = _prior_shift(logits.t(), targets[block], offsets[cells], max_offset=max_offset)
-        if offsets is not None:
+        if offsets is not None and not (folded and fixed):
             logits = logits + offsets[cells, None].to(logits.dtype)
         keep = frozen[:, column]
         if weights is not None:
@@ -395,18 +401,19 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
         if not draw:
             continue
         # inverse CDF: the level is the number of cumulative masses below u × the total
-        mass = (logits - logits.max(0).values).exp_()
+        mass = (logits - logits.amax(0)).exp_()
         cumulative = mass.cumsum(0)
         u = rand((x.shape[0], 1), generator, device=x.device).clamp_(min=1e-12)
         new = (cumulative[:-1] < u.squeeze(1) * cumulative[-1]).sum(0)
-        code = torch.where(keep, codes[:, block], new)
+        code = torch.where(keep, codes[:, block], new) if any_frozen else new
         codes[:, block] = code
-        one_hot = 2.0 * torch.nn.functional.one_hot(code, card).to(x.dtype) - 1.0
+        one_hot = x.new_full((x.shape[0], card), -1.0).scatter_(1, code.unsqueeze(1), 1.0)
         if folded:
             base.addmm_(one_hot - x[:, cells], w_block)
         x[:, cells] = one_hot
         if probs is not None:
             part = probs[:, off - nc: off - nc + card]
             p = (mass / cumulative[-1]).t()
-            probs[:, off - nc: off - nc + card] = torch.where(keep[:, None], part, p.to(probs.dtype))
+            probs[:, off - nc: off - nc + card] = torch.where(keep[:, None], part, p.to(probs.dtype)) \
+                if any_frozen else p
     return x, codes, probs, offsets, log_mass

@@ -145,6 +145,28 @@ def test_resample_levels_draws_by_the_inverse_cdf_of_the_predictor(folded):
     assert torch.equal(new_codes[~near, 0], expected[~near]) and torch.equal(new_codes[:, 1], codes[:, 1])
 
 
+def test_resample_levels_offsets_shift_the_logits_folded_or_not():
+    """Fixed offsets (added to the folded predictor's output bias once per sweep) give the same probabilities as
+    added to each block's logits; rows given a column keep it, the others are all redrawn."""
+    predictor, lt = _trained()
+    n = 300
+    g = _gen(11)
+    codes = torch.stack([torch.randint(3, (n,), generator=g), torch.randint(2, (n,), generator=g)], 1)
+    x = lt.to_model(torch.randn(n, 1, generator=g), codes)
+    offsets = torch.zeros(LAYOUT.width)
+    offsets[1:4] = torch.tensor([0.7, -0.4, 0.1])
+    offsets[4:6] = torch.tensor([-1.0, 0.5])
+    for frozen_rows in (0, 50):
+        frozen = torch.zeros(n, 3, dtype=torch.bool)
+        frozen[:frozen_rows, 1:] = True
+        out = [resample_levels(net, lt, x, codes, [0, 1], frozen, generator=_gen(12), offsets=offsets,
+                               probs=torch.full((n, LAYOUT.width - 1), -1.0))
+               for net in (predictor, predictor.folded())]
+        torch.testing.assert_close(out[0][2], out[1][2], atol=1e-5, rtol=1e-4)
+        assert torch.equal(out[1][1][:frozen_rows], codes[:frozen_rows])
+        assert (out[1][2][:frozen_rows] == -1).all() and (out[1][2][frozen_rows:] >= 0).all()
+
+
 def test_resample_levels_keeps_constraints_and_reports_its_probabilities():
     from synthaug.encoding.layout import Constraints
 
