@@ -138,15 +138,18 @@ def load_digits() -> Dataset:
     """scikit-learn's 8×8 digits as a table: 61 pixel columns of few-valued integers, most with a spike at 0.
 
     A wide table of zero-inflated counts with a 10-class string ``target``.
-    Its three pixel columns that are 0 in every image are dropped first
-    (both samplers refuse a constant column: it has nothing to learn).
+    The pixel columns that are 0 in every image of the train split are
+    dropped from both splits (both samplers refuse a constant column: it has
+    nothing to learn).
     """
     from sklearn.datasets import load_digits as _load
 
     bunch = _load(as_frame=True)
     frame = bunch.frame.copy()
     frame["target"] = np.asarray([f"digit {k}" for k in bunch.target.to_numpy()])
-    return split(frame.loc[:, frame.nunique() > 1], "digits", "target")
+    ds = split(frame, "digits", "target")
+    varying = ds.train.columns[ds.train.nunique() > 1]
+    return Dataset(ds.name, ds.train[varying], ds.test[varying], ds.target)
 
 
 DATASETS = {"credit": load_credit, "breast_cancer": load_breast_cancer, "digits": load_digits}
