@@ -1505,10 +1505,9 @@ class GANSampler(BaseGenerativeSampler):
 
                 def refine(x, codes, frozen, generator, *, constraints=None, probs=None, weigh=False):
                     offsets = self._logit_offsets(self.device_)   # read at each call: fitted after the anchors
-                    for _ in range(sweeps):
-                        x, codes, probs = resample_levels(predictor, lt, x, codes, blocks, frozen,
-                                                          generator=generator, constraints=constraints, probs=probs,
-                                                          offsets=offsets)
+                    x, codes, probs = resample_levels(predictor, lt, x, codes, blocks, frozen, generator=generator,
+                                                      constraints=constraints, probs=probs, offsets=offsets,
+                                                      sweeps=sweeps)
                     # with `weigh`: how likely the sweep's conditionals put the rows' levels inside the constraints
                     return x, codes, probs, (None if not weigh else constrained_log_mass(
                         predictor, lt, x, codes, blocks, frozen, constraints=constraints, offsets=offsets))

@@ -236,8 +236,8 @@ class BestSnapshot(torch.nn.Module):
 
 @torch.no_grad()
 def resample_levels(predictor, layout_tensors, x, codes, blocks, frozen, *, generator, constraints=None,
-                    probs=None, offsets=None):
-    """One Gibbs sweep over categorical ``blocks``: each redrawn from the predictor given the rest of the row.
+                    probs=None, offsets=None, sweeps=1):
+    """Gibbs sweeps over categorical ``blocks``: each redrawn from the predictor given the rest of the row.
 
     A generator draws every discrete cell of a row independently given its
     noise, so two categorical columns (or a class and the features) depend
@@ -269,6 +269,9 @@ def resample_levels(predictor, layout_tensors, x, codes, blocks, frozen, *, gene
         blocks' entries are replaced by the predictor's.
     offsets : Tensor (width,), optional
         Added to the predictor's logits (see :func:`fit_level_offsets`).
+    sweeps : int, default=1
+        How many sweeps over ``blocks`` are made in turn (each starts from
+        the rows the one before left).
 
     A folded predictor (:class:`~synthaug.nn.FoldedResidualMLP`) keeps the
     product of its input layer up to date block by block instead of
@@ -279,8 +282,10 @@ def resample_levels(predictor, layout_tensors, x, codes, blocks, frozen, *, gene
     x, codes, probs
         New tensors (the inputs are not modified); ``probs`` None if not given.
     """
-    return _sweep(predictor, layout_tensors, x, codes, blocks, frozen, generator=generator,
-                  constraints=constraints, probs=probs, offsets=offsets)[:3]
+    for k in range(sweeps):   # the first sweep copies the inputs; the later ones redraw that copy in place
+        x, codes, probs = _sweep(predictor, layout_tensors, x, codes, blocks, frozen, generator=generator,
+                                 constraints=constraints, probs=probs, offsets=offsets, copy=k == 0)[:3]
+    return x, codes, probs
 
 
 def constrained_log_mass(predictor, layout_tensors, x, codes, blocks, frozen, *, constraints, offsets=None):
@@ -342,17 +347,19 @@ def _prior_shift(logits, target, offset, *, max_offset, n_iter=100, tol=1e-4, ch
 
 
 def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=None, probs=None, offsets=None,
-           targets=None, max_offset=3.0, draw=True):
+           targets=None, max_offset=3.0, draw=True, copy=True):
     """The sweep of :func:`resample_levels`; with ``targets``, each block's offsets are fitted first.
 
     Returns ``(x, codes, probs, offsets, log_mass)``, ``log_mass`` as in
     :func:`constrained_log_mass` (0 without constraints). ``draw=False``
-    only measures it: every row keeps its levels.
+    only measures it: every row keeps its levels. ``copy=False`` redraws
+    ``x``, ``codes`` and ``probs`` in place (a caller's own copies).
     """
     layout = lt.layout
     log_mass = x.new_zeros((x.shape[0], lt.layout.n_discrete), dtype=torch.float32)
-    x, codes = x.clone(), codes.clone()
-    probs = None if probs is None else probs.clone()
+    if copy:
+        x, codes = x.clone(), codes.clone()
+        probs = None if probs is None else probs.clone()
     if targets is not None:
         offsets = offsets.clone()
     n_columns, nc = layout.n_columns, layout.n_continuous

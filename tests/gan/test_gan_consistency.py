@@ -167,6 +167,27 @@ def test_resample_levels_offsets_shift_the_logits_folded_or_not():
         assert (out[1][2][:frozen_rows] == -1).all() and (out[1][2][frozen_rows:] >= 0).all()
 
 
+@pytest.mark.parametrize("folded", [False, True])
+def test_resample_levels_sweeps_are_successive_sweeps(folded):
+    """``sweeps=2`` gives what two calls give from the same stream; the inputs stay as they were."""
+    predictor, lt = _trained()
+    net = predictor.folded() if folded else predictor
+    n = 200
+    g = _gen(13)
+    codes = torch.stack([torch.randint(3, (n,), generator=g), torch.randint(2, (n,), generator=g)], 1)
+    x = lt.to_model(torch.randn(n, 1, generator=g), codes)
+    frozen = torch.zeros(n, 3, dtype=torch.bool)
+    x0, codes0 = x.clone(), codes.clone()
+    both = resample_levels(net, lt, x, codes, [0, 1], frozen, generator=_gen(14), sweeps=2,
+                           probs=torch.zeros(n, LAYOUT.width - 1))
+    assert torch.equal(x, x0) and torch.equal(codes, codes0)
+    stream = _gen(14)
+    once = resample_levels(net, lt, x, codes, [0, 1], frozen, generator=stream, probs=torch.zeros(n, LAYOUT.width - 1))
+    twice = resample_levels(net, lt, *once[:2], [0, 1], frozen, generator=stream, probs=once[2])
+    for a, b in zip(both, twice):
+        assert torch.equal(a, b)
+
+
 def test_resample_levels_keeps_constraints_and_reports_its_probabilities():
     from synthaug.encoding.layout import Constraints
 
