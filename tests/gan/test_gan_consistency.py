@@ -103,6 +103,19 @@ def _trained(seed=0):
     return term.predictor.eval(), lt
 
 
+def _sweeping(folded):
+    """``(the network the sweep runs — folded or not —, the trained predictor, layout tensors)``."""
+    predictor, lt = _trained()
+    return (predictor.folded() if folded else predictor), predictor, lt
+
+
+def _random_rows(lt, n, *, seed):
+    """``(x, codes)``: ``n`` rows of LAYOUT with independent random levels and scores."""
+    g = _gen(seed)
+    codes = torch.stack([torch.randint(3, (n,), generator=g), torch.randint(2, (n,), generator=g)], 1)
+    return lt.to_model(torch.randn(n, 1, generator=g), codes), codes
+
+
 @pytest.mark.parametrize("folded", [False, True])
 def test_resample_levels_redraws_a_column_from_the_rest_of_the_row(folded):
     predictor, lt = _trained()
@@ -126,12 +139,9 @@ def test_resample_levels_redraws_a_column_from_the_rest_of_the_row(folded):
 @pytest.mark.parametrize("folded", [False, True])
 def test_resample_levels_draws_by_the_inverse_cdf_of_the_predictor(folded):
     """Each redrawn level is the first whose cumulative probability reaches the row's uniform (same stream)."""
-    predictor, lt = _trained()
-    net = predictor.folded() if folded else predictor
+    net, predictor, lt = _sweeping(folded)
     n = 400
-    g = _gen(7)
-    codes = torch.stack([torch.randint(3, (n,), generator=g), torch.randint(2, (n,), generator=g)], 1)
-    x = lt.to_model(torch.randn(n, 1, generator=g), codes)
+    x, codes = _random_rows(lt, n, seed=7)
     _, new_codes, probs = resample_levels(net, lt, x, codes, [0], torch.zeros(n, 3, dtype=torch.bool),
                                           generator=_gen(8), probs=torch.zeros(n, LAYOUT.width - 1))
     hidden = torch.zeros(n, 3, dtype=torch.bool)
@@ -150,9 +160,7 @@ def test_resample_levels_offsets_shift_the_logits_folded_or_not():
     added to each block's logits; rows given a column keep it, the others are all redrawn."""
     predictor, lt = _trained()
     n = 300
-    g = _gen(11)
-    codes = torch.stack([torch.randint(3, (n,), generator=g), torch.randint(2, (n,), generator=g)], 1)
-    x = lt.to_model(torch.randn(n, 1, generator=g), codes)
+    x, codes = _random_rows(lt, n, seed=11)
     offsets = torch.zeros(LAYOUT.width)
     offsets[1:4] = torch.tensor([0.7, -0.4, 0.1])
     offsets[4:6] = torch.tensor([-1.0, 0.5])
@@ -170,12 +178,9 @@ def test_resample_levels_offsets_shift_the_logits_folded_or_not():
 @pytest.mark.parametrize("folded", [False, True])
 def test_resample_levels_sweeps_are_successive_sweeps(folded):
     """``sweeps=2`` gives what two calls give from the same stream; the inputs stay as they were."""
-    predictor, lt = _trained()
-    net = predictor.folded() if folded else predictor
+    net, predictor, lt = _sweeping(folded)
     n = 200
-    g = _gen(13)
-    codes = torch.stack([torch.randint(3, (n,), generator=g), torch.randint(2, (n,), generator=g)], 1)
-    x = lt.to_model(torch.randn(n, 1, generator=g), codes)
+    x, codes = _random_rows(lt, n, seed=13)
     frozen = torch.zeros(n, 3, dtype=torch.bool)
     x0, codes0 = x.clone(), codes.clone()
     both = resample_levels(net, lt, x, codes, [0, 1], frozen, generator=_gen(14), sweeps=2,
