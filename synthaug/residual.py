@@ -440,9 +440,9 @@ class GaussianResidual:
         # below it (the rows sharing a set use its factor)
         row_order = order if inverse is None else order.index_select(0, inverse)
         row_chol = chol if inverse is None else chol.index_select(0, inverse)
-        row_leading = leading if inverse is None else leading.index_select(0, inverse)
-        centred = (x.to(dtype) - mean).gather(1, row_order).unsqueeze(2) * row_leading.unsqueeze(2).to(dtype)
-        a = torch.linalg.solve_triangular(row_chol, centred, upper=False) * row_leading.unsqueeze(2).to(dtype)
+        lead = (leading if inverse is None else leading.index_select(0, inverse)).unsqueeze(2).to(dtype)
+        centred = (x.to(dtype) - mean).gather(1, row_order).unsqueeze(2) * lead
+        a = torch.linalg.solve_triangular(row_chol, centred, upper=False) * lead
         mu = mean + torch.zeros_like(centred.squeeze(2)).scatter_(1, row_order, torch.bmm(row_chol, a).squeeze(2))
         if summed:   # Σ over rows of P (T Tᵀ) Pᵀ, T the trailing columns and P the set's order: one product
             counts = torch.ones(len(patterns), dtype=dtype, device=x.device) if inverse is None \

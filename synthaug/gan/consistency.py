@@ -365,8 +365,9 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
     n_columns, nc = layout.n_columns, layout.n_continuous
     disc_to_column = layout.disc_to_column()
     folded = hasattr(predictor, "penultimate")
-    columns = torch.as_tensor([int(disc_to_column[block]) for block in blocks], dtype=torch.long, device=x.device)
-    hidden_all = torch.nn.functional.one_hot(columns, n_columns).to(x.dtype)   # each block's mask: its column hidden
+    columns = [int(disc_to_column[block]) for block in blocks]
+    hidden_all = torch.nn.functional.one_hot(torch.as_tensor(columns, dtype=torch.long, device=x.device),
+                                             n_columns).to(x.dtype)   # each block's mask: its column hidden
     # fixed offsets ride in the output bias; fitted ones (targets) change block by block
     fixed = offsets is not None and targets is None
     if folded:   # the input layer's product, kept up to date block by block (see FoldedResidualMLP.after_input)
@@ -375,8 +376,7 @@ def _sweep(predictor, lt, x, codes, blocks, frozen, *, generator, constraints=No
         out_bias = predictor.b_out + offsets.to(predictor.b_out.dtype) if fixed else predictor.b_out
     # (on CUDA whether any row is frozen is not asked: it would synchronise with the host)
     any_frozen = x.is_cuda or bool(frozen.any())
-    for i, block in enumerate(blocks):
-        column = int(disc_to_column[block])
+    for i, (block, column) in enumerate(zip(blocks, columns)):
         off, card = int(layout.offsets[block]), int(layout.cardinalities[block])
         cells = slice(off, off + card)
         weights = None if constraints is None else constraints.level_log_weights(cells)
