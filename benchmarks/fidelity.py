@@ -2,11 +2,12 @@
 
 Every model is fitted on the 70 % train split of a dataset (the bundled credit
 table and scikit-learn's breast_cancer by default; ``--datasets digits`` adds
-scikit-learn's digits as a wide table of zero-inflated counts), samples ``len(train)``
-rows, and is then timed sampling 100,000 rows. Each model runs in its own
-spawned subprocess, so its peak resident memory (``ru_maxrss``) is its own and
-a crash or a time-out of one model does not stop the others. Peers run at
-their default settings, except ForestDiffusion (see ``fit_forestdiffusion``).
+scikit-learn's digits as a wide table of zero-inflated counts, ``--datasets wine
+iris`` two small tables of 178 and 150 rows), samples ``len(train)`` rows, and
+is then timed sampling 100,000 rows. Each model runs in its own spawned
+subprocess, so its peak resident memory (``ru_maxrss``) is its own and a crash
+or a time-out of one model does not stop the others. Peers run at their
+default settings, except ForestDiffusion (see ``fit_forestdiffusion``).
 
 The synthetic tables are scored with ``synthaug.evaluate`` when it is
 importable; otherwise only the sdmetrics Quality Report and the exact-copy
@@ -124,14 +125,29 @@ def load_credit() -> Dataset:
     return split(_load(), "credit", "Status")
 
 
-def load_breast_cancer() -> Dataset:
-    """scikit-learn's breast cancer table with a string class ``target``."""
-    from sklearn.datasets import load_breast_cancer as _load
+def _sklearn_classes(name: str) -> Dataset:
+    """scikit-learn's bundled table ``load_<name>`` with its class names as a string ``target``."""
+    from sklearn import datasets
 
-    bunch = _load(as_frame=True)
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
     frame = bunch.frame.copy()
     frame["target"] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
-    return split(frame, "breast_cancer", "target")
+    return split(frame, name, "target")
+
+
+def load_breast_cancer() -> Dataset:
+    """scikit-learn's breast cancer table with a string class ``target``."""
+    return _sklearn_classes("breast_cancer")
+
+
+def load_wine() -> Dataset:
+    """scikit-learn's wine table (178 rows, 13 chemical measurements, 3 cultivars as ``target``)."""
+    return _sklearn_classes("wine")
+
+
+def load_iris() -> Dataset:
+    """scikit-learn's iris table (150 rows, 4 measurements, 3 species as ``target``)."""
+    return _sklearn_classes("iris")
 
 
 def load_digits() -> Dataset:
@@ -152,8 +168,10 @@ def load_digits() -> Dataset:
     return Dataset(ds.name, ds.train[varying], ds.test[varying], ds.target)
 
 
-DATASETS = {"credit": load_credit, "breast_cancer": load_breast_cancer, "digits": load_digits}
-# what a run without --datasets covers (digits: wide, and its peers' fits are long)
+DATASETS = {"credit": load_credit, "breast_cancer": load_breast_cancer, "digits": load_digits, "wine": load_wine,
+            "iris": load_iris}
+# what a run without --datasets covers (digits: wide, and its peers' fits are long; wine and iris: tables of
+# 150–178 rows, opt-in like digits)
 DEFAULT_DATASETS = ["credit", "breast_cancer"]
 
 
