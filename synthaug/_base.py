@@ -287,7 +287,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self.device_ = resolve_device(self.device)
         self._budget = self._privacy_budget(len(table))
         private = self._budget is not None
-        self._resolve_batch_and_lr(images=False)
+        self._resolve_batch_and_lr(images=False, n_rows=len(table))
         encoder_seed = int(rng.integers(2**31))
         warm = self._take_warm_state("table")
         if not (warm and keeps_encoder):   # (a warm start keeps the encoder: the networks' inputs mean the same)
@@ -559,12 +559,18 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self.class_prior_ = (counts / max(counts.sum(), 1)).to_numpy()
         return counts.to_numpy(np.float64)
 
-    def _resolve_batch_and_lr(self, *, images):
-        """``batch_size_`` and ``lr_``: the "auto" values for tables or images, with or without DP."""
+    def _resolve_batch_and_lr(self, *, images, n_rows=None):
+        """``batch_size_`` and ``lr_``: the "auto" values for tables or images, with or without DP.
+
+        A table of ``n_rows`` rows, without DP, is split into at least
+        ``_auto_batches_per_epoch`` batches (at least 2 rows each).
+        """
         private = self._budget is not None
         sizes, rates = (self._auto_image_batch_size, self._auto_image_lr) if images \
             else (self._auto_batch_size, self._auto_lr)
         self.batch_size_ = sizes[private] if self.batch_size == "auto" else int(self.batch_size)
+        if self.batch_size == "auto" and n_rows is not None and not private and self._auto_batches_per_epoch > 1:
+            self.batch_size_ = min(self.batch_size_, max(2, n_rows // self._auto_batches_per_epoch))
         self.lr_ = rates[private] if self.lr == "auto" else float(self.lr)
 
     def _fit_image_estimator(self, X, y):
@@ -686,6 +692,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     _small_table_repeats = 1
     # "auto" batch size and learning rate: {private: value}; DP-SGD wants larger batches and steps
     _auto_batch_size = {False: 512, True: 1024}
+    # without DP, an "auto" batch holds at most 1 / this of the table's rows (1: a small table is one batch)
+    _auto_batches_per_epoch = 1
     _auto_lr = {False: 1e-3, True: 4e-3}
 
     # "auto" network size for tables and for images, and the images' training length

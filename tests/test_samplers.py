@@ -802,7 +802,9 @@ class _Stop(Exception):
     (DiffusionSampler, 256, 1061, 512),
     (DiffusionSampler, 257, 1500, 257),    # twice would pass a batch: every row once, as before
     (DiffusionSampler, 600, 1500, 512),
-    (GANSampler, 150, 500, 150),
+    (GANSampler, 150, 300, 75),            # two batches per epoch, at least 300 steps
+    (GANSampler, 999, 300, 499),
+    (GANSampler, 4000, 800, 500),          # 100 epochs of 500-row batches
 ])
 def test_auto_steps_and_batches_of_a_table_smaller_than_a_batch(cls, n_rows, steps, batch, monkeypatch):
     import synthaug._base
@@ -820,4 +822,5 @@ def test_auto_steps_and_batches_of_a_table_smaller_than_a_batch(cls, n_rows, ste
     assert seen == {"n_steps": steps, "batch": batch}
     with pytest.raises(_Stop):   # a batch size of the table's rows or fewer: no repeats, the full bound
         cls(random_state=0, verbose=False, batch_size=min(n_rows, 128)).fit(mixed_frame(n_rows))
-    assert seen == {"n_steps": 1500 if cls is DiffusionSampler else 500, "batch": min(n_rows, 128)}
+    full = 1500 if cls is DiffusionSampler else max(300, round(100 * n_rows / 128))
+    assert seen == {"n_steps": full, "batch": min(n_rows, 128)}
