@@ -950,7 +950,7 @@ class GANSampler(BaseGenerativeSampler):
         without ``epsilon`` at most half the table's rows, so that a table
         of fewer than 1,000 rows trains on two batches per epoch (on
         breast_cancer's 398 rows: a third of the fit time of 500 steps on
-        the whole table, at the same quality; docs/gan.md).
+        the whole table, at about the same quality; docs/gan.md).
     lr : float or "auto", default="auto"
         Adam learning rate of both networks (β = (0.5, 0.9)): 6e-4, or 2e-4
         with ``epsilon`` (docs/gan.md: three times CTGAN's 2e-4 raised the
@@ -1047,8 +1047,8 @@ class GANSampler(BaseGenerativeSampler):
         "guidance_scale": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     }
     # a table of fewer than 1,000 rows trains on two batches of half its rows, for at least 300 steps (500 with
-    # DP): on breast_cancer's 398 rows a third of the fit of one 398-row batch for 500 steps, at the same quality
-    # (docs/gan.md, "Tables smaller than two batches")
+    # DP): on breast_cancer's 398 rows a third of the fit of one 398-row batch for 500 steps, at about the same
+    # quality and with rows a little easier to tell from real ones (docs/gan.md, "Tables smaller than two batches")
     _auto_epochs, _auto_min_steps = 100, {False: 300, True: 500}
     _auto_batch_size, _auto_batches_per_epoch = {False: 500, True: 500}, 2
     _auto_lr = {False: 6e-4, True: 2e-4}
