@@ -740,9 +740,10 @@ def render_section(results: dict, datasets: list[str]) -> str:
     for name in [d for d in datasets if d in results] + [d for d in results if d not in datasets]:
         ds_records = results[name]
         ds_env = next((r["run"] for r in ds_records.values() if "run" in r), None)
-        shape = f" ({ds_env['train_rows']} train / {ds_env['test_rows']} test rows)" if ds_env else ""
+        details = [f"{ds_env['train_rows']} train / {ds_env['test_rows']} test rows"] if ds_env else []
         if ds_env and ds_env.get("test_copy_share"):
-            shape = shape[:-1] + f"; {ds_env['test_copy_share']:.1%} of the test rows equal a training row)"
+            details.append(f"{ds_env['test_copy_share']:.1%} of the test rows equal a training row")
+        shape = f" ({'; '.join(details)})" if details else ""
         parts += [f"### {name}{shape}", "", markdown_table(ds_records), ""]
     parts.append(END_MARKER)
     return "\n".join(parts)
@@ -821,9 +822,7 @@ def run_one(ds: Dataset, model: str, args, run_info: dict) -> dict:
     large_n = min(args.large_n, 1_000) if args.quick else args.large_n
     print(f"[{ds.name}] {model}: fitting ...", flush=True)
     rec = run_isolated(ds.name, model, args.quick, large_n, args.timeout)
-    # the exact-copy share of fresh real rows: what a model sampling the population itself would score
-    rec["run"] = {**run_info, "quick": args.quick, "train_rows": len(ds.train),
-                  "test_rows": len(ds.test), "test_copy_share": exact_copy_share(ds.train, ds.test)}
+    rec["run"] = {**run_info, "quick": args.quick}
     synth = rec.pop("synthetic", None)
     if synth is not None:
         synth.to_csv(synthetic_path(args.folder, ds.name, model), index=False)
@@ -859,8 +858,11 @@ def main(argv=None) -> int:
         run_info = {**environment(), "command": command_line()}
         for name in args.datasets:
             ds = DATASETS[name]()
+            # the exact-copy share of fresh real rows: what a model sampling the population itself would score
+            ds_info = {**run_info, "train_rows": len(ds.train), "test_rows": len(ds.test),
+                       "test_copy_share": exact_copy_share(ds.train, ds.test)}
             for model in args.models:
-                results.setdefault(name, {})[model] = run_one(ds, model, args, run_info)
+                results.setdefault(name, {})[model] = run_one(ds, model, args, ds_info)
                 save_results(results, args.folder)
     save_results(results, args.folder)
     write_section(args.out, render_section(results, args.datasets))
