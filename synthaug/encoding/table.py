@@ -15,6 +15,7 @@ device.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,39 @@ from .columns import CategoricalColumn, NumericColumn
 from .layout import Layout
 from .private import fit_private_categorical, fit_private_numeric
 
-__all__ = ["TableEncoder", "EncodedTable", "infer_column_kind"]
+__all__ = ["TableEncoder", "EncodedTable", "infer_column_kind", "warn_if_identifier"]
+
+#: a text column with a distinct value in each of at least this many rows looks like an identifier
+IDENTIFIER_MIN_ROWS = 20
+
+
+def warn_if_identifier(col: pd.Series):
+    """Warn when a text or category column holds a distinct value in every row (and has no missing value).
+
+    Such a column (a customer number, a name) carries nothing a generative
+    model can learn, and as a categorical column its synthetic values are
+    the training rows' own values. Numbers and datetimes are not checked:
+    all-distinct values are normal there.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_identifier(pd.Series([f"C{i}" for i in range(30)], name="customer"))
+    >>> str(caught[0].message)[:60]
+    "Column 'customer' holds a different value in each of its 30 "
+    """
+    text = pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype) \
+        or isinstance(col.dtype, pd.CategoricalDtype)
+    n = len(col)
+    if not text or n < IDENTIFIER_MIN_ROWS or col.isna().any() or col.nunique() < n:
+        return
+    warnings.warn(f"Column {col.name!r} holds a different value in each of its {n} rows: an identifier? A "
+                  "generative model cannot learn it; it is modelled as a categorical column, so its synthetic "
+                  "values are values of the training rows (real identifiers in released rows). Drop it before "
+                  "fitting, and give new rows identifiers of their own after sampling.", UserWarning,
+                  stacklevel=2)
 
 
 @dataclass
@@ -214,6 +247,7 @@ class TableEncoder:
             kind = "categorical" if name in discrete else infer_column_kind(col)
             self.kinds_[name] = kind
             if kind == "categorical":
+                warn_if_identifier(col)
                 enc = CategoricalColumn(max_levels=self.max_levels).fit(col)
             else:
                 values = self._to_float(name, col, kind, fitting=True)

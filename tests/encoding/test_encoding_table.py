@@ -1,5 +1,7 @@
 """TableEncoder: the round trip, decoding of random model output, errors, generated frames."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -339,6 +341,24 @@ def test_max_levels_bounds_the_block_of_every_categorical_column():
     df = pd.DataFrame({f"c{k}": rng.integers(0, 500, 2000).astype(str) for k in range(3)})
     enc = TableEncoder(max_levels=10).fit(df)
     assert enc.layout_.cardinalities == (11, 11, 11)
+
+
+def test_a_text_column_of_distinct_values_is_named_as_an_identifier():
+    n = 40
+    ids = [f"C{1000 + i}" for i in range(n)]
+    df = pd.DataFrame({"id": ids, "x": np.arange(n) % 7, "when": pd.date_range("2020-01-01", periods=n)})
+    with pytest.warns(UserWarning, match="'id' holds a different value in each of its 40 rows: an identifier"):
+        TableEncoder().fit(df)
+    for frame in (df.assign(id=pd.Categorical(ids)), df.assign(id=pd.array(ids, dtype="string"))):
+        with pytest.warns(UserWarning, match="'id'"):
+            TableEncoder().fit(frame)
+    # not an identifier: a repeated value, a missing one, too few rows, or numbers and datetimes
+    quiet = [df.assign(id=ids[:-1] + ids[:1]), df.assign(id=ids[:-1] + [None]), df.iloc[:19],
+             df.assign(id=np.arange(n)).drop(columns="when"), df.drop(columns="id")]
+    for frame in quiet:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            TableEncoder().fit(frame)
 
 
 # ----------------------------------------------------------------------------- errors
