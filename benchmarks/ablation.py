@@ -26,6 +26,7 @@ Examples (from this folder)::
     python ablation.py credit gan '{"pac": 10}' '{"pac": 1}'
     python ablation.py breast_cancer diffusion '{"max_steps": 1000}' --sample '{"sampling_steps": 10}'
     python ablation.py credit diffusion '{"epsilon": 3}' '{"epsilon": 3, "lr": 1e-3}' --public-domain
+    python ablation.py wide_categorical gan --sample '{"gibbs_sweeps": 2}' '{"gibbs_sweeps": 1}' --time-rows 100000
 
 Each JSON argument is one fit; ``--sample`` parameters are set after fitting
 (sampling-only settings, compared on the same fitted model).
@@ -49,6 +50,8 @@ def load(name):
         from synthaug.datasets import load_credit
 
         df, target = load_credit(), "Status"
+    elif name == "wide_categorical":
+        df, target = wide_categorical(), "c0"
     elif name in ("iris", "wine"):   # small tables (150 and 178 rows), the class as its names
         from sklearn import datasets
 
@@ -64,6 +67,25 @@ def load(name):
             df[target] = np.asarray(bunch.target_names)[df[target].to_numpy()]
     train, test = train_test_split(df, test_size=0.3, stratify=df[target], random_state=0)
     return train, test, target
+
+
+def wide_categorical(n=5000, n_categorical=30, n_numeric=10, seed=0):
+    """A generated table of many categorical columns (2–7 levels) and a few numeric ones.
+
+    Every column depends on three shared latent factors (a categorical
+    column is the argmax of noisy linear scores of them), so the columns are
+    related as survey answers are; nothing of it is tuned to a model.
+    """
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=(n, 3))
+    columns = {}
+    for j in range(n_categorical):
+        k = 2 + j % 6
+        scores = 1.5 * latent @ rng.normal(size=(3, k)) + rng.normal(size=(n, k))
+        columns[f"c{j}"] = np.array([f"l{v}" for v in range(k)])[scores.argmax(1)]
+    for j in range(n_numeric):
+        columns[f"x{j}"] = latent @ rng.normal(size=3) + rng.normal(size=n)
+    return pd.DataFrame(columns)
 
 
 def _metadata(df):
@@ -118,13 +140,17 @@ def score(train, test, synth, target):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dataset", choices=["credit", "breast_cancer", "breast_cancer_labels", "iris", "wine"],
+    parser.add_argument("dataset", choices=["credit", "breast_cancer", "breast_cancer_labels", "iris", "wine",
+                                            "wide_categorical"],
                         help="breast_cancer: the 0/1 class (a numeric column to the encoder); "
                              "breast_cancer_labels: the class names (categorical), as in fidelity.py; "
-                             "iris, wine: scikit-learn's small tables, the class as its names")
+                             "iris, wine: scikit-learn's small tables, the class as its names; "
+                             "wide_categorical: a generated table of 30 categorical and 10 numeric columns")
     parser.add_argument("model", choices=["diffusion", "gan"])
     parser.add_argument("fits", nargs="*", default=["{}"], help="JSON parameters of each fit")
     parser.add_argument("--sample", nargs="*", default=["{}"], help="JSON sampling-only parameters")
+    parser.add_argument("--time-rows", type=int, default=0,
+                        help="also time sampling this many rows (after one warm-up call), as sample_rows_s")
     parser.add_argument("--public-domain", action="store_true",
                         help="with epsilon: declare bounds and categories as benchmarks/privacy.py does")
     args = parser.parse_args(argv)
@@ -149,6 +175,11 @@ def main(argv=None):
             sample_s = time.perf_counter() - start
             rec = {k: round(float(v), 4) for k, v in score(train, test, synth, target).items()}
             rec.update(fit_s=round(fit_s, 1), sample_s=round(sample_s, 2), steps=model.n_iter_)
+            if args.time_rows:
+                model.sample(args.time_rows, random_state=2)   # warm-up: the first call builds the sampling tables
+                start = time.perf_counter()
+                model.sample(args.time_rows, random_state=2)
+                rec["sample_rows_s"] = round(time.perf_counter() - start, 2)
             if getattr(model, "coverage_", None):   # the GAN's level and mode coverage of released rows
                 rec["coverage"] = tuple(round(model.coverage_[k], 3) for k in ("level_coverage", "mode_coverage"))
             shown = {k: v for k, v in fit_params.items() if k not in ("bounds", "categories")}

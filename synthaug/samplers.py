@@ -879,11 +879,16 @@ class GANSampler(BaseGenerativeSampler):
         toward their mean. ``"auto"`` = 1, or 0 with ``epsilon`` (the score
         reads real rows outside DP-SGD, so a positive weight cannot be
         combined with it).
-    gibbs_sweeps : int, default=2
+    gibbs_sweeps : int or "auto", default="auto"
         Sampling: after the generator, every purely categorical column that
         is not given is redrawn, in turn, from a *level predictor* given the
         rest of the row, this many times
-        (:func:`~synthaug.gan.consistency.resample_levels`). The predictor,
+        (:func:`~synthaug.gan.consistency.resample_levels`). ``"auto"``: 2,
+        or 1 on a table of more than 16 purely categorical columns — each
+        column costs one predictor pass per sweep, and on a generated table
+        of 30 such columns a second sweep made sampling half as slow again
+        for little more quality (``benchmarks/ablation.py
+        wide_categorical``, docs/gan.md). The predictor,
         an MLP with one hidden layer of 64, is trained beside the GAN on
         the real rows to give a hidden column's level probabilities from
         the others; a tenth of the rows (at most 256, none below 50 rows,
@@ -1042,7 +1047,7 @@ class GANSampler(BaseGenerativeSampler):
         "p_conditional_rows": [Interval(Real, 0, 1, closed="both")],
         "consistency": [Interval(Real, 0, None, closed="left")],
         "energy": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "gibbs_sweeps": [Interval(Integral, 0, None, closed="left")],
+        "gibbs_sweeps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "gaussian_residual": ["boolean"],
         "guidance_scale": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     }
@@ -1056,7 +1061,7 @@ class GANSampler(BaseGenerativeSampler):
     def __init__(self, *, loss="auto", gp_weight=None, n_critic="auto", critic_lr="auto", pac=1, spectral_norm=False,
                  noise_dim=64, width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2,
                  ema_decay=0.999, p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, energy="auto",
-                 gibbs_sweeps=2, gaussian_residual=True, guidance_scale="auto", sampling_strategy="auto",
+                 gibbs_sweeps="auto", gaussian_residual=True, guidance_scale="auto", sampling_strategy="auto",
                  quality_filter=None, importance_resampling="auto", max_steps="auto", batch_size="auto", lr="auto",
                  discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
@@ -1113,10 +1118,22 @@ class GANSampler(BaseGenerativeSampler):
         x, codes, _, _, _ = self._generator_rows(n, None, None, torch.zeros((n, layout.n_columns), device=self.device_),
                                               None, generator)
         offsets = fit_level_offsets(self.predictor_.folded(), layout.tensors(self.device_), x, codes, blocks, targets,
-                                    generator=generator, sweeps=self.gibbs_sweeps)
+                                    generator=generator, sweeps=self._gibbs_sweeps())
         calibration = LevelCalibration(layout, targets)
         calibration.offsets_ = offsets[layout.n_continuous:].double().cpu().numpy()
         return calibration
+
+    #: gibbs_sweeps="auto": two sweeps over at most this many categorical columns, one over more
+    _auto_sweep_columns = 16
+
+    def _gibbs_sweeps(self):
+        """``gibbs_sweeps`` resolved for the fitted layout: 0 with no categorical column to sweep."""
+        n_blocks = len(self._sweep_blocks())
+        if not n_blocks:
+            return 0
+        if self.gibbs_sweeps == "auto":
+            return 2 if n_blocks <= self._auto_sweep_columns else 1
+        return int(self.gibbs_sweeps)
 
     def _sweep_blocks(self):
         """Discrete blocks of the purely categorical columns: what the Gibbs sweep redraws."""
@@ -1156,7 +1173,7 @@ class GANSampler(BaseGenerativeSampler):
         """
         private = self._budget is not None   # (a consistency weight under DP was refused in _resolved_loss)
         layout = layout_tensors.layout
-        if private or not layout.n_discrete or not (self.consistency or (self.gibbs_sweeps and self._sweep_blocks())):
+        if private or not layout.n_discrete or not (self.consistency or self._gibbs_sweeps()):
             return None, None
         predictor = ResidualMLP(layout.width, layout.width, cond_dim=layout.n_columns, width=self._predictor_width,
                                 depth=self._predictor_depth, time_dim=0, dropout=0.1).to(self.device_)
@@ -1496,11 +1513,11 @@ class GANSampler(BaseGenerativeSampler):
         """``(folded generator, anchors or None, refine or None)`` of the fitted model, built once per generator.
 
         ``refine(x, codes, frozen, generator, *, constraints=None, probs=None)``
-        runs ``gibbs_sweeps`` sweeps of
+        runs ``gibbs_sweeps`` sweeps (resolved by :meth:`_gibbs_sweeps`) of
         :func:`~synthaug.gan.consistency.resample_levels` with the folded
         predictor over the purely categorical blocks.
         """
-        sweeps = self.gibbs_sweeps
+        sweeps = self._gibbs_sweeps()
 
         def build():
             folded = self.generator_.folded()

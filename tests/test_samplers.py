@@ -697,6 +697,20 @@ def test_gan_level_predictor_and_gibbs_sweeps(credit):
                                   .sample(50, random_state=3))
 
 
+def test_gan_auto_gibbs_sweeps_make_one_sweep_over_many_categorical_columns(credit):
+    """"auto": two sweeps over at most 16 purely categorical columns, one over more (one pass per column each)."""
+    model = tiny("gan", random_state=0, max_steps=5).fit(credit)
+    assert model.gibbs_sweeps == "auto" and model._gibbs_sweeps() == 2
+    auto = model.sample(200, random_state=1)
+    pd.testing.assert_frame_equal(auto, model.set_params(gibbs_sweeps=2).sample(200, random_state=1))
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({f"c{j}": rng.choice(list("abc"), 120) for j in range(17)}).assign(x=rng.normal(size=120))
+    model = tiny("gan", random_state=0, max_steps=5).fit(wide)
+    assert model._gibbs_sweeps() == 1
+    assert model.set_params(gibbs_sweeps=3)._gibbs_sweeps() == 3
+    assert tiny("gan", random_state=0, max_steps=5).fit(wide[["x"]].assign(y=rng.normal(size=120)))._gibbs_sweeps() == 0
+
+
 def test_gan_level_predictor_is_stopped_on_present_cells_of_categorical_columns():
     """The predictor's held-out rows score only categorical cells that are present, and never take a rare
     level's rows; it learns only the categorical columns unless the generator's term needs every column."""

@@ -121,7 +121,7 @@ def test_private_gan_defaults_to_bce_and_trains_without_gradient_penalty():
     assert (model.n_critic_, model.critic_lr_) == (3, model.lr_)   # "auto": the DP critic keeps 3 updates at lr
     assert model.privacy_["steps"] == model.n_iter_ * model.n_critic_
     assert model.coverage_ is None   # measured against the training rows: not part of a private release
-    assert model.predictor_ is None and model.gibbs_sweeps == 2   # no level predictor read the rows outside DP-SGD
+    assert model.predictor_ is None and model._gibbs_sweeps() == 2   # no level predictor read the rows outside DP-SGD
     assert {"predictor", "consistency", "energy"}.isdisjoint(model.history_)   # no term read the rows outside DP-SGD
 
 
