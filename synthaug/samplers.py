@@ -885,10 +885,12 @@ class GANSampler(BaseGenerativeSampler):
         rest of the row, this many times
         (:func:`~synthaug.gan.consistency.resample_levels`). ``"auto"``: 2,
         or 1 on a table of more than 16 purely categorical columns — each
-        column costs one predictor pass per sweep, and on a generated table
-        of 30 such columns a second sweep made sampling half as slow again
-        for little more quality (``benchmarks/ablation.py
-        wide_categorical``, docs/gan.md). The predictor,
+        column costs one predictor pass per sweep; on a generated table of
+        30 such columns a model fitted for one sweep sampled 100,000 rows
+        in about two thirds of the time, with quality and detection no
+        worse than one fitted for two (``benchmarks/ablation.py
+        wide_categorical``, docs/gan.md). The level offsets are fitted for
+        the number of sweeps in force at ``fit``. The predictor,
         an MLP with one hidden layer of 64, is trained beside the GAN on
         the real rows to give a hidden column's level probabilities from
         the others; a tenth of the rows (at most 256, none below 50 rows,
