@@ -28,17 +28,20 @@ from .private import fit_private_categorical, fit_private_numeric
 
 __all__ = ["TableEncoder", "EncodedTable", "infer_column_kind", "warn_if_identifier"]
 
-#: a text column with a distinct value in each of at least this many rows looks like an identifier
+#: a column with a distinct value in each of at least this many rows may be an identifier (warn_if_identifier)
 IDENTIFIER_MIN_ROWS = 20
 
 
 def warn_if_identifier(col: pd.Series):
-    """Warn when a text or category column holds a distinct value in every row (and has no missing value).
+    """Warn when a column looks like an identifier or a row number rather than data.
 
-    Such a column (a customer number, a name) carries nothing a generative
-    model can learn, and as a categorical column its synthetic values are
-    the training rows' own values. Numbers and datetimes are not checked:
-    all-distinct values are normal there.
+    A text or category column with a different value in every row (a
+    customer number, a name), or an integer column holding every whole
+    number of its range once (a row counter, such as a saved index), with
+    no missing value and at least :data:`IDENTIFIER_MIN_ROWS` rows. It
+    carries nothing a generative model can learn; as a categorical column
+    its synthetic values are the training rows' own values. Other numbers
+    and datetimes are not checked: all-distinct values are normal there.
 
     Examples
     --------
@@ -49,10 +52,19 @@ def warn_if_identifier(col: pd.Series):
     >>> str(caught[0].message)[:60]
     "Column 'customer' holds a different value in each of its 30 "
     """
+    n = len(col)
+    if n < IDENTIFIER_MIN_ROWS or col.isna().any():
+        return
+    if pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        if int(col.max()) - int(col.min()) == n - 1 and col.nunique() == n:
+            warnings.warn(f"Column {col.name!r} holds each whole number from {int(col.min())} to "
+                          f"{int(col.max())} once: a row number or identifier (e.g. an index saved with the "
+                          "table)? A generative model cannot learn it; it is modelled as a number like any other. "
+                          "Drop it before fitting.", UserWarning, stacklevel=2)
+        return
     text = pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype) \
         or isinstance(col.dtype, pd.CategoricalDtype)
-    n = len(col)
-    if not text or n < IDENTIFIER_MIN_ROWS or col.isna().any() or col.nunique() < n:
+    if not text or col.nunique() < n:
         return
     warnings.warn(f"Column {col.name!r} holds a different value in each of its {n} rows: an identifier? A "
                   "generative model cannot learn it; it is modelled as a categorical column, so its synthetic "
@@ -246,8 +258,8 @@ class TableEncoder:
             col = X[name]
             kind = "categorical" if name in discrete else infer_column_kind(col)
             self.kinds_[name] = kind
+            warn_if_identifier(col)
             if kind == "categorical":
-                warn_if_identifier(col)
                 enc = CategoricalColumn(max_levels=self.max_levels).fit(col)
             else:
                 values = self._to_float(name, col, kind, fitting=True)

@@ -352,9 +352,14 @@ def test_a_text_column_of_distinct_values_is_named_as_an_identifier():
     for frame in (df.assign(id=pd.Categorical(ids)), df.assign(id=pd.array(ids, dtype="string"))):
         with pytest.warns(UserWarning, match="'id'"):
             TableEncoder().fit(frame)
-    # not an identifier: a repeated value, a missing one, too few rows, or numbers and datetimes
+    # an integer column holding each whole number of its range once: a row counter (a saved index)
+    counter = df.drop(columns="id").assign(**{"Unnamed: 0": np.arange(n)[::-1] + 1})
+    with pytest.warns(UserWarning, match="'Unnamed: 0' holds each whole number from 1 to 40 once"):
+        TableEncoder().fit(counter)
+    # not an identifier: a repeated value, a missing one, too few rows, distinct numbers with gaps, datetimes
     quiet = [df.assign(id=ids[:-1] + ids[:1]), df.assign(id=ids[:-1] + [None]), df.iloc[:19],
-             df.assign(id=np.arange(n)).drop(columns="when"), df.drop(columns="id")]
+             df.assign(id=2 * np.arange(n)), df.assign(id=np.arange(n) * 0.5), df.drop(columns="id"),
+             counter.assign(**{"Unnamed: 0": pd.array([None] + list(range(1, n)), dtype="Int64")})]
     for frame in quiet:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -489,6 +494,7 @@ def test_generated_frames_decode_random_codes_inside_the_training_support(df, se
 
 
 @pytest.mark.parametrize("base", [10**17, 2**63 - 100])
+@pytest.mark.filterwarnings("ignore:Column 'id' holds each whole number")   # (a row counter, as warned)
 def test_integers_beyond_float_precision_stay_within_their_training_bounds(base):
     """float64 holds integers exactly only to 2**53: decoding clips in integer arithmetic."""
     X = pd.DataFrame({"id": np.arange(60, dtype=np.int64) + base, "x": np.linspace(0, 1, 60)})
