@@ -1526,7 +1526,7 @@ class GANSampler(BaseGenerativeSampler):
             refine = None
             layout = self.encoder_.layout_
             blocks = self._sweep_blocks()
-            if getattr(self, "predictor_", None) is not None and sweeps and blocks:
+            if getattr(self, "predictor_", None) is not None and sweeps:   # (sweeps is 0 without blocks)
                 predictor, lt = self.predictor_.folded(), layout.tensors(self.device_)
 
                 def refine(x, codes, frozen, generator, *, constraints=None, probs=None, weigh=False):

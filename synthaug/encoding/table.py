@@ -55,7 +55,7 @@ def warn_if_identifier(col: pd.Series):
     n = len(col)
     if n < IDENTIFIER_MIN_ROWS or col.isna().any():
         return
-    if pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+    if pd.api.types.is_integer_dtype(col.dtype):   # (bool dtypes are not integer ones)
         if int(col.max()) - int(col.min()) == n - 1 and col.nunique() == n:
             warnings.warn(f"Column {col.name!r} holds each whole number from {int(col.min())} to "
                           f"{int(col.max())} once: a row number or identifier (e.g. an index saved with the "
