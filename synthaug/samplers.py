@@ -281,11 +281,11 @@ def _mixture_weights(share, target, w0, *, ridge=1e-2):
 
 
 def _with_condition_parts(network, parts, z, t, ids=None, *, offsets=None):
-    """A folded network whose condition was computed up front: ``parts`` per row, or gathered by id.
+    """A folded network whose condition was computed up front: ``parts`` per row, or picked by id (``rows``).
 
     ``offsets`` (width,), if given, is added to the output (the level calibration's logit offsets).
     """
-    out = network(z, t, cond_part=parts if ids is None else parts.index_select(0, ids))
+    out = network(z, t, cond_part=parts) if ids is None else network(z, t, cond_part=parts, rows=ids)
     return out if offsets is None else out.add_(offsets)
 
 

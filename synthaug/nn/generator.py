@@ -131,21 +131,27 @@ class FoldedGenerator(nn.Module):
             self.register_buffer("bias", torch.cat(biases).clone())
 
     def condition_part(self, cond):
-        """The condition's contribution to every layer, ``(B, total width)``; see :meth:`forward`."""
-        return cond.to(self.w_cond.dtype) @ self.w_cond
+        """The biases plus the condition's contribution to every layer, ``(B, total width)``; see :meth:`forward`.
 
-    def forward(self, z, t=None, cond=None, *, cond_part=None):
+        Without a condition, the biases alone ``(1, total width)``.
+        """
+        if not self.cond_dim:
+            return self.bias.unsqueeze(0)
+        return torch.addmm(self.bias, cond.to(self.w_cond.dtype), self.w_cond)
+
+    def forward(self, z, t=None, cond=None, *, cond_part=None, rows=None):
         """Rows ``(B, d_out)``; ``cond_part`` (from :meth:`condition_part`) replaces ``cond``.
 
         When a batch holds few distinct conditions, their parts can be
-        computed once and gathered per row, which saves the condition's
-        matrix product.
+        computed once and ``rows`` (B,) picks each row's: the gathered parts
+        then take the noise's product in place, which saves the condition's
+        matrix product and a pass over the pre-activations.
         """
-        pre = torch.addmm(self.bias, z, self.w_noise)
-        if cond_part is not None:
-            pre += cond_part
-        elif self.cond_dim:
-            pre.addmm_(cond.to(z.dtype), self.w_cond)
+        part = self.condition_part(cond) if cond_part is None else cond_part
+        if rows is not None:
+            pre = part.index_select(0, rows).addmm_(z, self.w_noise)   # a fresh gather: accumulated in place
+        else:
+            pre = torch.addmm(part, z, self.w_noise)
         hs, start = [], 0
         for k, width in enumerate(self.widths + [None]):
             stop = pre.shape[1] if width is None else start + width

@@ -57,4 +57,12 @@ def test_folded_generator_computes_the_eval_generator(depth, cond_dim):
         ids = torch.randint(3, (50,))
         torch.testing.assert_close(folded(z, None, cond_part=parts[ids]), net(z, None, cond[:3][ids]),
                                    rtol=1e-5, atol=1e-5)
+        # ... and so do the parts picked by row inside the network, which leaves them as they were
+        kept = parts.clone()
+        torch.testing.assert_close(folded(z, None, cond_part=parts, rows=ids), net(z, None, cond[:3][ids]),
+                                   rtol=1e-5, atol=1e-5)
+        assert torch.equal(parts, kept)
+    else:   # without a condition the part is the biases alone
+        torch.testing.assert_close(folded(z, None, cond_part=folded.condition_part(None)), net(z), rtol=1e-5,
+                                   atol=1e-5)
     assert not any(p.requires_grad for p in folded.buffers())
