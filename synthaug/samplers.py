@@ -1409,7 +1409,13 @@ class GANSampler(BaseGenerativeSampler):
             probs = [p] if probs else probs
         if tries > 1:
             log_mass, log_w = log_w
-            if refine is not None:   # the sweep's weight replaces the generator's on the blocks it redraws
+            # On the blocks the sweep redraws, the predictor's weight replaces the generator's. It is measured
+            # on the rows as the generator made them (whose other cells do not depend on a block's drawn
+            # level): a candidate weighed by P(allowed | rest) is a draw given the condition, and the sweep,
+            # a Gibbs scan under the same constraints, keeps it one. Measured after the sweep, which had
+            # already redrawn the other levels given the condition, the weight counted it twice (credit: the
+            # rows of a requested class held its telltale levels far more often than its real rows).
+            if refine is not None:
                 swept = torch.as_tensor(self._sweep_blocks(), device=self.device_)
                 log_mass = log_mass.index_copy(1, swept, swept_mass.index_select(1, swept))
             j = self._always_column()
@@ -1514,10 +1520,13 @@ class GANSampler(BaseGenerativeSampler):
     def _sampling_tables(self):
         """``(folded generator, anchors or None, refine or None)`` of the fitted model, built once per generator.
 
-        ``refine(x, codes, frozen, generator, *, constraints=None, probs=None)``
+        ``refine(x, codes, frozen, generator, *, constraints=None, probs=None, weigh=False)``
         runs ``gibbs_sweeps`` sweeps (resolved by :meth:`_gibbs_sweeps`) of
         :func:`~synthaug.gan.consistency.resample_levels` with the folded
-        predictor over the purely categorical blocks.
+        predictor over the purely categorical blocks, and returns
+        ``(x, codes, probs, mass)``: with ``weigh``, ``mass`` is
+        :func:`~synthaug.gan.consistency.constrained_log_mass` of the rows
+        it was given, before the sweeps (else None).
         """
         sweeps = self._gibbs_sweeps()
 
@@ -1531,12 +1540,14 @@ class GANSampler(BaseGenerativeSampler):
 
                 def refine(x, codes, frozen, generator, *, constraints=None, probs=None, weigh=False):
                     offsets = self._logit_offsets(self.device_)   # read at each call: fitted after the anchors
+                    # with `weigh`: how likely the predictor puts each row's levels inside the constraints given
+                    # the rest of the row as the generator made it, before the sweep (see _generate)
+                    mass = None if not weigh else constrained_log_mass(predictor, lt, x, codes, blocks, frozen,
+                                                                       constraints=constraints, offsets=offsets)
                     x, codes, probs = resample_levels(predictor, lt, x, codes, blocks, frozen, generator=generator,
                                                       constraints=constraints, probs=probs, offsets=offsets,
                                                       sweeps=sweeps)
-                    # with `weigh`: how likely the sweep's conditionals put the rows' levels inside the constraints
-                    return x, codes, probs, (None if not weigh else constrained_log_mass(
-                        predictor, lt, x, codes, blocks, frozen, constraints=constraints, offsets=offsets))
+                    return x, codes, probs, mass
 
             anchors = None if self._anchor_levels is None else _Anchors(
                 self._anchor_levels, layout, self.gan_, folded, self.device_, refine=refine)
