@@ -671,6 +671,27 @@ def test_gan_set_condition_draws_rows_as_the_model_has_them_given_it(monkeypatch
     assert max(picked) < 0.03 and np.mean(restricted) > 2 * np.mean(picked)
 
 
+def test_gan_one_level_condition_keeps_the_other_levels_as_the_model_has_them_given_it():
+    """Rows given one level of C (a requested class is drawn so) carry D's levels in the proportions of the
+    model's own unconditional rows with that level. The candidates are weighed before the Gibbs sweep: weighed
+    after it, which had already redrawn D given C, the condition counted twice and D's level typical of C
+    came out too often."""
+    rng = np.random.default_rng(0)
+    c = rng.choice(["a", "b"], 1200, p=[0.7, 0.3])
+    d = np.where(rng.random(1200) < np.where(c == "a", 0.8, 0.3), "u", "v")
+    df = pd.DataFrame({"C": c, "D": d, "x": np.where(c == "a", 0.0, 1.0) + rng.normal(0, 1.0, 1200)})
+    gaps = []
+    for seed in range(3):
+        model = tiny("gan", random_state=seed, max_steps=300, width=32, critic_width=32, noise_dim=8,
+                     batch_size=64).fit(df)
+        plain = model.sample(12000, random_state=3)
+        reference = (plain["D"][plain["C"] == "b"] == "u").mean()
+        rows = model.sample(4000, conditions={"C": "b"}, random_state=2)
+        assert (rows["C"] == "b").all()
+        gaps.append((rows["D"] == "u").mean() - reference)
+    assert max(map(abs, gaps)) < 0.04, gaps
+
+
 def test_gan_level_predictor_and_gibbs_sweeps(credit):
     """The level predictor is trained beside the GAN; its Gibbs sweep redraws only categorical cells that
     are not given, and can be changed or turned off after fitting."""
