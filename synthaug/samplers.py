@@ -1404,8 +1404,8 @@ class GANSampler(BaseGenerativeSampler):
                                                               class_rows=guided)
         _, _, refine = self._sampling_tables()
         if refine is not None:
-            x, codes, p, swept_mass = refine(x, codes, frozen, generator, constraints=constraints,
-                                             probs=probs[0] if probs else None, weigh=tries > 1)
+            x, codes, p, predictor_mass = refine(x, codes, frozen, generator, constraints=constraints,
+                                                 probs=probs[0] if probs else None, weigh=tries > 1)
             probs = [p] if probs else probs
         if tries > 1:
             log_mass, log_w = log_w
@@ -1417,7 +1417,7 @@ class GANSampler(BaseGenerativeSampler):
             # rows of a requested class held its telltale levels far more often than its real rows).
             if refine is not None:
                 swept = torch.as_tensor(self._sweep_blocks(), device=self.device_)
-                log_mass = log_mass.index_copy(1, swept, swept_mass.index_select(1, swept))
+                log_mass = log_mass.index_copy(1, swept, predictor_mass.index_select(1, swept))
             j = self._always_column()
             if guided and j is not None:   # the requested class's probability, raised to 1 + w
                 block = self.encoder_.layout_.column_parts[j][1]
