@@ -717,9 +717,67 @@ class DiffusionSampler(BaseGenerativeSampler):
                                      given=given, x_given=known, cond=(labels, mask), generator=generator)
         return x0
 
+    #: candidates per row of a requested class, picked by the model's probability of the class (_picked_class_rows)
+    _CLASS_TRIES = 4
+
     def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
                   with_probs=False, pick=False):
         # (pick: the GAN's candidates under a condition; each denoising step honours the constraints here)
+        if guided and self._CLASS_TRIES > 1 and given is not None and self._always_column() is not None \
+                and self._guidance_scale() > 0:
+            return self._picked_class_rows(n, given, x_given, cond, constraints, generator, steps=steps,
+                                           with_probs=with_probs)
+        return self._denoised_rows(n, given, x_given, cond, constraints, generator, guided=guided, steps=steps,
+                                   with_probs=with_probs)
+
+    def _picked_class_rows(self, n, given, x_given, cond, constraints, generator, *, steps=None, with_probs=False):
+        """Rows of requested classes, each the pick of :attr:`_CLASS_TRIES` unguided candidates.
+
+        Candidates are made given their class (w = 0); each is then weighed
+        by the model's own probability of that class given the rest of the
+        row raised to the guidance scale w (:meth:`_class_log_prob`), and
+        one per row is drawn in proportion (sampling-importance resampling
+        towards p(row | class)·p(class | row)^w, the target of classifier-free
+        guidance, without its extrapolation).
+        """
+        k = self._CLASS_TRIES
+        given, x_given, cond = given.repeat(k, 1), x_given.repeat(k, 1), cond.repeat(k, 1)
+        constraints = None if constraints is None else constraints.repeat(k)
+        scores, codes, *probs = self._denoised_rows(k * n, given, x_given, cond, constraints, generator,
+                                                    guided=False, steps=steps, with_probs=with_probs)
+        log_p = self._class_log_prob(scores, codes, x_given, generator)
+        return _pick_consistent((self._guidance_scale() * log_p).view(k, n), generator, scores, codes, *probs)
+
+    def _class_log_prob(self, scores, codes, x_given, generator):
+        """``log p(class | rest of the row)`` (B,) under the denoiser, for rows whose class is given in ``x_given``.
+
+        One network call at the last timestep with every column given but
+        the class, whose dimensions are pure noise: the prediction of its
+        levels is the model's posterior of the class given the rest.
+        """
+        layout = self.encoder_.layout_
+        lt = layout.tensors(self.device_)
+        j = self._always_column()
+        dims = torch.as_tensor(np.flatnonzero(layout.dim_to_column() == j), device=self.device_)
+        x = lt.to_model(scores, codes)
+        known = torch.ones(layout.n_columns, dtype=torch.bool, device=self.device_)
+        known[j] = False
+        cond = known.float().expand(len(x), -1)
+        given = known[lt.dim_to_column].expand(len(x), -1)
+        residual = getattr(self, "residual_", None)
+        if residual is not None:
+            cond = torch.cat([cond, residual.moments(x, given, features=True)[2]], dim=1)
+        t = torch.full((1,), self.n_timesteps - 1, dtype=torch.long, device=self.device_)
+        x_t = torch.where(given, x, randn(x.shape, generator, device=self.device_))
+        network = self._inference_cache(self.network_, self.network_.folded)
+        out = _with_condition_parts(network, network.condition_part(cond), x_t, t,
+                                    offsets=self._logit_offsets(self.device_))
+        logits = out.index_select(1, dims).float()
+        requested = x_given.index_select(1, dims).argmax(1, keepdim=True)
+        return torch.log_softmax(logits, dim=1).gather(1, requested).squeeze(1)
+
+    def _denoised_rows(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
+                       with_probs=False):
         width = self.encoder_.layout_.width
         noise = randn((n, width), generator, device=self.device_)
         residual = getattr(self, "residual_", None)
