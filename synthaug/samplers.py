@@ -12,7 +12,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseGenerativeSampler, base_parameters
-from .diffusion import SCHEDULES, ClassifierFreeGuidance, ColumnGuidance, GaussianDiffusion, get_betas
+from .diffusion import SCHEDULES, ClassifierFreeGuidance, GaussianDiffusion, get_betas
 from .diffusion.trainer import DiffusionStep, ImageDiffusionStep
 from .encoding.columns import _Z_MAX
 from .conditioning import exact_levels_as_sets
@@ -362,28 +362,26 @@ class DiffusionSampler(BaseGenerativeSampler):
         0.304 / 0.293 on breast_cancer (categorical accuracy 0.756 / 0.756
         and 0.965 / 0.956); the time is in ``docs/imputation.md``.
     guidance_scale : float or "auto", default="auto"
-        Classifier-free guidance weight w for rows of requested classes (a
-        model fitted with ``y``: ``sample(n, y=...)``, ``fit_resample``;
-        images also for ``sample(n)``, whose classes are drawn at their
-        training frequencies): the prediction is (1 + w)·f(x, class) −
-        w·f(x, class not given), for the ε of scores and pixels and the
-        logits of categorical levels alike, so w > 0 makes rows more typical
-        of their class at the cost of diversity, and 0 is plain conditional
-        sampling at half the cost. For tables the "class not given"
-        prediction is the one with the class column generated along with the
-        row (:class:`~synthaug.diffusion.ColumnGuidance`), and ``sample(n)``
-        (a copy of the table) is never guided. ``"auto"`` is 1.0 for tables
-        and 0.0 for images. Tables: synthetic minority rows of
-        w = 0 / 1 / 2 / 3 in ``benchmarks/upsampling.py`` (logistic
-        regression's balanced accuracy, detection AUC of the synthetic
-        minority): credit 0.752 / 0.753 / 0.752 / 0.745 and
-        0.62 / 0.62 / 0.69 / 0.76, breast_cancer 0.965 / 0.972 / 0.970 /
-        0.969 and 0.54 / 0.61 / 0.75 / 0.82, wine (7-row class)
-        0.955 / 0.972 / 0.989 / 0.972 (``docs/resampling.md``). Images: on
-        digits (``benchmarks/images.py``) w = 0 / 1 gave classification
-        accuracy score 0.959 / 0.939, label fidelity 0.994 / 1.000 and
-        Fréchet ratio 1.10 / 2.49. Raise it when samples stray from their
-        class. A model fitted without ``y`` has no class to guide towards.
+        Guidance weight w for rows of requested classes (a model fitted
+        with ``y``: ``sample(n, y=...)``, ``fit_resample``; images also for
+        ``sample(n)``, whose classes are drawn at their training
+        frequencies): w > 0 makes rows more typical of their class at the
+        cost of diversity, 0 is plain conditional sampling. Tables: each
+        such row is picked among 4 candidates made given its class without
+        guidance, in proportion to the model's own probability of the class
+        given the rest of the row raised to w (one network call with every
+        other column given and the class at pure noise) — importance
+        resampling towards p(row | class)·p(class | row)^w, as
+        :class:`GANSampler` picks its rows; ``sample(n)`` (a copy of the
+        table) is never guided. Until 2026-12-06 tables used classifier-free
+        extrapolation from the prediction with the class generated to the
+        one with it given, which pushed a class's rows beyond the real ones
+        (``docs/resampling.md``). Images: classifier-free guidance, the
+        prediction (1 + w)·f(x, class) − w·f(x, no class). ``"auto"`` is 1.0
+        for tables and 0.0 for images. On digits (``benchmarks/images.py``)
+        w = 0 / 1 gave classification accuracy score 0.959 / 0.939, label
+        fidelity 0.994 / 1.000 and Fréchet ratio 1.10 / 2.49. A model fitted
+        without ``y`` has no class to guide towards.
     label_dropout : float, default=0.1
         Images with ``y``: share of training images whose class is hidden,
         so the network also learns the unconditional prediction guidance
@@ -723,11 +721,11 @@ class DiffusionSampler(BaseGenerativeSampler):
     def _generate(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
                   with_probs=False, pick=False):
         # (pick: the GAN's candidates under a condition; each denoising step honours the constraints here)
-        if guided and self._CLASS_TRIES > 1 and given is not None and self._always_column() is not None \
-                and self._guidance_scale() > 0:
+        # (guided: every row's class was asked for; w > 0 picks each among candidates, _picked_class_rows)
+        if guided and given is not None and self._always_column() is not None and self._guidance_scale() > 0:
             return self._picked_class_rows(n, given, x_given, cond, constraints, generator, steps=steps,
                                            with_probs=with_probs)
-        return self._denoised_rows(n, given, x_given, cond, constraints, generator, guided=guided, steps=steps,
+        return self._denoised_rows(n, given, x_given, cond, constraints, generator, steps=steps,
                                    with_probs=with_probs)
 
     def _picked_class_rows(self, n, given, x_given, cond, constraints, generator, *, steps=None, with_probs=False):
@@ -744,7 +742,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         given, x_given, cond = given.repeat(k, 1), x_given.repeat(k, 1), cond.repeat(k, 1)
         constraints = None if constraints is None else constraints.repeat(k)
         scores, codes, *probs = self._denoised_rows(k * n, given, x_given, cond, constraints, generator,
-                                                    guided=False, steps=steps, with_probs=with_probs)
+                                                    steps=steps, with_probs=with_probs)
         log_p = self._class_log_prob(scores, codes, x_given, generator)
         return _pick_consistent((self._guidance_scale() * log_p).view(k, n), generator, scores, codes, *probs)
 
@@ -776,8 +774,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         requested = x_given.index_select(1, dims).argmax(1, keepdim=True)
         return torch.log_softmax(logits, dim=1).gather(1, requested).squeeze(1)
 
-    def _denoised_rows(self, n, given, x_given, cond, constraints, generator, *, guided=False, steps=None,
-                       with_probs=False):
+    def _denoised_rows(self, n, given, x_given, cond, constraints, generator, *, steps=None, with_probs=False):
+        """``n`` rows from the sampler of ``process_`` with the folded denoiser: ``(scores, codes, *probs)``."""
         width = self.encoder_.layout_.width
         noise = randn((n, width), generator, device=self.device_)
         residual = getattr(self, "residual_", None)
@@ -794,13 +792,7 @@ class DiffusionSampler(BaseGenerativeSampler):
         network = self._inference_cache(self.network_, self.network_.folded)
         offsets = self._logit_offsets(self.device_)
 
-        def denoiser(condition):
-            return functools.partial(_with_condition_parts, network, network.condition_part(condition),
-                                     offsets=offsets)
-
-        model = denoiser(cond)
-        if guided:
-            model = self._class_guidance(model, denoiser, cond, x_given, generator)
+        model = functools.partial(_with_condition_parts, network, network.condition_part(cond), offsets=offsets)
         x0, codes, *probs = self.process_.sample(model, noise, steps=steps or self.sampling_steps,
                                                  solver=self.solver, eta=self.eta, given=given, x_given=x_given,
                                                  cond=None, constraints=constraints, generator=generator,
@@ -819,21 +811,6 @@ class DiffusionSampler(BaseGenerativeSampler):
             raise ValueError(f"point_estimate_steps must be 'auto' or an integer in [1, n_timesteps="
                              f"{self.n_timesteps}], got {steps!r}.")
         return int(steps)
-
-    def _class_guidance(self, model, denoiser, cond, x_given, generator):
-        """``model`` guided towards each row's requested class (``guidance_scale`` > 0), else itself.
-
-        ``denoiser(cond)`` builds the model for a condition; the free branch's has the class flag cleared.
-        """
-        j = self._always_column()
-        scale = self._guidance_scale()
-        if not scale or j is None or x_given is None:
-            return model
-        free_cond = cond.clone()
-        free_cond[:, j] = 0
-        dims = np.flatnonzero(self.encoder_.layout_.dim_to_column() == j)
-        return ColumnGuidance(model, denoiser(free_cond), self.process_, scale=scale, dims=dims, x_given=x_given,
-                              generator=generator)
 
 
 class GANSampler(BaseGenerativeSampler):

@@ -335,7 +335,8 @@ def test_class_guidance_applies_to_class_conditional_models(credit):
 
 
 def test_class_guidance_makes_rows_more_typical_of_their_class():
-    # two overlapping classes apart on u: guidance moves each class's rows away from the other
+    # two overlapping classes apart on u: guidance moves each class's rows away from the other (each row is
+    # picked among unguided candidates by the model's probability of its class, raised to w)
     rng = np.random.default_rng(0)
     y = pd.Series(rng.choice(["a", "b"], 600), name="cls")
     X = pd.DataFrame({"u": rng.normal(size=600) + np.where(y == "b", 1.0, -1.0), "v": rng.normal(size=600)})
@@ -345,7 +346,7 @@ def test_class_guidance_makes_rows_more_typical_of_their_class():
         model.set_params(guidance_scale=w)
         means[w] = [model.sample(2000, y=c, random_state=1)[0]["u"].mean() for c in ("a", "b")]
     assert means[0.0][0] < -0.8 and means[0.0][1] > 0.8            # the plain conditional is right already
-    assert means[2.0][0] < means[0.0][0] - 0.2 and means[2.0][1] > means[0.0][1] + 0.2
+    assert means[2.0][0] < means[0.0][0] - 0.1 and means[2.0][1] > means[0.0][1] + 0.1
 
 
 def test_unused_categories_of_y_are_not_classes(credit, kind):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from synthaug.diffusion import ColumnGuidance, Constraints, GaussianDiffusion, cosine_betas, linear_betas
+from synthaug.diffusion import Constraints, GaussianDiffusion, cosine_betas, linear_betas
 from synthaug.diffusion.gaussian import draw_into_intervals, truncated_normal_mean
 from synthaug.encoding import Layout
 
@@ -406,43 +406,6 @@ def test_unknown_solver_raises():
     proc = GaussianDiffusion(cosine_betas(T))
     with pytest.raises(ValueError, match="'euler'"):
         proc.sample(lambda x, t, c=None: x, torch.zeros(2, 2), steps=2, solver="euler")
-
-
-# ------------------------------------------------------------- column guidance
-class _Recorder:
-    """A fake denoiser returning a constant, remembering what it was called with."""
-
-    def __init__(self, value):
-        self.value, self.seen = value, []
-
-    def __call__(self, x, t, cond):
-        self.seen.append(x.clone())
-        return torch.full_like(x, self.value)
-
-
-def test_column_guidance_extrapolates_from_the_generated_column_to_the_given_one():
-    process = GaussianDiffusion(np.linspace(1e-4, 0.02, 50))
-    conditional, free = _Recorder(1.0), _Recorder(3.0)
-    x_given = torch.zeros(6, 5)
-    x_given[:, 3] = 1.0                                   # the column: one-hot dims 2..4, level 1 given
-    guided = ColumnGuidance(conditional, free, process, scale=2.0, dims=[2, 3, 4], x_given=x_given,
-                            generator=torch.Generator().manual_seed(0))
-    x = torch.randn(6, 5, generator=torch.Generator().manual_seed(1))
-    out = guided(x, torch.tensor([49]), None)
-    torch.testing.assert_close(out, torch.full((6, 5), (1 + 2.0) * 1.0 - 2.0 * 3.0))
-    torch.testing.assert_close(conditional.seen[0], x)                # the conditional branch sees x as given
-    seen = free.seen[0]
-    torch.testing.assert_close(seen[:, :2], x[:, :2])                 # other dims unchanged
-    assert not torch.allclose(seen[:, 2:], x[:, 2:])                  # the column drawn from q(x_t | x_0)
-    # at the last timestep the draw is nearly the given value
-    near = ColumnGuidance(conditional, free, process, scale=2.0, dims=[2, 3, 4], x_given=x_given)
-    near(x, torch.tensor([0]), None)
-    torch.testing.assert_close(free.seen[-1][:, 2:], x_given[:, 2:], atol=0.5, rtol=0)
-    # w = 0: plain conditional, one call
-    calls = len(free.seen)
-    plain = ColumnGuidance(conditional, free, process, scale=0.0, dims=[2, 3, 4], x_given=x_given)
-    torch.testing.assert_close(plain(x, torch.tensor([10]), None), torch.ones(6, 5))
-    assert len(free.seen) == calls
 
 
 @pytest.mark.parametrize("mean", [1.3, -0.45, 3.0])
