@@ -12,7 +12,10 @@ training fold of the same 5-fold split (same imputation), the resampler's
   benchmark's one-hot, scaled pipeline, fitted on the fold's real rows) over
   the real minority rows and over the synthetic ones. Synthetic rows "more
   plainly of their class" than the real ones (a higher mean) move a
-  classifier trained on them away from the real minority.
+  classifier trained on them away from the real minority;
+* the classes that logistic regression assigns to the real minority rows
+  (rows it was fitted on) and to the synthetic ones: synthetic rows it
+  assigns to another class look like that class, not like the minority.
 
 Run from this folder::
 
@@ -67,6 +70,13 @@ def log_odds(X_train, y_train, minority, frames):
     return out
 
 
+def assigned_classes(X_train, y_train, frames):
+    """Share of each of ``frames``' rows that the logistic regression fitted on the fold assigns to each class."""
+    model = classifiers(X_train)["logreg"]().fit(X_train, y_train)
+    return {name: pd.Series(model.predict(frame)).value_counts(normalize=True).reindex(model.classes_, fill_value=0.0)
+            for name, frame in frames.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="credit", choices=list(DATASETS))
@@ -90,6 +100,10 @@ def main(argv=None):
     for name, (mean, std) in log_odds(X_train, y_train, minority, {"real minority": real,
                                                                     "synthetic minority": synthetic}).items():
         print(f"logistic regression's minority log-odds, {name}: mean {mean:.3f}, std {std:.3f}")
+    for name, shares in assigned_classes(X_train, y_train, {"real minority": real,
+                                                            "synthetic minority": synthetic}).items():
+        print(f"classes logistic regression assigns to the {name} rows: "
+              + ", ".join(f"{label} {share:.3f}" for label, share in shares.items()))
 
 
 if __name__ == "__main__":

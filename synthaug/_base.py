@@ -179,7 +179,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         "p_unconditional": [Interval(Real, 0, 1, closed="both")],
         # validated by imblearn.utils.check_sampling_strategy in fit_resample
         "sampling_strategy": [Interval(Real, 0, 1, closed="right"), str, dict, callable],
-        "quality_filter": [Interval(Real, 0, 1, closed="neither"), None],
+        "quality_filter": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
         "importance_resampling": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"}), None],
         "epsilon": [Interval(Real, 0, None, closed="neither"), None],
         "delta": [Interval(Real, 0, 1, closed="neither"), None],

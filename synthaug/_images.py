@@ -114,9 +114,9 @@ class ImageSamplerMixin:
         check_resampling_target(y_series)
         labels = y_series.to_numpy()
         strategy = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
-        if self.quality_filter is not None:
+        if self.quality_filter is not None and not isinstance(self.quality_filter, str):
             raise ValueError("quality_filter ranks table rows with a gradient-boosting classifier; it does not "
-                             "apply to images.")
+                             "apply to images.")   # ("auto", the tables' neighbourhood check: none for images)
         self._fit(X, y)
         self.sampling_strategy_ = strategy
         images, targets = [np.asarray(X) if not isinstance(X, (list, tuple)) else np.stack(X)], [labels]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from imblearn.utils import check_sampling_strategy
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.multiclass import type_of_target
 
 from ._atomic import restore_on_failure
@@ -20,7 +21,7 @@ from ._validation import check_table, check_target
 from .density_ratio import TableFeatures
 from .encoding.images import is_image_input
 
-__all__ = ["OverSamplerMixin", "PlausibilityFilter"]
+__all__ = ["ClassNeighbourhoodCheck", "OverSamplerMixin", "PlausibilityFilter"]
 
 
 def check_resampling_target(y_series, name="y"):
@@ -79,6 +80,84 @@ class PlausibilityFilter:
         return np.sort(best)
 
 
+class ClassNeighbourhoodCheck:
+    """Turn away synthetic rows that the real rows around them place in their class less than nearly any real row.
+
+    A row's *class share* is the share of its own class among its
+    ``n_neighbors`` nearest real rows — numeric (and datetime) columns
+    standardised, categorical ones one-hot, a missing cell at its column's
+    mean (no level) — leaving the row itself out for a real row. A synthetic
+    row of class ``c`` passes (:meth:`passes`) when its share reaches the
+    ``quantile`` of the real ``c`` rows' shares: rows made like the real
+    ones pass about ``1 − quantile`` of the time, while rows in a region
+    where the real rows of ``c`` never have neighbours of ``c`` (a small
+    class the model drew too much like another) are turned away. Where the
+    classes overlap so much that some real rows of ``c`` have no neighbour
+    of ``c`` at that quantile, every row passes: the check then changes
+    nothing. At most ``max_rows`` real rows (drawn at random) are the
+    reference.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"a": [0.0, 0.1, 0.2, 0.3, 5.0, 5.1, 5.2, 5.3] * 5})
+    >>> y = [label for _ in range(5) for label in ["lo"] * 4 + ["hi"] * 4]
+    >>> check = ClassNeighbourhoodCheck(X, y)
+    >>> check.passes(pd.DataFrame({"a": [5.1, 0.1]}), "hi").tolist()
+    [True, False]
+    """
+
+    def __init__(self, X, y, *, n_neighbors=5, quantile=0.05, max_rows=20_000, random_state=None):
+        labels = pd.Series(y).to_numpy()
+        rows = np.arange(len(labels))
+        if len(rows) > max_rows:
+            rows = np.sort(np.random.default_rng(random_state).choice(len(rows), max_rows, replace=False))
+        X, labels = X.iloc[rows], labels[rows]
+        self.features_ = TableFeatures(X)
+        values = self.features_.transform(X)
+        numeric = ~np.asarray(self.features_.categorical, dtype=bool)
+        self.mean_ = np.nanmean(values[:, numeric], axis=0) if numeric.any() else np.zeros(0)
+        scale = np.nanstd(values[:, numeric], axis=0) if numeric.any() else np.zeros(0)
+        self.scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        self.mean_ = np.where(np.isfinite(self.mean_), self.mean_, 0.0)
+        self.codes_, classes = pd.factorize(labels, sort=False)
+        self.classes_ = pd.Index(classes)   # (looked up by label: datetimes, intervals and all)
+        k = min(n_neighbors, len(labels) - 1)
+        reference = self._design(values)
+        self.neighbours_ = NearestNeighbors(n_neighbors=k).fit(reference)
+        near = self.neighbours_.kneighbors(reference, n_neighbors=k + 1, return_distance=False)[:, 1:]
+        share = (self.codes_[near] == self.codes_[:, None]).mean(axis=1)
+        # per class (in the order of classes_): the quantile of its real rows' shares
+        self.thresholds_ = np.array([np.quantile(share[self.codes_ == c], quantile, method="lower")
+                                     for c in range(len(self.classes_))])
+
+    def _design(self, values):
+        """Standardised numbers (missing: 0) beside one indicator per level of each categorical column."""
+        categorical = np.asarray(self.features_.categorical, dtype=bool)
+        parts = [np.nan_to_num((values[:, ~categorical] - self.mean_) / self.scale_)]
+        for j, column in zip(np.flatnonzero(categorical), np.array(self.features_.columns)[categorical]):
+            codes = values[:, j]
+            onehot = np.zeros((len(values), len(self.features_.categories[column])))
+            known = np.flatnonzero(np.isfinite(codes))
+            onehot[known, codes[known].astype(np.int64)] = 1.0
+            parts.append(onehot)
+        return np.concatenate(parts, axis=1)
+
+    def class_share(self, candidates, label):
+        """``(len(candidates),)``: the share of class ``label`` among each candidate's nearest real rows."""
+        near = self.neighbours_.kneighbors(self._design(self.features_.transform(candidates)),
+                                           return_distance=False)
+        return (self.codes_[near] == self.classes_.get_loc(label)).mean(axis=1)
+
+    def threshold(self, label):
+        """The class share a row of class ``label`` needs to pass."""
+        return float(self.thresholds_[self.classes_.get_loc(label)])
+
+    def passes(self, candidates, label):
+        """Boolean mask of the candidates whose class share reaches the real rows' threshold for ``label``."""
+        return self.class_share(candidates, label) >= self.threshold(label)
+
+
 class OverSamplerMixin:
     """``fit_resample`` for an estimator with a class-conditional ``fit(X, y)`` / ``sample(n, y=...)``."""
 
@@ -118,14 +197,21 @@ class OverSamplerMixin:
         strategy = check_sampling_strategy(self.sampling_strategy, labels, self._sampling_type)
         self._fit(X, y, allow_constant=True, resampling=True)
         self.sampling_strategy_ = strategy
-        share = self.quality_filter
-        flt = PlausibilityFilter(frame, labels, random_state=int(self._sample_rng.integers(2**31))) if share else None
+        share = self.quality_filter if not isinstance(self.quality_filter, str) else None
+        seed = int(self._sample_rng.integers(2**31))
+        flt = PlausibilityFilter(frame, labels, random_state=seed) if share else None
+        # "auto": the neighbourhood check (not under DP: it reads the real rows outside the budget)
+        check = ClassNeighbourhoodCheck(frame, labels, random_state=seed) \
+            if self.quality_filter == "auto" and self.epsilon is None else None
         frames, targets = [frame.reset_index(drop=True)], [labels]
         for label, n_new in self.sampling_strategy_.items():
             if n_new <= 0:
                 continue
-            n_draw = int(np.ceil(n_new / (1 - share))) if share else int(n_new)
-            new, new_labels = self._sample_table(n_draw, None, label, self._sample_rng, resampling=True)
+            if check is not None:
+                new, new_labels = self._rows_passing(check, label, int(n_new))
+            else:
+                n_draw = int(np.ceil(n_new / (1 - share))) if share else int(n_new)
+                new, new_labels = self._sample_table(n_draw, None, label, self._sample_rng, resampling=True)
             if flt is not None:   # keep the n_new rows the real-data classifier finds most plausible
                 keep = flt.keep(new, label, int(n_new))
                 new, new_labels = new.iloc[keep].reset_index(drop=True), new_labels[keep]
@@ -133,3 +219,26 @@ class OverSamplerMixin:
             targets.append(new_labels)
         X_res = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return schema.wrap(X_res), target_schema.wrap(np.concatenate(targets))
+
+    #: rounds of candidates :meth:`_rows_passing` draws (each twice the rows still missing) before it settles
+    _CHECK_ROUNDS = 3
+
+    def _rows_passing(self, check, label, n):
+        """``n`` rows of class ``label`` that pass ``check``, drawn in rounds of candidates; should the rounds
+        leave some missing, the rejected candidates of the highest class share fill them."""
+        kept, rejected, missing = [], [], n
+        for _ in range(self._CHECK_ROUNDS):
+            new, new_labels = self._sample_table(2 * missing, None, label, self._sample_rng, resampling=True)
+            share = check.class_share(new, label)
+            ok = share >= check.threshold(label)
+            take = np.flatnonzero(ok)[:missing]
+            kept.append((new.iloc[take], new_labels[take]))
+            rejected.append((new.iloc[~ok], new_labels[~ok], share[~ok]))
+            missing -= len(take)
+            if not missing:
+                break
+        if missing:
+            pool = pd.concat([r[0] for r in rejected], ignore_index=True)
+            best = np.sort(np.argsort(-np.concatenate([r[2] for r in rejected]), kind="stable")[:missing])
+            kept.append((pool.iloc[best], np.concatenate([r[1] for r in rejected])[best]))
+        return pd.concat([k[0] for k in kept], ignore_index=True), np.concatenate([k[1] for k in kept])

@@ -430,11 +430,19 @@ class DiffusionSampler(BaseGenerativeSampler):
         ``"not majority"``), ``"minority"``, ``"not minority"``,
         ``"not majority"``, ``"all"``, a dict ``{class: n_rows}`` or a callable
         ``y -> dict``.
-    quality_filter : float in (0, 1) or None, default=None
-        :meth:`fit_resample` only: draw ``1 / (1 − quality_filter)`` times the
-        rows needed and keep those a gradient-boosting classifier trained on
-        the real rows finds most plausible for their class
-        (:class:`~synthaug.resampling.PlausibilityFilter`). Off by default.
+    quality_filter : "auto", float in (0, 1) or None, default="auto"
+        :meth:`fit_resample` of a table only. ``"auto"``: turn away synthetic
+        rows that the real rows around them place in their class less than
+        95 % of the real rows of that class are placed
+        (:class:`~synthaug.resampling.ClassNeighbourhoodCheck`; the share of
+        the class among a row's 5 nearest real rows), drawing others in their
+        place; where the classes overlap that much anyway, it changes
+        nothing; not under ``epsilon``. A float: draw
+        ``1 / (1 − quality_filter)`` times the rows needed and keep those a
+        gradient-boosting classifier trained on the real rows finds most
+        plausible for their class
+        (:class:`~synthaug.resampling.PlausibilityFilter`). None: every row
+        as the model makes it.
     importance_resampling : int >= 2, "auto" or None, default=None
         Tables: after training, a gradient-boosting classifier of the
         training rows against as many of the model's own estimates the
@@ -620,7 +628,7 @@ class DiffusionSampler(BaseGenerativeSampler):
     def __init__(self, *, n_timesteps=1000, sampling_steps=9, width="auto", depth="auto", dropout=0.0,
                  schedule="cosine", solver="ddim", eta=1.0, point_estimate_steps="auto", guidance_scale="auto",
                  label_dropout=0.1, ema_decay=0.999, p_unconditional=0.8, gaussian_residual=True,
-                 timestep_sampling="logit-normal", sampling_strategy="auto", quality_filter=None,
+                 timestep_sampling="logit-normal", sampling_strategy="auto", quality_filter="auto",
                  importance_resampling=None, max_steps="auto",
                  batch_size="auto", lr="auto", discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
@@ -975,7 +983,7 @@ class GANSampler(BaseGenerativeSampler):
         only; ``sample(n)`` (a copy of the table) is never guided.
     sampling_strategy : float, str, dict or callable, default="auto"
         Classes :meth:`fit_resample` up-samples, as in :class:`DiffusionSampler`.
-    quality_filter : float in (0, 1) or None, default=None
+    quality_filter : "auto", float in (0, 1) or None, default="auto"
         As in :class:`DiffusionSampler`.
     importance_resampling : int >= 2, "auto" or None, default="auto"
         As in :class:`DiffusionSampler`, whose ``"auto"`` only resamples the
@@ -1099,7 +1107,7 @@ class GANSampler(BaseGenerativeSampler):
                  noise_dim=64, width="auto", depth="auto", critic_width=128, critic_depth=2, dropout=0.0, tau=0.2,
                  ema_decay=0.999, p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, energy="auto",
                  gibbs_sweeps="auto", gaussian_residual=True, guidance_scale="auto", sampling_strategy="auto",
-                 quality_filter=None, importance_resampling="auto", max_steps="auto", batch_size="auto", lr="auto",
+                 quality_filter="auto", importance_resampling="auto", max_steps="auto", batch_size="auto", lr="auto",
                  discrete_columns=None,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",

@@ -1,5 +1,7 @@
 """fit_resample under imbalanced-learn's contract, on both samplers (tiny training)."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -197,3 +199,61 @@ def test_quality_filter_takes_a_column_of_many_levels():
     X = X.assign(city=[f"c{i % 300}" for i in range(len(X))])             # 300 levels: more than HGB takes
     X_res, y_res = tiny("diffusion", random_state=0, quality_filter=0.5).fit_resample(X, y)
     assert y_res.value_counts().nunique() == 1 and set(X_res["city"]) <= set(X["city"])
+
+
+def test_class_neighbourhood_check_turns_away_rows_in_another_class_region():
+    from synthaug.resampling import ClassNeighbourhoodCheck
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"u": np.r_[rng.normal(0, 1, 200), rng.normal(8, 1, 20)],
+                      "c": pd.Categorical(np.r_[rng.choice(["p", "q"], 200), ["q"] * 20]),
+                      "t": pd.to_datetime("2020-01-01") + pd.to_timedelta(rng.integers(0, 99, 220), unit="D")})
+    X.loc[3, "u"] = np.nan                                            # missing cells take part too
+    y = np.array(["big"] * 200 + ["small"] * 20, dtype=object)
+    check = ClassNeighbourhoodCheck(X, y)
+    assert check.threshold("small") > 0
+    candidates = pd.DataFrame({"u": [8.1, 0.2, np.nan], "c": pd.Categorical(["q", "p", "q"]),
+                               "t": pd.to_datetime(["2020-02-01"] * 3)})
+    assert check.passes(candidates, "small").tolist() == [True, False, False]
+    shares = check.class_share(candidates, "big")
+    assert shares[1] == 1.0 and shares[0] == 0.0
+
+
+def test_class_neighbourhood_check_changes_nothing_where_the_classes_overlap():
+    from synthaug.resampling import ClassNeighbourhoodCheck
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"u": rng.normal(size=300)})
+    y = rng.choice(["a", "b"], 300, p=[0.8, 0.2])                       # the class says nothing about u
+    check = ClassNeighbourhoodCheck(X, y)
+    assert check.threshold("b") == 0.0
+    assert check.passes(pd.DataFrame({"u": rng.normal(size=50)}), "b").all()
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_auto_quality_filter_gives_exactly_the_rows_asked_even_when_few_pass(kind, monkeypatch):
+    from synthaug.resampling import ClassNeighbourhoodCheck
+
+    X, y = three_classes()
+    counts = y.value_counts()
+    model = tiny(kind, random_state=0)
+    assert model.get_params()["quality_filter"] == "auto"
+    # a check no candidate passes: every row then comes from the rejected candidates of the highest share
+    real_init = ClassNeighbourhoodCheck.__init__
+
+    def strict(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.thresholds_ = np.full(len(self.thresholds_), 2.0)
+
+    monkeypatch.setattr(ClassNeighbourhoodCheck, "__init__", strict)
+    X_res, y_res = model.fit_resample(X, y)
+    assert pd.Series(y_res).value_counts().eq(counts.max()).all()
+    assert X_res.dtypes.equals(X.dtypes) and X_res.iloc[: len(X)].equals(X)
+    monkeypatch.undo()
+    # under DP the check (which reads the real rows outside the budget) is off, and the default is accepted
+    y_declared = y.astype(pd.CategoricalDtype(["a", "b", "c"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # (the public bounds DP asks for are not the point here)
+        dp = tiny(kind, epsilon=50.0, random_state=0, **({"pac": 1} if kind == "gan" else {}))
+        X_dp, y_dp = dp.fit_resample(X, y_declared)
+    assert pd.Series(y_dp).value_counts().eq(counts.max()).all()
