@@ -93,13 +93,9 @@ class ClassNeighbourhoodCheck:
     where the real rows of ``c`` never have neighbours of ``c`` (a small
     class the model drew too much like another) are turned away. Where the
     classes overlap so much that some real rows of ``c`` have no neighbour
-    of ``c`` at that quantile, the share turns no row away; a row is then
-    still turned away when *every* one of its neighbours is of a class
-    that no real row of ``c`` has among its neighbours (a class of the
-    middle drawn like the far class on one side: rows of iris' versicolor
-    among the setosas). Where every class neighbours every other, the
-    check changes nothing. At most ``max_rows`` real rows (drawn at
-    random) are the reference.
+    of ``c`` at that quantile, every row passes: the check then changes
+    nothing. At most ``max_rows`` real rows (drawn at random) are the
+    reference.
 
     Examples
     --------
@@ -131,13 +127,9 @@ class ClassNeighbourhoodCheck:
         self.neighbours_ = NearestNeighbors(n_neighbors=k).fit(reference)
         near = self.neighbours_.kneighbors(reference, n_neighbors=k + 1, return_distance=False)[:, 1:]
         share = (self.codes_[near] == self.codes_[:, None]).mean(axis=1)
-        # per class (in the order of classes_): the quantile of its real rows' shares, and the classes its real
-        # rows have among their neighbours (its own always)
-        n_classes = len(self.classes_)
+        # per class (in the order of classes_): the quantile of its real rows' shares
         self.thresholds_ = np.array([np.quantile(share[self.codes_ == c], quantile, method="lower")
-                                     for c in range(n_classes)])
-        self.neighbour_classes_ = np.eye(n_classes, dtype=bool)
-        np.logical_or.at(self.neighbour_classes_, (np.repeat(self.codes_, k), self.codes_[near].ravel()), True)
+                                     for c in range(len(self.classes_))])
 
     def _design(self, values):
         """Standardised numbers (missing: 0) beside one indicator per level of each categorical column."""
@@ -151,22 +143,19 @@ class ClassNeighbourhoodCheck:
             parts.append(onehot)
         return np.concatenate(parts, axis=1)
 
-    def assess(self, candidates, label):
-        """``(passes, share)`` of each candidate row of class ``label``: the mask of those that pass, and the
-        share of ``label`` among its nearest real rows."""
-        near = self.codes_[self.neighbours_.kneighbors(self._design(self.features_.transform(candidates)),
-                                                       return_distance=False)]
-        c = self.classes_.get_loc(label)
-        share = (near == c).mean(axis=1)
-        return (share >= self.thresholds_[c]) & self.neighbour_classes_[c][near].any(axis=1), share
+    def class_share(self, candidates, label):
+        """``(len(candidates),)``: the share of class ``label`` among each candidate's nearest real rows."""
+        near = self.neighbours_.kneighbors(self._design(self.features_.transform(candidates)),
+                                           return_distance=False)
+        return (self.codes_[near] == self.classes_.get_loc(label)).mean(axis=1)
 
     def threshold(self, label):
         """The class share a row of class ``label`` needs to pass."""
         return float(self.thresholds_[self.classes_.get_loc(label)])
 
     def passes(self, candidates, label):
-        """Boolean mask of the candidates of class ``label`` that pass (see the class description)."""
-        return self.assess(candidates, label)[0]
+        """Boolean mask of the candidates whose class share reaches the real rows' threshold for ``label``."""
+        return self.class_share(candidates, label) >= self.threshold(label)
 
 
 class OverSamplerMixin:
@@ -240,7 +229,8 @@ class OverSamplerMixin:
         kept, rejected, missing = [], [], n
         for _ in range(self._CHECK_ROUNDS):
             new, new_labels = self._sample_table(2 * missing, None, label, self._sample_rng, resampling=True)
-            ok, share = check.assess(new, label)
+            share = check.class_share(new, label)
+            ok = share >= check.threshold(label)
             take = np.flatnonzero(ok)[:missing]
             kept.append((new.iloc[take], new_labels[take]))
             rejected.append((new.iloc[~ok], new_labels[~ok], share[~ok]))
