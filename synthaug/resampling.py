@@ -95,7 +95,8 @@ class ClassNeighbourhoodCheck:
     classes overlap so much that some real rows of ``c`` have no neighbour
     of ``c`` at that quantile, every row passes: the check then changes
     nothing. At most ``max_rows`` real rows (drawn at random) are the
-    reference.
+    reference. :meth:`~OverSamplerMixin.fit_resample` replaces a class's
+    failing rows only when more than twice ``quantile`` of them fail.
 
     Examples
     --------
@@ -120,6 +121,7 @@ class ClassNeighbourhoodCheck:
         scale = np.nanstd(values[:, numeric], axis=0) if numeric.any() else np.zeros(0)
         self.scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         self.mean_ = np.where(np.isfinite(self.mean_), self.mean_, 0.0)
+        self.quantile = quantile
         self.codes_, classes = pd.factorize(labels, sort=False)
         self.classes_ = pd.Index(classes)   # (looked up by label: datetimes, intervals and all)
         k = min(n_neighbors, len(labels) - 1)
@@ -224,9 +226,17 @@ class OverSamplerMixin:
     _CHECK_ROUNDS = 3
 
     def _rows_passing(self, check, label, n):
-        """``n`` rows of class ``label`` that pass ``check``, drawn in rounds of candidates; should the rounds
-        leave some missing, the rejected candidates of the highest class share fill them."""
-        kept, rejected, missing = [], [], n
+        """``n`` rows of class ``label``: the model's, unless more of them fail ``check`` than twice the share
+        of the real rows that may (its quantile) — then those that fail are replaced by candidates that pass,
+        drawn in rounds; should the rounds leave some missing, the rejected candidates of the highest class
+        share fill them."""
+        new, new_labels = self._sample_table(n, None, label, self._sample_rng, resampling=True)
+        share = check.class_share(new, label)
+        ok = share >= check.threshold(label)
+        if (~ok).mean() <= 2 * check.quantile:   # as many fail as real rows would: the model's rows stand
+            return new, new_labels
+        kept, rejected = [(new.iloc[ok], new_labels[ok])], [(new.iloc[~ok], new_labels[~ok], share[~ok])]
+        missing = int((~ok).sum())
         for _ in range(self._CHECK_ROUNDS):
             new, new_labels = self._sample_table(2 * missing, None, label, self._sample_rng, resampling=True)
             share = check.class_share(new, label)

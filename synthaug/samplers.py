@@ -436,8 +436,9 @@ class DiffusionSampler(BaseGenerativeSampler):
         95 % of the real rows of that class are placed
         (:class:`~synthaug.resampling.ClassNeighbourhoodCheck`; the share of
         the class among a row's 5 nearest real rows), drawing others in their
-        place; where the classes overlap that much anyway, it changes
-        nothing; not under ``epsilon``. A float: draw
+        place, when more than 10 % of a class's rows fail it (fewer fail as
+        often as real rows may: the model's rows stand); where the classes
+        overlap that much anyway, it changes nothing; not under ``epsilon``. A float: draw
         ``1 / (1 − quality_filter)`` times the rows needed and keep those a
         gradient-boosting classifier trained on the real rows finds most
         plausible for their class

@@ -257,3 +257,21 @@ def test_auto_quality_filter_gives_exactly_the_rows_asked_even_when_few_pass(kin
         dp = tiny(kind, epsilon=50.0, random_state=0, **({"pac": 1} if kind == "gan" else {}))
         X_dp, y_dp = dp.fit_resample(X, y_declared)
     assert pd.Series(y_dp).value_counts().eq(counts.max()).all()
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_auto_quality_filter_keeps_the_models_rows_when_they_fail_no_more_than_real_rows(kind, monkeypatch):
+    from synthaug.resampling import ClassNeighbourhoodCheck
+
+    X, y = three_classes()
+    real_init = ClassNeighbourhoodCheck.__init__
+
+    def lenient(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.thresholds_ = np.zeros(len(self.thresholds_))        # every row passes
+
+    monkeypatch.setattr(ClassNeighbourhoodCheck, "__init__", lenient)
+    X_auto, y_auto = tiny(kind, random_state=0).fit_resample(X, y)
+    X_none, y_none = tiny(kind, random_state=0, quality_filter=None).fit_resample(X, y)
+    pd.testing.assert_frame_equal(X_auto, X_none)
+    assert np.array_equal(np.asarray(y_auto), np.asarray(y_none))
