@@ -58,9 +58,9 @@ def level_shares(real, synthetic, others, columns, top=3):
     return pd.DataFrame(rows)
 
 
-def log_odds(X_train, y_train, minority, frames):
-    """Mean and standard deviation of a logistic regression's minority log-odds over each of ``frames``."""
-    model = classifiers(X_train)["logreg"]().fit(X_train, y_train)
+def log_odds(model, minority, frames):
+    """Mean and standard deviation of the fitted logistic regression ``model``'s minority log-odds over each of
+    ``frames``."""
     column = list(model.classes_).index(minority)
     out = {}
     for name, frame in frames.items():
@@ -70,9 +70,8 @@ def log_odds(X_train, y_train, minority, frames):
     return out
 
 
-def assigned_classes(X_train, y_train, frames):
-    """Share of each of ``frames``' rows that the logistic regression fitted on the fold assigns to each class."""
-    model = classifiers(X_train)["logreg"]().fit(X_train, y_train)
+def assigned_classes(model, frames):
+    """Share of each of ``frames``' rows that the fitted logistic regression ``model`` assigns to each class."""
     return {name: pd.Series(model.predict(frame)).value_counts(normalize=True).reindex(model.classes_, fill_value=0.0)
             for name, frame in frames.items()}
 
@@ -97,11 +96,11 @@ def main(argv=None):
     cats = categorical_columns(X_train)
     if cats:
         print(level_shares(real, synthetic, others, cats).to_string(index=False))
-    for name, (mean, std) in log_odds(X_train, y_train, minority, {"real minority": real,
-                                                                    "synthetic minority": synthetic}).items():
+    model = classifiers(X_train)["logreg"]().fit(X_train, y_train)   # fitted on the fold's real rows
+    frames = {"real minority": real, "synthetic minority": synthetic}
+    for name, (mean, std) in log_odds(model, minority, frames).items():
         print(f"logistic regression's minority log-odds, {name}: mean {mean:.3f}, std {std:.3f}")
-    for name, shares in assigned_classes(X_train, y_train, {"real minority": real,
-                                                            "synthetic minority": synthetic}).items():
+    for name, shares in assigned_classes(model, frames).items():
         print(f"classes logistic regression assigns to the {name} rows: "
               + ", ".join(f"{label} {share:.3f}" for label, share in shares.items()))
 

@@ -63,13 +63,7 @@ def wine_5pct():
     from sklearn.datasets import load_wine
 
     data = load_wine(as_frame=True)
-    X, y = data.data, data.target
-    rng = np.random.default_rng(SEED)
-    rare = np.flatnonzero(y.to_numpy() == 2)
-    n_keep = int(round(0.05 * (len(y) - len(rare)) / 0.95))
-    drop = rng.choice(rare, size=len(rare) - n_keep, replace=False)
-    keep = np.setdiff1d(np.arange(len(y)), drop)
-    return X.iloc[keep].reset_index(drop=True), y.iloc[keep].map(lambda c: f"class_{c}").reset_index(drop=True)
+    return _subsampled(data.data, data.target.map(lambda c: f"class_{c}"), "class_2", 0.05)
 
 
 def _subsampled(X, y, rare, share):

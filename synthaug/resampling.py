@@ -145,11 +145,14 @@ class ClassNeighbourhoodCheck:
             parts.append(onehot)
         return np.concatenate(parts, axis=1)
 
-    def class_share(self, candidates, label):
-        """``(len(candidates),)``: the share of class ``label`` among each candidate's nearest real rows."""
+    def assess(self, candidates, label):
+        """``(passes, share)``: for each candidate row of class ``label``, whether it passes, and the share of
+        ``label`` among its nearest real rows."""
         near = self.neighbours_.kneighbors(self._design(self.features_.transform(candidates)),
                                            return_distance=False)
-        return (self.codes_[near] == self.classes_.get_loc(label)).mean(axis=1)
+        c = self.classes_.get_loc(label)
+        share = (self.codes_[near] == c).mean(axis=1)
+        return share >= self.thresholds_[c], share
 
     def threshold(self, label):
         """The class share a row of class ``label`` needs to pass."""
@@ -157,7 +160,7 @@ class ClassNeighbourhoodCheck:
 
     def passes(self, candidates, label):
         """Boolean mask of the candidates whose class share reaches the real rows' threshold for ``label``."""
-        return self.class_share(candidates, label) >= self.threshold(label)
+        return self.assess(candidates, label)[0]
 
 
 class OverSamplerMixin:
@@ -230,17 +233,13 @@ class OverSamplerMixin:
         of the real rows that may (its quantile) — then those that fail are replaced by candidates that pass,
         drawn in rounds; should the rounds leave some missing, the rejected candidates of the highest class
         share fill them."""
-        new, new_labels = self._sample_table(n, None, label, self._sample_rng, resampling=True)
-        share = check.class_share(new, label)
-        ok = share >= check.threshold(label)
-        if (~ok).mean() <= 2 * check.quantile:   # as many fail as real rows would: the model's rows stand
-            return new, new_labels
-        kept, rejected = [(new.iloc[ok], new_labels[ok])], [(new.iloc[~ok], new_labels[~ok], share[~ok])]
-        missing = int((~ok).sum())
-        for _ in range(self._CHECK_ROUNDS):
-            new, new_labels = self._sample_table(2 * missing, None, label, self._sample_rng, resampling=True)
-            share = check.class_share(new, label)
-            ok = share >= check.threshold(label)
+        kept, rejected, missing = [], [], n
+        for draw in range(1 + self._CHECK_ROUNDS):   # the rows asked for, then rounds of replacements
+            new, new_labels = self._sample_table(2 * missing if draw else n, None, label, self._sample_rng,
+                                                 resampling=True)
+            ok, share = check.assess(new, label)
+            if not draw and (~ok).mean() <= 2 * check.quantile:   # as many fail as real rows would: they stand
+                return new, new_labels
             take = np.flatnonzero(ok)[:missing]
             kept.append((new.iloc[take], new_labels[take]))
             rejected.append((new.iloc[~ok], new_labels[~ok], share[~ok]))

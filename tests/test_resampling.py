@@ -215,7 +215,7 @@ def test_class_neighbourhood_check_turns_away_rows_in_another_class_region():
     candidates = pd.DataFrame({"u": [8.1, 0.2, np.nan], "c": pd.Categorical(["q", "p", "q"]),
                                "t": pd.to_datetime(["2020-02-01"] * 3)})
     assert check.passes(candidates, "small").tolist() == [True, False, False]
-    shares = check.class_share(candidates, "big")
+    shares = check.assess(candidates, "big")[1]
     assert shares[1] == 1.0 and shares[0] == 0.0
 
 
