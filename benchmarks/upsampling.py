@@ -7,7 +7,10 @@ only the training fold — then the classifier. Compared: no resampling,
 ``RandomOverSampler``, ``SMOTENC`` (``SMOTE`` when every column is numeric),
 ``DiffusionSampler`` and ``GANSampler`` at their defaults; classifiers
 ``HistGradientBoostingClassifier`` and ``LogisticRegression`` (one-hot,
-scaled). Figures, averaged over the folds: balanced accuracy, F1 of the
+scaled). The cross-validation runs ``--repeats`` times (3 by default), each run
+with its own seed for the folds, the resamplers and the classifiers, so that a
+comparison does not rest on one draw of the synthetic rows. Figures, averaged
+over the folds and then over the runs: balanced accuracy, F1 of the
 smallest class, average precision (AUPRC) of the smallest class, the
 detection AUC of synthetic vs real rows of the smallest class, and the
 ``fit_resample`` seconds.
@@ -23,7 +26,7 @@ Run from this folder::
 
     python upsampling.py                       # the default tables, writes docs/benchmarks.md
     python upsampling.py --datasets digits_8pct iris_10pct diabetes_top20 --out FILE
-    python upsampling.py --datasets wine_5pct --folds 2 --quick
+    python upsampling.py --datasets wine_5pct --folds 2 --repeats 1 --quick
     # an ablation: synthaug's samplers with other parameters (results/quick/, docs/ untouched)
     python upsampling.py --resamplers synthaug-diffusion --params '{"guidance_scale": 1.0}'
 """
@@ -123,7 +126,7 @@ def impute(train, test):
     return train, test
 
 
-def make_resampler(name, X, y, quick, params=None):
+def make_resampler(name, X, y, quick, params=None, seed=SEED):
     from imblearn.over_sampling import SMOTE, SMOTENC, RandomOverSampler
 
     from synthaug import DiffusionSampler, GANSampler
@@ -132,14 +135,14 @@ def make_resampler(name, X, y, quick, params=None):
     if name == "none":
         return None
     if name == "random_over":
-        return RandomOverSampler(random_state=SEED)
+        return RandomOverSampler(random_state=seed)
     if name == "smote":
         # k ≤ (smallest class − 1): SMOTE needs k neighbours inside the class
         k = int(min(5, y.value_counts().min() - 1))
-        return SMOTENC(categorical_features=cats, k_neighbors=k, random_state=SEED) if cats \
-            else SMOTE(k_neighbors=k, random_state=SEED)
+        return SMOTENC(categorical_features=cats, k_neighbors=k, random_state=seed) if cats \
+            else SMOTE(k_neighbors=k, random_state=seed)
     base, _, option = name.partition("+")
-    model = {"synthaug-diffusion": DiffusionSampler, "synthaug-gan": GANSampler}[base](random_state=SEED,
+    model = {"synthaug-diffusion": DiffusionSampler, "synthaug-gan": GANSampler}[base](random_state=seed,
                                                                                        verbose=False)
     if option == "filter":   # the optional plausibility filter: draw twice the rows, keep the better half
         model.set_params(quality_filter=0.5)
@@ -149,7 +152,7 @@ def make_resampler(name, X, y, quick, params=None):
     return model
 
 
-def classifiers(X):
+def classifiers(X, seed=SEED):
     from sklearn.compose import make_column_transformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -159,7 +162,7 @@ def classifiers(X):
     cats = categorical_columns(X)
     pre = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), cats), remainder=StandardScaler())
     return {
-        "hgb": lambda: HistGradientBoostingClassifier(categorical_features=cats or None, random_state=SEED),
+        "hgb": lambda: HistGradientBoostingClassifier(categorical_features=cats or None, random_state=seed),
         "logreg": lambda: make_pipeline(pre, LogisticRegression(max_iter=2000)),
     }
 
@@ -192,12 +195,12 @@ def detection_auc(real, synth, seed=SEED):
 
 
 # ------------------------------------------------------------------------ run
-def run_fold(X_tr, y_tr, X_te, y_te, resampler_name, quick, params=None):
+def run_fold(X_tr, y_tr, X_te, y_te, resampler_name, quick, params=None, seed=SEED):
     from sklearn.metrics import average_precision_score, balanced_accuracy_score, f1_score
 
     minority = y_tr.value_counts().idxmin()
     X_tr, X_te = impute(X_tr, X_te)
-    resampler = make_resampler(resampler_name, X_tr, y_tr, quick, params)
+    resampler = make_resampler(resampler_name, X_tr, y_tr, quick, params, seed)
     start = time.perf_counter()
     if resampler is None:
         X_res, y_res = X_tr, y_tr
@@ -210,7 +213,7 @@ def run_fold(X_tr, y_tr, X_te, y_te, resampler_name, quick, params=None):
     if resampler is not None and len(new):
         out["minority_detection_auc"] = detection_auc(X_tr[y_tr.to_numpy() == minority],
                                                       new[new_labels.to_numpy() == minority])
-    for clf_name, make in classifiers(X_tr).items():
+    for clf_name, make in classifiers(X_tr, seed).items():
         clf = make()
         fit_X, test_X = (as_categories(X_res, X_tr), as_categories(X_te, X_tr)) if clf_name == "hgb" \
             else (X_res, X_te)
@@ -223,26 +226,42 @@ def run_fold(X_tr, y_tr, X_te, y_te, resampler_name, quick, params=None):
     return out
 
 
-def run_dataset(name, resamplers, folds, quick, params=None):
+def run_dataset(name, resamplers, folds, quick, params=None, repeats=1):
+    """Each resampler's figures: the mean over ``repeats`` runs of the cross-validation, and each run's.
+
+    Run ``r`` uses seed ``SEED + r`` for its folds, the resamplers and the
+    classifiers (repeated stratified cross-validation); the table is the same.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     X, y = DATASETS[name]()
     print(f"[{name}] {len(X)} rows, classes {dict(y.value_counts())}", flush=True)
     records = {}
     for res_name in resamplers:
-        per_fold = []
-        for k, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=SEED).split(X, y)):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                per_fold.append(run_fold(X.iloc[tr].reset_index(drop=True), y.iloc[tr].reset_index(drop=True),
-                                         X.iloc[te].reset_index(drop=True), y.iloc[te].reset_index(drop=True),
-                                         res_name, quick, params))
-        mean = pd.DataFrame(per_fold).mean().to_dict()
+        per_repeat = []
+        for seed in range(SEED, SEED + repeats):
+            per_fold = []
+            for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    per_fold.append(run_fold(X.iloc[tr].reset_index(drop=True), y.iloc[tr].reset_index(drop=True),
+                                             X.iloc[te].reset_index(drop=True), y.iloc[te].reset_index(drop=True),
+                                             res_name, quick, params, seed))
+            per_repeat.append(pd.DataFrame(per_fold).mean().to_dict())
+            if repeats > 1:
+                print(f"[{name}] {res_name} seed {seed}: " + _line(per_repeat[-1]), flush=True)
+        mean = pd.DataFrame(per_repeat).mean().to_dict()
+        if repeats > 1:
+            mean["per_repeat"] = {key: [run.get(key) for run in per_repeat] for key in per_repeat[0]}
         mean["load_avg_1min_at_end"] = load_average()
         records[res_name] = mean
-        print(f"[{name}] {res_name}: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items() if v is not None),
-              flush=True)
-    return {"rows": len(X), "classes": {str(k): int(v) for k, v in y.value_counts().items()}, "results": records}
+        print(f"[{name}] {res_name}: " + _line(mean), flush=True)
+    return {"rows": len(X), "classes": {str(k): int(v) for k, v in y.value_counts().items()},
+            "repeats": repeats, "results": records}
+
+
+def _line(figures):
+    return ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if isinstance(v, float))
 
 
 METRICS = [("hgb_balanced_accuracy", "HGB bal. acc."), ("hgb_minority_f1", "HGB minority F1"),
@@ -251,9 +270,13 @@ METRICS = [("hgb_balanced_accuracy", "HGB bal. acc."), ("hgb_minority_f1", "HGB 
            ("minority_detection_auc", "minority detection AUC"), ("fit_resample_s", "fit_resample s")]
 
 
-def render(all_results, folds):
+def render(all_results, folds, repeats=1):
+    runs = (f"{folds}-fold stratified CV" if repeats == 1 else
+            f"{folds}-fold stratified CV repeated with {repeats} seeds (each run's folds, resamplers and "
+            f"classifiers seeded {SEED}, …, {SEED + repeats - 1}); a cell is the mean over the runs, ± the "
+            "standard deviation of the runs' means")
     lines = [START, "", "## Minority up-sampling", "",
-             f"`python benchmarks/upsampling.py` — {folds}-fold stratified CV, imputation then resampling "
+             f"`python benchmarks/upsampling.py` — {runs}; imputation then resampling "
              "inside each training fold, mean over folds. *Minority* is the smallest class; detection AUC "
              "separates the synthetic minority rows from the real minority rows of the fold (0.5 = "
              "indistinguishable; random over-sampling *copies* real rows, and copies that fall in the "
@@ -264,11 +287,20 @@ def render(all_results, folds):
         head = "| resampler | " + " | ".join(label for _, label in METRICS) + " |"
         lines += [head, "|" + "---|" * (len(METRICS) + 1)]
         for res_name, rec in block["results"].items():
-            cells = [fmt(rec.get(key), 1 if key.endswith("_s") else 3) for key, _ in METRICS]
+            cells = [_cell(rec, key) for key, _ in METRICS]
             lines.append(f"| {res_name} | " + " | ".join(cells) + " |")
         lines.append("")
     lines.append(END)
     return "\n".join(lines)
+
+
+def _cell(record, key):
+    """The mean, with the spread of the runs' means when there are several (not for seconds)."""
+    text = fmt(record.get(key), 1 if key.endswith("_s") else 3)
+    runs = [v for v in record.get("per_repeat", {}).get(key, []) if v is not None and not np.isnan(v)]
+    if len(runs) > 1 and not key.endswith("_s"):
+        text += f" ± {np.std(runs, ddof=1):.3f}"
+    return text
 
 
 def main(argv=None):
@@ -277,13 +309,15 @@ def main(argv=None):
     parser.add_argument("--resamplers", nargs="+",
                         default=["none", "random_over", "smote", "synthaug-diffusion", "synthaug-gan"])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of the cross-validation, seeded 0, 1, …; the figures are their mean")
     parser.add_argument("--quick", action="store_true", help="tiny training, results under results/quick/")
     add_output_arguments(parser)
     args = parser.parse_args(argv)
-    all_results = {name: run_dataset(name, args.resamplers, args.folds, args.quick, args.params)
+    all_results = {name: run_dataset(name, args.resamplers, args.folds, args.quick, args.params, args.repeats)
                    for name in args.datasets}
     name = "upsampling" if args.datasets == DEFAULT_DATASETS else "upsampling_" + "_".join(args.datasets)
-    publish(all_results, name, render(all_results, args.folds), START, END,
+    publish(all_results, name, render(all_results, args.folds, args.repeats), START, END,
             args.quick or (args.params is not None and args.out is None), args.out)
 
 
