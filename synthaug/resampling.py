@@ -83,20 +83,29 @@ class PlausibilityFilter:
 class ClassNeighbourhoodCheck:
     """Turn away synthetic rows that the real rows around them place in their class less than nearly any real row.
 
-    A row's *class share* is the share of its own class among its
-    ``n_neighbors`` nearest real rows — numeric (and datetime) columns
-    standardised, categorical ones one-hot, a missing cell at its column's
-    mean (no level) — leaving the row itself out for a real row. A synthetic
-    row of class ``c`` passes (:meth:`passes`) when its share reaches the
-    ``quantile`` of the real ``c`` rows' shares: rows made like the real
-    ones pass about ``1 − quantile`` of the time, while rows in a region
-    where the real rows of ``c`` never have neighbours of ``c`` (a small
-    class the model drew too much like another) are turned away. Where the
-    classes overlap so much that some real rows of ``c`` have no neighbour
-    of ``c`` at that quantile, every row passes: the check then changes
-    nothing. At most ``max_rows`` real rows (drawn at random) are the
-    reference. :meth:`~OverSamplerMixin.fit_resample` replaces a class's
-    failing rows only when more than twice ``quantile`` of them fail.
+    Two measures of a row of class ``c``, both against the real rows —
+    numeric (and datetime) columns standardised, categorical ones one-hot, a
+    missing cell at its column's mean (no level), a real row leaving itself
+    out:
+
+    * its *class share*: the share of ``c`` among its ``n_neighbors``
+      nearest real rows;
+    * its *class distance*: how far its nearest real row of ``c`` is.
+
+    A synthetic row of class ``c`` passes (:meth:`assess`) when its share
+    reaches the ``quantile`` of the real ``c`` rows' shares and its distance
+    is within the ``1 − quantile`` quantile of theirs: rows made like the real
+    ones fail about as often as the real rows do (:meth:`tolerance`), while
+    rows in a region where the real rows of ``c`` never have neighbours of
+    ``c`` (a class the model drew too much like another), or further from
+    every real row of ``c`` than those rows are from each other (a small
+    class, whose rows the model spread over another class's region), are
+    turned away. Where the classes overlap so much that some real rows of
+    ``c`` have no neighbour of ``c`` at that quantile, the share turns no row
+    away. At most ``max_rows`` real rows (drawn at random) are the reference.
+    :meth:`~OverSamplerMixin.fit_resample` replaces a class's failing rows
+    only when more of them fail than twice the share of its real rows that
+    do.
 
     Examples
     --------
@@ -104,8 +113,8 @@ class ClassNeighbourhoodCheck:
     >>> X = pd.DataFrame({"a": [0.0, 0.1, 0.2, 0.3, 5.0, 5.1, 5.2, 5.3] * 5})
     >>> y = [label for _ in range(5) for label in ["lo"] * 4 + ["hi"] * 4]
     >>> check = ClassNeighbourhoodCheck(X, y)
-    >>> check.passes(pd.DataFrame({"a": [5.1, 0.1]}), "hi").tolist()
-    [True, False]
+    >>> check.passes(pd.DataFrame({"a": [5.1, 0.1, 9.0]}), "hi").tolist()
+    [True, False, False]
     """
 
     def __init__(self, X, y, *, n_neighbors=5, quantile=0.05, max_rows=20_000, random_state=None):
@@ -129,9 +138,22 @@ class ClassNeighbourhoodCheck:
         self.neighbours_ = NearestNeighbors(n_neighbors=k).fit(reference)
         near = self.neighbours_.kneighbors(reference, n_neighbors=k + 1, return_distance=False)[:, 1:]
         share = (self.codes_[near] == self.codes_[:, None]).mean(axis=1)
-        # per class (in the order of classes_): the quantile of its real rows' shares
-        self.thresholds_ = np.array([np.quantile(share[self.codes_ == c], quantile, method="lower")
-                                     for c in range(len(self.classes_))])
+        # per class (in the order of classes_): the quantile of its real rows' shares, the nearest-neighbour
+        # search among its real rows, the 1 − quantile quantile of their distances to their nearest other row
+        # of the class (none with one row), and the share of its real rows that fail
+        self.thresholds_ = np.empty(len(self.classes_))
+        self.class_neighbours_, self.distance_limits_ = [], np.full(len(self.classes_), np.inf)
+        self.real_fail_rates_ = np.zeros(len(self.classes_))
+        for c in range(len(self.classes_)):
+            mine = self.codes_ == c
+            self.thresholds_[c] = np.quantile(share[mine], quantile, method="lower")
+            self.class_neighbours_.append(NearestNeighbors(n_neighbors=1).fit(reference[mine]))
+            fails = share[mine] < self.thresholds_[c]
+            if mine.sum() > 1:
+                gap = self.class_neighbours_[c].kneighbors(reference[mine], n_neighbors=2)[0][:, 1]
+                self.distance_limits_[c] = np.quantile(gap, 1 - quantile, method="higher")
+                fails |= gap > self.distance_limits_[c]
+            self.real_fail_rates_[c] = fails.mean()
 
     def _design(self, values):
         """Standardised numbers (missing: 0) beside one indicator per level of each categorical column."""
@@ -146,20 +168,32 @@ class ClassNeighbourhoodCheck:
         return np.concatenate(parts, axis=1)
 
     def assess(self, candidates, label):
-        """``(passes, share)``: for each candidate row of class ``label``, whether it passes, and the share of
-        ``label`` among its nearest real rows."""
-        near = self.neighbours_.kneighbors(self._design(self.features_.transform(candidates)),
-                                           return_distance=False)
+        """``(passes, margin)`` of each candidate row of class ``label``: whether it passes, and how near it
+        comes to passing — the lesser of its class share over the share needed (1 when none is) and the
+        distance allowed over its class distance; a row passes when its margin reaches 1."""
+        design = self._design(self.features_.transform(candidates))
+        near = self.neighbours_.kneighbors(design, return_distance=False)
         c = self.classes_.get_loc(label)
         share = (self.codes_[near] == c).mean(axis=1)
-        return share >= self.thresholds_[c], share
+        threshold, limit = self.thresholds_[c], self.distance_limits_[c]
+        margin = share / threshold if threshold > 0 else np.ones(len(share))
+        if np.isfinite(limit):
+            distance = self.class_neighbours_[c].kneighbors(design)[0][:, 0]
+            with np.errstate(divide="ignore"):
+                margin = np.minimum(margin, np.where(distance > 0, limit / distance, np.inf))
+        return margin >= 1.0, margin
 
     def threshold(self, label):
         """The class share a row of class ``label`` needs to pass."""
         return float(self.thresholds_[self.classes_.get_loc(label)])
 
+    def tolerance(self, label):
+        """The share of a class's synthetic rows that may fail before they are replaced: twice that of its real
+        rows (each left out of its own neighbours)."""
+        return 2.0 * float(self.real_fail_rates_[self.classes_.get_loc(label)])
+
     def passes(self, candidates, label):
-        """Boolean mask of the candidates whose class share reaches the real rows' threshold for ``label``."""
+        """Boolean mask of the candidates of class ``label`` that pass the check."""
         return self.assess(candidates, label)[0]
 
 
@@ -229,16 +263,16 @@ class OverSamplerMixin:
     _CHECK_ROUNDS = 3
 
     def _rows_passing(self, check, label, n):
-        """``n`` rows of class ``label``: the model's, unless more of them fail ``check`` than twice the share
-        of the real rows that may (its quantile) — then those that fail are replaced by candidates that pass,
-        drawn in rounds; should the rounds leave some missing, the rejected candidates of the highest class
-        share fill them."""
+        """``n`` rows of class ``label``: the model's, unless more of them fail ``check`` than its tolerance
+        (twice the share of the class's real rows that fail) — then those that fail are replaced by candidates
+        that pass, drawn in rounds; should the rounds leave some missing, the rejected candidates that come
+        nearest to passing fill them."""
         kept, rejected, missing = [], [], n
         for draw in range(1 + self._CHECK_ROUNDS):   # the rows asked for, then rounds of replacements
             new, new_labels = self._sample_table(2 * missing if draw else n, None, label, self._sample_rng,
                                                  resampling=True)
             ok, share = check.assess(new, label)
-            if not draw and (~ok).mean() <= 2 * check.quantile:   # as many fail as real rows would: they stand
+            if not draw and (~ok).mean() <= check.tolerance(label):   # as often as real rows would: they stand
                 return new, new_labels
             take = np.flatnonzero(ok)[:missing]
             kept.append((new.iloc[take], new_labels[take]))

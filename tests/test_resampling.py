@@ -226,8 +226,25 @@ def test_class_neighbourhood_check_changes_nothing_where_the_classes_overlap():
     X = pd.DataFrame({"u": rng.normal(size=300)})
     y = rng.choice(["a", "b"], 300, p=[0.8, 0.2])                       # the class says nothing about u
     check = ClassNeighbourhoodCheck(X, y)
-    assert check.threshold("b") == 0.0
-    assert check.passes(pd.DataFrame({"u": rng.normal(size=50)}), "b").all()
+    assert check.threshold("b") == 0.0                                 # the share turns no row away
+    # rows drawn like the real ones fail (by their distance) about as often as the real rows do
+    fails = ~check.passes(pd.DataFrame({"u": rng.normal(size=2_000)}), "b")
+    assert 0.0 < fails.mean() <= 0.15 and 0.0 < check.tolerance("b") <= 0.2
+
+
+def test_class_neighbourhood_check_turns_away_rows_far_from_a_small_class():
+    """A class of 8 rows between two large ones: the share turns nothing away (real rows of it have no
+    neighbour of it), but a row of it in another class's region is further from all of them than they are
+    from each other."""
+    from synthaug.resampling import ClassNeighbourhoodCheck
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"u": np.r_[rng.normal(0, 1, 100), rng.normal(4, 1, 100), rng.normal(2, 0.6, 8)]})
+    y = np.array(["low"] * 100 + ["high"] * 100 + ["middle"] * 8, dtype=object)
+    check = ClassNeighbourhoodCheck(X, y)
+    assert check.threshold("middle") == 0.0 and check.tolerance("middle") == 0.0    # no real row of it fails
+    ok, margin = check.assess(pd.DataFrame({"u": [2.0, -2.5, 6.5]}), "middle")
+    assert ok.tolist() == [True, False, False] and margin[0] >= 1.0 > margin[1:].max()
 
 
 @pytest.mark.parametrize("kind", ["diffusion", "gan"])
@@ -269,6 +286,7 @@ def test_auto_quality_filter_keeps_the_models_rows_when_they_fail_no_more_than_r
     def lenient(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
         self.thresholds_ = np.zeros(len(self.thresholds_))        # every row passes
+        self.distance_limits_ = np.full(len(self.thresholds_), np.inf)
 
     monkeypatch.setattr(ClassNeighbourhoodCheck, "__init__", lenient)
     X_auto, y_auto = tiny(kind, random_state=0).fit_resample(X, y)
