@@ -90,26 +90,24 @@ class ClassNeighbourhoodCheck:
 
     * its *class share*: the share of ``c`` among its ``n_neighbors``
       nearest real rows;
-    * its *distance ratio*: how far its nearest real row of ``c`` is, over
-      how far its nearest real row of another class is.
+    * its *class distance*: how far its nearest real row of ``c`` is.
 
     A synthetic row of class ``c`` passes (:meth:`assess`) when its share
-    reaches the ``quantile`` of the real ``c`` rows' shares and its ratio is
-    within the ``1 − quantile`` quantile of theirs (no limit where that
+    reaches the ``quantile`` of the real ``c`` rows' shares and its distance
+    is within the ``1 − quantile`` quantile of theirs (no limit where that
     quantile is 0: real rows that nearly all repeat one another, as in a
     table of a few categorical columns). Rows made like the real ones fail
-    about as often as the real rows do (:meth:`tolerance`); rows in a region
-    where the real rows of ``c`` never have neighbours of ``c`` (a class the
-    model drew too much like another), or far from every real row of ``c``
-    yet close to another class's (a small class whose rows the model spread
-    over another class's region) are turned away — not rows that only reach
-    past the class's real rows where no other class is. Where the classes
+    about as often as the real rows do; rows in a region where the real
+    rows of ``c`` never have neighbours of ``c`` (a class the model drew too
+    much like another), or further from every real row of ``c`` than those
+    rows are from each other (a small class whose rows the model spread
+    over another class's region), are turned away. Where the classes
     overlap so much that some real rows of ``c`` have no neighbour of ``c``
     at that quantile, the share turns no row away. At most ``max_rows`` real
     rows (drawn at random) are the reference.
     :meth:`~OverSamplerMixin.fit_resample` replaces a class's failing rows
     only when more of them fail than twice the share of its real rows that
-    do.
+    do, and than twice ``quantile`` (:meth:`tolerance`).
 
     Examples
     --------
@@ -117,8 +115,8 @@ class ClassNeighbourhoodCheck:
     >>> X = pd.DataFrame({"a": [0.0, 0.1, 0.2, 0.3, 5.0, 5.1, 5.2, 5.3] * 5})
     >>> y = [label for _ in range(5) for label in ["lo"] * 4 + ["hi"] * 4]
     >>> check = ClassNeighbourhoodCheck(X, y)
-    >>> check.passes(pd.DataFrame({"a": [5.1, 0.1, 9.0, 2.0]}), "hi").tolist()   # 9.0: past "hi", where no class is
-    [True, False, True, False]
+    >>> check.passes(pd.DataFrame({"a": [5.1, 0.1, 2.0]}), "hi").tolist()
+    [True, False, False]
     """
 
     def __init__(self, X, y, *, n_neighbors=5, quantile=0.05, max_rows=20_000, random_state=None):
@@ -142,27 +140,23 @@ class ClassNeighbourhoodCheck:
         self.neighbours_ = NearestNeighbors(n_neighbors=k).fit(reference)
         near = self.neighbours_.kneighbors(reference, n_neighbors=k + 1, return_distance=False)[:, 1:]
         share = (self.codes_[near] == self.codes_[:, None]).mean(axis=1)
-        # per class (in the order of classes_): the quantile of its real rows' shares; nearest-neighbour searches
-        # among its real rows and among the others'; the 1 − quantile quantile of its real rows' distance ratios
-        # (none with one row, or with no other class); the share of its real rows that fail
+        # per class (in the order of classes_): the quantile of its real rows' shares; the nearest-neighbour search
+        # among its real rows and the 1 − quantile quantile of their distances to their nearest other row of the
+        # class (none with one row); the share of its real rows that fail
         self.thresholds_ = np.empty(len(self.classes_))
-        self.searches_, self.ratio_limits_ = [], np.full(len(self.classes_), np.inf)
+        self.class_neighbours_, self.distance_limits_ = [], np.full(len(self.classes_), np.inf)
         self.real_fail_rates_ = np.zeros(len(self.classes_))
         for c in range(len(self.classes_)):
             mine = self.codes_ == c
             self.thresholds_[c] = np.quantile(share[mine], quantile, method="lower")
+            self.class_neighbours_.append(NearestNeighbors(n_neighbors=1).fit(reference[mine]))
             fails = share[mine] < self.thresholds_[c]
-            if 1 < mine.sum() < len(mine):
-                self.searches_.append((NearestNeighbors(n_neighbors=1).fit(reference[mine]),
-                                       NearestNeighbors(n_neighbors=1).fit(reference[~mine])))
-                own = self.searches_[c][0].kneighbors(reference[mine], n_neighbors=2)[0][:, 1]
-                ratio = _ratio(own, self.searches_[c][1].kneighbors(reference[mine])[0][:, 0])
-                limit = np.quantile(ratio, 1 - quantile, method="higher")
+            if mine.sum() > 1:
+                gap = self.class_neighbours_[c].kneighbors(reference[mine], n_neighbors=2)[0][:, 1]
+                limit = np.quantile(gap, 1 - quantile, method="higher")
                 # (a class whose real rows nearly all repeat another of its rows has no spacing to compare with)
-                self.ratio_limits_[c] = limit if 0 < limit < np.inf else np.inf
-                fails |= ratio > self.ratio_limits_[c]
-            else:
-                self.searches_.append(None)
+                self.distance_limits_[c] = limit if limit > 0 else np.inf
+                fails |= gap > self.distance_limits_[c]
             self.real_fail_rates_[c] = fails.mean()
 
     def _design(self, values):
@@ -180,17 +174,17 @@ class ClassNeighbourhoodCheck:
     def assess(self, candidates, label):
         """``(passes, margin)`` of each candidate row of class ``label``: whether it passes, and how near it
         comes to passing — the lesser of its class share over the share needed (1 when none is) and the
-        distance ratio allowed over its own; a row passes when its margin reaches 1."""
+        distance allowed over its class distance; a row passes when its margin reaches 1."""
         design = self._design(self.features_.transform(candidates))
         near = self.neighbours_.kneighbors(design, return_distance=False)
         c = self.classes_.get_loc(label)
         share = (self.codes_[near] == c).mean(axis=1)
-        threshold, limit = self.thresholds_[c], self.ratio_limits_[c]
+        threshold, limit = self.thresholds_[c], self.distance_limits_[c]
         margin = share / threshold if threshold > 0 else np.ones(len(share))
         if np.isfinite(limit):
-            own, others = (search.kneighbors(design)[0][:, 0] for search in self.searches_[c])
+            distance = self.class_neighbours_[c].kneighbors(design)[0][:, 0]
             with np.errstate(divide="ignore"):
-                margin = np.minimum(margin, limit / _ratio(own, others))
+                margin = np.minimum(margin, np.where(distance > 0, limit / distance, np.inf))
         return margin >= 1.0, margin
 
     def threshold(self, label):
@@ -199,19 +193,14 @@ class ClassNeighbourhoodCheck:
 
     def tolerance(self, label):
         """The share of a class's synthetic rows that may fail before they are replaced: twice that of its real
-        rows (each left out of its own neighbours)."""
-        return 2.0 * float(self.real_fail_rates_[self.classes_.get_loc(label)])
+        rows (each left out of its own neighbours), or twice ``quantile`` if more — on a class of a handful of
+        rows, none of which fails, a fresh row drawn like them would still fail often (beyond their largest
+        distance, one time in the number of rows plus one)."""
+        return 2.0 * max(float(self.real_fail_rates_[self.classes_.get_loc(label)]), self.quantile)
 
     def passes(self, candidates, label):
         """Boolean mask of the candidates of class ``label`` that pass the check."""
         return self.assess(candidates, label)[0]
-
-
-def _ratio(own, others):
-    """Distance to the nearest real row of the class over the distance to the nearest of another class (0 where
-    both are 0, inf where only the other is)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(own > 0, own / others, 0.0)
 
 
 class OverSamplerMixin:
@@ -281,7 +270,7 @@ class OverSamplerMixin:
 
     def _rows_passing(self, check, label, n):
         """``n`` rows of class ``label``: the model's, unless more of them fail ``check`` than its tolerance
-        (twice the share of the class's real rows that fail) — then those that fail are replaced by candidates
+        (:meth:`ClassNeighbourhoodCheck.tolerance`) — then those that fail are replaced by candidates
         that pass, drawn in rounds; should the rounds leave some missing, the rejected candidates that come
         nearest to passing fill them."""
         kept, rejected, missing = [], [], n

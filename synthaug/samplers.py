@@ -434,11 +434,12 @@ class DiffusionSampler(BaseGenerativeSampler):
         :meth:`fit_resample` of a table only. ``"auto"``: turn away synthetic
         rows that the real rows around them place in their class less than
         95 % of the real rows of that class are placed
-        (:class:`~synthaug.resampling.ClassNeighbourhoodCheck`; the share of
-        the class among a row's 5 nearest real rows), drawing others in their
-        place, when more than 10 % of a class's rows fail it (fewer fail as
-        often as real rows may: the model's rows stand); where the classes
-        overlap that much anyway, it changes nothing; not under ``epsilon``. A float: draw
+        (:class:`~synthaug.resampling.ClassNeighbourhoodCheck`: the share of
+        the class among a row's 5 nearest real rows, and the distance to the
+        nearest real row of the class),
+        drawing others in their place, when more of a class's rows fail it
+        than twice the share of its real rows that do, and more than 10 %
+        (otherwise the model's rows stand); not under ``epsilon``. A float: draw
         ``1 / (1 − quality_filter)`` times the rows needed and keep those a
         gradient-boosting classifier trained on the real rows finds most
         plausible for their class

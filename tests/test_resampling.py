@@ -234,20 +234,18 @@ def test_class_neighbourhood_check_changes_nothing_where_the_classes_overlap():
 
 def test_class_neighbourhood_check_turns_away_rows_far_from_a_small_class():
     """A class of 8 rows between two large ones: the share turns nothing away (real rows of it have no
-    neighbour of it), but a row of it in another class's region is far from all of them and near the other
-    class's rows; one beyond every row, where no class is, passes."""
+    neighbour of it), but a row of it in another class's region is further from all of them than they are
+    from each other."""
     from synthaug.resampling import ClassNeighbourhoodCheck
 
     rng = np.random.default_rng(2)
     X = pd.DataFrame({"u": np.r_[rng.normal(0, 1, 100), rng.normal(4, 1, 100), rng.normal(2, 0.6, 8)]})
     y = np.array(["low"] * 100 + ["high"] * 100 + ["middle"] * 8, dtype=object)
     check = ClassNeighbourhoodCheck(X, y)
-    assert check.threshold("middle") == 0.0 and check.tolerance("middle") == 0.0    # no real row of it fails
+    assert check.threshold("middle") == 0.0 and check.real_fail_rates_[check.classes_.get_loc("middle")] == 0.0
+    assert check.tolerance("middle") == 2 * check.quantile       # (no real row of it fails: the floor)
     ok, margin = check.assess(pd.DataFrame({"u": [2.0, -2.5, 6.5]}), "middle")
     assert ok.tolist() == [True, False, False] and margin[0] >= 1.0 > margin[1:].max()
-    two = pd.DataFrame({"u": np.r_[X["u"], [2.0]], "v": np.r_[np.zeros(len(X)), [30.0]]})    # far off in v
-    check = ClassNeighbourhoodCheck(two.iloc[:-1], y)
-    assert check.passes(two.iloc[-1:], "middle").all()
 
 
 def test_class_neighbourhood_check_sets_no_distance_where_real_rows_repeat():
@@ -259,7 +257,7 @@ def test_class_neighbourhood_check_sets_no_distance_where_real_rows_repeat():
     X = pd.DataFrame({"a": rng.choice(["x", "y"], 400), "b": rng.choice(["u", "v", "w"], 400)})
     y = np.where(rng.random(400) < 0.3, "rare", "common")
     check = ClassNeighbourhoodCheck(X, y)
-    assert np.isinf(check.ratio_limits_).all()
+    assert np.isinf(check.distance_limits_).all()
     assert check.passes(pd.DataFrame({"a": ["x", "y"], "b": ["w", "u"]}), "rare").all()
 
 
@@ -302,7 +300,7 @@ def test_auto_quality_filter_keeps_the_models_rows_when_they_fail_no_more_than_r
     def lenient(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
         self.thresholds_ = np.zeros(len(self.thresholds_))        # every row passes
-        self.ratio_limits_ = np.full(len(self.thresholds_), np.inf)
+        self.distance_limits_ = np.full(len(self.thresholds_), np.inf)
 
     monkeypatch.setattr(ClassNeighbourhoodCheck, "__init__", lenient)
     X_auto, y_auto = tiny(kind, random_state=0).fit_resample(X, y)
