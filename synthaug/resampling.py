@@ -90,18 +90,21 @@ class ClassNeighbourhoodCheck:
 
     * its *class share*: the share of ``c`` among its ``n_neighbors``
       nearest real rows;
-    * its *class distance*: how far its nearest real row of ``c`` is.
+    * its *class distance*: how far its nearest real row of ``c`` is (and
+      whether a real row of another class is nearer).
 
     A synthetic row of class ``c`` passes (:meth:`assess`) when its share
-    reaches the ``quantile`` of the real ``c`` rows' shares and its distance
-    is within the ``1 − quantile`` quantile of theirs (no limit where that
+    reaches the ``quantile`` of the real ``c`` rows' shares and it is not
+    *astray*: further from the real rows of ``c`` than the ``1 − quantile``
+    quantile of their own class distances and nearer another class's real
+    row than any of theirs (no limit where that
     quantile is 0: real rows that nearly all repeat one another, as in a
     table of a few categorical columns). Rows made like the real ones fail
     about as often as the real rows do; rows in a region where the real
     rows of ``c`` never have neighbours of ``c`` (a class the model drew too
-    much like another), or further from every real row of ``c`` than those
-    rows are from each other (a small class whose rows the model spread
-    over another class's region), are turned away. Where the classes
+    much like another), or astray (a small class whose rows the model spread
+    over another class's region), are turned away — not rows that only
+    reach past the class's real rows where no other class is. Where the classes
     overlap so much that some real rows of ``c`` have no neighbour of ``c``
     at that quantile, the share turns no row away. At most ``max_rows`` real
     rows (drawn at random) are the reference.
@@ -144,19 +147,22 @@ class ClassNeighbourhoodCheck:
         # among its real rows and the 1 − quantile quantile of their distances to their nearest other row of the
         # class (none with one row); the share of its real rows that fail
         self.thresholds_ = np.empty(len(self.classes_))
-        self.class_neighbours_, self.distance_limits_ = [], np.full(len(self.classes_), np.inf)
+        self.searches_, self.distance_limits_ = [], np.full(len(self.classes_), np.inf)
         self.real_fail_rates_ = np.zeros(len(self.classes_))
         for c in range(len(self.classes_)):
             mine = self.codes_ == c
             self.thresholds_[c] = np.quantile(share[mine], quantile, method="lower")
-            self.class_neighbours_.append(NearestNeighbors(n_neighbors=1).fit(reference[mine]))
             fails = share[mine] < self.thresholds_[c]
-            if mine.sum() > 1:
-                gap = self.class_neighbours_[c].kneighbors(reference[mine], n_neighbors=2)[0][:, 1]
+            self.searches_.append(None)
+            if 1 < mine.sum() < len(mine):   # (the searches among the class's real rows and among the others')
+                self.searches_[c] = (NearestNeighbors(n_neighbors=1).fit(reference[mine]),
+                                     NearestNeighbors(n_neighbors=1).fit(reference[~mine]))
+                gap = self.searches_[c][0].kneighbors(reference[mine], n_neighbors=2)[0][:, 1]
                 limit = np.quantile(gap, 1 - quantile, method="higher")
                 # (a class whose real rows nearly all repeat another of its rows has no spacing to compare with)
                 self.distance_limits_[c] = limit if limit > 0 else np.inf
-                fails |= gap > self.distance_limits_[c]
+                fails |= _astray(gap, self.searches_[c][1].kneighbors(reference[mine])[0][:, 0],
+                                 self.distance_limits_[c])
             self.real_fail_rates_[c] = fails.mean()
 
     def _design(self, values):
@@ -173,8 +179,9 @@ class ClassNeighbourhoodCheck:
 
     def assess(self, candidates, label):
         """``(passes, margin)`` of each candidate row of class ``label``: whether it passes, and how near it
-        comes to passing — the lesser of its class share over the share needed (1 when none is) and the
-        distance allowed over its class distance; a row passes when its margin reaches 1."""
+        comes to passing — the lesser of its class share over the share needed (1 when none is) and, for a
+        row nearer another class's real row than its own's, the greater of the distance allowed and that
+        other distance over its class distance; a row passes when its margin reaches 1."""
         design = self._design(self.features_.transform(candidates))
         near = self.neighbours_.kneighbors(design, return_distance=False)
         c = self.classes_.get_loc(label)
@@ -182,9 +189,10 @@ class ClassNeighbourhoodCheck:
         threshold, limit = self.thresholds_[c], self.distance_limits_[c]
         margin = share / threshold if threshold > 0 else np.ones(len(share))
         if np.isfinite(limit):
-            distance = self.class_neighbours_[c].kneighbors(design)[0][:, 0]
+            own, other = (search.kneighbors(design)[0][:, 0] for search in self.searches_[c])
             with np.errstate(divide="ignore"):
-                margin = np.minimum(margin, np.where(distance > 0, limit / distance, np.inf))
+                # astray (margin below 1) when its class distance exceeds both the limit and the other distance
+                margin = np.minimum(margin, np.where(own > 0, np.maximum(limit, other) / own, np.inf))
         return margin >= 1.0, margin
 
     def threshold(self, label):
@@ -201,6 +209,11 @@ class ClassNeighbourhoodCheck:
     def passes(self, candidates, label):
         """Boolean mask of the candidates of class ``label`` that pass the check."""
         return self.assess(candidates, label)[0]
+
+
+def _astray(own, other, limit):
+    """Rows further from their class's nearest real row than ``limit`` and nearer another class's."""
+    return (own > limit) & (own > other)
 
 
 class OverSamplerMixin:

@@ -235,7 +235,8 @@ def test_class_neighbourhood_check_changes_nothing_where_the_classes_overlap():
 def test_class_neighbourhood_check_turns_away_rows_far_from_a_small_class():
     """A class of 8 rows between two large ones: the share turns nothing away (real rows of it have no
     neighbour of it), but a row of it in another class's region is further from all of them than they are
-    from each other."""
+    from each other, and nearer the other class's rows: astray. One far past every row, where no class is,
+    passes."""
     from synthaug.resampling import ClassNeighbourhoodCheck
 
     rng = np.random.default_rng(2)
@@ -246,6 +247,10 @@ def test_class_neighbourhood_check_turns_away_rows_far_from_a_small_class():
     assert check.tolerance("middle") == 2 * check.quantile       # (no real row of it fails: the floor)
     ok, margin = check.assess(pd.DataFrame({"u": [2.0, -2.5, 6.5]}), "middle")
     assert ok.tolist() == [True, False, False] and margin[0] >= 1.0 > margin[1:].max()
+    # far off in a second column, above the middle rows: no other class's row is nearer
+    u = np.r_[rng.normal(-3, 0.5, 100), rng.normal(3, 0.5, 100), rng.normal(0, 0.3, 8)]
+    two = pd.DataFrame({"u": np.r_[u, [0.0]], "v": np.r_[np.zeros(len(u)), [30.0]]})
+    assert ClassNeighbourhoodCheck(two.iloc[:-1], y).passes(two.iloc[-1:], "middle").all()
 
 
 def test_class_neighbourhood_check_sets_no_distance_where_real_rows_repeat():
