@@ -153,16 +153,17 @@ class ClassNeighbourhoodCheck:
             mine = self.codes_ == c
             self.thresholds_[c] = np.quantile(share[mine], quantile, method="lower")
             fails = share[mine] < self.thresholds_[c]
-            self.searches_.append(None)
+            searches = None
             if 1 < mine.sum() < len(mine):   # (the searches among the class's real rows and among the others')
-                self.searches_[c] = (NearestNeighbors(n_neighbors=1).fit(reference[mine]),
-                                     NearestNeighbors(n_neighbors=1).fit(reference[~mine]))
-                gap = self.searches_[c][0].kneighbors(reference[mine], n_neighbors=2)[0][:, 1]
+                searches = (NearestNeighbors(n_neighbors=1).fit(reference[mine]),
+                            NearestNeighbors(n_neighbors=1).fit(reference[~mine]))
+                gap = searches[0].kneighbors(reference[mine], n_neighbors=2)[0][:, 1]
                 limit = np.quantile(gap, 1 - quantile, method="higher")
                 # (a class whose real rows nearly all repeat another of its rows has no spacing to compare with)
                 self.distance_limits_[c] = limit if limit > 0 else np.inf
-                fails |= _astray(gap, self.searches_[c][1].kneighbors(reference[mine])[0][:, 0],
-                                 self.distance_limits_[c])
+                other = searches[1].kneighbors(reference[mine])[0][:, 0]
+                fails |= _distance_margin(gap, other, self.distance_limits_[c]) < 1.0
+            self.searches_.append(searches)
             self.real_fail_rates_[c] = fails.mean()
 
     def _design(self, values):
@@ -190,9 +191,7 @@ class ClassNeighbourhoodCheck:
         margin = share / threshold if threshold > 0 else np.ones(len(share))
         if np.isfinite(limit):
             own, other = (search.kneighbors(design)[0][:, 0] for search in self.searches_[c])
-            with np.errstate(divide="ignore"):
-                # astray (margin below 1) when its class distance exceeds both the limit and the other distance
-                margin = np.minimum(margin, np.where(own > 0, np.maximum(limit, other) / own, np.inf))
+            margin = np.minimum(margin, _distance_margin(own, other, limit))
         return margin >= 1.0, margin
 
     def threshold(self, label):
@@ -211,9 +210,11 @@ class ClassNeighbourhoodCheck:
         return self.assess(candidates, label)[0]
 
 
-def _astray(own, other, limit):
-    """Rows further from their class's nearest real row than ``limit`` and nearer another class's."""
-    return (own > limit) & (own > other)
+def _distance_margin(own, other, limit):
+    """``max(limit, other) / own`` (inf where ``own`` is 0): below 1 for a row astray — further from its class's
+    nearest real row (``own``) than ``limit`` and than the nearest real row of another class (``other``)."""
+    with np.errstate(divide="ignore"):
+        return np.where(own > 0, np.maximum(limit, other) / own, np.inf)
 
 
 class OverSamplerMixin:
@@ -290,12 +291,12 @@ class OverSamplerMixin:
         for draw in range(1 + self._CHECK_ROUNDS):   # the rows asked for, then rounds of replacements
             new, new_labels = self._sample_table(2 * missing if draw else n, None, label, self._sample_rng,
                                                  resampling=True)
-            ok, share = check.assess(new, label)
+            ok, margin = check.assess(new, label)
             if not draw and (~ok).mean() <= check.tolerance(label):   # as often as real rows would: they stand
                 return new, new_labels
             take = np.flatnonzero(ok)[:missing]
             kept.append((new.iloc[take], new_labels[take]))
-            rejected.append((new.iloc[~ok], new_labels[~ok], share[~ok]))
+            rejected.append((new.iloc[~ok], new_labels[~ok], margin[~ok]))
             missing -= len(take)
             if not missing:
                 break
