@@ -16,11 +16,7 @@ two methods:
   each level was drawn with (None without discrete blocks); ``pick``: the
   constraints are a user's conditions, not only imputation's "not missing".
   ``generator`` may be a :class:`~synthaug.noise.Antithetic` one: draw
-  through :mod:`synthaug.noise`;
-* ``_class_log_prob(scores, codes, x_given, generator)`` — for rows whose
-  class is given in ``x_given``, ``log p(class | rest of the row)`` under
-  the fitted model (what guides rows of a requested class, and what
-  ``class_posterior_`` averages over the training rows).
+  through :mod:`synthaug.noise`.
 """
 
 from __future__ import annotations
@@ -62,7 +58,6 @@ from .checkpoint import TrainingState, fingerprint
 from .distributed import data_parallel, join_streams, shard_rows, shared_seed, split_stream, world
 from .calibration import LevelCalibration, ScoreCalibration, level_frequencies, level_frequency_noise
 from .training import train
-from .noise import rand
 
 __all__ = ["BaseGenerativeSampler", "base_parameters", "resolve_device", "to_device"]
 
@@ -258,7 +253,6 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self.__dict__.pop("_sampling", None)   # inference copies of the previous fit's networks
         self.__dict__.pop("sampling_strategy_", None)   # set by fit_resample after its fit
         self.__dict__.pop("density_ratio_", None)   # (the previous fit's; _sample_table reads it)
-        self.__dict__.pop("class_posterior_", None)   # (the previous fit's; set again by a table fit with y)
         if is_image_input(X):
             return self._fit_image_estimator(X, y)
         for attr in _IMAGE_ATTRIBUTES:
@@ -327,56 +321,6 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self._fit_model(encoded, generator)
         self.level_calibration_ = self._fit_level_calibration(encoded, generator)
         self.score_calibration_ = self._fit_score_calibration(len(encoded), generator)
-        if self._always_column() is not None:
-            self.class_posterior_ = self._fit_class_posterior(encoded, generator)
-
-    #: training rows the class posterior of guidance_scale="auto" is averaged over, at most
-    _CLASS_POSTERIOR_ROWS = 50_000
-
-    def _fit_class_posterior(self, encoded, generator):
-        """``class_posterior_``: per class of ``classes_``, the mean over its training rows of the fitted model's
-        probability of the class given the rest of the row (:meth:`_class_log_prob`), or None under DP (a
-        statistic of the rows that no privacy budget pays for).
-
-        What ``guidance_scale="auto"`` matches the rows of a requested
-        class to (:mod:`synthaug.matched_guidance`). Averaged over at most
-        :attr:`_CLASS_POSTERIOR_ROWS` training rows drawn at random.
-        """
-        if self._budget is not None:
-            return None
-        layout = self.encoder_.layout_
-        lt = layout.tensors(self.device_)
-        scores, codes = self._device_data(encoded)
-        n = len(codes)
-        if n > self._CLASS_POSTERIOR_ROWS:
-            index = rand((n,), generator, device=self.device_).argsort()[: self._CLASS_POSTERIOR_ROWS]
-            scores, codes, n = scores.index_select(0, index), codes.index_select(0, index), len(index)
-        block = layout.column_parts[self._always_column()][1]
-        card = int(layout.cardinalities[block])
-        total = torch.zeros(card, dtype=torch.float64, device=self.device_)
-        count = torch.zeros(card, dtype=torch.float64, device=self.device_)
-        with torch.inference_mode():
-            for start in range(0, n, _SAMPLE_BATCH_ROWS):
-                s, c = scores[start: start + _SAMPLE_BATCH_ROWS], codes[start: start + _SAMPLE_BATCH_ROWS]
-                p = self._class_log_prob(s, c, lt.to_model(s, c), generator).double().exp()
-                total.index_add_(0, c[:, block], p)
-                count.index_add_(0, c[:, block], torch.ones_like(p))
-        per_code = (total / count).cpu().numpy()   # NaN for a level no training row holds
-        codes_of_classes = self.encoder_.encoders_[_TARGET].levels_.get_indexer(pd.Index(self.classes_, dtype=object))
-        return np.where(codes_of_classes >= 0, per_code[np.maximum(codes_of_classes, 0)], np.nan)
-
-    def _guidance_targets(self):
-        """``(card,)`` tensor of the class column's codes: the target posterior of ``guidance_scale="auto"``
-        (:attr:`class_posterior_`), NaN where a code has none; None for a fixed scale, images or under DP."""
-        posterior = getattr(self, "class_posterior_", None)
-        if not (isinstance(self.guidance_scale, str) and self.guidance_scale == "auto") or posterior is None:
-            return None
-        layout = self.encoder_.layout_
-        card = int(layout.cardinalities[layout.column_parts[self._always_column()][1]])
-        codes_of_classes = self.encoder_.encoders_[_TARGET].levels_.get_indexer(pd.Index(self.classes_, dtype=object))
-        targets = np.full(card, np.nan)
-        targets[codes_of_classes[codes_of_classes >= 0]] = posterior[codes_of_classes >= 0]
-        return torch.as_tensor(targets, dtype=torch.float32, device=self.device_)
 
     #: rows of each side the density ratio of ``importance_resampling`` is fitted on, at most
     _DENSITY_RATIO_ROWS = 20_000

@@ -16,7 +16,7 @@ from .diffusion import SCHEDULES, ClassifierFreeGuidance, GaussianDiffusion, get
 from .diffusion.trainer import DiffusionStep, ImageDiffusionStep
 from .encoding.columns import _Z_MAX
 from .conditioning import exact_levels_as_sets
-from .gan.consistency import constrained_log_mass, fit_level_offsets, hide_cells, resample_levels
+from .gan.consistency import constrained_log_mass, fit_level_offsets, resample_levels
 from .gan import (LOSSES, ConditionalRowSampler, GANStep, ImageGANStep, LevelConsistency, ModeCoverage, TabularGAN,
                   warn_if_collapsed)
 from .nn import ConvCritic, ConvGenerator, DenseGenerator, PackedCritic, ResidualMLP, UNet
@@ -27,7 +27,6 @@ from .privacy.dp_sgd import quiet_hooks, release
 from .optim import Adam, WarmupCosine
 from .training import EMA
 from .noise import rand, randn
-from .matched_guidance import matched_guidance
 
 __all__ = ["DiffusionSampler", "GANSampler"]
 
@@ -733,8 +732,7 @@ class DiffusionSampler(BaseGenerativeSampler):
                   with_probs=False, pick=False):
         # (pick: the GAN's candidates under a condition; each denoising step honours the constraints here)
         # (guided: every row's class was asked for; w > 0 picks each among candidates, _picked_class_rows)
-        if guided and given is not None and self._always_column() is not None \
-                and (self._guidance_targets() is not None or self._guidance_scale() > 0):
+        if guided and given is not None and self._always_column() is not None and self._guidance_scale() > 0:
             return self._picked_class_rows(n, given, x_given, cond, constraints, generator, steps=steps,
                                            with_probs=with_probs)
         return self._denoised_rows(n, given, x_given, cond, constraints, generator, steps=steps,
@@ -748,23 +746,15 @@ class DiffusionSampler(BaseGenerativeSampler):
         row raised to the guidance scale w (:meth:`_class_log_prob`), and
         one per row is drawn in proportion (sampling-importance resampling
         towards p(row | class)·p(class | row)^w, the target of classifier-free
-        guidance, without its extrapolation). Under ``guidance_scale="auto"``
-        each class's w is the one whose picks match the class's real rows
-        (:func:`~synthaug.matched_guidance.matched_guidance`).
+        guidance, without its extrapolation).
         """
         k = self._CLASS_TRIES
         given, x_given, cond = given.repeat(k, 1), x_given.repeat(k, 1), cond.repeat(k, 1)
         constraints = None if constraints is None else constraints.repeat(k)
         scores, codes, *probs = self._denoised_rows(k * n, given, x_given, cond, constraints, generator,
                                                     steps=steps, with_probs=with_probs)
-        log_p = self._class_log_prob(scores, codes, x_given, generator).view(k, n)
-        targets = self._guidance_targets()
-        if targets is None:
-            w = self._guidance_scale()
-        else:
-            block = self.encoder_.layout_.column_parts[self._always_column()][1]
-            w = matched_guidance(torch.zeros_like(log_p), log_p, codes[:n, block], targets)
-        return _pick_consistent(w * log_p, generator, scores, codes, *probs)
+        log_p = self._class_log_prob(scores, codes, x_given, generator)
+        return _pick_consistent((self._guidance_scale() * log_p).view(k, n), generator, scores, codes, *probs)
 
     def _class_log_prob(self, scores, codes, x_given, generator):
         """``log p(class | rest of the row)`` (B,) under the denoiser, for rows whose class is given in ``x_given``.
@@ -1157,31 +1147,6 @@ class GANSampler(BaseGenerativeSampler):
             return 0.0
         return 1.0 if self.energy == "auto" else float(self.energy)
 
-    def _fit_class_posterior(self, encoded, generator):
-        """As in the base class, read off the level predictor; None without a Gibbs sweep (no predictor weighs
-        the candidates of a requested class then, and ``guidance_scale="auto"`` is 1)."""
-        if self._sampling_tables()[2] is None:
-            return None
-        return super()._fit_class_posterior(encoded, generator)
-
-    def _class_log_prob(self, scores, codes, x_given, generator):
-        """``log q(class | rest of the row)`` (B,) under the level predictor with its calibrated offsets, the
-        class requested in ``x_given``: the probability the Gibbs sweep weighs a requested class's rows by."""
-        layout = self.encoder_.layout_
-        lt = layout.tensors(self.device_)
-        j = self._always_column()
-        block = layout.column_parts[j][1]
-        cells = slice(int(layout.offsets[block]), int(layout.offsets[block]) + int(layout.cardinalities[block]))
-        hidden = torch.zeros((len(scores), layout.n_columns), dtype=torch.bool, device=self.device_)
-        hidden[:, j] = True
-        logits = self.predictor_(hide_cells(lt.to_model(scores, codes), hidden, lt.dim_to_column), None,
-                                 hidden.float())[:, cells].float()
-        offsets = self._logit_offsets(self.device_)
-        if offsets is not None:
-            logits = logits + offsets[cells].to(logits.dtype)
-        requested = x_given[:, cells].argmax(1, keepdim=True)
-        return torch.log_softmax(logits, dim=1).gather(1, requested).squeeze(1)
-
     def _fit_level_calibration(self, encoded, generator):
         """Offsets on the level predictor's logits that give the Gibbs sweep the training frequencies, or None.
 
@@ -1498,15 +1463,12 @@ class GANSampler(BaseGenerativeSampler):
             if refine is not None:
                 swept = torch.as_tensor(self._sweep_blocks(), device=self.device_)
                 log_mass = log_mass.index_copy(1, swept, predictor_mass.index_select(1, swept))
-            log_weights = (log_w + log_mass.sum(1)).view(tries, n)
             j = self._always_column()
             if guided and j is not None:   # the requested class's probability, raised to 1 + w
                 block = self.encoder_.layout_.column_parts[j][1]
-                log_p, targets = log_mass[:, block].view(tries, n), self._guidance_targets()
-                w = self._guidance_scale() if targets is None else \
-                    matched_guidance(log_weights, log_p, codes[:n, block], targets)
-                log_weights = log_weights + w * log_p
-            x, codes, *probs = _pick_consistent(log_weights, generator, x, codes, *probs)
+                log_mass[:, block] *= 1.0 + self._guidance_scale()
+            x, codes, *probs = _pick_consistent((log_w + log_mass.sum(1)).view(tries, n), generator, x, codes,
+                                                *probs)
         return x[:, : self.encoder_.layout_.n_continuous], codes, *probs
 
     def _generator_rows(self, n, given, x_given, cond, constraints, generator, *, with_probs=False, weigh=False,

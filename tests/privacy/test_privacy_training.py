@@ -63,7 +63,6 @@ def test_private_fit_with_y_keeps_the_declared_classes(kind):
     model = _private(kind, categories={"group": ["old", "young", "unborn"]}).fit(df, y)
     assert list(model.classes_) == ["old", "unborn", "young"]               # declared, not read off the labels
     assert model.class_prior_.sum() == pytest.approx(1.0)
-    assert model.class_posterior_ is None        # a statistic of the rows: "auto" guidance keeps its fixed weight
     X, labels = model.sample(30, y="old")
     assert (labels == "old").all()
     as_dtype = _private(kind).fit(df, y.astype(pd.CategoricalDtype(["young", "old"])))
