@@ -198,25 +198,28 @@ def quality_scores(real, synthetic, *, metadata=None):
     report = QualityReport()
     report.real_correlation_threshold = 0
     report.real_association_threshold = 0
+    scores, details = _run_report(report, "quality", real_n, synth_n, metadata,
+                                  ("Column Shapes", "Column Pair Trends"))
+    with _quiet():
+        shared = _shared_bins_pair_trends(real_n, synth_n, metadata)
+    if shared is not None:
+        shared, details["column_pair_trends_shared_bins"] = shared
+    scores["column_pair_trends_shared_bins"] = np.nan if shared is None else shared
+    return {k: v for k, v in scores.items() if np.isfinite(v)}, details
+
+
+def _run_report(report, name, real_n, synth_n, metadata, properties):
+    """Generate the sdmetrics single-table ``report`` quietly: ``(scores, details)``, ``scores[name]`` its
+    overall score and each of ``properties`` under its name in snake case, as are its details."""
     with _quiet():
         report.generate(
             {_TABLE: real_n}, {_TABLE: synth_n}, {"tables": {_TABLE: metadata}}, verbose=False
         )
         props = report.get_properties().set_index("Property")["Score"]
-        details = {
-            "column_shapes": _strip_table(report.get_details("Column Shapes")),
-            "column_pair_trends": _strip_table(report.get_details("Column Pair Trends")),
-        }
-        shared = _shared_bins_pair_trends(real_n, synth_n, metadata)
-        if shared is not None:
-            shared, details["column_pair_trends_shared_bins"] = shared
-    scores = {
-        "quality": float(report.get_score()),
-        "column_shapes": float(props["Column Shapes"]),
-        "column_pair_trends": float(props["Column Pair Trends"]),
-        "column_pair_trends_shared_bins": np.nan if shared is None else shared,
-    }
-    return {k: v for k, v in scores.items() if np.isfinite(v)}, details
+        details = {p.lower().replace(" ", "_"): _strip_table(report.get_details(p)) for p in properties}
+    scores = {name: float(report.get_score()),
+              **{p.lower().replace(" ", "_"): float(props[p]) for p in properties}}
+    return scores, details
 
 
 def diagnostic_scores(real, synthetic, *, metadata=None):
@@ -248,21 +251,8 @@ def diagnostic_scores(real, synthetic, *, metadata=None):
     (real_n, synth_n), _, metadata = prepare_frames(
         {"real": real, "synthetic": synthetic}, metadata
     )
-    report = DiagnosticReport()
-    with _quiet():
-        report.generate(
-            {_TABLE: real_n}, {_TABLE: synth_n}, {"tables": {_TABLE: metadata}}, verbose=False
-        )
-        props = report.get_properties().set_index("Property")["Score"]
-        details = {
-            "data_validity": _strip_table(report.get_details("Data Validity")),
-            "data_structure": _strip_table(report.get_details("Data Structure")),
-        }
-    scores = {
-        "diagnostic": float(report.get_score()),
-        "data_validity": float(props["Data Validity"]),
-        "data_structure": float(props["Data Structure"]),
-    }
+    scores, details = _run_report(DiagnosticReport(), "diagnostic", real_n, synth_n, metadata,
+                                  ("Data Validity", "Data Structure"))
     return {k: v for k, v in scores.items() if np.isfinite(v)}, details
 
 
