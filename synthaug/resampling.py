@@ -141,29 +141,28 @@ class ClassNeighbourhoodCheck:
         k = min(n_neighbors, len(labels) - 1)
         reference = self._design(values)
         self.neighbours_ = NearestNeighbors(n_neighbors=k).fit(reference)
-        near = self.neighbours_.kneighbors(reference, n_neighbors=k + 1, return_distance=False)[:, 1:]
+        dist, near = (a[:, 1:] for a in self.neighbours_.kneighbors(reference, n_neighbors=k + 1))
         share = (self.codes_[near] == self.codes_[:, None]).mean(axis=1)
         # per class (in the order of classes_): the quantile of its real rows' shares; the nearest-neighbour search
         # among its real rows and the 1 − quantile quantile of their distances to their nearest other row of the
         # class (none with one row); the share of its real rows that fail
         self.thresholds_ = np.empty(len(self.classes_))
-        self.searches_, self.distance_limits_ = [], np.full(len(self.classes_), np.inf)
+        self.class_searches_, self.distance_limits_ = [], np.full(len(self.classes_), np.inf)
         self.real_fail_rates_ = np.zeros(len(self.classes_))
         for c in range(len(self.classes_)):
             mine = self.codes_ == c
             self.thresholds_[c] = np.quantile(share[mine], quantile, method="lower")
             fails = share[mine] < self.thresholds_[c]
-            searches = None
-            if 1 < mine.sum() < len(mine):   # (the searches among the class's real rows and among the others')
-                searches = (NearestNeighbors(n_neighbors=1).fit(reference[mine]),
-                            NearestNeighbors(n_neighbors=1).fit(reference[~mine]))
-                gap = searches[0].kneighbors(reference[mine], n_neighbors=2)[0][:, 1]
+            search = None
+            if 1 < mine.sum() < len(mine):
+                search = NearestNeighbors(n_neighbors=1).fit(reference[mine])
+                gap = search.kneighbors(reference[mine], n_neighbors=2)[0][:, 1]
                 limit = np.quantile(gap, 1 - quantile, method="higher")
                 # (a class whose real rows nearly all repeat another of its rows has no spacing to compare with)
                 self.distance_limits_[c] = limit if limit > 0 else np.inf
-                other = searches[1].kneighbors(reference[mine])[0][:, 0]
+                other = _other_class_distance(dist[mine], self.codes_[near[mine]], c)
                 fails |= _distance_margin(gap, other, self.distance_limits_[c]) < 1.0
-            self.searches_.append(searches)
+            self.class_searches_.append(search)
             self.real_fail_rates_[c] = fails.mean()
 
     def _design(self, values):
@@ -184,14 +183,15 @@ class ClassNeighbourhoodCheck:
         row nearer another class's real row than its own's, the greater of the distance allowed and that
         other distance over its class distance; a row passes when its margin reaches 1."""
         design = self._design(self.features_.transform(candidates))
-        near = self.neighbours_.kneighbors(design, return_distance=False)
+        dist, near = self.neighbours_.kneighbors(design)
         c = self.classes_.get_loc(label)
         share = (self.codes_[near] == c).mean(axis=1)
         threshold, limit = self.thresholds_[c], self.distance_limits_[c]
         margin = share / threshold if threshold > 0 else np.ones(len(share))
         if np.isfinite(limit):
-            own, other = (search.kneighbors(design)[0][:, 0] for search in self.searches_[c])
-            margin = np.minimum(margin, _distance_margin(own, other, limit))
+            own = self.class_searches_[c].kneighbors(design)[0][:, 0]
+            margin = np.minimum(margin, _distance_margin(own, _other_class_distance(dist, self.codes_[near], c),
+                                                         limit))
         return margin >= 1.0, margin
 
     def threshold(self, label):
@@ -208,6 +208,15 @@ class ClassNeighbourhoodCheck:
     def passes(self, candidates, label):
         """Boolean mask of the candidates of class ``label`` that pass the check."""
         return self.assess(candidates, label)[0]
+
+
+def _other_class_distance(dist, codes, c):
+    """Per row, the distance to its nearest neighbour not of class ``c`` among its listed neighbours (``dist``,
+    ``codes``: (n, k), nearest first); where all of them are of ``c``, the farthest one's distance — a lower bound
+    that serves :func:`_distance_margin` as well: the row's own class is then no further than it, so the row is
+    not astray either way."""
+    other = codes != c
+    return np.where(other.any(axis=1), np.where(other, dist, np.inf).min(axis=1), dist[:, -1])
 
 
 def _distance_margin(own, other, limit):
