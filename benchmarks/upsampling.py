@@ -105,9 +105,31 @@ def diabetes_top20():
     return X, pd.Series(np.where(data.target > np.quantile(data.target, 0.8), "high", "low"))
 
 
+def fair_affairs():
+    """statsmodels' Fair (1978) survey, 6,366 women: had an affair (32 %) from marriage, age, religion, jobs."""
+    import statsmodels.datasets
+
+    df = statsmodels.datasets.fair.load_pandas().data
+    X = df.drop(columns="affairs")
+    for job in ["occupation", "occupation_husb"]:   # coded 1-6: categories, not quantities
+        X[job] = X[job].astype(int).astype(str).astype("category")
+    return X, pd.Series(np.where(df["affairs"] > 0, "yes", "no"))
+
+
+def randhie_health():
+    """statsmodels' RAND health insurance experiment, 20,190 person-years: self-rated health (poor: 1.5 %)."""
+    import statsmodels.datasets
+
+    df = statsmodels.datasets.randhie.load_pandas().data
+    health = np.select([df["hlthp"] == 1, df["hlthf"] == 1, df["hlthg"] == 1], ["poor", "fair", "good"], "excellent")
+    return df.drop(columns=["hlthg", "hlthf", "hlthp"]), pd.Series(health)
+
+
 DATASETS = {"credit": credit, "breast_cancer": breast_cancer, "wine_5pct": wine_5pct,
-            "digits_8pct": digits_8pct, "iris_10pct": iris_10pct, "diabetes_top20": diabetes_top20}
-#: the tables of the default run (the others: ``--datasets digits_8pct iris_10pct diabetes_top20``)
+            "digits_8pct": digits_8pct, "iris_10pct": iris_10pct, "diabetes_top20": diabetes_top20,
+            "fair_affairs": fair_affairs, "randhie_health": randhie_health}
+#: the tables of the default run (the others: ``--datasets digits_8pct iris_10pct diabetes_top20``; real
+#: imbalanced tables from statsmodels: ``--datasets fair_affairs randhie_health``)
 DEFAULT_DATASETS = ["credit", "breast_cancer", "wine_5pct"]
 
 
