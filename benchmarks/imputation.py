@@ -93,8 +93,19 @@ def iris():
     return data.frame.assign(target=data.target.map({0: "setosa", 1: "versicolor", 2: "virginica"}))
 
 
-DATASETS = {"credit": credit, "breast_cancer": breast_cancer, "diabetes": diabetes, "wine": wine, "iris": iris}
-# the issue's tables; diabetes, wine and iris are a check on tables the models were not developed on
+def fair():
+    """statsmodels' Fair (1978) affairs survey (6,366 rows): the two job codes (1-6) as categories."""
+    import statsmodels.datasets
+
+    frame = statsmodels.datasets.fair.load_pandas().data
+    for job in ["occupation", "occupation_husb"]:
+        frame[job] = frame[job].astype(int).astype(str).astype("category")
+    return frame
+
+
+DATASETS = {"credit": credit, "breast_cancer": breast_cancer, "diabetes": diabetes, "wine": wine, "iris": iris,
+            "fair": fair}
+# the issue's tables; diabetes, wine, iris and fair are a check on tables the models were not developed on
 DEFAULT_DATASETS = ["credit", "breast_cancer"]
 
 
