@@ -165,16 +165,18 @@ def _mode_by_row(draws):
     return levels[(counts * (k + 1) - first).argmax(axis=1)]
 
 
-def posterior_point_estimate(draws, like, *, integral=False, step=None, categorical=False):
+def posterior_point_estimate(draws, like, *, step=None, categorical=False):
     """One value per row of ``draws`` (k, m): their mean for numbers, their mode otherwise.
 
-    ``like`` (a Series) gives the dtype the result must keep: integer columns
-    get the rounded mean, datetimes the mean instant, booleans, every
-    non-numeric dtype and a ``categorical`` column of numbers (one the model
-    treats as levels) the most frequent value. ``integral`` or ``step`` (a
-    numeric column's grid, as its encoder learnt it, in nanoseconds for
-    datetimes) round the mean onto that grid, so a float column of whole
-    numbers stays whole.
+    ``like`` (a Series) gives the dtype the result must keep: a float column
+    gets the mean itself — the estimate of least expected squared error, as
+    scikit-learn's imputers give, even where the column holds whole numbers
+    (each draw stays on the column's grid; round the estimate, or take a
+    draw, to keep a float column of whole numbers whole) — integer columns
+    the rounded mean, datetimes the mean instant (on the column's time grid
+    ``step``, in nanoseconds, when given), and booleans, every non-numeric
+    dtype and a ``categorical`` column of numbers (one the model treats as
+    levels) the most frequent value.
 
     Examples
     --------
@@ -204,7 +206,8 @@ def posterior_point_estimate(draws, like, *, integral=False, step=None, categori
         instants = pd.to_datetime(mean, utc=tz is not None)
         return pd.Series(instants.tz_convert(tz) if tz is not None else instants).astype(dtype).to_numpy()
     mean = np.asarray(draws, dtype=np.float64).mean(axis=0)
-    mean = _to_grid(mean, integral or pd.api.types.is_integer_dtype(dtype), step)
+    if pd.api.types.is_integer_dtype(dtype):
+        mean = _to_grid(mean, True, None)
     return pd.Series(mean).astype(dtype).to_numpy()
 
 
@@ -435,9 +438,8 @@ class ImputerMixin:
                     w = weights[col]
                     draws = w[0] * draws.astype(np.float64) + sum(
                         wi * other[col].to_numpy()[holes] for wi, other in zip(w[1:], others))
-                enc = self.encoder_.encoders_[col]
                 out.iloc[chunk[holes], j] = posterior_point_estimate(
-                    draws, frame[col], integral=getattr(enc, "integral", False), step=getattr(enc, "step", None))
+                    draws, frame[col], step=getattr(self.encoder_.encoders_[col], "step", None))
         return (out, posteriors) if level_posteriors else out
 
     def _blend_weights(self, frame, rng):
