@@ -107,13 +107,10 @@ def diabetes_top20():
 
 def fair_affairs():
     """statsmodels' Fair (1978) survey, 6,366 women: had an affair (32 %) from marriage, age, religion, jobs."""
-    import statsmodels.datasets
+    from imputation import fair   # the survey as imputation.py loads it (job codes as categories)
 
-    df = statsmodels.datasets.fair.load_pandas().data
-    X = df.drop(columns="affairs")
-    for job in ["occupation", "occupation_husb"]:   # coded 1-6: categories, not quantities
-        X[job] = X[job].astype(int).astype(str).astype("category")
-    return X, pd.Series(np.where(df["affairs"] > 0, "yes", "no"))
+    df = fair()
+    return df.drop(columns="affairs"), pd.Series(np.where(df["affairs"] > 0, "yes", "no"))
 
 
 def randhie_health():

@@ -216,10 +216,9 @@ def _run_report(report, name, real_n, synth_n, metadata, properties):
             {_TABLE: real_n}, {_TABLE: synth_n}, {"tables": {_TABLE: metadata}}, verbose=False
         )
         props = report.get_properties().set_index("Property")["Score"]
-        details = {p.lower().replace(" ", "_"): _strip_table(report.get_details(p)) for p in properties}
-    scores = {name: float(report.get_score()),
-              **{p.lower().replace(" ", "_"): float(props[p]) for p in properties}}
-    return scores, details
+        keys = {p: p.lower().replace(" ", "_") for p in properties}
+        details = {keys[p]: _strip_table(report.get_details(p)) for p in properties}
+    return {name: float(report.get_score()), **{keys[p]: float(props[p]) for p in properties}}, details
 
 
 def diagnostic_scores(real, synthetic, *, metadata=None):
