@@ -1,7 +1,7 @@
 """How the point estimate's estimates are combined, with weights fitted on held-out cells.
 
-A numeric cell has three estimates — the mean of the model's draws, a linear
-imputer's prediction and the mean of the nearest rows — and
+A numeric cell has four estimates — the mean of the model's draws, a linear
+imputer's prediction, the mean of the nearest rows and a forest's prediction — and
 :func:`blend_weights` mixes them by per-column weights fitted by least squares
 on cells whose truth is known. A categorical cell has two posteriors over its
 levels — the model's (the mean of the probabilities its draws were drawn with)
@@ -32,7 +32,7 @@ def blend_weights(cells):
 
     ``cells`` maps a column to ``(estimates, truth)``: an (n, k) array of k
     estimates of its n held-out cells (the model's, the linear imputer's,
-    the neighbours') and their true values. A column's own weights are the
+    the neighbours', the forests') and their true values. A column's own weights are the
     least-squares weights of ``truth ≈ estimates @ w`` with ``w`` on the
     simplex (non-negative, summing to one: a mixture of the estimates); with
     few cells they are pulled towards the weights of every column pooled

@@ -26,8 +26,9 @@ is filled with the point estimate of that posterior — as scikit-learn's
 :data:`POINT_ESTIMATE_DRAWS` draws: the mean of a numeric cell's draws (the
 value that minimises the expected squared error; rounded for integer
 columns) — blended, with the Gaussian residual, with the prediction of a
-linear imputer fitted on the training rows (:mod:`synthaug.linear`) and the
+linear imputer fitted on the training rows (:mod:`synthaug.linear`), the
 mean of the nearest rows of the table being imputed (:mod:`synthaug.neighbours`)
+and one round of MissForest's forests on that table (:mod:`synthaug.forest`)
 by per-column weights fitted on held-out observed cells of that table,
 estimated by a shorter copy of the model that never saw them
 (:func:`blend_weights`): on a small table the mean of a network's draws
@@ -57,6 +58,7 @@ from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
 from .encoding.columns import NumericColumn, _to_grid
 from .encoding.layout import Constraints
+from .forest import ForestImputer
 from .linear import LinearImputer
 from .neighbours import NeighbourImputer
 from .noise import Antithetic
@@ -225,12 +227,14 @@ def _not_calibrated(reason):
 class Blend(NamedTuple):
     """What :meth:`ImputerMixin._impute_point` combines, fitted on held-out cells."""
 
-    #: numeric column → weights of the model's, the linear imputer's and the neighbours' estimates
+    #: numeric column → weights of the model's, the linear imputer's, the neighbours' and the forests' estimates
     weights: dict
     #: categorical column → the discriminant's weight in the log-linear pool with the model's posterior
     pools: dict
     #: the :class:`~synthaug.neighbours.NeighbourImputer` over the frame (None without numeric weights)
     neighbours: NeighbourImputer | None
+    #: the :class:`~synthaug.forest.ForestImputer` fitted on the frame (None without numeric weights)
+    forest: ForestImputer | None = None
 
 
 _NO_BLEND = Blend({}, {}, None)
@@ -253,7 +257,8 @@ class ImputerMixin:
             each missing cell: the mean of its :data:`POINT_ESTIMATE_DRAWS`
             draws for numeric columns (rounded for integers; with
             ``gaussian_residual``, blended with a linear imputer's
-            prediction and the mean of the nearest rows of ``X`` by
+            prediction, the mean of the nearest rows of ``X`` and a
+            forest's prediction fitted on ``X`` by
             per-column weights fitted on observed cells of ``X`` held out
             for it from a copy of the model trained for 15 % of its steps —
             about a seventh of a fit more — see the module's description), the most
@@ -380,9 +385,11 @@ class ImputerMixin:
 
         With ``blend`` and a :class:`~synthaug.linear.LinearImputer` (the
         model's ``linear_imputer_``), each numeric column's estimate is a
-        mixture of the mean of the draws, the linear prediction and the
+        mixture of the mean of the draws, the linear prediction, the
         mean of the nearest rows of ``frame`` (a
-        :class:`~synthaug.neighbours.NeighbourImputer`), and each categorical
+        :class:`~synthaug.neighbours.NeighbourImputer`) and the forests'
+        prediction (a :class:`~synthaug.forest.ForestImputer` fitted on
+        ``frame``), and each categorical
         column's posterior a :func:`~synthaug.blending.log_linear_pool` of
         the model's and the Gaussian residual's discriminant's, by the
         weights :meth:`_blend_weights` fits on held-out cells of ``frame``.
@@ -403,7 +410,8 @@ class ImputerMixin:
             chunk = rows[start:start + _POINT_CHUNK_ROWS]
             part, part_missing = frame.iloc[chunk], missing.iloc[chunk]
             # (by chunk: their designs are dense)
-            others = (self.linear_imputer_.predict(part), fitted.neighbours.predict(part)) if weights else ()
+            others = (self.linear_imputer_.predict(part), fitted.neighbours.predict(part),
+                      fitted.forest.predict(part)) if weights else ()
             discriminant = self._discriminant_log_posteriors(part, part_missing, rng, list(pools)) if pools else {}
             m = len(chunk)
             repeated = np.tile(np.arange(m), k)       # draw j of row i at j·m + i
@@ -451,10 +459,11 @@ class ImputerMixin:
         discriminant predicts (:meth:`_pooled_columns`) — are hidden and
         estimated by a copy of the model fitted without them
         (:meth:`_blend_proxy`; the model itself if it cannot be fitted).
-        Numeric cells: by its estimate, its linear imputer's and the nearest
+        Numeric cells: by its estimate, its linear imputer's, the nearest
         rows' (a :class:`~synthaug.neighbours.NeighbourImputer` whose
         reference rows are ``frame``'s; a row is not its own neighbour
-        there), and :func:`~synthaug.blending.blend_weights` fits the weights
+        there) and the forests' (a :class:`~synthaug.forest.ForestImputer`
+        fitted on the frame with the cells hidden), and :func:`~synthaug.blending.blend_weights` fits the weights
         on the truths (none with fewer than 20 such cells). Categorical
         cells: by its level posterior and its discriminant's, and
         :func:`~synthaug.blending.pool_weight` chooses each column's weight
@@ -480,6 +489,7 @@ class ImputerMixin:
         if not numeric and not pooled:
             return _NO_BLEND
         neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng) if numeric else None
+        forest = ForestImputer(linear.numeric, linear.categorical).fit(frame, rng) if numeric else None
         held = frame.copy()
         for col in numeric + pooled:
             cells = np.zeros(len(frame), dtype=bool)
@@ -495,7 +505,9 @@ class ImputerMixin:
         estimate, level_posteriors = source._impute_point(part, rng, blend=False, level_posteriors=True)
         weights = {}
         if numeric:
-            estimates = (estimate, source.linear_imputer_.predict(part), reference.predict(part, exclude=rows))
+            # (the forests that estimate the held-out cells never saw them: fitted on the held frame)
+            estimates = (estimate, source.linear_imputer_.predict(part), reference.predict(part, exclude=rows),
+                         ForestImputer(linear.numeric, linear.categorical).fit(held, rng).predict(part))
 
             def floats(values):
                 return values.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -514,7 +526,7 @@ class ImputerMixin:
             if h.sum() >= _MIN_POOL_CELLS:
                 pools[col] = float(pool_weight(level_posteriors[col][h], discriminant[col][h],
                                                enc.codes_for(truth[col][h], name=col), source._allowed_levels(col)))
-        return Blend(weights, pools, neighbours)
+        return Blend(weights, pools, neighbours, forest)
 
     def _blend_proxy(self, held, rng):
         """A copy of the model fitted on ``held`` for :data:`BLEND_PROXY_STEPS` of its steps, or None if it cannot be.

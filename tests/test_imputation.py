@@ -14,6 +14,7 @@ from synthaug.datasets import load_credit
 from synthaug.blending import POOL_GRID, log_linear_pool, pool_weight
 from synthaug.imputation import blend_weights
 from synthaug.linear import LinearImputer
+from synthaug.forest import ForestImputer
 from synthaug.neighbours import NeighbourImputer
 
 from _tiny import tiny
@@ -529,6 +530,35 @@ def test_neighbour_imputer_takes_the_nearest_rows_that_have_the_cell():
     assert len(few.rows_) == 50 and np.all(np.diff(few.rows_) > 0) and few.predict(df).notna().all().all()
 
 
+def test_forest_imputer_fits_what_a_line_cannot():
+    """y = x² (+ a level's shift): the forests follow the curve where the linear imputer cannot; observed cells kept."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, 600)
+    g = rng.choice(["a", "b"], 600)
+    df = pd.DataFrame({"x": x, "y": x ** 2 + 2.0 * (g == "b") + 0.05 * rng.normal(size=600), "g": g})
+    holes = df.mask(pd.DataFrame({"x": rng.random(600) < 0.1, "y": rng.random(600) < 0.2, "g": False}))
+    before = holes.copy()
+    lin = LinearImputer(["x", "y"], {"g": ["a", "b"]}).fit(holes)
+    forest = ForestImputer(["x", "y"], {"g": ["a", "b"]}).fit(holes, np.random.default_rng(0))
+    out = forest.predict(holes)
+    pd.testing.assert_frame_equal(holes, before)                             # the caller's frame untouched
+    assert list(out.columns) == ["x", "y"] and out.index.equals(holes.index)
+    h = holes["y"].isna().to_numpy()
+    pd.testing.assert_series_equal(out["y"][~h], holes["y"][~h])             # observed cells kept
+    known_x = holes["x"].notna().to_numpy()   # (a row missing x too has nothing to read y from)
+    err = lambda f: float(np.sqrt(((f["y"][h & known_x] - df["y"][h & known_x]) ** 2).mean()))  # noqa: E731
+    assert err(out) < 0.2 < 1.0 < err(lin.predict(holes))
+    assert set(forest.forests_) == {"x", "y"}
+    # a forest is fitted on at most max_rows known cells; a column with too few has none (the linear prediction)
+    few = holes.assign(x=np.where(np.arange(600) < 3, x, np.nan))
+    small = ForestImputer(["x", "y"], {"g": ["a", "b"]}, max_rows=100).fit(few, np.random.default_rng(0))
+    assert set(small.forests_) == {"y"} and small.forests_["y"].n_estimators == 50
+    assert small.forests_["y"].n_features_in_ == 3                       # x and g's two indicators
+    assert small.forests_["y"].estimators_[0].tree_.n_node_samples[0] == 100   # max_rows of y's known cells
+    filled = small.predict(few)
+    assert filled.notna().all().all() and (filled["x"][3:] == few["x"].mean()).all()
+
+
 def test_linear_imputer_predicts_from_numbers_and_levels():
     rng = np.random.default_rng(0)
     x = rng.normal(size=500)
@@ -550,10 +580,11 @@ def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(l
     """A barely trained network on y = x + noise: the blend's weight moves to the regression, and its error falls."""
     df, hide, holes, model = linear_holes
     assert model.linear_imputer_ is not None and model.linear_imputer_.numeric == ["x", "y", "n"]
-    weights, pools, neighbours = model._blend_weights(holes, np.random.default_rng(0))
+    weights, pools, neighbours, forest = model._blend_weights(holes, np.random.default_rng(0))
     assert set(weights) == {"y", "n"} and all(w.min() >= 0.0 and w.sum() == pytest.approx(1.0)
                                               for w in weights.values())
-    assert weights["y"][0] < 0.9 and isinstance(neighbours, NeighbourImputer)
+    assert weights["y"][0] < 0.9 and isinstance(neighbours, NeighbourImputer) and isinstance(forest, ForestImputer)
+    assert all(len(w) == 4 for w in weights.values())   # the model's, linear, neighbours', forests'
     before = holes.copy()
     blended = model.impute(holes, random_state=0)
     alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
@@ -753,11 +784,32 @@ def test_point_estimate_leans_on_the_neighbours_where_rows_cluster():
         pd.testing.assert_series_equal(blended[col][~hide[col]], holes[col][~hide[col]])
 
 
+def test_point_estimate_leans_on_the_forests_where_a_column_bends():
+    """b = 3|a| beside columns of noise: no line fits it and the noise blurs the nearest rows; the forests'
+    weight is the largest, and the error falls."""
+    rng = np.random.default_rng(5)
+    n = 600
+    a = rng.uniform(-3, 3, n)
+    df = pd.DataFrame({"a": a, "b": 3 * np.abs(a) + 0.3 * rng.normal(size=n),
+                       **{f"noise{i}": rng.normal(size=n) for i in range(3)}})
+    hide = pd.DataFrame(False, index=df.index, columns=df.columns).assign(b=rng.random(n) < 0.25)
+    holes = df.mask(hide)
+    model = tiny("gan", random_state=0).fit(holes)
+    weights = model._blend_weights(holes, np.random.default_rng(0)).weights
+    assert int(np.argmax(weights["b"])) == 3
+    blended = model.impute(holes, random_state=0)
+    alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
+    h = hide["b"].to_numpy()
+    err = lambda f: float(((f["b"][h] - df["b"][h]) ** 2).mean())  # noqa: E731
+    assert err(blended) < 0.5 * err(alone)
+    pd.testing.assert_frame_equal(blended[~hide["b"]], holes[~hide["b"]])
+
+
 @pytest.mark.parametrize("params", [{"gaussian_residual": False}, {"epsilon": 50.0, "pac": 1}])
 def test_no_linear_imputer_without_the_residual_or_under_dp(params, holes):
     model = tiny("gan", random_state=0, **params).fit(holes)
     assert model.linear_imputer_ is None
-    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, {}, None)
+    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, {}, None, None)
     assert model.impute(holes).notna().all().all()
 
 
