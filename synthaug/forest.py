@@ -39,9 +39,9 @@ class ForestImputer(OneHotDesign):
     n_estimators : int, default=50
     min_samples_leaf : int, default=2
     max_rows : int, default=5_000
-        Each forest is fitted on at most this many rows that have its
-        column (drawn at random): its cost grows with the rows, its
-        accuracy hardly beyond a few thousand.
+        The forests are fitted on at most this many rows of the frame
+        (drawn at random), each on those that have its column: their cost
+        grows with the rows, their accuracy hardly beyond a few thousand.
 
     Attributes
     ----------
@@ -72,20 +72,32 @@ class ForestImputer(OneHotDesign):
         self.min_samples_leaf = min_samples_leaf
         self.max_rows = max_rows
 
-    def fit(self, frame, rng):
-        """Fit a forest per numeric column on the rows of ``frame`` that have it (drawn with ``rng``); returns self."""
+    def fit(self, frame, rng, *, features=None, columns=None):
+        """Fit a forest per numeric column on the rows of ``frame`` that have it; returns self.
+
+        ``rng`` draws the rows (when there are more than ``max_rows``) and
+        seeds the forests. ``features``, a completed copy of ``frame`` (the
+        same rows, every cell filled), is read instead of ``frame``'s own
+        cells — one more round of MissForest, from that fill; ``columns``
+        (default: every numeric column) are the ones given forests.
+        """
         from sklearn.ensemble import ExtraTreesRegressor
 
-        self._fit_design(frame)
-        design = self._design(frame)
+        if len(frame) > self.max_rows:
+            keep = np.sort(rng.choice(len(frame), self.max_rows, replace=False))
+            frame = frame.iloc[keep]
+            features = None if features is None else features.iloc[keep]
+        reading = frame if features is None else features
+        self._fit_design(reading)
+        design = self._design(reading)
         self.forests_ = {}
         for j, col in enumerate(self.numeric):
+            if columns is not None and col not in columns:
+                continue
             y = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
             rows = np.flatnonzero(~np.isnan(y))
             if len(rows) < 2 * self.min_samples_leaf:
                 continue
-            if len(rows) > self.max_rows:
-                rows = np.sort(rng.choice(rows, self.max_rows, replace=False))
             forest = ExtraTreesRegressor(self.n_estimators, min_samples_leaf=self.min_samples_leaf, n_jobs=-1,
                                          random_state=int(rng.integers(2**31)))
             forest.fit(np.delete(design[rows], j, axis=1), y[rows])
@@ -93,10 +105,14 @@ class ForestImputer(OneHotDesign):
             self.forests_[col] = forest.set_params(n_jobs=1)
         return self
 
-    def predict(self, frame):
-        """Every numeric column of ``frame`` with its missing cells predicted (a float DataFrame, observed kept)."""
-        design = self._design(frame)
-        out = self._numbers(np.nan_to_num(design[:, : len(self.numeric)]), frame.index)   # (a hole: the mean)
+    def predict(self, frame, *, features=None):
+        """Every numeric column of ``frame`` with its missing cells predicted (a float DataFrame, observed kept).
+
+        ``features``: as in :meth:`fit` (the forests read what they were fitted on).
+        """
+        own = self._design(frame)
+        design = own if features is None else self._design(features)
+        out = self._numbers(np.nan_to_num(own[:, : len(self.numeric)]), frame.index)   # (a hole: the mean)
         for j, col in enumerate(self.numeric):
             holes = frame[col].isna().to_numpy()
             if holes.any() and col in self.forests_:

@@ -235,6 +235,8 @@ class Blend(NamedTuple):
     neighbours: NeighbourImputer | None
     #: the :class:`~synthaug.forest.ForestImputer` fitted on the frame (None without numeric weights)
     forest: ForestImputer | None = None
+    #: numeric column → weight of a last round of forests, on the frame as the blend completes it
+    refine: dict | None = None
 
 
 _NO_BLEND = Blend({}, {}, None)
@@ -448,7 +450,25 @@ class ImputerMixin:
                         wi * other[col].to_numpy()[holes] for wi, other in zip(w[1:], others))
                 out.iloc[chunk[holes], j] = posterior_point_estimate(
                     draws, frame[col], step=getattr(self.encoder_.encoders_[col], "step", None))
+        if fitted.refine:
+            self._refine(out, frame, fitted.refine, rng)
         return (out, posteriors) if level_posteriors else out
+
+    def _refine(self, out, frame, refine, rng):
+        """Mix ``out``'s estimates of each numeric column in ``refine`` (column → weight) with one more round of
+        MissForest: forests fitted on the rows of ``frame`` that have the column, reading the other columns as
+        ``out`` completes them (every cell filled by the blend). ``out`` is updated in place."""
+        linear = self.linear_imputer_
+        forest = ForestImputer(linear.numeric, linear.categorical).fit(frame, rng, features=out, columns=list(refine))
+        predicted = forest.predict(frame, features=out)
+        for col, weight in refine.items():
+            holes = frame[col].isna().to_numpy()
+            if not holes.any():
+                continue
+            mixed = (1.0 - weight) * out[col].to_numpy(dtype=np.float64)[holes] \
+                + weight * predicted[col].to_numpy()[holes]
+            out.iloc[np.flatnonzero(holes), frame.columns.get_loc(col)] = posterior_point_estimate(
+                mixed[None, :], frame[col], step=getattr(self.encoder_.encoders_[col], "step", None))
 
     def _blend_weights(self, frame, rng):
         """The :class:`Blend` of the point estimate: its weights per column, fitted on held-out cells of ``frame``.
@@ -463,8 +483,11 @@ class ImputerMixin:
         rows' (a :class:`~synthaug.neighbours.NeighbourImputer` whose
         reference rows are ``frame``'s; a row is not its own neighbour
         there) and the forests' (a :class:`~synthaug.forest.ForestImputer`
-        fitted on the frame with the cells hidden), and :func:`~synthaug.blending.blend_weights` fits the weights
-        on the truths (none with fewer than 20 such cells). Categorical
+        fitted on the frame with the cells hidden), and
+        :func:`~synthaug.blending.blend_weights` fits the weights on the
+        truths (none with fewer than 20 such cells); then the weight of a
+        last round of forests reading the rows as the copy completes them
+        (:meth:`_refine_weights`). Categorical
         cells: by its level posterior and its discriminant's, and
         :func:`~synthaug.blending.pool_weight` chooses each column's weight
         (none with fewer than 10 cells). Nothing without a linear imputer
@@ -503,7 +526,7 @@ class ImputerMixin:
             if proxy is not None and numeric else neighbours
         part, truth = held.iloc[rows], frame.iloc[rows]
         estimate, level_posteriors = source._impute_point(part, rng, blend=False, level_posteriors=True)
-        weights = {}
+        weights, refine = {}, None
         if numeric:
             # (the forests that estimate the held-out cells never saw them: fitted on the held frame)
             estimates = (estimate, source.linear_imputer_.predict(part), reference.predict(part, exclude=rows),
@@ -512,9 +535,11 @@ class ImputerMixin:
             def floats(values):
                 return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
-            weights = blend_weights({col: (np.stack([floats(e[col])[hidden[col]] for e in estimates], axis=1),
-                                           floats(truth[col])[hidden[col]])
-                                     for col in numeric if hidden[col].any()})
+            cells = {col: (np.stack([floats(e[col])[hidden[col]] for e in estimates], axis=1),
+                           floats(truth[col])[hidden[col]])
+                     for col in numeric if hidden[col].any()}
+            weights = blend_weights(cells)
+            refine = self._refine_weights(part, estimate, cells, weights, hidden, rng)
         pools = {}
         # (the copy's codes: its encoder has a "missing" level where the model's may not, and may lack a level
         # only held-out cells had — those cells are left out)
@@ -526,7 +551,26 @@ class ImputerMixin:
             if h.sum() >= _MIN_POOL_CELLS:
                 pools[col] = float(pool_weight(level_posteriors[col][h], discriminant[col][h],
                                                enc.codes_for(truth[col][h], name=col), source._allowed_levels(col)))
-        return Blend(weights, pools, neighbours, forest)
+        return Blend(weights, pools, neighbours, forest, refine)
+
+    def _refine_weights(self, part, estimate, cells, weights, hidden, rng):
+        """Each numeric column's weight of :meth:`_refine`'s last round of forests, fitted on the held-out cells.
+
+        ``part`` holds the rows with cells held out (missing there), ``estimate`` the
+        copy's completion of them; ``cells`` the blended estimates' held-out
+        ``(estimates, truth)`` and ``weights`` their weights, per column. The
+        forests read ``estimate`` (every cell filled without the held-out truths)
+        and learn from the cells ``part`` has: their predictions and the blend's
+        are mixed by :func:`~synthaug.blending.blend_weights` on the truths.
+        """
+        linear = self.linear_imputer_
+        forest = ForestImputer(linear.numeric, linear.categorical).fit(part, rng, features=estimate,
+                                                                      columns=list(cells))
+        predicted = forest.predict(part, features=estimate)
+        mixed = {col: (np.stack([estimates @ weights[col],
+                                 predicted[col].to_numpy(dtype=np.float64)[hidden[col]]], axis=1), truth)
+                 for col, (estimates, truth) in cells.items()}
+        return {col: float(w[1]) for col, w in blend_weights(mixed).items()}
 
     def _blend_proxy(self, held, rng):
         """A copy of the model fitted on ``held`` for :data:`BLEND_PROXY_STEPS` of its steps, or None if it cannot be.

@@ -549,14 +549,20 @@ def test_forest_imputer_fits_what_a_line_cannot():
     err = lambda f: float(np.sqrt(((f["y"][h & known_x] - df["y"][h & known_x]) ** 2).mean()))  # noqa: E731
     assert err(out) < 0.2 < 1.0 < err(lin.predict(holes))
     assert set(forest.forests_) == {"x", "y"}
-    # a forest is fitted on at most max_rows known cells; a column with too few has none (the linear prediction)
+    # reading a completed copy instead (one more round from a fill): rows missing x too are predicted from its x
+    again = ForestImputer(["x", "y"], {"g": ["a", "b"]}).fit(holes, np.random.default_rng(0), features=df,
+                                                             columns=["y"])
+    refined = again.predict(holes, features=df)
+    assert set(again.forests_) == {"y"} and float(np.sqrt(((refined["y"][h] - df["y"][h]) ** 2).mean())) < 0.2
+    pd.testing.assert_series_equal(refined["x"], holes["x"].fillna(again.mean_["x"]))   # no forest: holes get the mean
+    # the forests are fitted on at most max_rows rows; a column with too few known cells has none (its mean)
     few = holes.assign(x=np.where(np.arange(600) < 3, x, np.nan))
     small = ForestImputer(["x", "y"], {"g": ["a", "b"]}, max_rows=100).fit(few, np.random.default_rng(0))
     assert set(small.forests_) == {"y"} and small.forests_["y"].n_estimators == 50
     assert small.forests_["y"].n_features_in_ == 3                       # x and g's two indicators
-    assert small.forests_["y"].estimators_[0].tree_.n_node_samples[0] == 100   # max_rows of y's known cells
+    assert small.forests_["y"].estimators_[0].tree_.n_node_samples[0] < 100   # y's known cells among 100 rows
     filled = small.predict(few)
-    assert filled.notna().all().all() and (filled["x"][3:] == few["x"].mean()).all()
+    assert filled.notna().all().all() and (filled["x"][3:] == small.mean_["x"]).all()
 
 
 def test_linear_imputer_predicts_from_numbers_and_levels():
@@ -580,11 +586,12 @@ def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(l
     """A barely trained network on y = x + noise: the blend's weight moves to the regression, and its error falls."""
     df, hide, holes, model = linear_holes
     assert model.linear_imputer_ is not None and model.linear_imputer_.numeric == ["x", "y", "n"]
-    weights, pools, neighbours, forest = model._blend_weights(holes, np.random.default_rng(0))
+    weights, pools, neighbours, forest, refine = model._blend_weights(holes, np.random.default_rng(0))
     assert set(weights) == {"y", "n"} and all(w.min() >= 0.0 and w.sum() == pytest.approx(1.0)
                                               for w in weights.values())
     assert weights["y"][0] < 0.9 and isinstance(neighbours, NeighbourImputer) and isinstance(forest, ForestImputer)
     assert all(len(w) == 4 for w in weights.values())   # the model's, linear, neighbours', forests'
+    assert set(refine) == set(weights) and all(0.0 <= v <= 1.0 for v in refine.values())   # the last round's
     before = holes.copy()
     blended = model.impute(holes, random_state=0)
     alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
@@ -809,7 +816,7 @@ def test_point_estimate_leans_on_the_forests_where_a_column_bends():
 def test_no_linear_imputer_without_the_residual_or_under_dp(params, holes):
     model = tiny("gan", random_state=0, **params).fit(holes)
     assert model.linear_imputer_ is None
-    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, {}, None, None)
+    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, {}, None, None, None)
     assert model.impute(holes).notna().all().all()
 
 
