@@ -7,6 +7,9 @@ frame is the training table and the fitted model estimates those cells
 itself, they are in-sample for the network and the regression, not for the
 neighbours (a row is never its own neighbour); since 1bee212 ``impute``
 estimates them with a shorter copy of the model fitted without them.
+The ablation mixes those three estimates; since db3ca08 ``impute`` also
+blends forests (one round of MissForest, then a last one on its completion),
+so its ``shipped`` column holds them too.
 
 For each table and sampler, on the imputation benchmark's 20 % MCAR mask
 (``imputation.py``'s tables, masks and scores), NRMSE of the masked numeric

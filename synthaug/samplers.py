@@ -406,7 +406,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         frequencies. It also fits a linear imputer on the training rows
         (:class:`~synthaug.linear.LinearImputer`), which ``impute``'s point
         estimate of numeric cells is blended with (and with the nearest
-        rows' mean, :class:`~synthaug.neighbours.NeighbourImputer`).
+        rows' mean, :class:`~synthaug.neighbours.NeighbourImputer`, and
+        forests' predictions, :class:`~synthaug.forest.ForestImputer`).
         Ignored with ``epsilon``.
     timestep_sampling : {"logit-normal", "uniform"}, default="logit-normal"
         Tables: how training draws the timestep of each row. ``"uniform"``
