@@ -75,6 +75,8 @@ __all__ = ["BLEND_ROWS", "BLEND_SHARE", "CALIBRATION_LEVEL", "CALIBRATION_SHARE"
 POINT_ESTIMATE_DRAWS = 50
 # rows imputed per pass of the point estimate (each repeated POINT_ESTIMATE_DRAWS times)
 _POINT_CHUNK_ROWS = 1_024
+# rows whose last round of forests (ImputerMixin._refine) is predicted at once
+_REFINE_CHUNK_ROWS = 16_384
 # rows per generated batch of the point estimate (at least two draws of a chunk)
 _POINT_BATCH_ROWS = 4_096
 #: Central interval of the k draws that multiple imputation is calibrated to cover.
@@ -458,17 +460,25 @@ class ImputerMixin:
         """Mix ``out``'s estimates of each numeric column in ``refine`` (column → weight) with one more round of
         MissForest: forests fitted on the rows of ``frame`` that have the column, reading the other columns as
         ``out`` completes them (every cell filled by the blend). ``out`` is updated in place."""
+        refine = {col: w for col, w in refine.items() if w > 0.0}
+        if not refine:
+            return
         linear = self.linear_imputer_
         forest = ForestImputer(linear.numeric, linear.categorical).fit(frame, rng, features=out, columns=list(refine))
-        predicted = forest.predict(frame, features=out)
-        for col, weight in refine.items():
-            holes = frame[col].isna().to_numpy()
-            if not holes.any():
-                continue
-            mixed = (1.0 - weight) * out[col].to_numpy(dtype=np.float64)[holes] \
-                + weight * predicted[col].to_numpy()[holes]
-            out.iloc[np.flatnonzero(holes), frame.columns.get_loc(col)] = posterior_point_estimate(
-                mixed[None, :], frame[col], step=getattr(self.encoder_.encoders_[col], "step", None))
+        holes = frame[list(refine)].isna()
+        rows = np.flatnonzero(holes.to_numpy().any(axis=1))
+        for start in range(0, len(rows), _REFINE_CHUNK_ROWS):   # (by chunk: the designs are dense)
+            chunk = rows[start:start + _REFINE_CHUNK_ROWS]
+            predicted = forest.predict(frame.iloc[chunk], features=out.iloc[chunk])
+            for col, weight in refine.items():
+                cells = chunk[holes[col].to_numpy()[chunk]]
+                if not len(cells):
+                    continue
+                j = frame.columns.get_loc(col)
+                mixed = (1.0 - weight) * out[col].to_numpy(dtype=np.float64)[cells] \
+                    + weight * predicted[col].to_numpy()[holes[col].to_numpy()[chunk]]
+                out.iloc[cells, j] = posterior_point_estimate(
+                    mixed[None, :], frame[col], step=getattr(self.encoder_.encoders_[col], "step", None))
 
     def _blend_weights(self, frame, rng):
         """The :class:`Blend` of the point estimate: its weights per column, fitted on held-out cells of ``frame``.

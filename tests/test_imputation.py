@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
 from synthaug.blending import POOL_GRID, log_linear_pool, pool_weight
+import synthaug.imputation as imputation_module
 from synthaug.imputation import blend_weights
 from synthaug.linear import LinearImputer
 from synthaug.forest import ForestImputer
@@ -789,6 +790,16 @@ def test_point_estimate_leans_on_the_neighbours_where_rows_cluster():
     assert err(blended) < 0.5 * err(alone)
     for col in holes.columns:
         pd.testing.assert_series_equal(blended[col][~hide[col]], holes[col][~hide[col]])
+
+
+def test_last_round_of_forests_is_predicted_by_chunks_alike(linear_holes, monkeypatch):
+    """The last round of forests predicts the holes a chunk of rows at a time: the same cells whatever the chunk."""
+    _, _, holes, model = linear_holes
+    fitted = model._blend_weights(holes, np.random.default_rng(0))
+    assert fitted.refine and set(fitted.refine) <= {"y", "n"}
+    whole = model.impute(holes, random_state=0)
+    monkeypatch.setattr(imputation_module, "_REFINE_CHUNK_ROWS", 7)
+    pd.testing.assert_frame_equal(model.impute(holes, random_state=0), whole)
 
 
 def test_point_estimate_leans_on_the_forests_where_a_column_bends():
