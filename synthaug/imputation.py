@@ -450,8 +450,7 @@ class ImputerMixin:
                     w = weights[col]
                     draws = w[0] * draws.astype(np.float64) + sum(
                         wi * other[col].to_numpy()[holes] for wi, other in zip(w[1:], others))
-                out.iloc[chunk[holes], j] = posterior_point_estimate(
-                    draws, frame[col], step=getattr(self.encoder_.encoders_[col], "step", None))
+                out.iloc[chunk[holes], j] = self._numeric_point(draws, frame, col)
         if fitted.refine:
             self._refine(out, frame, fitted.refine, rng)
         return (out, posteriors) if level_posteriors else out
@@ -465,20 +464,23 @@ class ImputerMixin:
             return
         linear = self.linear_imputer_
         forest = ForestImputer(linear.numeric, linear.categorical).fit(frame, rng, features=out, columns=list(refine))
-        holes = frame[list(refine)].isna()
-        rows = np.flatnonzero(holes.to_numpy().any(axis=1))
+        holes = frame[list(refine)].isna().to_numpy()
+        rows = np.flatnonzero(holes.any(axis=1))
         for start in range(0, len(rows), _REFINE_CHUNK_ROWS):   # (by chunk: the designs are dense)
             chunk = rows[start:start + _REFINE_CHUNK_ROWS]
             predicted = forest.predict(frame.iloc[chunk], features=out.iloc[chunk])
-            for col, weight in refine.items():
-                cells = chunk[holes[col].to_numpy()[chunk]]
-                if not len(cells):
+            for i, (col, weight) in enumerate(refine.items()):
+                in_chunk = holes[chunk, i]
+                if not in_chunk.any():
                     continue
-                j = frame.columns.get_loc(col)
-                mixed = (1.0 - weight) * out[col].to_numpy(dtype=np.float64)[cells] \
-                    + weight * predicted[col].to_numpy()[holes[col].to_numpy()[chunk]]
-                out.iloc[cells, j] = posterior_point_estimate(
-                    mixed[None, :], frame[col], step=getattr(self.encoder_.encoders_[col], "step", None))
+                cells, j = chunk[in_chunk], frame.columns.get_loc(col)
+                mixed = (1.0 - weight) * out[col].iloc[cells].to_numpy(dtype=np.float64) \
+                    + weight * predicted[col].to_numpy()[in_chunk]
+                out.iloc[cells, j] = self._numeric_point(mixed[None, :], frame, col)
+
+    def _numeric_point(self, draws, frame, col):
+        """The point estimate of numeric column ``col`` from its ``draws`` (k, m), in ``frame[col]``'s dtype."""
+        return posterior_point_estimate(draws, frame[col], step=getattr(self.encoder_.encoders_[col], "step", None))
 
     def _blend_weights(self, frame, rng):
         """The :class:`Blend` of the point estimate: its weights per column, fitted on held-out cells of ``frame``.
