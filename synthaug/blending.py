@@ -13,7 +13,7 @@ largest likelihood.
 
 from __future__ import annotations
 
-from itertools import combinations
+from itertools import combinations, product
 
 import numpy as np
 
@@ -84,10 +84,11 @@ def _simplex_least_squares(X, t):
 
 
 def log_linear_pool(probs, log_posteriors, weight, allowed=None):
-    """Probabilities ∝ ``probs^(1 − weight) · exp(weight · log_posteriors)``, row by row.
+    """Probabilities ∝ ``probs^(1 − Σ weight) · Π exp(weight_i · log_posteriors_i)``, row by row.
 
     ``probs`` (n, L) the model's level probabilities (floored at 1e-6),
-    ``log_posteriors`` (n, L) the other source's log-probabilities;
+    ``log_posteriors`` (n, L) another source's log-probabilities, or a
+    sequence of them with ``weight`` a sequence of as many weights;
     ``allowed`` (L,) a boolean mask of the levels that may be returned
     (the others get probability 0).
 
@@ -97,8 +98,15 @@ def log_linear_pool(probs, log_posteriors, weight, allowed=None):
     >>> p = log_linear_pool(np.array([[0.9, 0.1]]), np.log([[0.1, 0.9]]), 0.5)
     >>> p.round(2).tolist()
     [[0.5, 0.5]]
+    >>> p = log_linear_pool(np.array([[0.5, 0.5]]), [np.log([[0.9, 0.1]]), np.log([[0.2, 0.8]])], (0.0, 1.0))
+    >>> p.round(2).tolist()
+    [[0.2, 0.8]]
     """
-    z = (1.0 - weight) * np.log(np.maximum(probs, _PROB_FLOOR)) + weight * np.asarray(log_posteriors)
+    sources, weights = _sources(log_posteriors, weight)
+    z = (1.0 - sum(weights)) * np.log(np.maximum(probs, _PROB_FLOOR))
+    for w, log_p in zip(weights, sources):
+        if w:
+            z = z + w * np.asarray(log_p)
     if allowed is not None:
         z = np.where(allowed, z, -np.inf)
     z = z - z.max(axis=1, keepdims=True)
@@ -109,9 +117,11 @@ def log_linear_pool(probs, log_posteriors, weight, allowed=None):
 def pool_weight(probs, log_posteriors, truth, allowed=None, grid=POOL_GRID):
     """The weight in ``grid`` whose :func:`log_linear_pool` gives the ``truth`` codes (n,) the largest likelihood.
 
-    The mean log-likelihood is concave in the weight (the pool's logits are
-    affine in it), so the grid's best point is next to the best weight;
-    ties go to the smaller weight (the model's own probabilities).
+    With a sequence of sources, a tuple of weights, one per source, each
+    in ``grid`` and summing to at most 1 (the model's own weight is the rest).
+    The mean log-likelihood is concave in the weights (the pool's logits are
+    affine in them), so the grid's best point is next to the best weights;
+    ties go to the smaller weights (the model's own probabilities).
 
     Examples
     --------
@@ -123,8 +133,21 @@ def pool_weight(probs, log_posteriors, truth, allowed=None, grid=POOL_GRID):
     1.0
     >>> float(pool_weight(np.exp(discriminant), np.log(np.full((4, 2), 0.5)), truth))
     0.0
+    >>> pool_weight(model, [np.log(np.full((4, 2), 0.5)), discriminant], truth)
+    (0.0, 1.0)
     """
+    several = isinstance(log_posteriors, (list, tuple))
+    sources = list(log_posteriors) if several else [log_posteriors]
+    points = [w for w in product(grid, repeat=len(sources)) if sum(w) <= 1.0 + 1e-9]
     rows = np.arange(len(truth))
-    scores = [np.log(np.maximum(log_linear_pool(probs, log_posteriors, w, allowed)[rows, truth], 1e-300)).mean()
-              for w in grid]
-    return grid[int(np.argmax(scores))]
+    scores = [np.log(np.maximum(log_linear_pool(probs, sources, w, allowed)[rows, truth], 1e-300)).mean()
+              for w in points]
+    best = points[int(np.argmax(scores))]
+    return tuple(float(w) for w in best) if several else best[0]
+
+
+def _sources(log_posteriors, weight):
+    """``(sources, weights)``: lists of the other sources' log-probabilities and their weights."""
+    if isinstance(log_posteriors, (list, tuple)):
+        return list(log_posteriors), [float(w) for w in weight]
+    return [log_posteriors], [float(weight)]

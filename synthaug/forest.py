@@ -49,6 +49,10 @@ class ForestImputer(OneHotDesign):
         Column → fitted :class:`~sklearn.ensemble.ExtraTreesRegressor`
         (a column with fewer than ``2 * min_samples_leaf`` known cells has
         none: its mean stands in).
+    classifiers_, frequencies_ : dict
+        Categorical column asked for → fitted
+        :class:`~sklearn.ensemble.ExtraTreesClassifier` (of the level's
+        position in ``levels_[col]``), and its levels' shares of the rows.
     mean_, scale_ : Series
         The numeric columns' means and standard deviations.
 
@@ -79,9 +83,10 @@ class ForestImputer(OneHotDesign):
         seeds the forests. ``features``, a completed copy of ``frame`` (the
         same rows, every cell filled), is read instead of ``frame``'s own
         cells — one more round of MissForest, from that fill; ``columns``
-        (default: every numeric column) are the ones given forests.
+        (default: every numeric column) are the ones given forests — a
+        categorical column among them gets a classifier (:meth:`predict_proba`).
         """
-        from sklearn.ensemble import ExtraTreesRegressor
+        from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 
         if len(frame) > self.max_rows:
             keep = np.sort(rng.choice(len(frame), self.max_rows, replace=False))
@@ -103,7 +108,29 @@ class ForestImputer(OneHotDesign):
             forest.fit(np.delete(design[rows], j, axis=1), y[rows])
             # predictions come a chunk of rows at a time: one thread spares a thread pool's start per call
             self.forests_[col] = forest.set_params(n_jobs=1)
+        self.classifiers_, self.frequencies_ = {}, {}
+        for col in self.levels_:
+            if columns is None or col not in columns:
+                continue
+            y = self.levels_[col].get_indexer(frame[col].to_numpy(dtype=object, na_value=None))
+            rows = np.flatnonzero(y >= 0)
+            if len(rows) < 2 * self.min_samples_leaf:
+                continue
+            forest = ExtraTreesClassifier(self.n_estimators, min_samples_leaf=self.min_samples_leaf, n_jobs=-1,
+                                          random_state=int(rng.integers(2**31)))
+            forest.fit(np.delete(design[rows], self._block(col), axis=1), y[rows])
+            self.classifiers_[col] = forest.set_params(n_jobs=1)
+            self.frequencies_[col] = np.bincount(y[rows], minlength=len(self.levels_[col])) / len(rows)
         return self
+
+    def _block(self, col):
+        """The positions of categorical column ``col``'s indicators in the design."""
+        start = len(self.numeric)
+        for other, known in self.levels_.items():
+            if other == col:
+                return np.arange(start, start + len(known))
+            start += len(known)
+        raise KeyError(col)
 
     def predict(self, frame, *, features=None):
         """Every numeric column of ``frame`` with its missing cells predicted (a float DataFrame, observed kept).
@@ -118,3 +145,21 @@ class ForestImputer(OneHotDesign):
             if holes.any() and col in self.forests_:
                 out.loc[holes, col] = self.forests_[col].predict(np.delete(design[holes], j, axis=1))
         return out
+
+    def predict_proba(self, frame, col):
+        """(len(frame), len(levels)) probabilities of categorical column ``col``'s levels (in ``levels_[col]``'s
+        order) given each row's other cells, by its classifier; None if it has none.
+
+        Each tree's vote is a leaf's share of the levels; the forest's mean is
+        smoothed towards the levels' frequencies by one tree's worth, so a level
+        no tree votes for keeps a small probability.
+        """
+        forest = self.classifiers_.get(col)
+        if forest is None:
+            return None
+        n_levels = len(self.levels_[col])
+        proba = np.zeros((len(frame), n_levels))
+        if len(frame):
+            proba[:, forest.classes_] = forest.predict_proba(np.delete(self._design(frame), self._block(col), axis=1))
+        trees = len(forest.estimators_)
+        return (trees * proba + self.frequencies_[col]) / (trees + 1)

@@ -37,9 +37,9 @@ carries the network's estimation noise, which a regression does not
 the probabilities its draws were drawn with (the level that maximises the
 chance of being right, with less Monte Carlo noise than the most frequent
 drawn level) — pooled, with the Gaussian residual, with the residual's
-linear discriminant given the row's observed scores, by a per-column weight
-chosen on held-out cells of the table by the same copy
-(:func:`~synthaug.blending.pool_weight`).
+linear discriminant given the row's observed scores and a forest
+classifier's posterior (:mod:`synthaug.forest`), by per-column weights
+chosen on held-out cells of the table (:func:`~synthaug.blending.pool_weight`).
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ _MIN_CALIBRATION_CELLS = 20
 # held-out cells of a categorical column below which its pool weight is not fitted (the model's alone)
 _MIN_POOL_CELLS = 10
 # categorical columns with more levels are left out of the linear imputer's predictors
+# the probability of a level the forest's classifier does not know (its log is pooled)
+_FOREST_FLOOR = 1e-6
 _LINEAR_MAX_LEVELS = 64
 # factors are kept within [1 / _MAX_FACTOR, _MAX_FACTOR]
 _MAX_FACTOR = 10.0
@@ -231,11 +233,12 @@ class Blend(NamedTuple):
 
     #: numeric column → weights of the model's, the linear imputer's, the neighbours' and the forests' estimates
     weights: dict
-    #: categorical column → the discriminant's weight in the log-linear pool with the model's posterior
+    #: categorical column → the weights of the discriminant's (and the forest's, where it has a classifier)
+    #: log-posteriors in the log-linear pool with the model's posterior
     pools: dict
     #: the :class:`~synthaug.neighbours.NeighbourImputer` over the frame (None without numeric weights)
     neighbours: NeighbourImputer | None
-    #: the :class:`~synthaug.forest.ForestImputer` fitted on the frame (None without numeric weights)
+    #: the :class:`~synthaug.forest.ForestImputer` fitted on the frame (None without numeric weights nor pools)
     forest: ForestImputer | None = None
     #: numeric column → weight of a last round of forests, on the frame as the blend completes it
     refine: dict | None = None
@@ -395,8 +398,8 @@ class ImputerMixin:
         prediction (a :class:`~synthaug.forest.ForestImputer` fitted on
         ``frame``), and each categorical
         column's posterior a :func:`~synthaug.blending.log_linear_pool` of
-        the model's and the Gaussian residual's discriminant's, by the
-        weights :meth:`_blend_weights` fits on held-out cells of ``frame``.
+        the model's, the Gaussian residual's discriminant's and the forest
+        classifier's, by the weights :meth:`_blend_weights` fits on held-out cells of ``frame``.
         ``level_posteriors`` also returns ``{column: (len(frame), L)}``: the
         posterior over the levels each categorical missing cell was set from
         (NaN in the other rows).
@@ -417,6 +420,7 @@ class ImputerMixin:
             others = (self.linear_imputer_.predict(part), fitted.neighbours.predict(part),
                       fitted.forest.predict(part)) if weights else ()
             discriminant = self._discriminant_log_posteriors(part, part_missing, rng, list(pools)) if pools else {}
+            forest = self._forest_log_posteriors(fitted.forest, part, list(pools)) if pools else {}
             m = len(chunk)
             repeated = np.tile(np.arange(m), k)       # draw j of row i at j·m + i
             # each batch holds an even number of whole draws (k is even), so its second half repeats its
@@ -437,8 +441,9 @@ class ImputerMixin:
                 if self.encoder_.kinds_[col] == "categorical":
                     posterior = self._level_posterior(col, probs, m, holes)
                     if col in pools:
-                        posterior = log_linear_pool(posterior, discriminant[col][holes], pools[col],
-                                                    self._allowed_levels(col))
+                        sources = [discriminant[col][holes]] + \
+                            ([forest[col][holes]] if len(pools[col]) > 1 and col in forest else [])
+                        posterior = log_linear_pool(posterior, sources, pools[col], self._allowed_levels(col))
                     if level_posteriors:
                         full = posteriors.setdefault(col, np.full((len(frame), posterior.shape[1]), np.nan))
                         full[chunk[holes]] = posterior
@@ -488,10 +493,10 @@ class ImputerMixin:
         :data:`BLEND_SHARE` of the observed cells of up to
         :data:`BLEND_ROWS` rows of ``frame`` — in its numeric columns with
         missing cells, and in its categorical ones the Gaussian residual's
-        discriminant predicts (:meth:`_pooled_columns`) — are hidden and
-        estimated by a copy of the model fitted without them
-        (:meth:`_blend_proxy`; the model itself if it cannot be fitted).
-        Numeric cells: by its estimate, its linear imputer's, the nearest
+        discriminant predicts (:meth:`_pooled_columns`) — are hidden.
+        Numeric cells are estimated by a copy of the model fitted without them
+        (:meth:`_blend_proxy`; the model itself if it cannot be fitted):
+        by its estimate, its linear imputer's, the nearest
         rows' (a :class:`~synthaug.neighbours.NeighbourImputer` whose
         reference rows are ``frame``'s; a row is not its own neighbour
         there) and the forests' (a :class:`~synthaug.forest.ForestImputer`
@@ -500,10 +505,11 @@ class ImputerMixin:
         truths (none with fewer than 20 such cells); then the weight of a
         last round of forests reading the rows as the copy completes them
         (:meth:`_refine_weights`). Categorical
-        cells: by its level posterior and its discriminant's, and
-        :func:`~synthaug.blending.pool_weight` chooses each column's weight
-        (none with fewer than 10 cells). Nothing without a linear imputer
-        (the model's estimates alone).
+        cells: by the model's level posterior, its discriminant's and a forest
+        classifier's (fitted on the frame with the cells hidden), and
+        :func:`~synthaug.blending.pool_weight` chooses each column's weights
+        (:meth:`_pool_weights`; none with fewer than 10 cells). Nothing
+        without a linear imputer (the model's estimates alone).
         """
         linear = getattr(self, "linear_imputer_", None)
         if linear is None:
@@ -524,25 +530,30 @@ class ImputerMixin:
         if not numeric and not pooled:
             return _NO_BLEND
         neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng) if numeric else None
-        forest = ForestImputer(linear.numeric, linear.categorical).fit(frame, rng) if numeric else None
+        # (the forests: a regression per numeric column, a classifier per pooled column the linear imputer reads)
+        forested = (linear.numeric if numeric else []) + [c for c in pooled if c in linear.categorical]
+        forest = ForestImputer(linear.numeric, linear.categorical).fit(frame, rng, columns=forested) \
+            if forested else None
         held = frame.copy()
         for col in numeric + pooled:
             cells = np.zeros(len(frame), dtype=bool)
             cells[rows[hidden[col]]] = True
             held[col] = held[col].mask(cells)
-        # the held-out cells are honest for a copy of the model fitted without them (the model itself, and its
-        # regression, were trained on them when the frame is the training table); a shorter copy suffices
-        proxy = self._blend_proxy(held, rng)
+        # the held-out numeric cells are honest for a copy of the model fitted without them (the model itself,
+        # and its regression, were trained on them when the frame is the training table); a shorter copy suffices
+        proxy = self._blend_proxy(held, rng) if numeric else None
         source = proxy if proxy is not None else self
         reference = NeighbourImputer(linear.numeric, linear.categorical).fit(held, rng) \
             if proxy is not None and numeric else neighbours
         part, truth = held.iloc[rows], frame.iloc[rows]
         estimate, level_posteriors = source._impute_point(part, rng, blend=False, level_posteriors=True)
+        # (the forests that estimate the held-out cells never saw them: fitted on the held frame)
+        held_forest = ForestImputer(linear.numeric, linear.categorical).fit(held, rng, columns=forested) \
+            if forested else None
         weights, refine = {}, None
         if numeric:
-            # (the forests that estimate the held-out cells never saw them: fitted on the held frame)
             estimates = (estimate, source.linear_imputer_.predict(part), reference.predict(part, exclude=rows),
-                         ForestImputer(linear.numeric, linear.categorical).fit(held, rng).predict(part))
+                         held_forest.predict(part))
 
             def floats(values):
                 return values.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -552,18 +563,41 @@ class ImputerMixin:
                      for col in numeric if hidden[col].any()}
             weights = blend_weights(cells)
             refine = self._refine_weights(part, estimate, cells, weights, hidden, rng)
-        pools = {}
-        # (the copy's codes: its encoder has a "missing" level where the model's may not, and may lack a level
-        # only held-out cells had — those cells are left out)
-        pooled = [c for c in pooled if source._feature_positions(c) is not None]
-        discriminant = source._discriminant_log_posteriors(part, part.isna(), rng, pooled) if pooled else {}
-        for col in pooled:
-            enc = source.encoder_.encoders_[col]
-            h = hidden[col] & (truth[col].isin(enc.levels_).to_numpy() | enc.has_other_)
-            if h.sum() >= _MIN_POOL_CELLS:
-                pools[col] = float(pool_weight(level_posteriors[col][h], discriminant[col][h],
-                                               enc.codes_for(truth[col][h], name=col), source._allowed_levels(col)))
+        hidden = {c: hidden[c] for c in pooled}
+        if pooled and source is not self:
+            # (the model's posteriors, in the rows with a categorical cell held out: their other cells as hidden)
+            keep = np.flatnonzero(np.any(list(hidden.values()), axis=0))
+            part, truth, hidden = part.iloc[keep], truth.iloc[keep], {c: h[keep] for c, h in hidden.items()}
+            level_posteriors = self._impute_point(part, rng, blend=False, level_posteriors=True)[1]
+        pools = self._pool_weights(part, truth, hidden, level_posteriors, held_forest, rng)
         return Blend(weights, pools, neighbours, forest, refine)
+
+    def _pool_weights(self, part, truth, hidden, level_posteriors, forest, rng):
+        """Each categorical column's weights in the log-linear pool, fitted on its cells ``hidden`` (column → mask
+        over ``part``'s rows) whose levels ``truth`` holds.
+
+        The model's own level posteriors (``level_posteriors``, as
+        :meth:`_impute_point` gives them), its discriminant's and ``forest``'s
+        classifier's (fitted without the hidden cells) are pooled by
+        :func:`~synthaug.blending.pool_weight`. The model was trained on those
+        cells when ``part`` comes from its training table, but, unlike a
+        regression's, its posterior of one cell given the rest of the row does
+        not recall them: measured on held-out cells, weights fitted with the
+        model's own posteriors imputed more cells right than with those of a
+        shorter copy fitted without them (whose weaker posteriors lent the
+        other sources too much weight).
+        """
+        pooled = list(hidden)
+        discriminant = self._discriminant_log_posteriors(part, part.isna(), rng, pooled) if pooled else {}
+        forest_posteriors = self._forest_log_posteriors(forest, part, pooled) if pooled else {}
+        pools = {}
+        for col in pooled:
+            h = hidden[col]
+            if h.sum() >= _MIN_POOL_CELLS:
+                sources = [discriminant[col][h]] + ([forest_posteriors[col][h]] if col in forest_posteriors else [])
+                codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
+                pools[col] = pool_weight(level_posteriors[col][h], sources, codes, self._allowed_levels(col))
+        return pools
 
     def _refine_weights(self, part, estimate, cells, weights, hidden, rng):
         """Each numeric column's weight of :meth:`_refine`'s last round of forests, fitted on the held-out cells.
@@ -678,6 +712,21 @@ class ImputerMixin:
         """Categorical columns of ``frame`` with missing cells whose levels the Gaussian residual predicts."""
         return [c for c in frame.columns if c != _TARGET and self.encoder_.kinds_.get(c) == "categorical"
                 and frame[c].isna().any() and self._feature_positions(c) is not None]
+
+    def _forest_log_posteriors(self, forest, part, columns):
+        """``{column: (len(part), L)}``: log-probabilities of ``columns``' levels (the model's codes) under
+        ``forest``'s classifiers (:meth:`~synthaug.forest.ForestImputer.predict_proba`), for the columns that
+        have one; a level the forest does not know gets probability 1e-6."""
+        out = {}
+        for col in columns if forest is not None else ():
+            proba = forest.predict_proba(part, col)
+            if proba is None:
+                continue
+            codes = self.encoder_.encoders_[col].levels_.get_indexer(forest.levels_[col])
+            full = np.full((len(part), self._level_block(col)[1]), _FOREST_FLOOR)
+            full[:, codes[codes >= 0]] = proba[:, codes >= 0]
+            out[col] = np.log(np.maximum(full, _FOREST_FLOOR))
+        return out
 
     @torch.inference_mode()
     def _discriminant_log_posteriors(self, part, missing, rng, columns):

@@ -566,6 +566,33 @@ def test_forest_imputer_fits_what_a_line_cannot():
     assert filled.notna().all().all() and (filled["x"][3:] == small.mean_["x"]).all()
 
 
+def test_forest_imputer_classifies_a_level_a_line_cannot():
+    """A level set by |x| > 1 (no linear boundary): the classifier's posterior picks it; its rows are probabilities
+    over the levels in ``levels_`` order, smoothed so a level no tree votes for keeps a little, but not a level no
+    known cell has; no classifier unless asked for, or without enough known cells."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-2, 2, 800)
+    df = pd.DataFrame({"x": x, "z": rng.normal(size=800), "g": np.where(np.abs(x) > 1, "out", "in")})
+    holes = df.mask(pd.DataFrame({"x": False, "z": rng.random(800) < 0.1, "g": rng.random(800) < 0.25}))
+    before = holes.copy()
+    levels = {"g": ["in", "never", "out"]}
+    forest = ForestImputer(["x", "z"], levels).fit(holes, np.random.default_rng(0), columns=["x", "z", "g"])
+    pd.testing.assert_frame_equal(holes, before)
+    h = holes["g"].isna().to_numpy()
+    proba = forest.predict_proba(holes[h], "g")
+    assert proba.shape == (h.sum(), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (proba[:, [0, 2]] > 0).all() and (proba[:, 1] == 0).all()             # "never" occurs in no known cell
+    right = np.array(["in", "never", "out"])[proba.argmax(axis=1)] == df["g"][h].to_numpy()
+    assert right.mean() > 0.95
+    assert forest.classifiers_["g"].n_features_in_ == 2                         # x and z: not g's own indicators
+    assert ForestImputer(["x", "z"], levels).fit(holes, np.random.default_rng(0)).predict_proba(holes, "g") is None
+    few = holes.assign(g=holes["g"].where(np.arange(800) < 3))
+    assert ForestImputer(["x", "z"], levels).fit(few, np.random.default_rng(0),
+                                                 columns=["g"]).predict_proba(few, "g") is None
+    assert forest.predict_proba(holes.iloc[:0], "g").shape == (0, 3)
+
+
 def test_linear_imputer_predicts_from_numbers_and_levels():
     rng = np.random.default_rng(0)
     x = rng.normal(size=500)
@@ -684,7 +711,9 @@ def test_categorical_point_estimate_pools_the_discriminant_where_the_network_is_
     before = holes.copy()
     blend = model._blend_weights(holes, np.random.default_rng(0))
     pd.testing.assert_frame_equal(holes, before)
-    assert set(blend.pools) == {"c"} and blend.pools["c"] >= 0.5 and set(blend.weights) == {"z"}
+    # (the discriminant's and the forest classifier's weights: together they outweigh the network)
+    assert set(blend.pools) == {"c"} and len(blend.pools["c"]) == 2 and set(blend.weights) == {"z"}
+    assert sum(blend.pools["c"]) >= 0.5
     pooled = model.impute(holes, random_state=0)
     alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
     h = hide["c"].to_numpy()
@@ -694,39 +723,28 @@ def test_categorical_point_estimate_pools_the_discriminant_where_the_network_is_
         pd.testing.assert_series_equal(pooled[col][~hide[col]], holes[col][~hide[col]])
 
 
-def test_a_level_the_copy_never_saw_is_left_out_of_the_pool_weight(monkeypatch):
-    """A level in one row only, whose cell is held out: the copy behind the weights never sees it, so that cell has
-    no code in the copy's encoder and is left out; the other cells still fit the weight."""
+def test_pool_weights_need_no_copy_of_the_model(monkeypatch):
+    """Holes in a categorical column only: its pool weights are fitted on the model's own posteriors of the held-out
+    cells (a rare level's among them), so no shorter copy of the model is fitted; the caller's frame is untouched."""
     rng = np.random.default_rng(6)
     n = 600
     x = rng.normal(size=n)
     df = pd.DataFrame({"x": x, "z": x + rng.normal(size=n), "c": np.where(x > 0, "hi", "lo").astype(object)})
     df.loc[rng.choice(n, 60, replace=False), "c"] = None
-    once = int(np.flatnonzero(df["c"].notna())[0])
-    df.loc[once, "c"] = "once"
+    df.loc[rng.choice(np.flatnonzero(df["c"].notna()), 3, replace=False), "c"] = "rare"
     model = tiny("gan", random_state=0).fit(df)
-    original = type(model)._blend_proxy
 
-    class Held(Exception):
-        pass
+    def no_copy(self, held, rng):
+        raise AssertionError("a copy of the model was fitted")
 
-    def hides(self, held, rng):
-        raise Held(held["c"].isna().iloc[once])
-
-    monkeypatch.setattr(type(model), "_blend_proxy", hides)
-
-    def once_held(seed):
-        try:
-            model._blend_weights(df, np.random.default_rng(seed))
-        except Held as held:
-            return bool(held.args[0])
-
-    seed = next(s for s in range(500) if once_held(s))           # a seed whose held-out cells take that one
-    monkeypatch.setattr(type(model), "_blend_proxy", original)
+    monkeypatch.setattr(type(model), "_blend_proxy", no_copy)
     before = df.copy()
-    blend = model._blend_weights(df, np.random.default_rng(seed))
+    blend = model._blend_weights(df, np.random.default_rng(0))
     pd.testing.assert_frame_equal(df, before)
-    assert set(blend.pools) == {"c"} and 0.0 <= blend.pools["c"] <= 1.0
+    assert set(blend.pools) == {"c"} and len(blend.pools["c"]) == 2 and not blend.weights
+    assert min(blend.pools["c"]) >= 0.0 and sum(blend.pools["c"]) <= 1.0
+    out = model.impute(df, random_state=0)
+    assert out["c"].notna().all() and set(out["c"]) <= {"hi", "lo", "rare"}
 
 
 def test_neighbour_imputer_copes_with_empty_columns_and_integer_nulls():
