@@ -99,9 +99,9 @@ _MIN_CALIBRATION_CELLS = 20
 # held-out cells of a categorical column below which its pool weight is not fitted (the model's alone)
 _MIN_POOL_CELLS = 10
 # categorical columns with more levels are left out of the linear imputer's predictors
+_LINEAR_MAX_LEVELS = 64
 # the probability of a level the forest's classifier does not know (its log is pooled)
 _FOREST_FLOOR = 1e-6
-_LINEAR_MAX_LEVELS = 64
 # factors are kept within [1 / _MAX_FACTOR, _MAX_FACTOR]
 _MAX_FACTOR = 10.0
 
@@ -420,7 +420,7 @@ class ImputerMixin:
             others = (self.linear_imputer_.predict(part), fitted.neighbours.predict(part),
                       fitted.forest.predict(part)) if weights else ()
             discriminant = self._discriminant_log_posteriors(part, part_missing, rng, list(pools)) if pools else {}
-            forest = self._forest_log_posteriors(fitted.forest, part, list(pools)) if pools else {}
+            forest_posteriors = self._forest_log_posteriors(fitted.forest, part, list(pools)) if pools else {}
             m = len(chunk)
             repeated = np.tile(np.arange(m), k)       # draw j of row i at j·m + i
             # each batch holds an even number of whole draws (k is even), so its second half repeats its
@@ -442,7 +442,8 @@ class ImputerMixin:
                     posterior = self._level_posterior(col, probs, m, holes)
                     if col in pools:
                         sources = [discriminant[col][holes]] + \
-                            ([forest[col][holes]] if len(pools[col]) > 1 and col in forest else [])
+                            ([forest_posteriors[col][holes]] if len(pools[col]) > 1 and col in forest_posteriors
+                             else [])
                         posterior = log_linear_pool(posterior, sources, pools[col], self._allowed_levels(col))
                     if level_posteriors:
                         full = posteriors.setdefault(col, np.full((len(frame), posterior.shape[1]), np.nan))
