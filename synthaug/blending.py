@@ -3,12 +3,12 @@
 A numeric cell has four estimates — the mean of the model's draws, a linear
 imputer's prediction, the mean of the nearest rows and a forest's prediction — and
 :func:`blend_weights` mixes them by per-column weights fitted by least squares
-on cells whose truth is known. A categorical cell has two posteriors over its
-levels — the model's (the mean of the probabilities its draws were drawn with)
-and the linear discriminant's of the Gaussian residual (given the row's known
-numeric scores) — and :func:`log_linear_pool` combines them geometrically, by
-the weight :func:`pool_weight` chooses to give held-out cells' true levels the
-largest likelihood.
+on cells whose truth is known. A categorical cell has three posteriors over its
+levels — the model's (the mean of the probabilities its draws were drawn with),
+the linear discriminant's of the Gaussian residual (given the row's known
+numeric scores) and a forest classifier's — and :func:`log_linear_pool` combines
+them geometrically, by the weights :func:`pool_weight` chooses to give held-out
+cells' true levels the largest likelihood.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One round of MissForest's regressions, the third counterpart of the point estimate's blend.
+"""One round of MissForest's regressions and classifications, the point estimate's forests.
 
 A column that is a non-linear function of the others (a silhouette's
 compactness of its area and perimeter, a wine's density of its sugar and
@@ -15,7 +15,10 @@ splits on it. Like the neighbours, it is fitted on the table being imputed, so
 a fitted model keeps none of its rows.
 :meth:`~synthaug.imputation.ImputerMixin.impute` mixes its predictions with
 the model's, the linear imputer's and the neighbours' by weights fitted on
-held-out cells (:func:`~synthaug.blending.blend_weights`).
+held-out cells (:func:`~synthaug.blending.blend_weights`). A categorical column
+asked for gets an :class:`~sklearn.ensemble.ExtraTreesClassifier` the same way,
+whose level probabilities are pooled with the model's and the discriminant's
+(:func:`~synthaug.blending.log_linear_pool`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ __all__ = ["ForestImputer"]
 
 
 class ForestImputer(OneHotDesign):
-    """An extremely randomised forest per numeric column, on the other columns with their missing cells.
+    """An extremely randomised forest per column (numeric, or categorical asked for), on the other columns with
+    their missing cells.
 
     Parameters
     ----------
@@ -103,11 +107,7 @@ class ForestImputer(OneHotDesign):
             rows = np.flatnonzero(~np.isnan(y))
             if len(rows) < 2 * self.min_samples_leaf:
                 continue
-            forest = ExtraTreesRegressor(self.n_estimators, min_samples_leaf=self.min_samples_leaf, n_jobs=-1,
-                                         random_state=int(rng.integers(2**31)))
-            forest.fit(np.delete(design[rows], j, axis=1), y[rows])
-            # predictions come a chunk of rows at a time: one thread spares a thread pool's start per call
-            self.forests_[col] = forest.set_params(n_jobs=1)
+            self.forests_[col] = self._fitted(ExtraTreesRegressor, np.delete(design[rows], j, axis=1), y[rows], rng)
         self.classifiers_, self.frequencies_ = {}, {}
         for col in self.levels_:
             if columns is None or col not in columns:
@@ -116,12 +116,18 @@ class ForestImputer(OneHotDesign):
             rows = np.flatnonzero(y >= 0)
             if len(rows) < 2 * self.min_samples_leaf:
                 continue
-            forest = ExtraTreesClassifier(self.n_estimators, min_samples_leaf=self.min_samples_leaf, n_jobs=-1,
-                                          random_state=int(rng.integers(2**31)))
-            forest.fit(np.delete(design[rows], self._block(col), axis=1), y[rows])
-            self.classifiers_[col] = forest.set_params(n_jobs=1)
+            self.classifiers_[col] = self._fitted(ExtraTreesClassifier,
+                                                  np.delete(design[rows], self._block(col), axis=1), y[rows], rng)
             self.frequencies_[col] = np.bincount(y[rows], minlength=len(self.levels_[col])) / len(rows)
         return self
+
+    def _fitted(self, forest_class, X, y, rng):
+        """A ``forest_class`` (extremely randomised trees) of this imputer's size, seeded by ``rng``, fitted on
+        ``X``, ``y``."""
+        forest = forest_class(self.n_estimators, min_samples_leaf=self.min_samples_leaf, n_jobs=-1,
+                              random_state=int(rng.integers(2**31)))
+        # predictions come a chunk of rows at a time: one thread spares a thread pool's start per call
+        return forest.fit(X, y).set_params(n_jobs=1)
 
     def _block(self, col):
         """The positions of categorical column ``col``'s indicators in the design."""
