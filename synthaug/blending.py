@@ -3,10 +3,11 @@
 A numeric cell has four estimates — the mean of the model's draws, a linear
 imputer's prediction, the mean of the nearest rows and a forest's prediction — and
 :func:`blend_weights` mixes them by per-column weights fitted by least squares
-on cells whose truth is known. A categorical cell has three posteriors over its
+on cells whose truth is known. A categorical cell has four posteriors over its
 levels — the model's (the mean of the probabilities its draws were drawn with),
 the linear discriminant's of the Gaussian residual (given the row's known
-numeric scores) and a forest classifier's — and :func:`log_linear_pool` combines
+numeric scores), a forest classifier's and the vote of the nearest rows — and
+:func:`log_linear_pool` combines
 them geometrically, by the weights :func:`pool_weight` chooses to give held-out
 cells' true levels the largest likelihood.
 """
@@ -25,6 +26,10 @@ SHRINK_CELLS = 100
 POOL_GRID = np.linspace(0.0, 1.0, 21)
 # probabilities are floored here before their logarithm (a level the draws never gave keeps a finite score)
 _PROB_FLOOR = 1e-6
+# a held-out cell's log-likelihood is floored here (a level the pool rules out costs this much, not infinity)
+_LOG_FLOOR = np.log(1e-300)
+# pooled logits :func:`pool_weight` holds at once
+_POOL_CELLS = 2_000_000
 
 
 def blend_weights(cells):
@@ -138,12 +143,22 @@ def pool_weight(probs, log_posteriors, truth, allowed=None, grid=POOL_GRID):
     """
     several = isinstance(log_posteriors, (list, tuple))
     sources = list(log_posteriors) if several else [log_posteriors]
-    points = [w for w in product(grid, repeat=len(sources)) if sum(w) <= 1.0 + 1e-9]
+    points = np.array([w for w in product(grid, repeat=len(sources)) if sum(w) <= 1.0 + 1e-9])
+    # every point's pooled logits at once, (points, n, L), a few million numbers at a time
+    logs = np.stack([np.log(np.maximum(probs, _PROB_FLOOR))] + [np.asarray(p, dtype=np.float64) for p in sources])
+    weights = np.concatenate([1.0 - points.sum(axis=1, keepdims=True), points], axis=1)
     rows = np.arange(len(truth))
-    scores = [np.log(np.maximum(log_linear_pool(probs, sources, w, allowed)[rows, truth], 1e-300)).mean()
-              for w in points]
-    best = points[int(np.argmax(scores))]
-    return tuple(float(w) for w in best) if several else best[0]
+    step = max(1, _POOL_CELLS // max(logs[0].size, 1))
+    scores = []
+    for start in range(0, len(points), step):
+        z = np.einsum("ps,snl->pnl", weights[start:start + step], logs)
+        if allowed is not None:
+            z = np.where(allowed, z, -np.inf)
+        top = z.max(axis=2, keepdims=True)
+        log_norm = np.log(np.exp(z - top).sum(axis=2)) + top[..., 0]
+        scores.append(np.maximum(z[:, rows, truth] - log_norm, _LOG_FLOOR).mean(axis=1))
+    best = points[int(np.argmax(np.concatenate(scores)))]
+    return tuple(float(w) for w in best) if several else float(best[0])
 
 
 def _sources(log_posteriors, weight):

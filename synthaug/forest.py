@@ -129,15 +129,6 @@ class ForestImputer(OneHotDesign):
         # predictions come a chunk of rows at a time: one thread spares a thread pool's start per call
         return forest.fit(X, y).set_params(n_jobs=1)
 
-    def _block(self, col):
-        """The positions of categorical column ``col``'s indicators in the design."""
-        start = len(self.numeric)
-        for other, known in self.levels_.items():
-            if other == col:
-                return np.arange(start, start + len(known))
-            start += len(known)
-        raise KeyError(col)
-
     def predict(self, frame, *, features=None):
         """Every numeric column of ``frame`` with its missing cells predicted (a float DataFrame, observed kept).
 

@@ -37,8 +37,9 @@ carries the network's estimation noise, which a regression does not
 the probabilities its draws were drawn with (the level that maximises the
 chance of being right, with less Monte Carlo noise than the most frequent
 drawn level) — pooled, with the Gaussian residual, with the residual's
-linear discriminant given the row's observed scores and a forest
-classifier's posterior (:mod:`synthaug.forest`), by per-column weights
+linear discriminant given the row's observed scores, a forest
+classifier's posterior (:mod:`synthaug.forest`) and the vote of the
+nearest rows (:mod:`synthaug.neighbours`), by per-column weights
 chosen on held-out cells of the table (:func:`~synthaug.blending.pool_weight`).
 """
 
@@ -100,8 +101,8 @@ _MIN_CALIBRATION_CELLS = 20
 _MIN_POOL_CELLS = 10
 # categorical columns with more levels are left out of the linear imputer's predictors
 _LINEAR_MAX_LEVELS = 64
-# the probability of a level the forest's classifier does not know (its log is pooled)
-_FOREST_FLOOR = 1e-6
+# the probability of a level the forest or the neighbours do not know (its log is pooled)
+_LEVEL_FLOOR = 1e-6
 # factors are kept within [1 / _MAX_FACTOR, _MAX_FACTOR]
 _MAX_FACTOR = 10.0
 
@@ -233,10 +234,10 @@ class Blend(NamedTuple):
 
     #: numeric column → weights of the model's, the linear imputer's, the neighbours' and the forests' estimates
     weights: dict
-    #: categorical column → the weights of the discriminant's (and the forest's, where it has a classifier)
-    #: log-posteriors in the log-linear pool with the model's posterior
+    #: categorical column → ``{source: weight}`` of the other sources' log-posteriors (the discriminant's, and
+    #: the forest's and the neighbours' where they read the column) in the log-linear pool with the model's
     pools: dict
-    #: the :class:`~synthaug.neighbours.NeighbourImputer` over the frame (None without numeric weights)
+    #: the :class:`~synthaug.neighbours.NeighbourImputer` over the frame (None without numeric weights nor pools)
     neighbours: NeighbourImputer | None
     #: the :class:`~synthaug.forest.ForestImputer` fitted on the frame (None without numeric weights nor pools)
     forest: ForestImputer | None = None
@@ -398,8 +399,9 @@ class ImputerMixin:
         prediction (a :class:`~synthaug.forest.ForestImputer` fitted on
         ``frame``), and each categorical
         column's posterior a :func:`~synthaug.blending.log_linear_pool` of
-        the model's, the Gaussian residual's discriminant's and the forest
-        classifier's, by the weights :meth:`_blend_weights` fits on held-out cells of ``frame``.
+        the model's, the Gaussian residual's discriminant's, the forest
+        classifier's and the nearest rows' vote, by the weights
+        :meth:`_blend_weights` fits on held-out cells of ``frame``.
         ``level_posteriors`` also returns ``{column: (len(frame), L)}``: the
         posterior over the levels each categorical missing cell was set from
         (NaN in the other rows).
@@ -419,8 +421,7 @@ class ImputerMixin:
             # (by chunk: their designs are dense)
             others = (self.linear_imputer_.predict(part), fitted.neighbours.predict(part),
                       fitted.forest.predict(part)) if weights else ()
-            discriminant = self._discriminant_log_posteriors(part, part_missing, rng, list(pools)) if pools else {}
-            forest_posteriors = self._forest_log_posteriors(fitted.forest, part, list(pools)) if pools else {}
+            pool_sources = self._pool_sources(part, rng, pools, fitted.forest, fitted.neighbours)
             m = len(chunk)
             repeated = np.tile(np.arange(m), k)       # draw j of row i at j·m + i
             # each batch holds an even number of whole draws (k is even), so its second half repeats its
@@ -441,10 +442,9 @@ class ImputerMixin:
                 if self.encoder_.kinds_[col] == "categorical":
                     posterior = self._level_posterior(col, probs, m, holes)
                     if col in pools:
-                        sources = [discriminant[col][holes]] + \
-                            ([forest_posteriors[col][holes]] if len(pools[col]) > 1 and col in forest_posteriors
-                             else [])
-                        posterior = log_linear_pool(posterior, sources, pools[col], self._allowed_levels(col))
+                        names = list(pools[col])
+                        posterior = log_linear_pool(posterior, [pool_sources[col][name][holes] for name in names],
+                                                    [pools[col][name] for name in names], self._allowed_levels(col))
                     if level_posteriors:
                         full = posteriors.setdefault(col, np.full((len(frame), posterior.shape[1]), np.nan))
                         full[chunk[holes]] = posterior
@@ -506,8 +506,9 @@ class ImputerMixin:
         truths (none with fewer than 20 such cells); then the weight of a
         last round of forests reading the rows as the copy completes them
         (:meth:`_refine_weights`). Categorical
-        cells: by the model's level posterior, its discriminant's and a forest
-        classifier's (fitted on the frame with the cells hidden), and
+        cells: by the model's level posterior, its discriminant's, a forest
+        classifier's (fitted on the frame with the cells hidden) and the
+        nearest rows' vote (a row not its own neighbour), and
         :func:`~synthaug.blending.pool_weight` chooses each column's weights
         (:meth:`_pool_weights`; none with fewer than 10 cells). Nothing
         without a linear imputer (the model's estimates alone).
@@ -530,9 +531,10 @@ class ImputerMixin:
         pooled = [c for c in pooled if hidden[c].sum() >= _MIN_POOL_CELLS]
         if not numeric and not pooled:
             return _NO_BLEND
-        neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng) if numeric else None
-        # (the forests: a regression per numeric column, a classifier per pooled column the linear imputer reads)
+        # (the forests: a regression per numeric column, a classifier per pooled column the linear imputer reads;
+        # the neighbours also vote on those columns' levels)
         forested = (linear.numeric if numeric else []) + [c for c in pooled if c in linear.categorical]
+        neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng) if forested else None
         forest = ForestImputer(linear.numeric, linear.categorical).fit(frame, rng, columns=forested) \
             if forested else None
         held = frame.copy()
@@ -569,17 +571,21 @@ class ImputerMixin:
             # (the model's posteriors, in the rows with a categorical cell held out: their other cells as hidden)
             keep = np.flatnonzero(np.any(list(hidden.values()), axis=0))
             part, truth, hidden = part.iloc[keep], truth.iloc[keep], {c: h[keep] for c, h in hidden.items()}
+            rows = rows[keep]
             level_posteriors = self._impute_point(part, rng, blend=False, level_posteriors=True)[1]
-        pools = self._pool_weights(part, truth, hidden, level_posteriors, held_forest, rng)
+        # (the neighbours over the whole frame: a held-out cell's own row is never its neighbour)
+        pools = self._pool_weights(part, truth, hidden, level_posteriors, held_forest, neighbours, rows, rng)
         return Blend(weights, pools, neighbours, forest, refine)
 
-    def _pool_weights(self, part, truth, hidden, level_posteriors, forest, rng):
+    def _pool_weights(self, part, truth, hidden, level_posteriors, forest, neighbours, rows, rng):
         """Each categorical column's weights in the log-linear pool, fitted on its cells ``hidden`` (column → mask
         over ``part``'s rows) whose levels ``truth`` holds.
 
         The model's own level posteriors (``level_posteriors``, as
-        :meth:`_impute_point` gives them), its discriminant's and ``forest``'s
-        classifier's (fitted without the hidden cells) are pooled by
+        :meth:`_impute_point` gives them), its discriminant's, ``forest``'s
+        classifier's (fitted without the hidden cells) and the vote of
+        ``neighbours``' nearest rows (``part``'s rows are the frame's
+        ``rows``, each not its own neighbour) are pooled by
         :func:`~synthaug.blending.pool_weight`. The model was trained on those
         cells when ``part`` comes from its training table, but, unlike a
         regression's, its posterior of one cell given the rest of the row does
@@ -588,17 +594,40 @@ class ImputerMixin:
         shorter copy fitted without them (whose weaker posteriors lent the
         other sources too much weight).
         """
-        pooled = list(hidden)
-        discriminant = self._discriminant_log_posteriors(part, part.isna(), rng, pooled) if pooled else {}
-        forest_posteriors = self._forest_log_posteriors(forest, part, pooled) if pooled else {}
+        sources = self._pool_sources(part, rng, list(hidden), forest, neighbours, exclude=rows)
         pools = {}
-        for col in pooled:
-            h = hidden[col]
+        for col, h in hidden.items():
             if h.sum() >= _MIN_POOL_CELLS:
-                sources = [discriminant[col][h]] + ([forest_posteriors[col][h]] if col in forest_posteriors else [])
+                names = list(sources[col])
                 codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
-                pools[col] = pool_weight(level_posteriors[col][h], sources, codes, self._allowed_levels(col))
+                weights = pool_weight(level_posteriors[col][h], [sources[col][name][h] for name in names], codes,
+                                      self._allowed_levels(col))
+                pools[col] = dict(zip(names, weights))
         return pools
+
+    def _pool_sources(self, part, rng, columns, forest, neighbours, *, exclude=None):
+        """``{column: {source: (len(part), L)}}``: the log-probabilities of ``columns``' levels (the model's
+        codes) under the residual's discriminant, ``forest``'s classifier and ``neighbours``' vote (those two
+        where they read the column; ``exclude`` as in :meth:`~synthaug.neighbours.NeighbourImputer.predict`)."""
+        if not len(columns):
+            return {}
+        out = {col: {"discriminant": log_p}
+               for col, log_p in self._discriminant_log_posteriors(part, part.isna(), rng, list(columns)).items()}
+        for col in columns:
+            for name, fitted in (("forest", forest), ("neighbours", neighbours)):
+                if fitted is not None and col in fitted.levels_:
+                    proba = fitted.predict_proba(part, col, **({"exclude": exclude} if name == "neighbours" else {}))
+                    if proba is not None:
+                        out[col][name] = self._log_levels(col, fitted.levels_[col], proba)
+        return out
+
+    def _log_levels(self, col, levels, proba):
+        """(n, L) log-probabilities over categorical column ``col``'s codes from ``proba`` (n, len(levels)) over
+        ``levels``; a level ``levels`` lacks gets probability 1e-6."""
+        codes = self.encoder_.encoders_[col].levels_.get_indexer(levels)
+        full = np.full((len(proba), self._level_block(col)[1]), _LEVEL_FLOOR)
+        full[:, codes[codes >= 0]] = proba[:, codes >= 0]
+        return np.log(np.maximum(full, _LEVEL_FLOOR))
 
     def _refine_weights(self, part, estimate, cells, weights, hidden, rng):
         """Each numeric column's weight of :meth:`_refine`'s last round of forests, fitted on the held-out cells.
@@ -713,21 +742,6 @@ class ImputerMixin:
         """Categorical columns of ``frame`` with missing cells whose levels the Gaussian residual predicts."""
         return [c for c in frame.columns if c != _TARGET and self.encoder_.kinds_.get(c) == "categorical"
                 and frame[c].isna().any() and self._feature_positions(c) is not None]
-
-    def _forest_log_posteriors(self, forest, part, columns):
-        """``{column: (len(part), L)}``: log-probabilities of ``columns``' levels (the model's codes) under
-        ``forest``'s classifiers (:meth:`~synthaug.forest.ForestImputer.predict_proba`), for the columns that
-        have one; a level the forest does not know gets probability 1e-6."""
-        out = {}
-        for col in columns if forest is not None else ():
-            proba = forest.predict_proba(part, col)
-            if proba is None:
-                continue
-            codes = self.encoder_.encoders_[col].levels_.get_indexer(forest.levels_[col])
-            full = np.full((len(part), self._level_block(col)[1]), _FOREST_FLOOR)
-            full[:, codes[codes >= 0]] = proba[:, codes >= 0]
-            out[col] = np.log(np.maximum(full, _FOREST_FLOOR))
-        return out
 
     @torch.inference_mode()
     def _discriminant_log_posteriors(self, part, missing, rng, columns):

@@ -66,6 +66,15 @@ class OneHotDesign:
             parts.append(np.where(values.isna().to_numpy()[:, None], np.nan, onehot.astype(np.float64)))
         return np.concatenate(parts, axis=1)
 
+    def _block(self, col):
+        """The positions of categorical column ``col``'s indicators in the design."""
+        start, skip = len(self.numeric), 1 if self._drop_first else 0
+        for other, known in self.levels_.items():
+            if other == col:
+                return np.arange(start, start + len(known) - skip)
+            start += len(known) - skip
+        raise KeyError(col)
+
     def _numbers(self, standardised, index):
         """The numeric columns ``standardised`` (n, len(numeric)) in the data's units, a DataFrame on ``index``."""
         return pd.DataFrame(standardised * self.scale_.to_numpy() + self.mean_.to_numpy(), columns=self.numeric,

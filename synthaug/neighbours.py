@@ -11,7 +11,10 @@ its column), on the numeric columns standardised and the categorical ones
 one-hot. Its reference rows are those of the table being imputed, not the
 training rows, so a fitted model keeps none of them.
 :meth:`~synthaug.imputation.ImputerMixin.impute` mixes its prediction with
-the model's and the linear imputer's (:func:`~synthaug.blending.blend_weights`).
+the model's and the linear imputer's (:func:`~synthaug.blending.blend_weights`),
+and pools the vote of a row's nearest rows on a categorical column's level
+(:meth:`NeighbourImputer.predict_proba`) with the model's posterior
+(:func:`~synthaug.blending.log_linear_pool`).
 """
 
 from __future__ import annotations
@@ -85,8 +88,6 @@ class NeighbourImputer(OneHotDesign):
         or -1) names a row that may not be that row's neighbour: the row
         itself, when ``frame`` is the fitted table with cells hidden.
         """
-        from sklearn.metrics.pairwise import nan_euclidean_distances
-
         query = self._design(frame)
         p = len(self.numeric)
         out = query[:, :p].copy()
@@ -95,7 +96,53 @@ class NeighbourImputer(OneHotDesign):
         # a cell no reference row is near (no cell in common) gets its column's mean (0: the fitted mean)
         fallback = np.where(donors, self.reference_[:, :p], 0.0).sum(axis=0) / np.maximum(donors.sum(axis=0), 1)
         out[holes] = np.broadcast_to(fallback, out.shape)[holes]
-        need = np.flatnonzero(holes.any(axis=1))
+        for j, asked, near, usable in self._nearest(query, holes, donors, exclude):
+            values = self.reference_[near, j]
+            count = usable.sum(axis=1)
+            mean = np.where(usable, values, 0.0).sum(axis=1) / np.maximum(count, 1)
+            out[asked, j] = np.where(count > 0, mean, out[asked, j])
+        return self._numbers(out, frame.index)
+
+    def predict_proba(self, frame, col, *, exclude=None):
+        """(len(frame), len(levels)) probabilities of categorical column ``col``'s levels (in ``levels_[col]``'s
+        order) given each row's other cells: the levels' shares among its ``n_neighbors`` nearest reference rows
+        that have the column, smoothed towards their shares of the reference by one row's worth.
+
+        Every row is predicted, its own cell of ``col`` unread; ``exclude``
+        as in :meth:`predict`.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> df = pd.DataFrame({"a": [0.0, 0.1, 0.2, 5.0, 5.1, 5.2], "g": list("xxxyyy")})
+        >>> knn = NeighbourImputer(["a"], {"g": ["x", "y"]}, n_neighbors=3).fit(df, np.random.default_rng(0))
+        >>> knn.predict_proba(pd.DataFrame({"a": [0.05], "g": [None]}), "g").round(3).tolist()
+        [[0.875, 0.125]]
+        """
+        block = self._block(col)
+        query = self._design(frame)
+        query[:, block] = np.nan
+        known = ~np.isnan(self.reference_[:, block[0]])
+        levels = self.reference_[known][:, block].argmax(axis=1)
+        frequencies = np.bincount(levels, minlength=len(block)) / max(len(levels), 1)
+        if not known.any():
+            return np.tile(np.full(len(block), 1.0 / len(block)), (len(frame), 1))
+        code = np.full(len(self.reference_), -1)
+        code[known] = levels
+        counts = np.zeros((len(frame), len(block)))
+        wanted = np.ones((len(frame), 1), dtype=bool)
+        for _, asked, near, usable in self._nearest(query, wanted, known[:, None], exclude):
+            np.add.at(counts, (np.repeat(asked, near.shape[1])[usable.ravel()], code[near][usable]), 1.0)
+        return (counts + frequencies) / (counts.sum(axis=1, keepdims=True) + 1.0)
+
+    def _nearest(self, query, wanted, donors, exclude):
+        """Yield ``(t, asked, near, usable)`` for each target ``t`` (a column of ``wanted`` (n_query, T) and
+        ``donors`` (n_reference, T), the cells asked for and the reference rows that have them): the query rows
+        ``asked`` for it, their nearest donors' reference rows ``near`` (len(asked), k) and whether each is at a
+        finite distance (``usable``); ``exclude`` as in :meth:`predict`."""
+        from sklearn.metrics.pairwise import nan_euclidean_distances
+
+        need = np.flatnonzero(wanted.any(axis=1))
         if exclude is not None:
             excluded = np.asarray(exclude)
             at = np.minimum(np.searchsorted(self.rows_, excluded), len(self.rows_) - 1)
@@ -107,17 +154,12 @@ class NeighbourImputer(OneHotDesign):
             if exclude is not None:
                 mine = excluded[rows] >= 0
                 dist[np.flatnonzero(mine), excluded[rows][mine]] = np.inf
-            for j in np.flatnonzero(holes[rows].any(axis=0)):
-                asked = rows[holes[rows, j]]
-                cand = np.flatnonzero(donors[:, j])
+            for t in np.flatnonzero(wanted[rows].any(axis=0)):
+                asked = rows[wanted[rows, t]]
+                cand = np.flatnonzero(donors[:, t])
                 k = min(self.n_neighbors, len(cand))
                 if k == 0:
                     continue
                 d = dist[np.searchsorted(rows, asked)][:, cand]
                 near = np.argpartition(d, k - 1, axis=1)[:, :k]
-                usable = np.isfinite(np.take_along_axis(d, near, axis=1))
-                values = self.reference_[cand[near], j]
-                count = usable.sum(axis=1)
-                mean = np.where(usable, values, 0.0).sum(axis=1) / np.maximum(count, 1)
-                out[asked, j] = np.where(count > 0, mean, out[asked, j])
-        return self._numbers(out, frame.index)
+                yield t, asked, cand[near], np.isfinite(np.take_along_axis(d, near, axis=1))

@@ -593,6 +593,33 @@ def test_forest_imputer_classifies_a_level_a_line_cannot():
     assert forest.predict_proba(holes.iloc[:0], "g").shape == (0, 3)
 
 
+def test_neighbour_vote_on_a_level():
+    """Two clusters, each its own level, a third level no row has: the vote of a row's nearest rows picks its
+    cluster's level, its rows are probabilities in ``levels_`` order (the absent level 0), a row's own cell is never
+    read and an excluded row is not its own neighbour; a row with no cell in common gets the levels' shares."""
+    rng = np.random.default_rng(2)
+    a = np.r_[rng.normal(0, 0.3, 100), rng.normal(5, 0.3, 100)]
+    df = pd.DataFrame({"a": a, "b": a + rng.normal(0, 0.3, 200), "g": ["lo"] * 100 + ["hi"] * 100})
+    before = df.copy()
+    knn = NeighbourImputer(["a", "b"], {"g": ["lo", "never", "hi"]}).fit(df, np.random.default_rng(0))
+    proba = knn.predict_proba(df, "g")
+    pd.testing.assert_frame_equal(df, before)
+    assert proba.shape == (200, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (proba[:, 1] == 0).all() and (proba.argmax(axis=1) == np.r_[[0] * 100, [2] * 100]).all()
+    # every row's own cell wrong: the vote does not read it
+    swapped = df.assign(g=df["g"].map({"lo": "hi", "hi": "lo"}))
+    np.testing.assert_allclose(knn.predict_proba(swapped, "g"), proba)
+    # a lone row: its only neighbour is itself unless excluded
+    lone = df.iloc[[0, 100]].assign(g=["lo", "hi"])
+    one = NeighbourImputer(["a", "b"], {"g": ["lo", "hi"]}, n_neighbors=1).fit(lone, np.random.default_rng(0))
+    assert one.predict_proba(lone, "g").argmax(axis=1).tolist() == [0, 1]
+    assert one.predict_proba(lone, "g", exclude=[0, 1]).argmax(axis=1).tolist() == [1, 0]
+    blank = pd.DataFrame({"a": [np.nan], "b": [np.nan], "g": [None]})
+    np.testing.assert_allclose(knn.predict_proba(blank, "g"), [[0.5, 0.0, 0.5]])
+    assert knn.predict_proba(df.iloc[:0], "g").shape == (0, 3)
+
+
 def test_linear_imputer_predicts_from_numbers_and_levels():
     rng = np.random.default_rng(0)
     x = rng.normal(size=500)
@@ -711,9 +738,10 @@ def test_categorical_point_estimate_pools_the_discriminant_where_the_network_is_
     before = holes.copy()
     blend = model._blend_weights(holes, np.random.default_rng(0))
     pd.testing.assert_frame_equal(holes, before)
-    # (the discriminant's and the forest classifier's weights: together they outweigh the network)
-    assert set(blend.pools) == {"c"} and len(blend.pools["c"]) == 2 and set(blend.weights) == {"z"}
-    assert sum(blend.pools["c"]) >= 0.5
+    # (the discriminant's, the forest classifier's and the neighbours' weights: together they outweigh the network)
+    assert set(blend.pools) == {"c"} and set(blend.weights) == {"z"}
+    assert set(blend.pools["c"]) == {"discriminant", "forest", "neighbours"}
+    assert sum(blend.pools["c"].values()) >= 0.5
     pooled = model.impute(holes, random_state=0)
     alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
     h = hide["c"].to_numpy()
@@ -741,8 +769,10 @@ def test_pool_weights_need_no_copy_of_the_model(monkeypatch):
     before = df.copy()
     blend = model._blend_weights(df, np.random.default_rng(0))
     pd.testing.assert_frame_equal(df, before)
-    assert set(blend.pools) == {"c"} and len(blend.pools["c"]) == 2 and not blend.weights
-    assert min(blend.pools["c"]) >= 0.0 and sum(blend.pools["c"]) <= 1.0
+    assert set(blend.pools) == {"c"} and not blend.weights
+    weights = blend.pools["c"]
+    assert set(weights) == {"discriminant", "forest", "neighbours"}
+    assert min(weights.values()) >= 0.0 and sum(weights.values()) <= 1.0
     out = model.impute(df, random_state=0)
     assert out["c"].notna().all() and set(out["c"]) <= {"hi", "lo", "rare"}
 
