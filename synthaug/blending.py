@@ -8,28 +8,24 @@ levels — the model's (the mean of the probabilities its draws were drawn with)
 the linear discriminant's of the Gaussian residual (given the row's known
 numeric scores), a forest classifier's and the vote of the nearest rows — and
 :func:`log_linear_pool` combines
-them geometrically, by the weights :func:`pool_weight` chooses to give held-out
+them geometrically, by the weights :func:`pool_weights` fits to give held-out
 cells' true levels the largest likelihood.
 """
 
 from __future__ import annotations
 
-from itertools import combinations, product
+from itertools import combinations
 
 import numpy as np
 
-__all__ = ["POOL_GRID", "blend_weights", "log_linear_pool", "pool_weight"]
+__all__ = ["POOL_RIDGE", "blend_weights", "log_linear_pool", "log_probabilities", "pool_weights"]
 
 # a column's own weights get weight n / (n + SHRINK_CELLS) against the pooled ones
 SHRINK_CELLS = 100
-#: The discriminant's weights :func:`pool_weight` chooses among (0: the model alone, 1: the discriminant alone).
-POOL_GRID = np.linspace(0.0, 1.0, 21)
+#: The penalty on the squared pool weights in :func:`pool_weights` (per held-out cell's mean log-likelihood).
+POOL_RIDGE = 0.01
 # probabilities are floored here before their logarithm (a level the draws never gave keeps a finite score)
 _PROB_FLOOR = 1e-6
-# a held-out cell's log-likelihood is floored here (a level the pool rules out costs this much, not infinity)
-_LOG_FLOOR = np.log(1e-300)
-# pooled logits :func:`pool_weight` holds at once
-_POOL_CELLS = 2_000_000
 
 
 def blend_weights(cells):
@@ -88,30 +84,37 @@ def _simplex_least_squares(X, t):
     return best
 
 
-def log_linear_pool(probs, log_posteriors, weight, allowed=None):
-    """Probabilities ∝ ``probs^(1 − Σ weight) · Π exp(weight_i · log_posteriors_i)``, row by row.
+def log_probabilities(probs):
+    """``log(probs)`` with the probabilities floored at 1e-6 (a level the draws never gave keeps a finite score).
 
-    ``probs`` (n, L) the model's level probabilities (floored at 1e-6),
-    ``log_posteriors`` (n, L) another source's log-probabilities, or a
-    sequence of them with ``weight`` a sequence of as many weights;
+    Examples
+    --------
+    >>> log_probabilities(np.array([[1.0, 0.0]])).round(2).tolist()
+    [[0.0, -13.82]]
+    """
+    return np.log(np.maximum(probs, _PROB_FLOOR))
+
+
+def log_linear_pool(log_posteriors, weights, allowed=None):
+    """Probabilities ∝ ``Π exp(weights_i · log_posteriors_i)``, row by row.
+
+    ``log_posteriors`` a sequence of (n, L) log-probabilities of the
+    levels, one per source, ``weights`` as many non-negative weights;
     ``allowed`` (L,) a boolean mask of the levels that may be returned
     (the others get probability 0).
 
     Examples
     --------
     >>> import numpy as np
-    >>> p = log_linear_pool(np.array([[0.9, 0.1]]), np.log([[0.1, 0.9]]), 0.5)
+    >>> p = log_linear_pool([np.log([[0.9, 0.1]]), np.log([[0.1, 0.9]])], [0.5, 0.5])
     >>> p.round(2).tolist()
     [[0.5, 0.5]]
-    >>> p = log_linear_pool(np.array([[0.5, 0.5]]), [np.log([[0.9, 0.1]]), np.log([[0.2, 0.8]])], (0.0, 1.0))
-    >>> p.round(2).tolist()
-    [[0.2, 0.8]]
+    >>> p = log_linear_pool([np.log([[0.9, 0.1]]), np.log([[0.2, 0.8]])], [0.0, 2.0])
+    >>> p.round(3).tolist()
+    [[0.059, 0.941]]
     """
-    sources, weights = _sources(log_posteriors, weight)
-    z = (1.0 - sum(weights)) * np.log(np.maximum(probs, _PROB_FLOOR))
-    for w, log_p in zip(weights, sources):
-        if w:
-            z = z + w * np.asarray(log_p)
+    z = sum(float(w) * np.asarray(log_p, dtype=np.float64) for w, log_p in zip(weights, log_posteriors) if w)
+    z = np.broadcast_to(z, np.shape(log_posteriors[0])).astype(np.float64)
     if allowed is not None:
         z = np.where(allowed, z, -np.inf)
     z = z - z.max(axis=1, keepdims=True)
@@ -119,50 +122,50 @@ def log_linear_pool(probs, log_posteriors, weight, allowed=None):
     return p / p.sum(axis=1, keepdims=True)
 
 
-def pool_weight(probs, log_posteriors, truth, allowed=None, grid=POOL_GRID):
-    """The weight in ``grid`` whose :func:`log_linear_pool` gives the ``truth`` codes (n,) the largest likelihood.
+def pool_weights(log_posteriors, truth, allowed=None, *, ridge=POOL_RIDGE):
+    """The non-negative weights whose :func:`log_linear_pool` gives the ``truth`` codes (n,) the largest likelihood.
 
-    With a sequence of sources, a tuple of weights, one per source, each
-    in ``grid`` and summing to at most 1 (the model's own weight is the rest).
-    The mean log-likelihood is concave in the weights (the pool's logits are
-    affine in them), so the grid's best point is next to the best weights;
-    ties go to the smaller weights (the model's own probabilities).
+    The pool's logits are linear in the weights, so the mean log-likelihood
+    is concave in them: its maximum, less ``ridge`` · Σ weights² (which
+    keeps the weights finite where the held-out cells are separable), is
+    found by L-BFGS-B within the bounds ``weights ≥ 0``. Their sum is free:
+    it is the pool's inverse temperature, so a source whose probabilities
+    are too sharp is tempered, not only outweighed.
 
     Examples
     --------
     >>> import numpy as np
     >>> truth = np.array([0, 0, 1, 1])
-    >>> model = np.full((4, 2), 0.5)                       # no information
-    >>> discriminant = np.log([[0.8, 0.2], [0.7, 0.3], [0.3, 0.7], [0.2, 0.8]])
-    >>> float(pool_weight(model, discriminant, truth))
-    1.0
-    >>> float(pool_weight(np.exp(discriminant), np.log(np.full((4, 2), 0.5)), truth))
-    0.0
-    >>> pool_weight(model, [np.log(np.full((4, 2), 0.5)), discriminant], truth)
-    (0.0, 1.0)
+    >>> flat = np.log(np.full((4, 2), 0.5))                       # no information
+    >>> informed = np.log([[0.8, 0.2], [0.7, 0.3], [0.3, 0.7], [0.2, 0.8]])
+    >>> w = pool_weights([flat, informed], truth)
+    >>> bool(w[1] > 1.0)                                          # sharper than the source itself
+    True
+    >>> misleading = np.log([[0.2, 0.8], [0.3, 0.7], [0.7, 0.3], [0.8, 0.2]])
+    >>> pool_weights([misleading, informed], truth)[0].round(6)
+    np.float64(0.0)
     """
-    several = isinstance(log_posteriors, (list, tuple))
-    sources = list(log_posteriors) if several else [log_posteriors]
-    points = np.array([w for w in product(grid, repeat=len(sources)) if sum(w) <= 1.0 + 1e-9])
-    # every point's pooled logits at once, (points, n, L), a few million numbers at a time
-    logs = np.stack([np.log(np.maximum(probs, _PROB_FLOOR))] + [np.asarray(p, dtype=np.float64) for p in sources])
-    weights = np.concatenate([1.0 - points.sum(axis=1, keepdims=True), points], axis=1)
-    rows = np.arange(len(truth))
-    step = max(1, _POOL_CELLS // max(logs[0].size, 1))
-    scores = []
-    for start in range(0, len(points), step):
-        z = np.einsum("ps,snl->pnl", weights[start:start + step], logs)
+    from scipy.optimize import minimize
+
+    logs = np.stack([np.asarray(p, dtype=np.float64) for p in log_posteriors])      # (sources, n, L)
+    if allowed is not None:
+        logs = np.where(allowed, logs, 0.0)
+    rows, n = np.arange(len(truth)), max(len(truth), 1)
+    own = logs[:, rows, truth].sum(axis=1) / n
+
+    def loss(w):
+        z = np.einsum("s,snl->nl", w, logs)
         if allowed is not None:
             z = np.where(allowed, z, -np.inf)
-        top = z.max(axis=2, keepdims=True)
-        log_norm = np.log(np.exp(z - top).sum(axis=2)) + top[..., 0]
-        scores.append(np.maximum(z[:, rows, truth] - log_norm, _LOG_FLOOR).mean(axis=1))
-    best = points[int(np.argmax(np.concatenate(scores)))]
-    return tuple(float(w) for w in best) if several else float(best[0])
+        top = z.max(axis=1, keepdims=True)
+        e = np.exp(z - top)
+        total = e.sum(axis=1, keepdims=True)
+        nll = (np.log(total[:, 0]) + top[:, 0]).sum() / n - own @ w
+        grad = np.einsum("snl,nl->s", logs, e / total) / n - own
+        return nll + ridge * (w @ w), grad + 2.0 * ridge * w
+
+    start = np.zeros(len(logs))
+    start[0] = 1.0
+    return minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * len(logs)).x
 
 
-def _sources(log_posteriors, weight):
-    """``(sources, weights)``: lists of the other sources' log-probabilities and their weights."""
-    if isinstance(log_posteriors, (list, tuple)):
-        return list(log_posteriors), [float(w) for w in weight]
-    return [log_posteriors], [float(weight)]

@@ -40,7 +40,7 @@ drawn level) — pooled, with the Gaussian residual, with the residual's
 linear discriminant given the row's observed scores, a forest
 classifier's posterior (:mod:`synthaug.forest`) and the vote of the
 nearest rows (:mod:`synthaug.neighbours`), by per-column weights
-chosen on held-out cells of the table (:func:`~synthaug.blending.pool_weight`).
+fitted on held-out cells of the table (:func:`~synthaug.blending.pool_weights`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_same_columns, check_table
-from .blending import SHRINK_CELLS, blend_weights, log_linear_pool, pool_weight
+from .blending import SHRINK_CELLS, blend_weights, log_linear_pool, log_probabilities, pool_weights
 from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
 from .encoding.columns import NumericColumn, _to_grid
@@ -90,7 +90,7 @@ CALIBRATION_SHARE = 0.1
 CALIBRATION_DRAWS = 20
 #: Rows (at most) of the table being imputed, and the share of their observed cells (numeric, and categorical
 #: where the discriminant is pooled), hidden to fit the point estimate's blend (:func:`blend_weights`,
-#: :func:`~synthaug.blending.pool_weight`).
+#: :func:`~synthaug.blending.pool_weights`).
 BLEND_ROWS = 1_024
 BLEND_SHARE = 0.2
 #: length of the copy of the model the blend's weights are fitted with, as a share of the model's steps
@@ -234,8 +234,8 @@ class Blend(NamedTuple):
 
     #: numeric column → weights of the model's, the linear imputer's, the neighbours' and the forests' estimates
     weights: dict
-    #: categorical column → ``{source: weight}`` of the other sources' log-posteriors (the discriminant's, and
-    #: the forest's and the neighbours' where they read the column) in the log-linear pool with the model's
+    #: categorical column → ``{source: weight}`` of the sources' log-posteriors in its log-linear pool: the model's,
+    #: the discriminant's, and the forest's and the neighbours' where they read the column
     pools: dict
     #: the :class:`~synthaug.neighbours.NeighbourImputer` over the frame (None without numeric weights nor pools)
     neighbours: NeighbourImputer | None
@@ -442,9 +442,10 @@ class ImputerMixin:
                 if self.encoder_.kinds_[col] == "categorical":
                     posterior = self._level_posterior(col, probs, m, holes)
                     if col in pools:
-                        names = list(pools[col])
-                        posterior = log_linear_pool(posterior, [pool_sources[col][name][holes] for name in names],
-                                                    [pools[col][name] for name in names], self._allowed_levels(col))
+                        logs = {"model": log_probabilities(posterior),
+                                **{name: log_p[holes] for name, log_p in pool_sources[col].items()}}
+                        posterior = log_linear_pool([logs[name] for name in pools[col]], list(pools[col].values()),
+                                                    self._allowed_levels(col))
                     if level_posteriors:
                         full = posteriors.setdefault(col, np.full((len(frame), posterior.shape[1]), np.nan))
                         full[chunk[holes]] = posterior
@@ -509,7 +510,7 @@ class ImputerMixin:
         cells: by the model's level posterior, its discriminant's, a forest
         classifier's (fitted on the frame with the cells hidden) and the
         nearest rows' vote (a row not its own neighbour), and
-        :func:`~synthaug.blending.pool_weight` chooses each column's weights
+        :func:`~synthaug.blending.pool_weights` fits each column's weights
         (:meth:`_pool_weights`; none with fewer than 10 cells). Nothing
         without a linear imputer (the model's estimates alone).
         """
@@ -586,7 +587,7 @@ class ImputerMixin:
         classifier's (fitted without the hidden cells) and the vote of
         ``neighbours``' nearest rows (``part``'s rows are the frame's
         ``rows``, each not its own neighbour) are pooled by
-        :func:`~synthaug.blending.pool_weight`. The model was trained on those
+        :func:`~synthaug.blending.pool_weights`. The model was trained on those
         cells when ``part`` comes from its training table, but, unlike a
         regression's, its posterior of one cell given the rest of the row does
         not recall them: measured on held-out cells, weights fitted with the
@@ -598,11 +599,11 @@ class ImputerMixin:
         pools = {}
         for col, h in hidden.items():
             if h.sum() >= _MIN_POOL_CELLS:
-                names = list(sources[col])
+                logs = {"model": log_probabilities(level_posteriors[col][h]),
+                        **{name: log_p[h] for name, log_p in sources[col].items()}}
                 codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
-                weights = pool_weight(level_posteriors[col][h], [sources[col][name][h] for name in names], codes,
-                                      self._allowed_levels(col))
-                pools[col] = dict(zip(names, weights))
+                weights = pool_weights(list(logs.values()), codes, self._allowed_levels(col))
+                pools[col] = {name: float(w) for name, w in zip(logs, weights)}
         return pools
 
     def _pool_sources(self, part, rng, columns, forest, neighbours, *, exclude=None):

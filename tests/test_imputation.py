@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
-from synthaug.blending import POOL_GRID, log_linear_pool, pool_weight
+from synthaug.blending import POOL_RIDGE, log_linear_pool, log_probabilities, pool_weights
 import synthaug.imputation as imputation_module
 from synthaug.imputation import blend_weights
 from synthaug.linear import LinearImputer
@@ -694,34 +694,51 @@ def test_blend_weights_come_from_a_shorter_copy_fitted_without_the_held_out_cell
     assert set(weights) == {"y", "n"}                            # fitted with the model's own estimates
 
 
-def test_log_linear_pool_mixes_the_two_posteriors_geometrically():
-    model = np.array([[0.7, 0.2, 0.1], [0.0, 0.5, 0.5]])
+def test_log_linear_pool_mixes_the_posteriors_geometrically():
+    model = log_probabilities(np.array([[0.7, 0.2, 0.1], [0.0, 0.5, 0.5]]))
     other = np.log(np.array([[0.1, 0.2, 0.7], [0.25, 0.25, 0.5]]))
-    np.testing.assert_allclose(log_linear_pool(model, other, 0.0), [[0.7, 0.2, 0.1], [1e-6, 0.5, 0.5]], atol=1e-5)
-    np.testing.assert_allclose(log_linear_pool(model, other, 1.0), np.exp(other))
-    half = log_linear_pool(model, other, 0.5)
+    np.testing.assert_allclose(log_linear_pool([model, other], [1.0, 0.0]), [[0.7, 0.2, 0.1], [1e-6, 0.5, 0.5]],
+                               atol=1e-5)
+    np.testing.assert_allclose(log_linear_pool([model, other], [0.0, 1.0]), np.exp(other))
+    half = log_linear_pool([model, other], [0.5, 0.5])
     np.testing.assert_allclose(half[0], np.sqrt([0.07, 0.04, 0.07]) / np.sqrt([0.07, 0.04, 0.07]).sum())
-    masked = log_linear_pool(model, other, 1.0, allowed=np.array([True, True, False]))
+    masked = log_linear_pool([model, other], [0.0, 1.0], allowed=np.array([True, True, False]))
     np.testing.assert_allclose(masked, [[1 / 3, 2 / 3, 0.0], [0.5, 0.5, 0.0]])
+    sharp = log_linear_pool([model, other], [0.0, 2.0])                          # an inverse temperature
+    np.testing.assert_allclose(sharp[0], np.array([0.01, 0.04, 0.49]) / 0.54)
+    np.testing.assert_allclose(log_linear_pool([model, other], [0.0, 0.0]), np.full((2, 3), 1 / 3))
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(0, 10_000), st.floats(0.0, 1.0))
-def test_pool_weight_finds_the_source_the_levels_come_from(seed, mix):
-    """Levels drawn from a geometric mixture of two posteriors: the weight chosen is near the mixture's, it is on
-    the grid, and no weight of the grid gives the truths a larger likelihood."""
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.0, 1.5), st.floats(0.0, 1.5))
+def test_pool_weights_find_the_mixture_the_levels_come_from(seed, wa, wb):
+    """Levels drawn from a geometric mixture of two posteriors: the weights fitted without the ridge are near the
+    mixture's, none is negative, and no nearby weights give the truths a larger (penalised) likelihood."""
     rng = np.random.default_rng(seed)
     n, levels = 4_000, 3
-    a, b = rng.dirichlet(np.ones(levels), n), np.log(rng.dirichlet(np.ones(levels), n))
-    truth_probs = log_linear_pool(a, b, mix)
-    truth = (truth_probs.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
-    w = pool_weight(a, b, truth)
-    assert w in POOL_GRID and abs(w - mix) <= 0.2
+    a, b = np.log(rng.dirichlet(np.ones(levels), n)), np.log(rng.dirichlet(np.ones(levels), n))
+    truth_probs = log_linear_pool([a, b], [wa, wb])
+    truth = (truth_probs.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1).clip(max=levels - 1)
+    assert np.abs(pool_weights([a, b], truth, ridge=0.0) - [wa, wb]).max() <= 0.2
+    w = pool_weights([a, b], truth)                  # the ridge shrinks them a little
+    assert w.shape == (2,) and (w >= 0).all() and np.abs(w - [wa, wb]).max() <= 0.4
 
-    def loglik(weight):
-        return np.log(log_linear_pool(a, b, weight)[np.arange(n), truth]).mean()
+    def objective(weights):
+        return np.log(log_linear_pool([a, b], weights)[np.arange(n), truth]).mean() - POOL_RIDGE * (weights @ weights)
 
-    assert all(loglik(w) >= loglik(g) for g in POOL_GRID)
+    for step in ([0.05, 0], [0, 0.05], [-0.05, 0], [0, -0.05]):
+        near = np.maximum(w + step, 0.0)
+        assert objective(w) >= objective(near) - 1e-9
+
+
+def test_pool_weights_rule_out_a_level_and_keep_weights_finite():
+    """Levels ``allowed`` rules out do not enter the likelihood; held-out cells one source separates perfectly
+    get a large but finite weight (the ridge), an uninformative source none."""
+    truth = np.array([0, 1, 0, 1, 0, 1])
+    perfect = np.log(np.array([[0.6, 0.4, 0.0], [0.4, 0.6, 0.0]] * 3) + 1e-12)
+    flat = np.log(np.full((6, 3), 1 / 3))
+    w = pool_weights([flat, perfect], truth, np.array([True, True, False]))
+    assert np.isfinite(w).all() and w[1] > 2.0 and w[0] < 1e-6
 
 
 def test_categorical_point_estimate_pools_the_discriminant_where_the_network_is_noise():
@@ -740,8 +757,9 @@ def test_categorical_point_estimate_pools_the_discriminant_where_the_network_is_
     pd.testing.assert_frame_equal(holes, before)
     # (the discriminant's, the forest classifier's and the neighbours' weights: together they outweigh the network)
     assert set(blend.pools) == {"c"} and set(blend.weights) == {"z"}
-    assert set(blend.pools["c"]) == {"discriminant", "forest", "neighbours"}
-    assert sum(blend.pools["c"].values()) >= 0.5
+    weights = blend.pools["c"]
+    assert set(weights) == {"model", "discriminant", "forest", "neighbours"} and min(weights.values()) >= 0.0
+    assert weights["discriminant"] + weights["forest"] + weights["neighbours"] >= weights["model"]
     pooled = model.impute(holes, random_state=0)
     alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
     h = hide["c"].to_numpy()
@@ -771,8 +789,7 @@ def test_pool_weights_need_no_copy_of_the_model(monkeypatch):
     pd.testing.assert_frame_equal(df, before)
     assert set(blend.pools) == {"c"} and not blend.weights
     weights = blend.pools["c"]
-    assert set(weights) == {"discriminant", "forest", "neighbours"}
-    assert min(weights.values()) >= 0.0 and sum(weights.values()) <= 1.0
+    assert set(weights) == {"model", "discriminant", "forest", "neighbours"} and min(weights.values()) >= 0.0
     out = model.impute(df, random_state=0)
     assert out["c"].notna().all() and set(out["c"]) <= {"hi", "lo", "rare"}
 
