@@ -101,8 +101,6 @@ _MIN_CALIBRATION_CELLS = 20
 _MIN_POOL_CELLS = 10
 # categorical columns with more levels are left out of the linear imputer's predictors
 _LINEAR_MAX_LEVELS = 64
-# the probability of a level the forest or the neighbours do not know (its log is pooled)
-_LEVEL_FLOOR = 1e-6
 # factors are kept within [1 / _MAX_FACTOR, _MAX_FACTOR]
 _MAX_FACTOR = 10.0
 
@@ -614,21 +612,23 @@ class ImputerMixin:
             return {}
         out = {col: {"discriminant": log_p}
                for col, log_p in self._discriminant_log_posteriors(part, part.isna(), rng, list(columns)).items()}
+        voted = [col for col in columns if neighbours is not None and col in neighbours.levels_]
+        votes = neighbours.predict_proba(part, voted, exclude=exclude) if voted else {}
         for col in columns:
-            for name, fitted in (("forest", forest), ("neighbours", neighbours)):
-                if fitted is not None and col in fitted.levels_:
-                    proba = fitted.predict_proba(part, col, **({"exclude": exclude} if name == "neighbours" else {}))
-                    if proba is not None:
-                        out[col][name] = self._log_levels(col, fitted.levels_[col], proba)
+            proba = forest.predict_proba(part, col) if forest is not None and col in forest.levels_ else None
+            if proba is not None:
+                out[col]["forest"] = self._log_levels(col, forest.levels_[col], proba)
+            if col in votes:
+                out[col]["neighbours"] = self._log_levels(col, neighbours.levels_[col], votes[col])
         return out
 
     def _log_levels(self, col, levels, proba):
         """(n, L) log-probabilities over categorical column ``col``'s codes from ``proba`` (n, len(levels)) over
-        ``levels``; a level ``levels`` lacks gets probability 1e-6."""
+        ``levels``, floored by :func:`~synthaug.blending.log_probabilities` (a level ``levels`` lacks among them)."""
         codes = self.encoder_.encoders_[col].levels_.get_indexer(levels)
-        full = np.full((len(proba), self._level_block(col)[1]), _LEVEL_FLOOR)
+        full = np.zeros((len(proba), self._level_block(col)[1]))
         full[:, codes[codes >= 0]] = proba[:, codes >= 0]
-        return np.log(np.maximum(full, _LEVEL_FLOOR))
+        return log_probabilities(full)
 
     def _refine_weights(self, part, estimate, cells, weights, hidden, rng):
         """Each numeric column's weight of :meth:`_refine`'s last round of forests, fitted on the held-out cells.

@@ -103,37 +103,46 @@ class NeighbourImputer(OneHotDesign):
             out[asked, j] = np.where(count > 0, mean, out[asked, j])
         return self._numbers(out, frame.index)
 
-    def predict_proba(self, frame, col, *, exclude=None):
-        """(len(frame), len(levels)) probabilities of categorical column ``col``'s levels (in ``levels_[col]``'s
-        order) given each row's other cells: the levels' shares among its ``n_neighbors`` nearest reference rows
-        that have the column, smoothed towards their shares of the reference by one row's worth.
+    def predict_proba(self, frame, columns=None, *, exclude=None):
+        """``{column: (len(frame), len(levels))}``: probabilities of each categorical column's levels (in
+        ``levels_[column]``'s order) where ``frame`` misses it, given the row's other cells.
 
-        Every row is predicted, its own cell of ``col`` unread; ``exclude``
-        as in :meth:`predict`.
+        A missing cell's are the levels' shares among the row's ``n_neighbors``
+        nearest reference rows that have the column, smoothed towards their
+        shares of the reference by one row's worth; an observed cell's level
+        has probability 1. ``columns`` (default: every categorical column);
+        ``exclude`` as in :meth:`predict`. The distances of a chunk of rows are
+        computed once for every column.
 
         Examples
         --------
         >>> import numpy as np, pandas as pd
         >>> df = pd.DataFrame({"a": [0.0, 0.1, 0.2, 5.0, 5.1, 5.2], "g": list("xxxyyy")})
         >>> knn = NeighbourImputer(["a"], {"g": ["x", "y"]}, n_neighbors=3).fit(df, np.random.default_rng(0))
-        >>> knn.predict_proba(pd.DataFrame({"a": [0.05], "g": [None]}), "g").round(3).tolist()
-        [[0.875, 0.125]]
+        >>> knn.predict_proba(pd.DataFrame({"a": [0.05, 5.0], "g": [None, "x"]}))["g"].round(3).tolist()
+        [[0.875, 0.125], [1.0, 0.0]]
         """
-        block = self._block(col)
+        columns = list(self.levels_) if columns is None else list(columns)
+        if not columns:
+            return {}
         query = self._design(frame)
-        query[:, block] = np.nan
-        known = ~np.isnan(self.reference_[:, block[0]])
-        levels = self.reference_[known][:, block].argmax(axis=1)
-        frequencies = np.bincount(levels, minlength=len(block)) / max(len(levels), 1)
-        if not known.any():
-            return np.tile(np.full(len(block), 1.0 / len(block)), (len(frame), 1))
-        code = np.full(len(self.reference_), -1)
-        code[known] = levels
-        counts = np.zeros((len(frame), len(block)))
-        wanted = np.ones((len(frame), 1), dtype=bool)
-        for _, asked, near, usable in self._nearest(query, wanted, known[:, None], exclude):
-            np.add.at(counts, (np.repeat(asked, near.shape[1])[usable.ravel()], code[near][usable]), 1.0)
-        return (counts + frequencies) / (counts.sum(axis=1, keepdims=True) + 1.0)
+        blocks = [self._block(col) for col in columns]
+        holes = np.stack([np.isnan(query[:, block[0]]) for block in blocks], axis=1)
+        known = np.stack([~np.isnan(self.reference_[:, block[0]]) for block in blocks], axis=1)
+        codes = np.full(known.shape, -1)                # each reference row's level of each column (-1: missing)
+        for t, block in enumerate(blocks):
+            codes[known[:, t], t] = self.reference_[known[:, t]][:, block].argmax(axis=1)
+        counts = [np.zeros((len(frame), len(block))) for block in blocks]
+        for t, asked, near, usable in self._nearest(query, holes, known, exclude):
+            np.add.at(counts[t], (np.repeat(asked, near.shape[1])[usable.ravel()], codes[near, t][usable]), 1.0)
+        out = {}
+        for t, (col, block) in enumerate(zip(columns, blocks)):
+            levels = codes[known[:, t], t]
+            shares = np.bincount(levels, minlength=len(block)) / len(levels) if len(levels) \
+                else np.full(len(block), 1.0 / len(block))
+            voted = (counts[t] + shares) / (counts[t].sum(axis=1, keepdims=True) + 1.0)
+            out[col] = np.where(holes[:, t, None], voted, np.nan_to_num(query[:, block]))
+        return out
 
     def _nearest(self, query, wanted, donors, exclude):
         """Yield ``(t, asked, near, usable)`` for each target ``t`` (a column of ``wanted`` (n_query, T) and

@@ -594,30 +594,36 @@ def test_forest_imputer_classifies_a_level_a_line_cannot():
 
 
 def test_neighbour_vote_on_a_level():
-    """Two clusters, each its own level, a third level no row has: the vote of a row's nearest rows picks its
-    cluster's level, its rows are probabilities in ``levels_`` order (the absent level 0), a row's own cell is never
-    read and an excluded row is not its own neighbour; a row with no cell in common gets the levels' shares."""
+    """Two clusters, each its own level, a third level no row has: the vote of a missing cell's nearest rows picks
+    its cluster's level, its rows are probabilities in ``levels_`` order (the absent level 0), an observed cell keeps
+    its level, a row with no cell in common gets the levels' shares, an excluded row is not its own neighbour, and
+    several columns are voted on at once."""
     rng = np.random.default_rng(2)
     a = np.r_[rng.normal(0, 0.3, 100), rng.normal(5, 0.3, 100)]
-    df = pd.DataFrame({"a": a, "b": a + rng.normal(0, 0.3, 200), "g": ["lo"] * 100 + ["hi"] * 100})
-    before = df.copy()
-    knn = NeighbourImputer(["a", "b"], {"g": ["lo", "never", "hi"]}).fit(df, np.random.default_rng(0))
-    proba = knn.predict_proba(df, "g")
-    pd.testing.assert_frame_equal(df, before)
-    assert proba.shape == (200, 3)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert (proba[:, 1] == 0).all() and (proba.argmax(axis=1) == np.r_[[0] * 100, [2] * 100]).all()
-    # every row's own cell wrong: the vote does not read it
-    swapped = df.assign(g=df["g"].map({"lo": "hi", "hi": "lo"}))
-    np.testing.assert_allclose(knn.predict_proba(swapped, "g"), proba)
+    df = pd.DataFrame({"a": a, "b": a + rng.normal(0, 0.3, 200), "g": ["lo"] * 100 + ["hi"] * 100,
+                       "h": ["u", "v"] * 100})
+    holes = df.mask(pd.DataFrame({"a": False, "b": False, "g": rng.random(200) < 0.3, "h": rng.random(200) < 0.3}))
+    before = holes.copy()
+    knn = NeighbourImputer(["a", "b"], {"g": ["lo", "never", "hi"], "h": ["u", "v"]}).fit(holes,
+                                                                                           np.random.default_rng(0))
+    proba = knn.predict_proba(holes)
+    pd.testing.assert_frame_equal(holes, before)
+    assert set(proba) == {"g", "h"} and proba["g"].shape == (200, 3) and proba["h"].shape == (200, 2)
+    np.testing.assert_allclose(proba["g"].sum(axis=1), 1.0)
+    assert (proba["g"][:, 1] == 0).all() and (proba["g"].argmax(axis=1) == np.r_[[0] * 100, [2] * 100]).all()
+    observed = holes["g"].notna().to_numpy()
+    assert set(proba["g"][observed].max(axis=1)) == {1.0}
+    assert (proba["g"][~observed].max(axis=1) < 1.0).all()                       # smoothed towards the shares
+    np.testing.assert_allclose(knn.predict_proba(holes, ["g"])["g"], proba["g"])
     # a lone row: its only neighbour is itself unless excluded
-    lone = df.iloc[[0, 100]].assign(g=["lo", "hi"])
+    lone = pd.DataFrame({"a": [0.0, 5.0], "b": [0.0, 5.0], "g": ["lo", "hi"]})
     one = NeighbourImputer(["a", "b"], {"g": ["lo", "hi"]}, n_neighbors=1).fit(lone, np.random.default_rng(0))
-    assert one.predict_proba(lone, "g").argmax(axis=1).tolist() == [0, 1]
-    assert one.predict_proba(lone, "g", exclude=[0, 1]).argmax(axis=1).tolist() == [1, 0]
-    blank = pd.DataFrame({"a": [np.nan], "b": [np.nan], "g": [None]})
-    np.testing.assert_allclose(knn.predict_proba(blank, "g"), [[0.5, 0.0, 0.5]])
-    assert knn.predict_proba(df.iloc[:0], "g").shape == (0, 3)
+    asked = lone.assign(g=None)
+    assert one.predict_proba(asked)["g"].argmax(axis=1).tolist() == [0, 1]
+    assert one.predict_proba(asked, exclude=[0, 1])["g"].argmax(axis=1).tolist() == [1, 0]
+    blank = pd.DataFrame({"a": [np.nan], "b": [np.nan], "g": [None], "h": [None]})
+    np.testing.assert_allclose(knn.predict_proba(blank)["g"], [[0.5, 0.0, 0.5]], atol=0.05)
+    assert knn.predict_proba(holes.iloc[:0])["g"].shape == (0, 3) and knn.predict_proba(holes, []) == {}
 
 
 def test_linear_imputer_predicts_from_numbers_and_levels():
