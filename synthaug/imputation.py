@@ -440,8 +440,7 @@ class ImputerMixin:
                 if self.encoder_.kinds_[col] == "categorical":
                     posterior = self._level_posterior(col, probs, m, holes)
                     if col in pools:
-                        logs = {"model": log_probabilities(posterior),
-                                **{name: log_p[holes] for name, log_p in pool_sources[col].items()}}
+                        logs = self._pooled_logs(posterior, pool_sources[col], holes)
                         posterior = log_linear_pool([logs[name] for name in pools[col]], list(pools[col].values()),
                                                     self._allowed_levels(col))
                     if level_posteriors:
@@ -597,8 +596,7 @@ class ImputerMixin:
         pools = {}
         for col, h in hidden.items():
             if h.sum() >= _MIN_POOL_CELLS:
-                logs = {"model": log_probabilities(level_posteriors[col][h]),
-                        **{name: log_p[h] for name, log_p in sources[col].items()}}
+                logs = self._pooled_logs(level_posteriors[col][h], sources[col], h)
                 codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
                 weights = pool_weights(list(logs.values()), codes, self._allowed_levels(col))
                 pools[col] = {name: float(w) for name, w in zip(logs, weights)}
@@ -621,6 +619,12 @@ class ImputerMixin:
             if col in votes:
                 out[col]["neighbours"] = self._log_levels(col, neighbours.levels_[col], votes[col])
         return out
+
+    @staticmethod
+    def _pooled_logs(posterior, sources, cells):
+        """``{source: log-probabilities}`` of a column's pool at ``cells`` (a mask over the sources' rows): the model's
+        ``posterior`` (already at those cells), then the other ``sources`` (:meth:`_pool_sources`)."""
+        return {"model": log_probabilities(posterior), **{name: log_p[cells] for name, log_p in sources.items()}}
 
     def _log_levels(self, col, levels, proba):
         """(n, L) log-probabilities over categorical column ``col``'s codes from ``proba`` (n, len(levels)) over
