@@ -251,9 +251,7 @@ def cmd_impute(args):
     model.fit(frame)
     filled = model.impute(frame, n_draws=args.draws, calibrate=not args.no_calibrate)
     paths = _write_draws([filled] if args.draws is None else filled, args.out, write_table)
-    from .imputation import POINT_ESTIMATE_DRAWS
-
-    how = f"the point estimate of {POINT_ESTIMATE_DRAWS} draws" if args.draws is None else f"{args.draws} draw(s)"
+    how = "the point estimate" if args.draws is None else f"{args.draws} draw(s)"
     print(f"filled {int(frame.isna().sum().sum())} missing cells of {len(frame)} rows with {args.model} "
           f"({how}) in {time.perf_counter() - start:.1f} s → {', '.join(map(str, paths))}")
 
@@ -518,7 +516,7 @@ def build_parser():
     m.add_argument("--out", required=True, help="CSV or Parquet file (with --draws K >= 2: OUT_1 … OUT_K)")
     m.add_argument("--draws", type=int, default=None,
                    help="multiple imputation: K completed tables, each a draw from the model (without it, one "
-                        "table of point estimates: mean / most frequent level of POINT_ESTIMATE_DRAWS = 50 draws; "
+                        "table of point estimates: mean / most probable level of the draws, blended; "
                         "images: one draw)")
     m.add_argument("--no-calibrate", action="store_true",
                    help="with --draws K >= 2: keep the model's raw draws instead of widening each numeric column's "

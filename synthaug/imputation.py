@@ -65,16 +65,22 @@ from .neighbours import NeighbourImputer
 from .noise import Antithetic
 
 __all__ = ["BLEND_ROWS", "BLEND_SHARE", "CALIBRATION_LEVEL", "CALIBRATION_SHARE", "ImputerMixin",
-           "POINT_ESTIMATE_DRAWS", "blend_weights", "calibration_factors",
+           "POINT_ESTIMATE_DRAWS", "BLENDED_POINT_ESTIMATE_DRAWS", "blend_weights", "calibration_factors",
            "interval_ratios", "posterior_point_estimate"]
 
-#: Draws per missing cell behind ``impute(X)``'s point estimate, in antithetic pairs
-#: (:mod:`synthaug.noise`; an even number). 50 independent draws would leave a Monte
-#: Carlo error of 1/√50 of the posterior's spread in their mean, adding 2 % of the
-#: posterior variance to the expected squared error; the pairs' is smaller, and the
-#: blend's weights move away from a noisy mean.
+#: Draws per missing cell behind ``impute(X)``'s point estimate when it is their mean alone, in antithetic
+#: pairs (:mod:`synthaug.noise`; an even number). 50 independent draws would leave a Monte Carlo error of
+#: 1/√50 of the posterior's spread in their mean, adding 2 % of the posterior variance to the expected squared
+#: error; the pairs' is smaller.
 POINT_ESTIMATE_DRAWS = 50
-# rows imputed per pass of the point estimate (each repeated POINT_ESTIMATE_DRAWS times)
+#: Draws per missing cell when the mean is one estimate of the blend (:func:`blend_weights`), the weights
+#: fitted on estimates from as many draws. The Monte Carlo error of 16 independent draws, 6 % of the posterior
+#: variance (less in pairs), reaches the blend times the square of the mean's weight, which is below 1 and
+#: shared again with the forests' last round; the blend's weights also move away from a noisy mean. On small
+#: tables the draws were about half of ``impute``'s time, and 16 instead of 50 imputed as well (development
+#: probe on KEEL's tables, breast_cancer and credit; figures in docs/imputation.md).
+BLENDED_POINT_ESTIMATE_DRAWS = 16
+# rows imputed per pass of the point estimate (each repeated once per draw)
 _POINT_CHUNK_ROWS = 1_024
 # rows whose last round of forests (ImputerMixin._refine) is predicted at once
 _REFINE_CHUNK_ROWS = 16_384
@@ -260,8 +266,9 @@ class ImputerMixin:
             cells, including patterns never seen in training and every cell.
         n_draws : int, default=None
             None returns one completed table holding the point estimate of
-            each missing cell: the mean of its :data:`POINT_ESTIMATE_DRAWS`
-            draws for numeric columns (rounded for integers; with
+            each missing cell: the mean of its draws for numeric columns
+            (:data:`BLENDED_POINT_ESTIMATE_DRAWS` of them when blended,
+            :data:`POINT_ESTIMATE_DRAWS` alone; rounded for integers; with
             ``gaussian_residual``, blended with a linear imputer's
             prediction, the mean of the nearest rows of ``X`` and a
             forest's prediction fitted on ``X`` by
@@ -269,8 +276,9 @@ class ImputerMixin:
             for it from a copy of the model trained for 15 % of its steps —
             about a seventh of a fit more — see the module's description), the most
             probable level under those draws otherwise (with
-            ``gaussian_residual``, pooled with the residual's discriminant by
-            a weight chosen on the same held-out cells) — what scikit-learn's
+            ``gaussian_residual``, pooled with the residual's discriminant,
+            a forest classifier and the nearest rows' vote by weights fitted
+            on the same held-out cells) — what scikit-learn's
             imputers return, and what minimises the error per cell. An integer k
             returns a list of k completed tables, each an independent draw
             from the model (multiple imputation): their spread reflects the
@@ -386,7 +394,7 @@ class ImputerMixin:
             out.loc[holes, col] = generated[col].to_numpy()[holes[rows]]
         return out
 
-    def _impute_point(self, frame, rng, *, blend=True, level_posteriors=False):
+    def _impute_point(self, frame, rng, *, blend=True, level_posteriors=False, draws=None):
         """``frame`` with each missing cell set to the point estimate of its posterior draws.
 
         With ``blend`` and a :class:`~synthaug.linear.LinearImputer` (the
@@ -402,15 +410,17 @@ class ImputerMixin:
         :meth:`_blend_weights` fits on held-out cells of ``frame``.
         ``level_posteriors`` also returns ``{column: (len(frame), L)}``: the
         posterior over the levels each categorical missing cell was set from
-        (NaN in the other rows).
+        (NaN in the other rows). ``draws`` per missing cell: by default
+        :data:`BLENDED_POINT_ESTIMATE_DRAWS` when a blend was fitted,
+        :data:`POINT_ESTIMATE_DRAWS` when not.
         """
         missing = frame.isna()
         rows = np.flatnonzero(missing.to_numpy().any(axis=1))
         out = frame.copy()
-        k = POINT_ESTIMATE_DRAWS
         holes_cols = frame.columns[missing.to_numpy().any(axis=0)]
         levels = any(self.encoder_.kinds_[c] == "categorical" for c in holes_cols)
         fitted = self._blend_weights(frame, rng) if blend and len(rows) else _NO_BLEND
+        k = draws or (POINT_ESTIMATE_DRAWS if fitted is _NO_BLEND else BLENDED_POINT_ESTIMATE_DRAWS)
         weights, pools = fitted.weights, fitted.pools
         posteriors = {}
         for start in range(0, len(rows), _POINT_CHUNK_ROWS):
@@ -547,7 +557,8 @@ class ImputerMixin:
         reference = NeighbourImputer(linear.numeric, linear.categorical).fit(held, rng) \
             if proxy is not None and numeric else neighbours
         part, truth = held.iloc[rows], frame.iloc[rows]
-        estimate, level_posteriors = source._impute_point(part, rng, blend=False, level_posteriors=True)
+        estimate, level_posteriors = source._impute_point(part, rng, blend=False, level_posteriors=True,
+                                                          draws=BLENDED_POINT_ESTIMATE_DRAWS)
         # (the forests that estimate the held-out cells never saw them: fitted on the held frame)
         held_forest = ForestImputer(linear.numeric, linear.categorical).fit(held, rng, columns=forested) \
             if forested else None
@@ -570,7 +581,8 @@ class ImputerMixin:
             keep = np.flatnonzero(np.any(list(hidden.values()), axis=0))
             part, truth, hidden = part.iloc[keep], truth.iloc[keep], {c: h[keep] for c, h in hidden.items()}
             rows = rows[keep]
-            level_posteriors = self._impute_point(part, rng, blend=False, level_posteriors=True)[1]
+            level_posteriors = self._impute_point(part, rng, blend=False, level_posteriors=True,
+                                                  draws=BLENDED_POINT_ESTIMATE_DRAWS)[1]
         # (the neighbours over the whole frame: a held-out cell's own row is never its neighbour)
         pools = self._pool_weights(part, truth, hidden, level_posteriors, held_forest, neighbours, rows, rng)
         return Blend(weights, pools, neighbours, forest, refine)

@@ -39,8 +39,10 @@ class GenerativeImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         which also catch the others and NaT), or a sentinel such as ``-1`` or
         ``"?"``.
     sample_posterior : bool, default=False
-        False fills each cell with the mean (numeric) or most frequent level
-        (otherwise) of 50 draws, the smallest expected error per cell, as
+        False fills each cell with the point estimate (numeric: the mean of
+        the draws, blended with a regression's, the nearest rows' and the
+        forests'; otherwise the most probable level), the smallest expected
+        error per cell, as
         scikit-learn's ``IterativeImputer`` does by default. True fills it
         with one draw, which keeps each column's spread (for multiple
         imputation, call ``estimator_.impute(X, n_draws=k)``, whose numeric

@@ -352,8 +352,8 @@ class DiffusionSampler(BaseGenerativeSampler):
         detection AUC fell from 0.70 (η = 0) to 0.62 (η = 1) at 20 steps.
     point_estimate_steps : int or "auto", default="auto"
         Sampler steps of the draws behind :meth:`impute`'s point estimate
-        (``n_draws=None``: the mean, or most frequent level, of 50 draws
-        per missing cell); ``"auto"`` = ``max(25, sampling_steps)`` (at most
+        (``n_draws=None``: the mean, or most probable level, of 16 to 50
+        draws per missing cell); ``"auto"`` = ``max(25, sampling_steps)`` (at most
         ``n_timesteps``). A mean of many draws shows the few-step sampler's
         discretisation error, which the spread of a single draw hides.
         ``sample``, ``fit_resample`` and ``impute(X, n_draws=k)`` use

@@ -700,6 +700,33 @@ def test_blend_weights_come_from_a_shorter_copy_fitted_without_the_held_out_cell
     assert set(weights) == {"y", "n"}                            # fitted with the model's own estimates
 
 
+def test_a_blended_point_estimate_and_its_weights_take_fewer_draws(linear_holes, monkeypatch):
+    """Every draw behind a blended estimate, the held-out cells' included, comes BLENDED_POINT_ESTIMATE_DRAWS
+    times per row; a mean of draws alone, POINT_ESTIMATE_DRAWS times."""
+    from synthaug import imputation
+
+    df, hide, holes, model = linear_holes
+    monkeypatch.setattr(imputation, "BLENDED_POINT_ESTIMATE_DRAWS", 6)
+    monkeypatch.setattr(imputation, "POINT_ESTIMATE_DRAWS", 10)
+    sizes, original = [], type(model)._generate_missing
+
+    def spy(self, part, missing, rng, **kwargs):
+        sizes.append(len(part))
+        return original(self, part, missing, rng, **kwargs)
+
+    monkeypatch.setattr(type(model), "_generate_missing", spy)
+    rows = int(holes.isna().any(axis=1).sum())
+    model.impute(holes, random_state=0)
+    assert len(sizes) >= 2 and sizes[-1] == 6 * rows            # the held-out cells' draws, then the table's
+    assert all(size % 6 == 0 for size in sizes)
+    sizes.clear()
+    model._impute_point(holes, np.random.default_rng(0), blend=False)
+    assert sizes == [10 * rows]
+    sizes.clear()
+    model.impute(holes, n_draws=2, calibrate=False, random_state=0)
+    assert sizes == [rows, rows]                                 # multiple imputation: one draw each
+
+
 def test_log_linear_pool_mixes_the_posteriors_geometrically():
     model = log_probabilities(np.array([[0.7, 0.2, 0.1], [0.0, 0.5, 0.5]]))
     other = np.log(np.array([[0.1, 0.2, 0.7], [0.25, 0.25, 0.5]]))
