@@ -675,21 +675,29 @@ class ImputerMixin:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                proxy = self._fitted_copy(held, rng, max_steps=max(1, int(round(BLEND_PROXY_STEPS * self.n_iter_))))
+                proxy = self._fitted_copy(held, rng, max_steps=max(1, int(round(BLEND_PROXY_STEPS * self.n_iter_))),
+                                          calibrate_levels=False)
         except ValueError:
             return None
         return proxy if getattr(proxy, "linear_imputer_", None) is not None else None
 
-    def _fitted_copy(self, frame, rng, **params):
+    def _fitted_copy(self, frame, rng, *, calibrate_levels=True, **params):
         """A quiet copy of the model (fresh seed, no warm start, no checkpoint, ``params`` set) fitted on ``frame``.
 
-        The fit's ``ValueError`` (a column left constant, a privacy budget too small) propagates.
+        ``calibrate_levels=False`` skips the fit's calibration of the levels'
+        unconditional frequencies (``level_calibration_``), which a copy
+        used only for draws conditioned on most of a row's cells does not
+        need. The fit's ``ValueError`` (a column left constant, a privacy
+        budget too small) propagates.
         """
         from sklearn.base import clone
 
         params = {"random_state": int(rng.integers(2**31 - 1)), "verbose": False, "warm_start": False,
                   "checkpoint": None, **params}
-        return clone(self).set_params(**{k: v for k, v in params.items() if k in self.get_params()}).fit(frame)
+        copy = clone(self).set_params(**{k: v for k, v in params.items() if k in self.get_params()})
+        if not calibrate_levels:
+            copy._level_calibration_rounds = 0   # (over the class's rounds, for this copy only)
+        return copy.fit(frame)
 
     def _fit_linear_imputer(self, table):
         """The :class:`~synthaug.linear.LinearImputer` of the training ``table`` behind the blend, or None.

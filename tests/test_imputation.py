@@ -689,6 +689,9 @@ def test_blend_weights_come_from_a_shorter_copy_fitted_without_the_held_out_cell
     assert not extra["x"].any()                                   # only the weighted (missing) columns
     assert proxy is not None and proxy.n_iter_ == round(imputation.BLEND_PROXY_STEPS * model.n_iter_)
     assert proxy is not model and proxy.linear_imputer_ is not model.linear_imputer_
+    # its draws are conditioned on most of a row: no calibration of the levels' unconditional frequencies
+    assert model.level_calibration_ is not None and proxy.level_calibration_ is None
+    assert type(proxy)._level_calibration_rounds == type(model)._level_calibration_rounds > 0
     assert set(weights) == {"y", "n"}
 
     def fail(self, X, y=None):
