@@ -23,7 +23,8 @@ draws of each held-out cell whatever ``k``: the factor corrects the spread of
 the model's distribution, and each of the k draws is a draw from it widened. Without ``n_draws``, a table
 is filled with the point estimate of that posterior — as scikit-learn's
 ``IterativeImputer`` does by default — estimated from
-:data:`POINT_ESTIMATE_DRAWS` draws: the mean of a numeric cell's draws (the
+:data:`BLENDED_POINT_ESTIMATE_DRAWS` draws (:data:`POINT_ESTIMATE_DRAWS` when
+nothing is blended with them): the mean of a numeric cell's draws (the
 value that minimises the expected squared error; rounded for integer
 columns) — blended, with the Gaussian residual, with the prediction of a
 linear imputer fitted on the training rows (:mod:`synthaug.linear`), the
