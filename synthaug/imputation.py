@@ -39,7 +39,8 @@ the probabilities its draws were drawn with (the level that maximises the
 chance of being right, with less Monte Carlo noise than the most frequent
 drawn level) — pooled, with the Gaussian residual, with the residual's
 linear discriminant given the row's observed scores, a forest
-classifier's posterior (:mod:`synthaug.forest`) and the vote of the
+classifier's posterior (:mod:`synthaug.forest`), a logistic regression's
+(:class:`~synthaug.linear.LevelRegression`) and the vote of the
 nearest rows (:mod:`synthaug.neighbours`), by per-column weights
 fitted on held-out cells of the table (:func:`~synthaug.blending.pool_weights`).
 """
@@ -61,7 +62,7 @@ from .encoding import EncodedTable
 from .encoding.columns import NumericColumn, _to_grid
 from .encoding.layout import Constraints
 from .forest import ForestImputer
-from .linear import LinearImputer
+from .linear import LevelRegression, LinearImputer
 from .neighbours import NeighbourImputer
 from .noise import Antithetic
 
@@ -240,7 +241,7 @@ class Blend(NamedTuple):
     #: numeric column → weights of the model's, the linear imputer's, the neighbours' and the forests' estimates
     weights: dict
     #: categorical column → ``{source: weight}`` of the sources' log-posteriors in its log-linear pool: the model's,
-    #: the discriminant's, and the forest's and the neighbours' where they read the column
+    #: the discriminant's, and the forest's, the neighbours' and the logistic regression's where they read the column
     pools: dict
     #: the :class:`~synthaug.neighbours.NeighbourImputer` over the frame (None without numeric weights nor pools)
     neighbours: NeighbourImputer | None
@@ -248,6 +249,8 @@ class Blend(NamedTuple):
     forest: ForestImputer | None = None
     #: numeric column → weight of a last round of forests, on the frame as the blend completes it
     refine: dict | None = None
+    #: the :class:`~synthaug.linear.LevelRegression` fitted on the frame (None without pools the linear imputer reads)
+    logistic: LevelRegression | None = None
 
 
 _NO_BLEND = Blend({}, {}, None)
@@ -407,7 +410,7 @@ class ImputerMixin:
         ``frame``), and each categorical
         column's posterior a :func:`~synthaug.blending.log_linear_pool` of
         the model's, the Gaussian residual's discriminant's, the forest
-        classifier's and the nearest rows' vote, by the weights
+        classifier's, the logistic regression's and the nearest rows' vote, by the weights
         :meth:`_blend_weights` fits on held-out cells of ``frame``.
         ``level_posteriors`` also returns ``{column: (len(frame), L)}``: the
         posterior over the levels each categorical missing cell was set from
@@ -430,7 +433,7 @@ class ImputerMixin:
             # (by chunk: their designs are dense)
             others = (self.linear_imputer_.predict(part), fitted.neighbours.predict(part),
                       fitted.forest.predict(part)) if weights else ()
-            pool_sources = self._pool_sources(part, rng, pools, fitted.forest, fitted.neighbours)
+            pool_sources = self._pool_sources(part, rng, pools, fitted)
             m = len(chunk)
             repeated = np.tile(np.arange(m), k)       # draw j of row i at j·m + i
             # each batch holds an even number of whole draws (k is even), so its second half repeats its
@@ -516,8 +519,9 @@ class ImputerMixin:
         last round of forests reading the rows as the copy completes them
         (:meth:`_refine_weights`). Categorical
         cells: by the model's level posterior, its discriminant's, a forest
-        classifier's (fitted on the frame with the cells hidden) and the
-        nearest rows' vote (a row not its own neighbour), and
+        classifier's and a logistic regression's (both fitted on the frame
+        with the cells hidden) and the nearest rows' vote (a row not its own
+        neighbour), and
         :func:`~synthaug.blending.pool_weights` fits each column's weights
         (:meth:`_pool_weights`; none with fewer than 10 cells). Nothing
         without a linear imputer (the model's estimates alone).
@@ -546,6 +550,8 @@ class ImputerMixin:
         neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng) if forested else None
         forest = ForestImputer(linear.numeric, linear.categorical).fit(frame, rng, columns=forested) \
             if forested else None
+        regressed = [c for c in pooled if c in linear.categorical]
+        logistic = LevelRegression(linear, regressed).fit(frame, rng) if regressed else None
         held = frame.copy()
         for col in numeric + pooled:
             cells = np.zeros(len(frame), dtype=bool)
@@ -563,6 +569,7 @@ class ImputerMixin:
         # (the forests that estimate the held-out cells never saw them: fitted on the held frame)
         held_forest = ForestImputer(linear.numeric, linear.categorical).fit(held, rng, columns=forested) \
             if forested else None
+        held_logistic = LevelRegression(linear, regressed).fit(held, rng) if regressed else None
         weights, refine = {}, None
         if numeric:
             estimates = (estimate, source.linear_imputer_.predict(part), reference.predict(part, exclude=rows),
@@ -585,17 +592,19 @@ class ImputerMixin:
             level_posteriors = self._impute_point(part, rng, blend=False, level_posteriors=True,
                                                   draws=BLENDED_POINT_ESTIMATE_DRAWS)[1]
         # (the neighbours over the whole frame: a held-out cell's own row is never its neighbour)
-        pools = self._pool_weights(part, truth, hidden, level_posteriors, held_forest, neighbours, rows, rng)
-        return Blend(weights, pools, neighbours, forest, refine)
+        pools = self._pool_weights(part, truth, hidden, level_posteriors,
+                                   Blend({}, {}, neighbours, held_forest, logistic=held_logistic), rows, rng)
+        return Blend(weights, pools, neighbours, forest, refine, logistic)
 
-    def _pool_weights(self, part, truth, hidden, level_posteriors, forest, neighbours, rows, rng):
+    def _pool_weights(self, part, truth, hidden, level_posteriors, held, rows, rng):
         """Each categorical column's weights in the log-linear pool, fitted on its cells ``hidden`` (column → mask
         over ``part``'s rows) whose levels ``truth`` holds.
 
         The model's own level posteriors (``level_posteriors``, as
-        :meth:`_impute_point` gives them), its discriminant's, ``forest``'s
-        classifier's (fitted without the hidden cells) and the vote of
-        ``neighbours``' nearest rows (``part``'s rows are the frame's
+        :meth:`_impute_point` gives them), its discriminant's, and those of
+        ``held``'s sources (a :class:`Blend`'s): the forest classifier's and
+        the logistic regression's (both fitted without the hidden cells) and
+        the vote of the nearest rows (``part``'s rows are the frame's
         ``rows``, each not its own neighbour) are pooled by
         :func:`~synthaug.blending.pool_weights`. The model was trained on those
         cells when ``part`` comes from its training table, but, unlike a
@@ -605,7 +614,7 @@ class ImputerMixin:
         shorter copy fitted without them (whose weaker posteriors lent the
         other sources too much weight).
         """
-        sources = self._pool_sources(part, rng, list(hidden), forest, neighbours, exclude=rows)
+        sources = self._pool_sources(part, rng, list(hidden), held, exclude=rows)
         pools = {}
         for col, h in hidden.items():
             if h.sum() >= _MIN_POOL_CELLS:
@@ -615,12 +624,14 @@ class ImputerMixin:
                 pools[col] = {name: float(w) for name, w in zip(logs, weights)}
         return pools
 
-    def _pool_sources(self, part, rng, columns, forest, neighbours, *, exclude=None):
+    def _pool_sources(self, part, rng, columns, fitted, *, exclude=None):
         """``{column: {source: (len(part), L)}}``: the log-probabilities of ``columns``' levels (the model's
-        codes) under the residual's discriminant, ``forest``'s classifier and ``neighbours``' vote (those two
-        where they read the column; ``exclude`` as in :meth:`~synthaug.neighbours.NeighbourImputer.predict`)."""
+        codes) under the residual's discriminant, and ``fitted``'s (a :class:`Blend`) forest classifier,
+        neighbours' vote and logistic regression where they read the column (``exclude`` as in
+        :meth:`~synthaug.neighbours.NeighbourImputer.predict`)."""
         if not len(columns):
             return {}
+        forest, neighbours, logistic = fitted.forest, fitted.neighbours, fitted.logistic
         out = {col: {"discriminant": log_p}
                for col, log_p in self._discriminant_log_posteriors(part, part.isna(), rng, list(columns)).items()}
         voted = [col for col in columns if neighbours is not None and col in neighbours.levels_]
@@ -631,6 +642,9 @@ class ImputerMixin:
                 out[col]["forest"] = self._log_levels(col, forest.levels_[col], proba)
             if col in votes:
                 out[col]["neighbours"] = self._log_levels(col, neighbours.levels_[col], votes[col])
+            proba = logistic.predict_proba(part, col) if logistic is not None and col in logistic.columns else None
+            if proba is not None:
+                out[col]["logistic"] = self._log_levels(col, logistic.imputer.levels_[col], proba)
         return out
 
     @staticmethod

@@ -14,7 +14,7 @@ from synthaug.datasets import load_credit
 from synthaug.blending import POOL_RIDGE, log_linear_pool, log_probabilities, pool_weights
 import synthaug.imputation as imputation_module
 from synthaug.imputation import blend_weights
-from synthaug.linear import LinearImputer
+from synthaug.linear import LevelRegression, LinearImputer
 from synthaug.forest import ForestImputer
 from synthaug.neighbours import NeighbourImputer
 
@@ -643,14 +643,42 @@ def test_linear_imputer_predicts_from_numbers_and_levels():
     assert LinearImputer(["x", "y"], {"g": ["a", "b", "c"]}).fit(df).imputer_.max_iter == 1   # none: one round
 
 
+def test_level_regression_reads_the_completed_row():
+    """A level set by the sign of y - x: the regression finds it where y (or x) is missing too, through the linear
+    imputer's fill; a level the fitted rows lack gets probability 0; a column with one level has no regression."""
+    rng = np.random.default_rng(0)
+    n = 600
+    x = rng.normal(size=n)
+    z = x + 0.3 * rng.normal(size=n)
+    y = rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "z": z, "y": y, "g": np.where(y - x > 0, "up", "down"), "one": "k"})
+    holes = df.mask(pd.DataFrame({"x": rng.random(n) < 0.2, "z": False, "y": False, "g": rng.random(n) < 0.3,
+                                  "one": False}))
+    lin = LinearImputer(["x", "z", "y"], {"g": ["down", "up", "never"], "one": ["k"]}).fit(holes)
+    before = holes.copy()
+    levels = LevelRegression(lin, ["g", "one"]).fit(holes, np.random.default_rng(0))
+    pd.testing.assert_frame_equal(holes, before)
+    assert set(levels.classifiers_) == {"g"} and levels.predict_proba(holes, "one") is None
+    query = pd.DataFrame({"x": [np.nan, np.nan, -1.0], "z": [-1.0, 1.0, np.nan], "y": [0.0, 0.0, 1.0],
+                          "g": [None] * 3, "one": ["k"] * 3})
+    proba = levels.predict_proba(query, "g")
+    assert proba.shape == (3, 3) and np.allclose(proba.sum(axis=1), 1.0) and (proba[:, 2] == 0).all()
+    assert proba.argmax(axis=1).tolist() == [1, 0, 1]     # x read off z where it is missing
+    missed = holes["g"].isna().to_numpy()
+    right = levels.predict_proba(holes[missed], "g").argmax(axis=1) == (df["g"][missed] == "up").to_numpy()
+    assert right.mean() > 0.85
+    assert levels.predict_proba(holes.iloc[:0], "g").shape == (0, 3)
+
+
 def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(linear_holes):
     """A barely trained network on y = x + noise: the blend's weight moves to the regression, and its error falls."""
     df, hide, holes, model = linear_holes
     assert model.linear_imputer_ is not None and model.linear_imputer_.numeric == ["x", "y", "n"]
-    weights, pools, neighbours, forest, refine = model._blend_weights(holes, np.random.default_rng(0))
+    weights, pools, neighbours, forest, refine, logistic = model._blend_weights(holes, np.random.default_rng(0))
     assert set(weights) == {"y", "n"} and all(w.min() >= 0.0 and w.sum() == pytest.approx(1.0)
                                               for w in weights.values())
     assert weights["y"][0] < 0.9 and isinstance(neighbours, NeighbourImputer) and isinstance(forest, ForestImputer)
+    assert isinstance(logistic, LevelRegression)         # its categorical column, pooled
     assert all(len(w) == 4 for w in weights.values())   # the model's, linear, neighbours', forests'
     assert set(refine) == set(weights) and all(0.0 <= v <= 1.0 for v in refine.values())   # the last round's
     before = holes.copy()
@@ -791,11 +819,12 @@ def test_categorical_point_estimate_pools_the_discriminant_where_the_network_is_
     before = holes.copy()
     blend = model._blend_weights(holes, np.random.default_rng(0))
     pd.testing.assert_frame_equal(holes, before)
-    # (the discriminant's, the forest classifier's and the neighbours' weights: together they outweigh the network)
+    # (the other sources' weights: together they outweigh the network)
     assert set(blend.pools) == {"c"} and set(blend.weights) == {"z"}
     weights = blend.pools["c"]
-    assert set(weights) == {"model", "discriminant", "forest", "neighbours"} and min(weights.values()) >= 0.0
-    assert weights["discriminant"] + weights["forest"] + weights["neighbours"] >= weights["model"]
+    assert set(weights) == {"model", "discriminant", "forest", "neighbours", "logistic"}
+    assert min(weights.values()) >= 0.0
+    assert sum(weights.values()) - weights["model"] >= weights["model"]
     pooled = model.impute(holes, random_state=0)
     alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
     h = hide["c"].to_numpy()
@@ -825,7 +854,8 @@ def test_pool_weights_need_no_copy_of_the_model(monkeypatch):
     pd.testing.assert_frame_equal(df, before)
     assert set(blend.pools) == {"c"} and not blend.weights
     weights = blend.pools["c"]
-    assert set(weights) == {"model", "discriminant", "forest", "neighbours"} and min(weights.values()) >= 0.0
+    assert set(weights) == {"model", "discriminant", "forest", "neighbours", "logistic"}
+    assert min(weights.values()) >= 0.0
     out = model.impute(df, random_state=0)
     assert out["c"].notna().all() and set(out["c"]) <= {"hi", "lo", "rare"}
 
@@ -928,7 +958,7 @@ def test_point_estimate_leans_on_the_forests_where_a_column_bends():
 def test_no_linear_imputer_without_the_residual_or_under_dp(params, holes):
     model = tiny("gan", random_state=0, **params).fit(holes)
     assert model.linear_imputer_ is None
-    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, {}, None, None, None)
+    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, {}, None, None, None, None)
     assert model.impute(holes).notna().all().all()
 
 
