@@ -112,7 +112,7 @@ class ForestImputer(OneHotDesign):
         for col in self.levels_:
             if columns is None or col not in columns:
                 continue
-            y = self.levels_[col].get_indexer(frame[col].to_numpy(dtype=object, na_value=None))
+            y = self._level_codes(frame, col)
             rows = np.flatnonzero(y >= 0)
             if len(rows) < 2 * self.min_samples_leaf:
                 continue

@@ -636,15 +636,15 @@ class ImputerMixin:
                for col, log_p in self._discriminant_log_posteriors(part, part.isna(), rng, list(columns)).items()}
         voted = [col for col in columns if neighbours is not None and col in neighbours.levels_]
         votes = neighbours.predict_proba(part, voted, exclude=exclude) if voted else {}
+        regressed = logistic.predict_proba(part, columns) if logistic is not None else {}
         for col in columns:
             proba = forest.predict_proba(part, col) if forest is not None and col in forest.levels_ else None
             if proba is not None:
                 out[col]["forest"] = self._log_levels(col, forest.levels_[col], proba)
             if col in votes:
                 out[col]["neighbours"] = self._log_levels(col, neighbours.levels_[col], votes[col])
-            proba = logistic.predict_proba(part, col) if logistic is not None and col in logistic.columns else None
-            if proba is not None:
-                out[col]["logistic"] = self._log_levels(col, logistic.imputer.levels_[col], proba)
+            if col in regressed:
+                out[col]["logistic"] = self._log_levels(col, logistic.imputer.levels_[col], regressed[col])
         return out
 
     @staticmethod

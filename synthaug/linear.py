@@ -66,6 +66,10 @@ class OneHotDesign:
             parts.append(np.where(values.isna().to_numpy()[:, None], np.nan, onehot.astype(np.float64)))
         return np.concatenate(parts, axis=1)
 
+    def _level_codes(self, frame, col):
+        """Each row's position of its level in ``levels_[col]`` (-1 where ``frame`` misses the cell)."""
+        return self.levels_[col].get_indexer(frame[col].to_numpy(dtype=object, na_value=None))
+
     def _block(self, col):
         """The positions of categorical column ``col``'s indicators in the design."""
         start, skip = len(self.numeric), 1 if self._drop_first else 0
@@ -205,7 +209,7 @@ class LevelRegression:
     >>> df = pd.DataFrame({"a": a, "b": a + rng.normal(size=300), "g": np.where(a > 0, "x", "y")})
     >>> lin = LinearImputer(["a", "b"], {"g": ["x", "y"]}).fit(df)
     >>> levels = LevelRegression(lin, ["g"]).fit(df, np.random.default_rng(0))
-    >>> levels.predict_proba(pd.DataFrame({"a": [1.0, -1.0], "b": [1.0, -1.0], "g": [None, None]}), "g").argmax(1)
+    >>> levels.predict_proba(pd.DataFrame({"a": [1.0, -1.0], "b": [1.0, -1.0], "g": [None, None]}))["g"].argmax(1)
     array([0, 1])
     """
 
@@ -223,7 +227,7 @@ class LevelRegression:
         design = self.imputer.complete(frame)
         self.classifiers_ = {}
         for col in self.columns:
-            y = self.imputer.levels_[col].get_indexer(frame[col].to_numpy(dtype=object, na_value=None))
+            y = self.imputer._level_codes(frame, col)
             rows = np.flatnonzero(y >= 0)
             if len(rows) > self.max_rows:
                 rows = np.sort(rng.choice(rows, self.max_rows, replace=False))
@@ -235,18 +239,20 @@ class LevelRegression:
                     self._features(design[rows], col), y[rows])
         return self
 
-    def predict_proba(self, frame, col):
-        """(len(frame), len(levels)) probabilities of categorical column ``col``'s levels (in the imputer's
-        ``levels_[col]`` order) given each row's other cells; None if it has no regression (a level its rows
-        lacked has probability 0)."""
-        classifier = self.classifiers_.get(col)
-        if classifier is None:
-            return None
-        proba = np.zeros((len(frame), len(self.imputer.levels_[col])))
-        if len(frame):
-            proba[:, classifier.classes_] = classifier.predict_proba(
-                self._features(self.imputer.complete(frame), col))
-        return proba
+    def predict_proba(self, frame, columns=None):
+        """``{column: (len(frame), len(levels))}``: probabilities of each column's levels (in the imputer's
+        ``levels_[column]`` order) given each row's other cells, for ``columns`` (default: every column asked
+        for) that have a regression; a level its rows lacked has probability 0. The rows are completed once for
+        every column."""
+        columns = [c for c in (self.columns if columns is None else columns) if c in self.classifiers_]
+        design = self.imputer.complete(frame) if columns and len(frame) else None
+        out = {}
+        for col in columns:
+            classifier = self.classifiers_[col]
+            out[col] = np.zeros((len(frame), len(self.imputer.levels_[col])))
+            if design is not None:
+                out[col][:, classifier.classes_] = classifier.predict_proba(self._features(design, col))
+        return out
 
     def _features(self, design, col):
         return np.delete(design, self.imputer._block(col), axis=1)

@@ -658,16 +658,17 @@ def test_level_regression_reads_the_completed_row():
     before = holes.copy()
     levels = LevelRegression(lin, ["g", "one"]).fit(holes, np.random.default_rng(0))
     pd.testing.assert_frame_equal(holes, before)
-    assert set(levels.classifiers_) == {"g"} and levels.predict_proba(holes, "one") is None
+    assert set(levels.classifiers_) == {"g"} and set(levels.predict_proba(holes)) == {"g"}
+    assert levels.predict_proba(holes, ["one"]) == {}
     query = pd.DataFrame({"x": [np.nan, np.nan, -1.0], "z": [-1.0, 1.0, np.nan], "y": [0.0, 0.0, 1.0],
                           "g": [None] * 3, "one": ["k"] * 3})
-    proba = levels.predict_proba(query, "g")
+    proba = levels.predict_proba(query)["g"]
     assert proba.shape == (3, 3) and np.allclose(proba.sum(axis=1), 1.0) and (proba[:, 2] == 0).all()
     assert proba.argmax(axis=1).tolist() == [1, 0, 1]     # x read off z where it is missing
     missed = holes["g"].isna().to_numpy()
-    right = levels.predict_proba(holes[missed], "g").argmax(axis=1) == (df["g"][missed] == "up").to_numpy()
+    right = levels.predict_proba(holes[missed], ["g"])["g"].argmax(axis=1) == (df["g"][missed] == "up").to_numpy()
     assert right.mean() > 0.85
-    assert levels.predict_proba(holes.iloc[:0], "g").shape == (0, 3)
+    assert levels.predict_proba(holes.iloc[:0])["g"].shape == (0, 3)
 
 
 def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(linear_holes):
