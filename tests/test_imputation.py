@@ -861,6 +861,59 @@ def test_pool_weights_need_no_copy_of_the_model(monkeypatch):
     assert out["c"].notna().all() and set(out["c"]) <= {"hi", "lo", "rare"}
 
 
+def test_pool_weights_are_cross_fitted_on_one_held_out_cell_per_row(monkeypatch):
+    """Two pooled columns: each held-out row hides one of its observed pooled cells, the rows fall into
+    POOL_FOLDS folds, and the forest classifier and the logistic regression that score a fold's cells were fitted
+    on the frame with exactly that fold's cells hidden (the regression's completed rows those of that frame);
+    every held-out cell is scored once, by every source; the caller's frame is untouched."""
+    rng = np.random.default_rng(7)
+    n = 500
+    x = rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "z": x + rng.normal(size=n),
+                       "c": np.where(x > 0, "hi", "lo").astype(object),
+                       "d": np.where(x + rng.normal(size=n) > 0, "p", "q").astype(object)})
+    for col in ("c", "d"):
+        df.loc[rng.choice(n, 40, replace=False), col] = None
+    model = tiny("gan", random_state=0).fit(df)
+    fitted_on = {"forest": [], "logistic": []}
+    forest_fit, logistic_fit = ForestImputer.fit, LevelRegression.fit
+
+    def record_forest(self, frame, *args, **kwargs):
+        fitted_on["forest"].append(frame.isna().to_numpy() & df.notna().to_numpy())
+        return forest_fit(self, frame, *args, **kwargs)
+
+    def record_logistic(self, frame, rng, *, design=None):
+        fitted_on["logistic"].append(frame.isna().to_numpy() & df.notna().to_numpy())
+        np.testing.assert_allclose(design, self.imputer.complete(frame))
+        return logistic_fit(self, frame, rng, design=design)
+
+    monkeypatch.setattr(ForestImputer, "fit", record_forest)
+    monkeypatch.setattr(LevelRegression, "fit", record_logistic)
+    scored = []
+    pool_weights_of = type(model)._pool_weights
+
+    def record_scores(self, truth, hidden, posteriors, sources):
+        scored.append((truth.index.to_numpy(), hidden, sources))
+        return pool_weights_of(self, truth, hidden, posteriors, sources)
+
+    monkeypatch.setattr(type(model), "_pool_weights", record_scores)
+    before = df.copy()
+    pools = model._cross_fitted_pools(df, np.random.default_rng(0), ["c", "d"], None)
+    pd.testing.assert_frame_equal(df, before)
+    (rows, hidden, sources), = scored
+    assert set(pools) == {"c", "d"} and all(min(w.values()) >= 0.0 for w in pools.values())
+    assert ((hidden["c"].astype(int) + hidden["d"].astype(int)) == 1).all()
+    assert min(hidden["c"].sum(), hidden["d"].sum()) > 100
+    assert all(sources[c].keys() == {"discriminant", "forest", "logistic"} for c in ("c", "d"))
+    assert all(p.shape[0] == len(rows) for c in ("c", "d") for p in sources[c].values())
+    held = np.zeros(df.shape, dtype=bool)
+    held[rows, 2], held[rows, 3] = hidden["c"], hidden["d"]
+    for folds in fitted_on.values():
+        assert len(folds) == imputation_module.POOL_FOLDS
+        # each fold hides its rows' held-out cells; the folds are disjoint and together hide every held-out cell
+        assert sum(f.astype(int) for f in folds).max() == 1 and np.array_equal(np.logical_or.reduce(folds), held)
+
+
 def test_neighbour_imputer_copes_with_empty_columns_and_integer_nulls():
     df = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0], "b": [np.nan] * 4,
                        "n": pd.array([1, None, 3, 4], dtype="Int64"), "g": ["x", None, "y", "x"]})
