@@ -107,7 +107,7 @@ BLEND_PROXY_STEPS = 0.15
 #: observed pooled cells held out, and the folds of them: the forest classifier and the logistic regression
 #: that predict a fold's cells are fitted on the table with that fold's cells hidden (cross-fitting).
 POOL_ROWS = 1_024
-POOL_FOLDS = 5
+POOL_FOLDS = 3
 # held-out cells below which no calibration (nor blend) is attempted (the factor would be noise)
 _MIN_CALIBRATION_CELLS = 20
 # held-out cells of a categorical column below which its pool weight is not fitted (the model's alone)
@@ -256,6 +256,8 @@ class Blend(NamedTuple):
     refine: dict | None = None
     #: the :class:`~synthaug.linear.LevelRegression` fitted on the frame (None without pools the linear imputer reads)
     logistic: LevelRegression | None = None
+    #: categorical column → (L,) offsets of its pool's levels (:func:`~synthaug.blending.pool_weights`)
+    offsets: dict | None = None
 
 
 _NO_BLEND = Blend({}, {}, None)
@@ -461,7 +463,7 @@ class ImputerMixin:
                     if col in pools:
                         logs = self._pooled_logs(posterior, pool_sources[col], holes)
                         posterior = log_linear_pool([logs[name] for name in pools[col]], list(pools[col].values()),
-                                                    self._allowed_levels(col))
+                                                    self._allowed_levels(col), fitted.offsets[col])
                     if level_posteriors:
                         full = posteriors.setdefault(col, np.full((len(frame), posterior.shape[1]), np.nan))
                         full[chunk[holes]] = posterior
@@ -531,10 +533,10 @@ class ImputerMixin:
             if forested else None
         logistic = LevelRegression(linear, regressed).fit(frame, rng) if regressed else None
         weights, refine = self._numeric_weights(frame, rng, numeric, neighbours) if numeric else ({}, None)
-        pools = self._cross_fitted_pools(frame, rng, pooled, neighbours) if pooled else {}
+        pools, offsets = self._cross_fitted_pools(frame, rng, pooled, neighbours) if pooled else ({}, {})
         if not weights and not pools:
             return _NO_BLEND
-        return Blend(weights, pools, neighbours, forest, refine, logistic)
+        return Blend(weights, pools, neighbours, forest, refine, logistic, offsets)
 
     def _numeric_weights(self, frame, rng, numeric, neighbours):
         """``(weights, refine)`` of :class:`Blend` for the ``numeric`` columns, fitted on cells of ``frame`` held out.
@@ -580,7 +582,8 @@ class ImputerMixin:
         return weights, self._refine_weights(part, estimate, cells, weights, hidden, rng)
 
     def _cross_fitted_pools(self, frame, rng, pooled, neighbours):
-        """Each ``pooled`` column's weights in the log-linear pool, fitted on cells of ``frame`` held out.
+        """Each ``pooled`` column's weights and level offsets in the log-linear pool (as :meth:`_pool_weights`
+        returns them), fitted on cells of ``frame`` held out.
 
         Up to :data:`POOL_ROWS` rows each hold out one of their observed
         pooled cells, so a held-out cell's row keeps the rest of what it
@@ -601,7 +604,7 @@ class ImputerMixin:
         hidden = {col: pick == j for j, col in enumerate(pooled)}
         hidden = {col: h for col, h in hidden.items() if h.sum() >= _MIN_POOL_CELLS}
         if not hidden:
-            return {}
+            return {}, {}
         held = self._hide(frame, rows, hidden)
         part, truth = held.iloc[rows], frame.iloc[rows]
         posteriors = self._impute_point(part, rng, blend=False, level_posteriors=True,
@@ -644,13 +647,13 @@ class ImputerMixin:
         return held
 
     def _pool_weights(self, truth, hidden, level_posteriors, sources):
-        """Each categorical column's weights in the log-linear pool, fitted on its cells ``hidden`` (column → mask
-        over the rows of ``truth``, which holds their levels).
+        """``(weights, offsets)``: each categorical column's weights and level offsets in the log-linear pool,
+        fitted on its cells ``hidden`` (column → mask over the rows of ``truth``, which holds their levels).
 
         The model's own level posteriors (``level_posteriors``, as
         :meth:`_impute_point` gives them) and the other ``sources``'
         (:meth:`_pool_sources`, over the same rows) are pooled by
-        :func:`~synthaug.blending.pool_weights`. The model was trained on those
+        :func:`~synthaug.blending.pool_weights` (with ``offsets``). The model was trained on those
         cells when the rows come from its training table, but, unlike a
         regression's, its posterior of one cell given the rest of the row does
         not recall them: measured on held-out cells, weights fitted with the
@@ -658,13 +661,13 @@ class ImputerMixin:
         shorter copy fitted without them (whose weaker posteriors lent the
         other sources too much weight).
         """
-        pools = {}
+        pools, offsets = {}, {}
         for col, h in hidden.items():
             logs = self._pooled_logs(level_posteriors[col][h], sources[col], h)
             codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
-            weights = pool_weights(list(logs.values()), codes, self._allowed_levels(col))
+            weights, offsets[col] = pool_weights(list(logs.values()), codes, self._allowed_levels(col), offsets=True)
             pools[col] = {name: float(w) for name, w in zip(logs, weights)}
-        return pools
+        return pools, offsets
 
     def _pool_sources(self, part, rng, columns, fitted, *, exclude=None, design=None):
         """``{column: {source: (len(part), L)}}``: the log-probabilities of ``columns``' levels (the model's

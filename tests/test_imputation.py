@@ -796,6 +796,23 @@ def test_pool_weights_find_the_mixture_the_levels_come_from(seed, wa, wb):
         assert objective(w) >= objective(near) - 1e-9
 
 
+def test_pool_weights_offsets_undo_a_shifted_prior():
+    """A source whose probabilities are right but for a prior that favours level 0 by log 4: the fitted
+    offsets move the pool most of the way back, its weight stays near 1; without offsets no weight can."""
+    rng = np.random.default_rng(3)
+    n, shift = 4000, np.array([np.log(4.0), 0.0, 0.0])
+    logits = rng.normal(scale=2.0, size=(n, 3))
+    true_p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    truth = (rng.random(n)[:, None] > np.cumsum(true_p, axis=1)).sum(1)
+    source = np.log(np.exp(logits + shift) / np.exp(logits + shift).sum(1, keepdims=True))
+    w, o = pool_weights([source], truth, offsets=True)
+    assert w[0] == pytest.approx(1.0, abs=0.1)
+    assert -np.log(4.0) - 0.1 < o[0] - o[1:].mean() < -0.7 * np.log(4.0)      # (the ridge pulls them towards 0)
+    right = lambda p: float((p.argmax(1) == truth).mean())  # noqa: E731
+    plain = log_linear_pool([source], pool_weights([source], truth))
+    assert right(log_linear_pool([source], w, offsets=o)) > right(plain)
+
+
 def test_pool_weights_rule_out_a_level_and_keep_weights_finite():
     """Levels ``allowed`` rules out do not enter the likelihood; held-out cells one source separates perfectly
     get a large but finite weight (the ridge), an uninformative source none."""
@@ -898,10 +915,11 @@ def test_pool_weights_are_cross_fitted_on_one_held_out_cell_per_row(monkeypatch)
 
     monkeypatch.setattr(type(model), "_pool_weights", record_scores)
     before = df.copy()
-    pools = model._cross_fitted_pools(df, np.random.default_rng(0), ["c", "d"], None)
+    pools, offsets = model._cross_fitted_pools(df, np.random.default_rng(0), ["c", "d"], None)
     pd.testing.assert_frame_equal(df, before)
     (rows, hidden, sources), = scored
     assert set(pools) == {"c", "d"} and all(min(w.values()) >= 0.0 for w in pools.values())
+    assert set(offsets) == {"c", "d"} and all(np.isfinite(o).all() for o in offsets.values())
     assert ((hidden["c"].astype(int) + hidden["d"].astype(int)) == 1).all()
     assert min(hidden["c"].sum(), hidden["d"].sum()) > 100
     assert all(sources[c].keys() == {"discriminant", "forest", "logistic"} for c in ("c", "d"))
