@@ -56,7 +56,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_same_columns, check_table
-from .blending import SHRINK_CELLS, blend_weights, log_linear_pool, log_probabilities, pool_weights
+from .blending import (SHRINK_CELLS, blend_weights, log_linear_pool, log_probabilities, mode_decision_offset,
+                       pool_weights)
 from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
 from .encoding.columns import NumericColumn, _to_grid
@@ -258,6 +259,9 @@ class Blend(NamedTuple):
     logistic: LevelRegression | None = None
     #: categorical column → (L,) offsets of its pool's levels (:func:`~synthaug.blending.pool_weights`)
     offsets: dict | None = None
+    #: categorical column → (L,) offsets of its pooled log-probabilities before the most probable level is taken
+    #: (:func:`~synthaug.blending.mode_decision_offset`, on its most frequent level)
+    decisions: dict | None = None
 
 
 _NO_BLEND = Blend({}, {}, None)
@@ -467,8 +471,8 @@ class ImputerMixin:
                     if level_posteriors:
                         full = posteriors.setdefault(col, np.full((len(frame), posterior.shape[1]), np.nan))
                         full[chunk[holes]] = posterior
-                    out.iloc[chunk[holes], j] = self._decode_levels(col, posterior.argmax(axis=1), frame[col].dtype,
-                                                                    rng)
+                    ruled = log_probabilities(posterior) + fitted.decisions[col] if col in pools else posterior
+                    out.iloc[chunk[holes], j] = self._decode_levels(col, ruled.argmax(axis=1), frame[col].dtype, rng)
                     continue
                 draws = generated[col].to_numpy().reshape(k, len(chunk))[:, holes]
                 if col in weights:   # (the mean of the blended draws is the blend of the estimates)
@@ -533,10 +537,10 @@ class ImputerMixin:
             if forested else None
         logistic = LevelRegression(linear, regressed).fit(frame, rng) if regressed else None
         weights, refine = self._numeric_weights(frame, rng, numeric, neighbours) if numeric else ({}, None)
-        pools, offsets = self._cross_fitted_pools(frame, rng, pooled, neighbours) if pooled else ({}, {})
+        pools, offsets, decisions = self._cross_fitted_pools(frame, rng, pooled, neighbours) if pooled else ({}, {}, {})
         if not weights and not pools:
             return _NO_BLEND
-        return Blend(weights, pools, neighbours, forest, refine, logistic, offsets)
+        return Blend(weights, pools, neighbours, forest, refine, logistic, offsets, decisions)
 
     def _numeric_weights(self, frame, rng, numeric, neighbours):
         """``(weights, refine)`` of :class:`Blend` for the ``numeric`` columns, fitted on cells of ``frame`` held out.
@@ -582,8 +586,8 @@ class ImputerMixin:
         return weights, self._refine_weights(part, estimate, cells, weights, hidden, rng)
 
     def _cross_fitted_pools(self, frame, rng, pooled, neighbours):
-        """Each ``pooled`` column's weights and level offsets in the log-linear pool (as :meth:`_pool_weights`
-        returns them), fitted on cells of ``frame`` held out.
+        """Each ``pooled`` column's weights, level offsets and decision offsets in the log-linear pool (as
+        :meth:`_pool_weights` returns them), fitted on cells of ``frame`` held out.
 
         Up to :data:`POOL_ROWS` rows each hold out one of their observed
         pooled cells, so a held-out cell's row keeps the rest of what it
@@ -604,7 +608,7 @@ class ImputerMixin:
         hidden = {col: pick == j for j, col in enumerate(pooled)}
         hidden = {col: h for col, h in hidden.items() if h.sum() >= _MIN_POOL_CELLS}
         if not hidden:
-            return {}, {}
+            return {}, {}, {}
         held = self._hide(frame, rows, hidden)
         part, truth = held.iloc[rows], frame.iloc[rows]
         posteriors = self._impute_point(part, rng, blend=False, level_posteriors=True,
@@ -633,7 +637,8 @@ class ImputerMixin:
         sources = {col: {name: np.concatenate([f[col][name] for f in found])[order]
                          for name in found[0][col] if all(name in f[col] for f in found)}
                    for col in columns}
-        return self._pool_weights(truth, hidden, posteriors, sources)
+        fold = np.repeat(np.arange(len(folds)), [len(f) for f in folds])[order]
+        return self._pool_weights(truth, hidden, posteriors, sources, fold)
 
     @staticmethod
     def _hide(frame, rows, hidden):
@@ -646,9 +651,10 @@ class ImputerMixin:
             held[col] = held[col].mask(cells)
         return held
 
-    def _pool_weights(self, truth, hidden, level_posteriors, sources):
-        """``(weights, offsets)``: each categorical column's weights and level offsets in the log-linear pool,
-        fitted on its cells ``hidden`` (column → mask over the rows of ``truth``, which holds their levels).
+    def _pool_weights(self, truth, hidden, level_posteriors, sources, fold):
+        """``(weights, offsets, decisions)``: each categorical column's weights and level offsets in the log-linear
+        pool, and the offsets its decision adds (:meth:`_decision_offsets`; ``fold`` is each row's fold), fitted
+        on its cells ``hidden`` (column → mask over the rows of ``truth``, which holds their levels).
 
         The model's own level posteriors (``level_posteriors``, as
         :meth:`_impute_point` gives them) and the other ``sources``'
@@ -661,13 +667,34 @@ class ImputerMixin:
         shorter copy fitted without them (whose weaker posteriors lent the
         other sources too much weight).
         """
-        pools, offsets = {}, {}
+        pools, offsets, decisions = {}, {}, {}
         for col, h in hidden.items():
             logs = self._pooled_logs(level_posteriors[col][h], sources[col], h)
             codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
-            weights, offsets[col] = pool_weights(list(logs.values()), codes, self._allowed_levels(col), offsets=True)
+            allowed = self._allowed_levels(col)
+            weights, offsets[col] = pool_weights(list(logs.values()), codes, allowed, offsets=True)
             pools[col] = {name: float(w) for name, w in zip(logs, weights)}
-        return pools, offsets
+            decisions[col] = self._decision_offsets(list(logs.values()), codes, allowed, fold[h])
+        return pools, offsets, decisions
+
+    @staticmethod
+    def _decision_offsets(logs, codes, allowed, fold):
+        """(L,) offsets added to a pool's log-probabilities before its most probable level is taken: on its most
+        frequent level (of ``codes``), :func:`~synthaug.blending.mode_decision_offset` fitted on the held-out
+        cells (``logs`` their sources' log-probabilities, ``codes`` their levels), each ``fold``'s cells pooled by
+        the weights and offsets fitted on the other folds' (zeros with one fold)."""
+        offsets = np.zeros(np.shape(logs[0])[1])
+        folds = np.unique(fold)
+        if len(folds) < 2:
+            return offsets
+        pooled = np.zeros(np.shape(logs[0]))
+        for f in folds:
+            out = fold == f
+            weights, level_offsets = pool_weights([log_p[~out] for log_p in logs], codes[~out], allowed, offsets=True)
+            pooled[out] = log_linear_pool([log_p[out] for log_p in logs], weights, allowed, level_offsets)
+        mode = int(np.bincount(codes, minlength=len(offsets)).argmax())
+        offsets[mode] = mode_decision_offset(pooled, codes, mode)
+        return offsets
 
     def _pool_sources(self, part, rng, columns, fitted, *, exclude=None, design=None):
         """``{column: {source: (len(part), L)}}``: the log-probabilities of ``columns``' levels (the model's
