@@ -97,9 +97,8 @@ CALIBRATION_SHARE = 0.1
 #: interval of a few draws is mostly their sampling noise — of two, their range, which must be widened
 #: several times to hold 90 % of the truths, and then sent a third of a column's draws onto its bounds.
 CALIBRATION_DRAWS = 20
-#: Rows (at most) of the table being imputed, and the share of their observed cells (numeric, and categorical
-#: where the discriminant is pooled), hidden to fit the point estimate's blend (:func:`blend_weights`,
-#: :func:`~synthaug.blending.pool_weights`).
+#: Rows (at most) of the table being imputed, and the share of their observed numeric cells, hidden to fit the
+#: point estimate's blend (:func:`blend_weights`).
 BLEND_ROWS = 1_024
 BLEND_SHARE = 0.2
 #: length of the copy of the model the blend's weights are fitted with, as a share of the model's steps
@@ -109,6 +108,8 @@ BLEND_PROXY_STEPS = 0.15
 #: that predict a fold's cells are fitted on the table with that fold's cells hidden (cross-fitting).
 POOL_ROWS = 1_024
 POOL_FOLDS = 3
+#: The random splits of the pool's held-out cells into :data:`POOL_FOLDS` folds its decision offsets are fitted on.
+DECISION_SPLITS = 10
 # held-out cells below which no calibration (nor blend) is attempted (the factor would be noise)
 _MIN_CALIBRATION_CELLS = 20
 # held-out cells of a categorical column below which its pool weight is not fitted (the model's alone)
@@ -637,8 +638,7 @@ class ImputerMixin:
         sources = {col: {name: np.concatenate([f[col][name] for f in found])[order]
                          for name in found[0][col] if all(name in f[col] for f in found)}
                    for col in columns}
-        fold = np.repeat(np.arange(len(folds)), [len(f) for f in folds])[order]
-        return self._pool_weights(truth, hidden, posteriors, sources, fold)
+        return self._pool_weights(truth, hidden, posteriors, sources, rng)
 
     @staticmethod
     def _hide(frame, rows, hidden):
@@ -651,10 +651,10 @@ class ImputerMixin:
             held[col] = held[col].mask(cells)
         return held
 
-    def _pool_weights(self, truth, hidden, level_posteriors, sources, fold):
+    def _pool_weights(self, truth, hidden, level_posteriors, sources, rng):
         """``(weights, offsets, decisions)``: each categorical column's weights and level offsets in the log-linear
-        pool, and the offsets its decision adds (:meth:`_decision_offsets`; ``fold`` is each row's fold), fitted
-        on its cells ``hidden`` (column → mask over the rows of ``truth``, which holds their levels).
+        pool, and the offsets its decision adds (:meth:`_decision_offsets`), fitted on its cells ``hidden``
+        (column → mask over the rows of ``truth``, which holds their levels).
 
         The model's own level posteriors (``level_posteriors``, as
         :meth:`_impute_point` gives them) and the other ``sources``'
@@ -674,26 +674,37 @@ class ImputerMixin:
             allowed = self._allowed_levels(col)
             weights, offsets[col] = pool_weights(list(logs.values()), codes, allowed, offsets=True)
             pools[col] = {name: float(w) for name, w in zip(logs, weights)}
-            decisions[col] = self._decision_offsets(list(logs.values()), codes, allowed, fold[h])
+            decisions[col] = self._decision_offsets(list(logs.values()), codes, allowed, rng)
         return pools, offsets, decisions
 
     @staticmethod
-    def _decision_offsets(logs, codes, allowed, fold):
-        """(L,) offsets added to a pool's log-probabilities before its most probable level is taken: on its most
-        frequent level (of ``codes``), :func:`~synthaug.blending.mode_decision_offset` fitted on the held-out
-        cells (``logs`` their sources' log-probabilities, ``codes`` their levels), each ``fold``'s cells pooled by
-        the weights and offsets fitted on the other folds' (zeros with one fold)."""
-        offsets = np.zeros(np.shape(logs[0])[1])
-        folds = np.unique(fold)
-        if len(folds) < 2:
+    def _decision_offsets(logs, codes, allowed, rng):
+        """(L,) offsets added to a pool's log-probabilities before its most probable level is taken.
+
+        On the most frequent level of the held-out cells' ``codes``:
+        :func:`~synthaug.blending.mode_decision_offset`, fitted on the cells
+        (``logs`` their sources' log-probabilities) as pools they never
+        entered score them. :data:`DECISION_SPLITS` random splits of the
+        cells into :data:`POOL_FOLDS` folds each pool a fold's cells by the
+        weights and offsets fitted on the other folds' cells, and the offset
+        is fitted on every split's pooled cells together: one split's offset
+        rests on the few cells near a rare level's boundary, and moved with
+        the split (development probes). Zeros with fewer cells than folds.
+        """
+        n, n_levels = np.shape(logs[0])
+        offsets = np.zeros(n_levels)
+        if n < POOL_FOLDS:
             return offsets
-        pooled = np.zeros(np.shape(logs[0]))
-        for f in folds:
-            out = fold == f
-            weights, level_offsets = pool_weights([log_p[~out] for log_p in logs], codes[~out], allowed, offsets=True)
-            pooled[out] = log_linear_pool([log_p[out] for log_p in logs], weights, allowed, level_offsets)
-        mode = int(np.bincount(codes, minlength=len(offsets)).argmax())
-        offsets[mode] = mode_decision_offset(pooled, codes, mode)
+        pooled = np.zeros((DECISION_SPLITS, n, n_levels))
+        for split in pooled:
+            fold = rng.permutation(n) % POOL_FOLDS
+            for f in range(POOL_FOLDS):
+                out = fold == f
+                weights, level_offsets = pool_weights([log_p[~out] for log_p in logs], codes[~out], allowed,
+                                                      offsets=True)
+                split[out] = log_linear_pool([log_p[out] for log_p in logs], weights, allowed, level_offsets)
+        mode = int(np.bincount(codes, minlength=n_levels).argmax())
+        offsets[mode] = mode_decision_offset(pooled.reshape(-1, n_levels), np.tile(codes, DECISION_SPLITS), mode)
         return offsets
 
     def _pool_sources(self, part, rng, columns, fitted, *, exclude=None, design=None):

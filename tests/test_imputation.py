@@ -949,20 +949,19 @@ def test_pool_weights_are_cross_fitted_on_one_held_out_cell_per_row(monkeypatch)
     scored = []
     pool_weights_of = type(model)._pool_weights
 
-    def record_scores(self, truth, hidden, posteriors, sources, fold):
-        scored.append((truth.index.to_numpy(), hidden, sources, fold))
-        return pool_weights_of(self, truth, hidden, posteriors, sources, fold)
+    def record_scores(self, truth, hidden, posteriors, sources, rng):
+        scored.append((truth.index.to_numpy(), hidden, sources))
+        return pool_weights_of(self, truth, hidden, posteriors, sources, rng)
 
     monkeypatch.setattr(type(model), "_pool_weights", record_scores)
     before = df.copy()
     pools, offsets, decisions = model._cross_fitted_pools(df, np.random.default_rng(0), ["c", "d"], None)
     pd.testing.assert_frame_equal(df, before)
-    (rows, hidden, sources, fold), = scored
+    (rows, hidden, sources), = scored
     assert set(pools) == {"c", "d"} and all(min(w.values()) >= 0.0 for w in pools.values())
     assert set(offsets) == {"c", "d"} and all(np.isfinite(o).all() for o in offsets.values())
     # a decision offset, if any, only on the most frequent level
     assert set(decisions) == {"c", "d"} and all(np.count_nonzero(d) <= 1 and d.min() >= 0 for d in decisions.values())
-    assert sorted(np.unique(fold)) == list(range(imputation_module.POOL_FOLDS)) and len(fold) == len(rows)
     assert ((hidden["c"].astype(int) + hidden["d"].astype(int)) == 1).all()
     assert min(hidden["c"].sum(), hidden["d"].sum()) > 100
     assert all(sources[c].keys() == {"discriminant", "forest", "logistic"} for c in ("c", "d"))
