@@ -3,12 +3,12 @@
 A numeric cell has four estimates — the mean of the model's draws, a linear
 imputer's prediction, the mean of the nearest rows and a forest's prediction — and
 :func:`blend_weights` mixes them by per-column weights fitted by least squares
-on cells whose truth is known. A categorical cell has four posteriors over its
+on cells whose truth is known. A categorical cell has five posteriors over its
 levels — the model's (the mean of the probabilities its draws were drawn with),
 the linear discriminant's of the Gaussian residual (given the row's known
-numeric scores), a forest classifier's and the vote of the nearest rows — and
-:func:`log_linear_pool` combines
-them geometrically, by the weights :func:`pool_weights` fits to give held-out
+numeric scores), a forest classifier's, a logistic regression's and the vote of
+the nearest rows — and :func:`log_linear_pool` combines them geometrically, by
+the weights (and per-level offsets) :func:`pool_weights` fits to give held-out
 cells' true levels the largest likelihood.
 """
 
@@ -18,7 +18,8 @@ from itertools import combinations
 
 import numpy as np
 
-__all__ = ["POOL_RIDGE", "blend_weights", "log_linear_pool", "log_probabilities", "pool_weights"]
+__all__ = ["POOL_RIDGE", "blend_weights", "log_linear_pool", "log_probabilities", "mode_decision_offset",
+           "pool_weights"]
 
 # a column's own weights get weight n / (n + SHRINK_CELLS) against the pooled ones
 SHRINK_CELLS = 100
@@ -95,13 +96,14 @@ def log_probabilities(probs):
     return np.log(np.maximum(probs, _PROB_FLOOR))
 
 
-def log_linear_pool(log_posteriors, weights, allowed=None):
-    """Probabilities ∝ ``Π exp(weights_i · log_posteriors_i)``, row by row.
+def log_linear_pool(log_posteriors, weights, allowed=None, offsets=None):
+    """Probabilities ∝ ``exp(offsets) · Π exp(weights_i · log_posteriors_i)``, row by row.
 
     ``log_posteriors`` a sequence of (n, L) log-probabilities of the
     levels, one per source, ``weights`` as many non-negative weights;
     ``allowed`` (L,) a boolean mask of the levels that may be returned
-    (the others get probability 0).
+    (the others get probability 0); ``offsets`` (L,), optional, added to
+    every row's pooled log-probabilities (a change of the levels' prior).
 
     Examples
     --------
@@ -112,9 +114,13 @@ def log_linear_pool(log_posteriors, weights, allowed=None):
     >>> p = log_linear_pool([np.log([[0.9, 0.1]]), np.log([[0.2, 0.8]])], [0.0, 2.0])
     >>> p.round(3).tolist()
     [[0.059, 0.941]]
+    >>> log_linear_pool([np.log([[0.5, 0.5]])], [1.0], offsets=np.log([1.0, 3.0])).round(2).tolist()
+    [[0.25, 0.75]]
     """
     z = sum(float(w) * np.asarray(log_p, dtype=np.float64) for w, log_p in zip(weights, log_posteriors) if w)
     z = np.broadcast_to(z, np.shape(log_posteriors[0])).astype(np.float64)
+    if offsets is not None:
+        z = z + np.asarray(offsets, dtype=np.float64)
     if allowed is not None:
         z = np.where(allowed, z, -np.inf)
     z = z - z.max(axis=1, keepdims=True)
@@ -122,7 +128,7 @@ def log_linear_pool(log_posteriors, weights, allowed=None):
     return p / p.sum(axis=1, keepdims=True)
 
 
-def pool_weights(log_posteriors, truth, allowed=None, *, ridge=POOL_RIDGE):
+def pool_weights(log_posteriors, truth, allowed=None, *, ridge=POOL_RIDGE, offsets=False):
     """The non-negative weights whose :func:`log_linear_pool` gives the ``truth`` codes (n,) the largest likelihood.
 
     The pool's logits are linear in the weights, so the mean log-likelihood
@@ -131,6 +137,13 @@ def pool_weights(log_posteriors, truth, allowed=None, *, ridge=POOL_RIDGE):
     found by L-BFGS-B within the bounds ``weights ≥ 0``. Their sum is free:
     it is the pool's inverse temperature, so a source whose probabilities
     are too sharp is tempered, not only outweighed.
+
+    With ``offsets``, a free offset per level (the pool's ``offsets``, with
+    the same ridge) is fitted with the weights, and ``(weights, offsets)``
+    returned: the logistic-regression stacking of the sources' log
+    probabilities. It corrects a level the pooled sources together favour
+    or neglect more than the held-out truths do (a shared prior), which no
+    weight can, since every source's log-probabilities move with it.
 
     Examples
     --------
@@ -144,28 +157,83 @@ def pool_weights(log_posteriors, truth, allowed=None, *, ridge=POOL_RIDGE):
     >>> misleading = np.log([[0.2, 0.8], [0.3, 0.7], [0.7, 0.3], [0.8, 0.2]])
     >>> pool_weights([misleading, informed], truth)[0].round(6)
     np.float64(0.0)
+    >>> w, o = pool_weights([flat], np.array([0, 0, 0, 1]), offsets=True)   # three of four are level 0
+    >>> bool(o[0] - o[1] > 0.9)                                   # log 3 = 1.1, less the ridge's pull
+    True
     """
     from scipy.optimize import minimize
 
     logs = np.stack([np.asarray(p, dtype=np.float64) for p in log_posteriors])      # (sources, n, L)
     if allowed is not None:
         logs = np.where(allowed, logs, 0.0)
+    n_sources, n_levels = logs.shape[0], logs.shape[2]
     rows, n = np.arange(len(truth)), max(len(truth), 1)
     own = logs[:, rows, truth].sum(axis=1) / n
+    counts = np.bincount(truth, minlength=n_levels) / n          # the truths' level shares
+    free = np.ones(n_levels, dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
 
-    def loss(w):
-        z = np.einsum("s,snl->nl", w, logs)
+    def loss(theta):
+        w = theta[:n_sources]
+        o = theta[n_sources:] if offsets else np.zeros(n_levels)
+        z = np.einsum("s,snl->nl", w, logs) + o
         if allowed is not None:
             z = np.where(allowed, z, -np.inf)
         top = z.max(axis=1, keepdims=True)
         e = np.exp(z - top)
         total = e.sum(axis=1, keepdims=True)
-        nll = (np.log(total[:, 0]) + top[:, 0]).sum() / n - own @ w
-        grad = np.einsum("snl,nl->s", logs, e / total) / n - own
-        return nll + ridge * (w @ w), grad + 2.0 * ridge * w
+        p = e / total
+        nll = (np.log(total[:, 0]) + top[:, 0]).sum() / n - own @ w - counts @ o
+        grad = np.einsum("snl,nl->s", logs, p) / n - own + 2.0 * ridge * w
+        if not offsets:
+            return nll + ridge * (w @ w), grad
+        grad_o = np.where(free, p.sum(axis=0) / n - counts + 2.0 * ridge * o, 0.0)
+        return nll + ridge * (w @ w + o @ o), np.concatenate([grad, grad_o])
 
-    start = np.zeros(len(logs))
+    start = np.zeros(n_sources + (n_levels if offsets else 0))
     start[0] = 1.0
-    return minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * len(logs)).x
+    bounds = [(0.0, None)] * n_sources + [(None, None)] * (n_levels if offsets else 0)
+    theta = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x
+    return (theta[:n_sources], np.where(free, theta[n_sources:], 0.0)) if offsets else theta
 
 
+def mode_decision_offset(probs, truth, mode):
+    """The offset of level ``mode``'s log-probability under which the most probable levels of ``probs`` are right
+    most often.
+
+    ``probs`` (n, L) are pooled probabilities of n held-out cells, scored by
+    weights fitted without them, ``truth`` (n,) their levels' codes and
+    ``mode`` the code of the column's most frequent level. A cell whose
+    most probable level is another one is predicted ``mode`` instead when
+    that level's log-probability exceeds ``mode``'s by less than the offset.
+    The offset is the one (≥ 0) that gets the most ``truth`` codes right:
+    0 unless the held-out cells show that some of the other levels'
+    predictions, those that won by the least, are wrong more often than
+    right; then midway between the last such cell's margin and the next
+    one's (``inf`` when every one is). Log-likelihood weights its many sure
+    cells, not the few near a level's boundary, so on a rare level a pool
+    may be calibrated overall and still lose cells by predicting it at
+    probabilities a little above its rival's: this rule keeps a level
+    other than ``mode`` where predicting it has been seen to pay.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> probs = np.array([[0.9, 0.1], [0.45, 0.55], [0.4, 0.6], [0.1, 0.9]])
+    >>> round(mode_decision_offset(probs, np.array([0, 0, 1, 1]), 0), 3)   # the cell at 0.55 is level 0: ruled 0
+    0.303
+    >>> float(mode_decision_offset(probs, np.array([0, 1, 1, 1]), 0))   # every prediction of level 1 is right
+    0.0
+    """
+    logs = log_probabilities(probs)
+    rivals = np.where(np.arange(logs.shape[1]) == mode, -np.inf, logs)
+    rival, margin = rivals.argmax(axis=1), rivals.max(axis=1) - logs[:, mode]
+    won = np.flatnonzero(margin > 0)
+    won = won[np.argsort(margin[won], kind="stable")]
+    # the cells turned to ``mode`` one at a time, by their margins: the cells right then, less those right before
+    gain = np.cumsum((truth[won] == mode).astype(int) - (truth[won] == rival[won]))
+    margins = margin[won]
+    cuts = np.flatnonzero(np.append(np.diff(margins) > 0, True))     # (cells of equal margins turn together)
+    if not len(won) or gain[cuts].max() <= 0:
+        return 0.0
+    last = int(cuts[gain[cuts].argmax()])
+    return float((margins[last] + margins[last + 1]) / 2) if last + 1 < len(won) else np.inf

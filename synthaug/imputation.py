@@ -56,7 +56,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_same_columns, check_table
-from .blending import SHRINK_CELLS, blend_weights, log_linear_pool, log_probabilities, pool_weights
+from .blending import (SHRINK_CELLS, blend_weights, log_linear_pool, log_probabilities, mode_decision_offset,
+                       pool_weights)
 from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
 from .encoding.columns import NumericColumn, _to_grid
@@ -96,13 +97,19 @@ CALIBRATION_SHARE = 0.1
 #: interval of a few draws is mostly their sampling noise — of two, their range, which must be widened
 #: several times to hold 90 % of the truths, and then sent a third of a column's draws onto its bounds.
 CALIBRATION_DRAWS = 20
-#: Rows (at most) of the table being imputed, and the share of their observed cells (numeric, and categorical
-#: where the discriminant is pooled), hidden to fit the point estimate's blend (:func:`blend_weights`,
-#: :func:`~synthaug.blending.pool_weights`).
+#: Rows (at most) of the table being imputed, and the share of their observed numeric cells, hidden to fit the
+#: point estimate's blend (:func:`blend_weights`).
 BLEND_ROWS = 1_024
 BLEND_SHARE = 0.2
 #: length of the copy of the model the blend's weights are fitted with, as a share of the model's steps
 BLEND_PROXY_STEPS = 0.15
+#: Rows (at most) of the table being imputed whose categorical pool weights are fitted, each with one of its
+#: observed pooled cells held out, and the folds of them: the forest classifier and the logistic regression
+#: that predict a fold's cells are fitted on the table with that fold's cells hidden (cross-fitting).
+POOL_ROWS = 1_024
+POOL_FOLDS = 3
+#: The random splits of the pool's held-out cells into :data:`POOL_FOLDS` folds its decision offsets are fitted on.
+DECISION_SPLITS = 10
 # held-out cells below which no calibration (nor blend) is attempted (the factor would be noise)
 _MIN_CALIBRATION_CELLS = 20
 # held-out cells of a categorical column below which its pool weight is not fitted (the model's alone)
@@ -251,6 +258,11 @@ class Blend(NamedTuple):
     refine: dict | None = None
     #: the :class:`~synthaug.linear.LevelRegression` fitted on the frame (None without pools the linear imputer reads)
     logistic: LevelRegression | None = None
+    #: categorical column → (L,) offsets of its pool's levels (:func:`~synthaug.blending.pool_weights`)
+    offsets: dict | None = None
+    #: categorical column → (L,) offsets of its pooled log-probabilities before the most probable level is taken
+    #: (:func:`~synthaug.blending.mode_decision_offset`, on its most frequent level)
+    decisions: dict | None = None
 
 
 _NO_BLEND = Blend({}, {}, None)
@@ -456,12 +468,12 @@ class ImputerMixin:
                     if col in pools:
                         logs = self._pooled_logs(posterior, pool_sources[col], holes)
                         posterior = log_linear_pool([logs[name] for name in pools[col]], list(pools[col].values()),
-                                                    self._allowed_levels(col))
+                                                    self._allowed_levels(col), fitted.offsets[col])
                     if level_posteriors:
                         full = posteriors.setdefault(col, np.full((len(frame), posterior.shape[1]), np.nan))
                         full[chunk[holes]] = posterior
-                    out.iloc[chunk[holes], j] = self._decode_levels(col, posterior.argmax(axis=1), frame[col].dtype,
-                                                                    rng)
+                    ruled = log_probabilities(posterior) + fitted.decisions[col] if col in pools else posterior
+                    out.iloc[chunk[holes], j] = self._decode_levels(col, ruled.argmax(axis=1), frame[col].dtype, rng)
                     continue
                 draws = generated[col].to_numpy().reshape(k, len(chunk))[:, holes]
                 if col in weights:   # (the mean of the blended draws is the blend of the estimates)
@@ -503,132 +515,204 @@ class ImputerMixin:
     def _blend_weights(self, frame, rng):
         """The :class:`Blend` of the point estimate: its weights per column, fitted on held-out cells of ``frame``.
 
-        :data:`BLEND_SHARE` of the observed cells of up to
-        :data:`BLEND_ROWS` rows of ``frame`` — in its numeric columns with
-        missing cells, and in its categorical ones the Gaussian residual's
-        discriminant predicts (:meth:`_pooled_columns`) — are hidden.
-        Numeric cells are estimated by a copy of the model fitted without them
-        (:meth:`_blend_proxy`; the model itself if it cannot be fitted):
-        by its estimate, its linear imputer's, the nearest
-        rows' (a :class:`~synthaug.neighbours.NeighbourImputer` whose
-        reference rows are ``frame``'s; a row is not its own neighbour
-        there) and the forests' (a :class:`~synthaug.forest.ForestImputer`
-        fitted on the frame with the cells hidden), and
-        :func:`~synthaug.blending.blend_weights` fits the weights on the
-        truths (none with fewer than 20 such cells); then the weight of a
-        last round of forests reading the rows as the copy completes them
-        (:meth:`_refine_weights`). Categorical
-        cells: by the model's level posterior, its discriminant's, a forest
-        classifier's and a logistic regression's (both fitted on the frame
-        with the cells hidden) and the nearest rows' vote (a row not its own
-        neighbour), and
-        :func:`~synthaug.blending.pool_weights` fits each column's weights
-        (:meth:`_pool_weights`; none with fewer than 10 cells). Nothing
-        without a linear imputer (the model's estimates alone).
+        The numeric columns with missing cells get their weights from
+        :meth:`_numeric_weights`; the categorical ones the Gaussian
+        residual's discriminant predicts (:meth:`_pooled_columns`) their
+        pool's from :meth:`_cross_fitted_pools`. The blend's neighbours read
+        ``frame``; its forests and logistic regression are fitted on it.
+        Nothing without a linear imputer (the model's estimates alone).
         """
         linear = getattr(self, "linear_imputer_", None)
         if linear is None:
             return _NO_BLEND
         numeric = [c for c in self._calibrated_columns(frame) if c in linear.numeric]
         pooled = self._pooled_columns(frame)
-        columns = numeric + pooled
-        if not columns:
-            return _NO_BLEND
-        observed = frame[columns].notna().to_numpy()
-        candidates = np.flatnonzero(observed.any(axis=1))
-        rows = np.sort(rng.choice(candidates, min(BLEND_ROWS, len(candidates)), replace=False))
-        hide = observed[rows] & (rng.random((len(rows), len(columns))) < BLEND_SHARE)
-        hidden = dict(zip(columns, hide.T))
-        if sum(hidden[c].sum() for c in numeric) < _MIN_CALIBRATION_CELLS:
-            numeric = []
-        pooled = [c for c in pooled if hidden[c].sum() >= _MIN_POOL_CELLS]
         if not numeric and not pooled:
             return _NO_BLEND
         # (the forests: a regression per numeric column, a classifier per pooled column the linear imputer reads;
         # the neighbours also vote on those columns' levels)
-        forested = (linear.numeric if numeric else []) + [c for c in pooled if c in linear.categorical]
+        regressed = [c for c in pooled if c in linear.categorical]
+        forested = (linear.numeric if numeric else []) + regressed
         neighbours = NeighbourImputer(linear.numeric, linear.categorical).fit(frame, rng) if forested else None
         forest = ForestImputer(linear.numeric, linear.categorical).fit(frame, rng, columns=forested) \
             if forested else None
-        regressed = [c for c in pooled if c in linear.categorical]
         logistic = LevelRegression(linear, regressed).fit(frame, rng) if regressed else None
-        held = frame.copy()
-        for col in numeric + pooled:
-            cells = np.zeros(len(frame), dtype=bool)
-            cells[rows[hidden[col]]] = True
-            held[col] = held[col].mask(cells)
-        # the held-out numeric cells are honest for a copy of the model fitted without them (the model itself,
-        # and its regression, were trained on them when the frame is the training table); a shorter copy suffices
-        proxy = self._blend_proxy(held, rng) if numeric else None
+        weights, refine = self._numeric_weights(frame, rng, numeric, neighbours) if numeric else ({}, None)
+        pools, offsets, decisions = self._cross_fitted_pools(frame, rng, pooled, neighbours) if pooled else ({}, {}, {})
+        if not weights and not pools:
+            return _NO_BLEND
+        return Blend(weights, pools, neighbours, forest, refine, logistic, offsets, decisions)
+
+    def _numeric_weights(self, frame, rng, numeric, neighbours):
+        """``(weights, refine)`` of :class:`Blend` for the ``numeric`` columns, fitted on cells of ``frame`` held out.
+
+        :data:`BLEND_SHARE` of the observed cells of up to
+        :data:`BLEND_ROWS` rows are hidden. A copy of the model fitted
+        without them (:meth:`_blend_proxy`; the model itself if it cannot
+        be fitted) estimates them, beside its linear imputer, the nearest
+        rows of ``frame`` (``neighbours``, reading ``frame``; a row is not
+        its own neighbour) and the forests fitted on the frame with the cells
+        hidden; :func:`~synthaug.blending.blend_weights` fits the weights on
+        the truths (none with fewer than 20 such cells), then
+        :meth:`_refine_weights` the weight of a last round of forests.
+        """
+        linear = self.linear_imputer_
+        observed = frame[numeric].notna().to_numpy()
+        candidates = np.flatnonzero(observed.any(axis=1))
+        rows = np.sort(rng.choice(candidates, min(BLEND_ROWS, len(candidates)), replace=False))
+        hidden = dict(zip(numeric, (observed[rows] & (rng.random((len(rows), len(numeric))) < BLEND_SHARE)).T))
+        if sum(h.sum() for h in hidden.values()) < _MIN_CALIBRATION_CELLS:
+            return {}, None
+        held = self._hide(frame, rows, hidden)
+        # the held-out cells are honest for a copy of the model fitted without them (the model itself, and its
+        # regression, were trained on them when the frame is the training table); a shorter copy suffices
+        proxy = self._blend_proxy(held, rng)
         source = proxy if proxy is not None else self
         reference = NeighbourImputer(linear.numeric, linear.categorical).fit(held, rng) \
-            if proxy is not None and numeric else neighbours
+            if proxy is not None else neighbours
         part, truth = held.iloc[rows], frame.iloc[rows]
-        estimate, level_posteriors = source._impute_point(part, rng, blend=False, level_posteriors=True,
-                                                          draws=BLENDED_POINT_ESTIMATE_DRAWS)
+        estimate = source._impute_point(part, rng, blend=False, draws=BLENDED_POINT_ESTIMATE_DRAWS)
         # (the forests that estimate the held-out cells never saw them: fitted on the held frame)
-        held_forest = ForestImputer(linear.numeric, linear.categorical).fit(held, rng, columns=forested) \
-            if forested else None
-        held_logistic = LevelRegression(linear, regressed).fit(held, rng) if regressed else None
-        weights, refine = {}, None
-        if numeric:
-            estimates = (estimate, source.linear_imputer_.predict(part), reference.predict(part, exclude=rows),
-                         held_forest.predict(part))
+        held_forest = ForestImputer(linear.numeric, linear.categorical).fit(held, rng, columns=linear.numeric)
+        estimates = (estimate, source.linear_imputer_.predict(part), reference.predict(part, exclude=rows),
+                     held_forest.predict(part))
 
-            def floats(values):
-                return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        def floats(values):
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
-            cells = {col: (np.stack([floats(e[col])[hidden[col]] for e in estimates], axis=1),
-                           floats(truth[col])[hidden[col]])
-                     for col in numeric if hidden[col].any()}
-            weights = blend_weights(cells)
-            refine = self._refine_weights(part, estimate, cells, weights, hidden, rng)
-        hidden = {c: hidden[c] for c in pooled}
-        if pooled and source is not self:
-            # (the model's posteriors, in the rows with a categorical cell held out: their other cells as hidden)
-            keep = np.flatnonzero(np.any(list(hidden.values()), axis=0))
-            part, truth, hidden = part.iloc[keep], truth.iloc[keep], {c: h[keep] for c, h in hidden.items()}
-            rows = rows[keep]
-            level_posteriors = self._impute_point(part, rng, blend=False, level_posteriors=True,
-                                                  draws=BLENDED_POINT_ESTIMATE_DRAWS)[1]
-        # (the neighbours over the whole frame: a held-out cell's own row is never its neighbour)
-        pools = self._pool_weights(part, truth, hidden, level_posteriors,
-                                   Blend({}, {}, neighbours, held_forest, logistic=held_logistic), rows, rng)
-        return Blend(weights, pools, neighbours, forest, refine, logistic)
+        cells = {col: (np.stack([floats(e[col])[hidden[col]] for e in estimates], axis=1),
+                       floats(truth[col])[hidden[col]])
+                 for col in numeric if hidden[col].any()}
+        weights = blend_weights(cells)
+        return weights, self._refine_weights(part, estimate, cells, weights, hidden, rng)
 
-    def _pool_weights(self, part, truth, hidden, level_posteriors, held, rows, rng):
-        """Each categorical column's weights in the log-linear pool, fitted on its cells ``hidden`` (column → mask
-        over ``part``'s rows) whose levels ``truth`` holds.
+    def _cross_fitted_pools(self, frame, rng, pooled, neighbours):
+        """Each ``pooled`` column's weights, level offsets and decision offsets in the log-linear pool (as
+        :meth:`_pool_weights` returns them), fitted on cells of ``frame`` held out.
+
+        Up to :data:`POOL_ROWS` rows each hold out one of their observed
+        pooled cells, so a held-out cell's row keeps the rest of what it
+        has, as a missing cell's does. The rows are split into
+        :data:`POOL_FOLDS` folds; a fold's cells are predicted by the forest
+        classifier and the logistic regression fitted on ``frame`` with that
+        fold's cells hidden, by the nearest rows' vote (``neighbours``,
+        reading ``frame``; a row is not its own neighbour), by the
+        discriminant, and by the model's posterior
+        (:meth:`_pool_weights`). Every held-out cell enters the weights, a
+        fold's sources never having seen it.
+        """
+        observed = frame[pooled].notna().to_numpy()
+        candidates = np.flatnonzero(observed.any(axis=1))
+        rows = np.sort(rng.choice(candidates, min(POOL_ROWS, len(candidates)), replace=False))
+        # (one cell per row, uniformly among the row's observed pooled cells)
+        pick = (rng.random((len(rows), len(pooled))) * observed[rows]).argmax(axis=1)
+        hidden = {col: pick == j for j, col in enumerate(pooled)}
+        hidden = {col: h for col, h in hidden.items() if h.sum() >= _MIN_POOL_CELLS}
+        if not hidden:
+            return {}, {}, {}
+        held = self._hide(frame, rows, hidden)
+        part, truth = held.iloc[rows], frame.iloc[rows]
+        posteriors = self._impute_point(part, rng, blend=False, level_posteriors=True,
+                                        draws=BLENDED_POINT_ESTIMATE_DRAWS)[1]
+        linear, columns = self.linear_imputer_, list(hidden)
+        regressed = [c for c in columns if c in linear.categorical]
+        folds = [np.sort(f) for f in np.array_split(rng.permutation(len(rows)), min(POOL_FOLDS, len(rows)))]
+        # (the linear imputer completes a row from its own cells: a fold's table, completed, is the whole table's
+        # completion with the fold's rows as the held-out table completes them)
+        completed = (linear.complete(frame), linear.complete(held)) if regressed else None
+        found = []
+        for in_fold in folds:
+            fold_rows = rows[in_fold]
+            fold_held = self._hide(frame, fold_rows, {c: h[in_fold] for c, h in hidden.items()})
+            fitted, design = Blend({}, {}, neighbours), None
+            if regressed:
+                design = completed[0].copy()
+                design[fold_rows] = completed[1][fold_rows]
+                fitted = fitted._replace(
+                    logistic=LevelRegression(linear, regressed).fit(fold_held, rng, design=design),
+                    forest=ForestImputer(linear.numeric, linear.categorical).fit(fold_held, rng, columns=regressed))
+            found.append(self._pool_sources(part.iloc[in_fold], rng, columns, fitted, exclude=fold_rows,
+                                            design=None if design is None else design[fold_rows]))
+        # each source's log-probabilities back in the rows' order (a source some fold lacks is left out)
+        order = np.argsort(np.concatenate(folds))
+        sources = {col: {name: np.concatenate([f[col][name] for f in found])[order]
+                         for name in found[0][col] if all(name in f[col] for f in found)}
+                   for col in columns}
+        return self._pool_weights(truth, hidden, posteriors, sources, rng)
+
+    @staticmethod
+    def _hide(frame, rows, hidden):
+        """A copy of ``frame`` with the cells of ``rows`` that ``hidden`` (column → mask over ``rows``) marks set
+        missing."""
+        held = frame.copy()
+        for col, h in hidden.items():
+            cells = np.zeros(len(frame), dtype=bool)
+            cells[rows[h]] = True
+            held[col] = held[col].mask(cells)
+        return held
+
+    def _pool_weights(self, truth, hidden, level_posteriors, sources, rng):
+        """``(weights, offsets, decisions)``: each categorical column's weights and level offsets in the log-linear
+        pool, and the offsets its decision adds (:meth:`_decision_offsets`), fitted on its cells ``hidden``
+        (column → mask over the rows of ``truth``, which holds their levels).
 
         The model's own level posteriors (``level_posteriors``, as
-        :meth:`_impute_point` gives them), its discriminant's, and those of
-        ``held``'s sources (a :class:`Blend`'s): the forest classifier's and
-        the logistic regression's (both fitted without the hidden cells) and
-        the vote of the nearest rows (``part``'s rows are the frame's
-        ``rows``, each not its own neighbour) are pooled by
-        :func:`~synthaug.blending.pool_weights`. The model was trained on those
-        cells when ``part`` comes from its training table, but, unlike a
+        :meth:`_impute_point` gives them) and the other ``sources``'
+        (:meth:`_pool_sources`, over the same rows) are pooled by
+        :func:`~synthaug.blending.pool_weights` (with ``offsets``). The model was trained on those
+        cells when the rows come from its training table, but, unlike a
         regression's, its posterior of one cell given the rest of the row does
         not recall them: measured on held-out cells, weights fitted with the
         model's own posteriors imputed more cells right than with those of a
         shorter copy fitted without them (whose weaker posteriors lent the
         other sources too much weight).
         """
-        sources = self._pool_sources(part, rng, list(hidden), held, exclude=rows)
-        pools = {}
+        pools, offsets, decisions = {}, {}, {}
         for col, h in hidden.items():
-            if h.sum() >= _MIN_POOL_CELLS:
-                logs = self._pooled_logs(level_posteriors[col][h], sources[col], h)
-                codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
-                weights = pool_weights(list(logs.values()), codes, self._allowed_levels(col))
-                pools[col] = {name: float(w) for name, w in zip(logs, weights)}
-        return pools
+            logs = self._pooled_logs(level_posteriors[col][h], sources[col], h)
+            codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
+            allowed = self._allowed_levels(col)
+            weights, offsets[col] = pool_weights(list(logs.values()), codes, allowed, offsets=True)
+            pools[col] = {name: float(w) for name, w in zip(logs, weights)}
+            decisions[col] = self._decision_offsets(list(logs.values()), codes, allowed, rng)
+        return pools, offsets, decisions
 
-    def _pool_sources(self, part, rng, columns, fitted, *, exclude=None):
+    @staticmethod
+    def _decision_offsets(logs, codes, allowed, rng):
+        """(L,) offsets added to a pool's log-probabilities before its most probable level is taken.
+
+        On the most frequent level of the held-out cells' ``codes``:
+        :func:`~synthaug.blending.mode_decision_offset`, fitted on the cells
+        (``logs`` their sources' log-probabilities) as pools they never
+        entered score them. :data:`DECISION_SPLITS` random splits of the
+        cells into :data:`POOL_FOLDS` folds each pool a fold's cells by the
+        weights and offsets fitted on the other folds' cells, and the offset
+        is fitted on every split's pooled cells together: one split's offset
+        rests on the few cells near a rare level's boundary, and moved with
+        the split (development probes). Zeros with fewer cells than folds.
+        """
+        n, n_levels = np.shape(logs[0])
+        offsets = np.zeros(n_levels)
+        if n < POOL_FOLDS:
+            return offsets
+        pooled = np.zeros((DECISION_SPLITS, n, n_levels))
+        for split in pooled:
+            fold = rng.permutation(n) % POOL_FOLDS
+            for f in range(POOL_FOLDS):
+                out = fold == f
+                weights, level_offsets = pool_weights([log_p[~out] for log_p in logs], codes[~out], allowed,
+                                                      offsets=True)
+                split[out] = log_linear_pool([log_p[out] for log_p in logs], weights, allowed, level_offsets)
+        mode = int(np.bincount(codes, minlength=n_levels).argmax())
+        offsets[mode] = mode_decision_offset(pooled.reshape(-1, n_levels), np.tile(codes, DECISION_SPLITS), mode)
+        return offsets
+
+    def _pool_sources(self, part, rng, columns, fitted, *, exclude=None, design=None):
         """``{column: {source: (len(part), L)}}``: the log-probabilities of ``columns``' levels (the model's
         codes) under the residual's discriminant, and ``fitted``'s (a :class:`Blend`) forest classifier,
         neighbours' vote and logistic regression where they read the column (``exclude`` as in
-        :meth:`~synthaug.neighbours.NeighbourImputer.predict`)."""
+        :meth:`~synthaug.neighbours.NeighbourImputer.predict`; ``design`` as in
+        :meth:`~synthaug.linear.LevelRegression.predict_proba`)."""
         if not len(columns):
             return {}
         forest, neighbours, logistic = fitted.forest, fitted.neighbours, fitted.logistic
@@ -636,7 +720,7 @@ class ImputerMixin:
                for col, log_p in self._discriminant_log_posteriors(part, part.isna(), rng, list(columns)).items()}
         voted = [col for col in columns if neighbours is not None and col in neighbours.levels_]
         votes = neighbours.predict_proba(part, voted, exclude=exclude) if voted else {}
-        regressed = logistic.predict_proba(part, columns) if logistic is not None else {}
+        regressed = logistic.predict_proba(part, columns, design=design) if logistic is not None else {}
         for col in columns:
             proba = forest.predict_proba(part, col) if forest is not None and col in forest.levels_ else None
             if proba is not None:

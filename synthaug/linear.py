@@ -219,12 +219,12 @@ class LevelRegression:
         self.C = C
         self.max_rows = max_rows
 
-    def fit(self, frame, rng):
+    def fit(self, frame, rng, *, design=None):
         """Fit a regression per column on the rows of ``frame`` that have it (``rng`` draws them where there are
-        more than ``max_rows``); returns self."""
+        more than ``max_rows``); returns self. ``design``: ``imputer.complete(frame)``, if the caller has it."""
         from sklearn.linear_model import LogisticRegression
 
-        design = self.imputer.complete(frame)
+        design = self.imputer.complete(frame) if design is None else design
         self.classifiers_ = {}
         for col in self.columns:
             y = self.imputer._level_codes(frame, col)
@@ -239,13 +239,15 @@ class LevelRegression:
                     self._features(design[rows], col), y[rows])
         return self
 
-    def predict_proba(self, frame, columns=None):
+    def predict_proba(self, frame, columns=None, *, design=None):
         """``{column: (len(frame), len(levels))}``: probabilities of each column's levels (in the imputer's
         ``levels_[column]`` order) given each row's other cells, for ``columns`` (default: every column asked
         for) that have a regression; a level its rows lacked has probability 0. The rows are completed once for
-        every column."""
+        every column (``design``: ``imputer.complete(frame)``, if the caller has it)."""
         columns = [c for c in (self.columns if columns is None else columns) if c in self.classifiers_]
-        design = self.imputer.complete(frame) if columns and len(frame) else None
+        if design is None and columns and len(frame):
+            design = self.imputer.complete(frame)
+        design = design if len(frame) else None
         out = {}
         for col in columns:
             classifier = self.classifiers_[col]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from synthaug import DiffusionSampler, GANSampler
 from synthaug.datasets import load_credit
-from synthaug.blending import POOL_RIDGE, log_linear_pool, log_probabilities, pool_weights
+from synthaug.blending import POOL_RIDGE, log_linear_pool, log_probabilities, mode_decision_offset, pool_weights
 import synthaug.imputation as imputation_module
 from synthaug.imputation import blend_weights
 from synthaug.linear import LevelRegression, LinearImputer
@@ -675,7 +675,9 @@ def test_point_estimate_leans_on_the_linear_imputer_where_the_network_is_noise(l
     """A barely trained network on y = x + noise: the blend's weight moves to the regression, and its error falls."""
     df, hide, holes, model = linear_holes
     assert model.linear_imputer_ is not None and model.linear_imputer_.numeric == ["x", "y", "n"]
-    weights, pools, neighbours, forest, refine, logistic = model._blend_weights(holes, np.random.default_rng(0))
+    fitted = model._blend_weights(holes, np.random.default_rng(0))
+    weights, neighbours, forest, refine, logistic = (fitted.weights, fitted.neighbours, fitted.forest, fitted.refine,
+                                                     fitted.logistic)
     assert set(weights) == {"y", "n"} and all(w.min() >= 0.0 and w.sum() == pytest.approx(1.0)
                                               for w in weights.values())
     assert weights["y"][0] < 0.9 and isinstance(neighbours, NeighbourImputer) and isinstance(forest, ForestImputer)
@@ -796,6 +798,61 @@ def test_pool_weights_find_the_mixture_the_levels_come_from(seed, wa, wb):
         assert objective(w) >= objective(near) - 1e-9
 
 
+def _ruled_right(probs, truth, mode, offset):
+    logs = log_probabilities(probs)
+    logs[:, mode] += offset
+    return int((logs.argmax(1) == truth).sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 4), st.integers(1, 60))
+def test_mode_decision_offset_is_the_best_of_every_offset(seed, n_levels, n):
+    """No offset of the mode's log-probability gets more held-out cells right than the one fitted; it is never
+    negative, and it is 0 when no offset does better than none."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(n_levels), size=n)
+    truth = rng.integers(0, n_levels, size=n)
+    mode = int(np.bincount(truth, minlength=n_levels).argmax())
+    offset = mode_decision_offset(probs, truth, mode)
+    right = _ruled_right(probs, truth, mode, offset)
+    logs = log_probabilities(probs)
+    margins = np.delete(logs, mode, axis=1).max(1) - logs[:, mode]
+    tried = [_ruled_right(probs, truth, mode, b) for b in np.concatenate([[0.0, np.inf], margins[margins > 0] + 1e-9])]
+    assert offset >= 0.0 and right == max(tried)
+    if max(tried) == tried[0]:
+        assert offset == 0.0
+
+
+def test_mode_decision_offset_keeps_a_rare_level_only_where_it_pays():
+    """A rare level (level 1) that wins its cells by a little and is wrong there loses them to the mode; where it
+    wins by a lot and is right it keeps them; a rare level never right anywhere is never predicted."""
+    near = np.array([[0.46, 0.54]] * 4 + [[0.2, 0.8]] * 3 + [[0.9, 0.1]] * 40)
+    truth = np.array([0, 0, 0, 1] + [1] * 3 + [0] * 40)
+    offset = mode_decision_offset(near, truth, 0)
+    assert np.log(0.54 / 0.46) < offset < np.log(0.8 / 0.2)
+    assert _ruled_right(near, truth, 0, offset) == _ruled_right(near, truth, 0, 0.0) + 2
+    assert mode_decision_offset(near, np.array([0, 0, 0, 0] + [0] * 3 + [0] * 40), 0) == np.inf
+    assert mode_decision_offset(near, np.array([1, 1, 1, 1] + [1] * 3 + [0] * 40), 0) == 0.0
+    assert mode_decision_offset(np.array([[0.7, 0.3]]), np.array([1]), 0) == 0.0      # (no rival ever won)
+
+
+def test_pool_weights_offsets_undo_a_shifted_prior():
+    """A source whose probabilities are right but for a prior that favours level 0 by log 4: the fitted
+    offsets move the pool most of the way back, its weight stays near 1; without offsets no weight can."""
+    rng = np.random.default_rng(3)
+    n, shift = 4000, np.array([np.log(4.0), 0.0, 0.0])
+    logits = rng.normal(scale=2.0, size=(n, 3))
+    true_p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    truth = (rng.random(n)[:, None] > np.cumsum(true_p, axis=1)).sum(1)
+    source = np.log(np.exp(logits + shift) / np.exp(logits + shift).sum(1, keepdims=True))
+    w, o = pool_weights([source], truth, offsets=True)
+    assert w[0] == pytest.approx(1.0, abs=0.1)
+    assert -np.log(4.0) - 0.1 < o[0] - o[1:].mean() < -0.7 * np.log(4.0)      # (the ridge pulls them towards 0)
+    right = lambda p: float((p.argmax(1) == truth).mean())  # noqa: E731
+    plain = log_linear_pool([source], pool_weights([source], truth))
+    assert right(log_linear_pool([source], w, offsets=o)) > right(plain)
+
+
 def test_pool_weights_rule_out_a_level_and_keep_weights_finite():
     """Levels ``allowed`` rules out do not enter the likelihood; held-out cells one source separates perfectly
     get a large but finite weight (the ridge), an uninformative source none."""
@@ -861,6 +918,62 @@ def test_pool_weights_need_no_copy_of_the_model(monkeypatch):
     assert out["c"].notna().all() and set(out["c"]) <= {"hi", "lo", "rare"}
 
 
+def test_pool_weights_are_cross_fitted_on_one_held_out_cell_per_row(monkeypatch):
+    """Two pooled columns: each held-out row hides one of its observed pooled cells, the rows fall into
+    POOL_FOLDS folds, and the forest classifier and the logistic regression that score a fold's cells were fitted
+    on the frame with exactly that fold's cells hidden (the regression's completed rows those of that frame);
+    every held-out cell is scored once, by every source; the caller's frame is untouched."""
+    rng = np.random.default_rng(7)
+    n = 500
+    x = rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "z": x + rng.normal(size=n),
+                       "c": np.where(x > 0, "hi", "lo").astype(object),
+                       "d": np.where(x + rng.normal(size=n) > 0, "p", "q").astype(object)})
+    for col in ("c", "d"):
+        df.loc[rng.choice(n, 40, replace=False), col] = None
+    model = tiny("gan", random_state=0).fit(df)
+    fitted_on = {"forest": [], "logistic": []}
+    forest_fit, logistic_fit = ForestImputer.fit, LevelRegression.fit
+
+    def record_forest(self, frame, *args, **kwargs):
+        fitted_on["forest"].append(frame.isna().to_numpy() & df.notna().to_numpy())
+        return forest_fit(self, frame, *args, **kwargs)
+
+    def record_logistic(self, frame, rng, *, design=None):
+        fitted_on["logistic"].append(frame.isna().to_numpy() & df.notna().to_numpy())
+        np.testing.assert_allclose(design, self.imputer.complete(frame))
+        return logistic_fit(self, frame, rng, design=design)
+
+    monkeypatch.setattr(ForestImputer, "fit", record_forest)
+    monkeypatch.setattr(LevelRegression, "fit", record_logistic)
+    scored = []
+    pool_weights_of = type(model)._pool_weights
+
+    def record_scores(self, truth, hidden, posteriors, sources, rng):
+        scored.append((truth.index.to_numpy(), hidden, sources))
+        return pool_weights_of(self, truth, hidden, posteriors, sources, rng)
+
+    monkeypatch.setattr(type(model), "_pool_weights", record_scores)
+    before = df.copy()
+    pools, offsets, decisions = model._cross_fitted_pools(df, np.random.default_rng(0), ["c", "d"], None)
+    pd.testing.assert_frame_equal(df, before)
+    (rows, hidden, sources), = scored
+    assert set(pools) == {"c", "d"} and all(min(w.values()) >= 0.0 for w in pools.values())
+    assert set(offsets) == {"c", "d"} and all(np.isfinite(o).all() for o in offsets.values())
+    # a decision offset, if any, only on the most frequent level
+    assert set(decisions) == {"c", "d"} and all(np.count_nonzero(d) <= 1 and d.min() >= 0 for d in decisions.values())
+    assert ((hidden["c"].astype(int) + hidden["d"].astype(int)) == 1).all()
+    assert min(hidden["c"].sum(), hidden["d"].sum()) > 100
+    assert all(sources[c].keys() == {"discriminant", "forest", "logistic"} for c in ("c", "d"))
+    assert all(p.shape[0] == len(rows) for c in ("c", "d") for p in sources[c].values())
+    held = np.zeros(df.shape, dtype=bool)
+    held[rows, 2], held[rows, 3] = hidden["c"], hidden["d"]
+    for folds in fitted_on.values():
+        assert len(folds) == imputation_module.POOL_FOLDS
+        # each fold hides its rows' held-out cells; the folds are disjoint and together hide every held-out cell
+        assert sum(f.astype(int) for f in folds).max() == 1 and np.array_equal(np.logical_or.reduce(folds), held)
+
+
 def test_neighbour_imputer_copes_with_empty_columns_and_integer_nulls():
     df = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0], "b": [np.nan] * 4,
                        "n": pd.array([1, None, 3, 4], dtype="Int64"), "g": ["x", None, "y", "x"]})
@@ -902,8 +1015,10 @@ def test_pandas_nullable_columns_are_imputed_in_their_dtypes(kind):
         pd.testing.assert_series_equal(filled[col][seen], df[col][seen])
 
 
-def test_point_estimate_leans_on_the_neighbours_where_rows_cluster():
-    """Clusters no line through them fits (b is not monotone in a): the nearest rows' weight rises, the error falls."""
+def test_point_estimate_leans_on_the_neighbours_and_forests_where_rows_cluster():
+    """Clusters no line through them fits (b is not monotone in a): the nearest rows' and the forests' weights (the
+    estimates that follow clusters; how they share it depends on the random stream) take the blend from the line,
+    and the error falls."""
     rng = np.random.default_rng(4)
     n = 600
     cluster = rng.integers(0, 3, n)
@@ -914,7 +1029,7 @@ def test_point_estimate_leans_on_the_neighbours_where_rows_cluster():
     holes = df.mask(hide)
     model = tiny("gan", random_state=0).fit(holes)
     weights = model._blend_weights(holes, np.random.default_rng(0)).weights
-    assert weights["b"][2] > 0.5
+    assert weights["b"][2] + weights["b"][3] > 0.8 and weights["b"][1] < 0.1
     blended = model.impute(holes, random_state=0)
     alone = model._impute_point(holes, np.random.default_rng(0), blend=False)
     h = hide["b"].to_numpy()
@@ -959,7 +1074,7 @@ def test_point_estimate_leans_on_the_forests_where_a_column_bends():
 def test_no_linear_imputer_without_the_residual_or_under_dp(params, holes):
     model = tiny("gan", random_state=0, **params).fit(holes)
     assert model.linear_imputer_ is None
-    assert model._blend_weights(holes, np.random.default_rng(0)) == ({}, {}, None, None, None, None)
+    assert model._blend_weights(holes, np.random.default_rng(0)) is imputation_module._NO_BLEND
     assert model.impute(holes).notna().all().all()
 
 
