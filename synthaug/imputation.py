@@ -56,7 +56,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_same_columns, check_table
-from .blending import (SHRINK_CELLS, blend_weights, log_linear_pool, log_probabilities, mode_decision_offset,
+from .blending import (SHRINK_CELLS, blend_weights, decision_offsets, log_linear_pool, log_probabilities,
                        pool_weights)
 from .conditioning import TARGET_COLUMN as _TARGET
 from .encoding import EncodedTable
@@ -653,7 +653,8 @@ class ImputerMixin:
 
     def _pool_weights(self, truth, hidden, level_posteriors, sources, rng):
         """``(weights, offsets, decisions)``: each categorical column's weights and level offsets in the log-linear
-        pool, and the offsets its decision adds (:meth:`_decision_offsets`), fitted on its cells ``hidden``
+        pool, and the offsets its decision adds (:func:`~synthaug.blending.decision_offsets`, over
+        :data:`DECISION_SPLITS` splits into :data:`POOL_FOLDS` folds), fitted on its cells ``hidden``
         (column → mask over the rows of ``truth``, which holds their levels).
 
         The model's own level posteriors (``level_posteriors``, as
@@ -671,41 +672,12 @@ class ImputerMixin:
         for col, h in hidden.items():
             logs = self._pooled_logs(level_posteriors[col][h], sources[col], h)
             codes = self.encoder_.encoders_[col].codes_for(truth[col][h], name=col)
-            allowed = self._allowed_levels(col)
-            weights, offsets[col] = pool_weights(list(logs.values()), codes, allowed, offsets=True)
+            allowed, log_posteriors = self._allowed_levels(col), list(logs.values())
+            weights, offsets[col] = pool_weights(log_posteriors, codes, allowed, offsets=True)
             pools[col] = {name: float(w) for name, w in zip(logs, weights)}
-            decisions[col] = self._decision_offsets(list(logs.values()), codes, allowed, rng)
+            decisions[col] = decision_offsets(log_posteriors, codes, allowed, rng, folds=POOL_FOLDS,
+                                              splits=DECISION_SPLITS)
         return pools, offsets, decisions
-
-    @staticmethod
-    def _decision_offsets(logs, codes, allowed, rng):
-        """(L,) offsets added to a pool's log-probabilities before its most probable level is taken.
-
-        On the most frequent level of the held-out cells' ``codes``:
-        :func:`~synthaug.blending.mode_decision_offset`, fitted on the cells
-        (``logs`` their sources' log-probabilities) as pools they never
-        entered score them. :data:`DECISION_SPLITS` random splits of the
-        cells into :data:`POOL_FOLDS` folds each pool a fold's cells by the
-        weights and offsets fitted on the other folds' cells, and the offset
-        is fitted on every split's pooled cells together: one split's offset
-        rests on the few cells near a rare level's boundary, and moved with
-        the split (development probes). Zeros with fewer cells than folds.
-        """
-        n, n_levels = np.shape(logs[0])
-        offsets = np.zeros(n_levels)
-        if n < POOL_FOLDS:
-            return offsets
-        pooled = np.zeros((DECISION_SPLITS, n, n_levels))
-        for split in pooled:
-            fold = rng.permutation(n) % POOL_FOLDS
-            for f in range(POOL_FOLDS):
-                out = fold == f
-                weights, level_offsets = pool_weights([log_p[~out] for log_p in logs], codes[~out], allowed,
-                                                      offsets=True)
-                split[out] = log_linear_pool([log_p[out] for log_p in logs], weights, allowed, level_offsets)
-        mode = int(np.bincount(codes, minlength=n_levels).argmax())
-        offsets[mode] = mode_decision_offset(pooled.reshape(-1, n_levels), np.tile(codes, DECISION_SPLITS), mode)
-        return offsets
 
     def _pool_sources(self, part, rng, columns, fitted, *, exclude=None, design=None):
         """``{column: {source: (len(part), L)}}``: the log-probabilities of ``columns``' levels (the model's
