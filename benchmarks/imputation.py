@@ -16,9 +16,9 @@ numeric); their imputed codes are rounded to the nearest level. MissForest is
 ``IterativeImputer`` with a ``RandomForestRegressor``. ForestDiffusion (when
 installed: ``benchmarks/requirements.txt``) imputes with its VP diffusion at
 the fidelity benchmark's settings (n_t=10, duplicate_K=10); its point estimate
-is the mean / mode of its 20 draws (synthaug's: the mean / the most probable
-level of its 50), and its draws get the
-same coverage figure. Its categorical columns are ordinal codes too (it
+is the mean / mode of its 20 draws (synthaug's ``impute(X)`` blends its
+model's posterior with a regression, neighbours and trees: docs/imputation.md),
+and its draws get the same coverage figure. Its categorical columns are ordinal codes too (it
 dummy-codes multi-level columns before finding the missing cells, so a missing
 level would read as the first one).
 
@@ -181,7 +181,7 @@ def synthaug_imputer(cls_name, quick, params=None):
         if quick:
             model.set_params(max_steps=20)
         model.fit(masked)
-        point = model.impute(masked, random_state=1)        # the point estimate (from 50 draws)
+        point = model.impute(masked, random_state=1)        # the (blended) point estimate
         # what a peer does: fit, then fill every cell once (the calibrated draws below are on top)
         point_seconds = time.perf_counter() - start
         draws = model.impute(masked, n_draws=N_DRAWS, random_state=2)   # calibrated on held-out cells
@@ -380,7 +380,7 @@ def _mean_record(recs):
 
 
 def render(results, repeats=1):
-    from synthaug.imputation import POINT_ESTIMATE_DRAWS
+    from synthaug.imputation import BLENDED_POINT_ESTIMATE_DRAWS
 
     lines = [START, "", "## Imputation", "",
              "`python benchmarks/imputation.py` — cells hidden at random (MCAR 20 %, 40 %) or at random given an "
@@ -392,9 +392,11 @@ def render(results, repeats=1):
              "on held-out cells by default, its uncalibrated draws' coverage in brackets, measured on the same "
              "draws before widening and not counted in its seconds). ForestDiffusion: VP diffusion, "
              f"n_t={FOREST_N_T}, duplicate_K={FOREST_DUPLICATE_K}, its row the mean / mode of its draws. "
-             "A synthaug row is `impute(X)`, the point estimate (numeric mean of "
-             f"{POINT_ESTIMATE_DRAWS} draws, categorical most probable level under their mean "
-             "probabilities); its *one draw* row is one of the "
+             "A synthaug row is `impute(X)`, the point estimate: the model's posterior mean of a numeric "
+             f"cell ({BLENDED_POINT_ESTIMATE_DRAWS} draws) blended with a linear regression's, the nearest rows' "
+             "and extremely randomised trees' estimates by weights fitted on held-out cells, and a "
+             "categorical cell's most probable level under a log-linear pool of the model's and those "
+             "sources' level probabilities (docs/imputation.md, How it works); its *one draw* row is one of the "
              f"{N_DRAWS} calibrated draws of "
              f"`impute(X, n_draws={N_DRAWS})`. Seconds: fit + the point estimate (what every peer's figure "
              "is), and for synthaug also with the calibrated draws (their calibration fits a second model "
