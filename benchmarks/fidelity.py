@@ -669,6 +669,16 @@ def fmt(value, digits=3) -> str:
     return str(value)
 
 
+def fmt_spread(value, runs, digits=3) -> str:
+    """:func:`fmt` of ``value`` (a mean over runs), ± the standard deviation of the runs' own figures
+    (``runs``) when there are several."""
+    text = fmt(value, digits)
+    runs = [v for v in runs or [] if v is not None and not math.isnan(v)]
+    if len(runs) > 1:
+        text += f" ± {np.std(runs, ddof=1):.3f}"
+    return text
+
+
 def markdown_table(records: dict) -> str:
     """Markdown table of one dataset's records, with fit-time ratios vs CTGAN."""
     ctgan_fit = records.get("ctgan", {}).get("fit_s")

@@ -53,7 +53,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from fidelity import FOREST_DUPLICATE_K, FOREST_N_T, add_output_arguments, fmt, publish
+from fidelity import FOREST_DUPLICATE_K, FOREST_N_T, add_output_arguments, fmt, fmt_spread, publish
 from upsampling import KEEL_TABLES
 
 START, END = "<!-- imputation:start -->", "<!-- imputation:end -->"
@@ -425,11 +425,8 @@ def render(results, repeats=1):
 
 
 def _cell(rec, key):
-    """``rec[key]`` to 3 decimals, ± its standard deviation over the masks when there were several."""
-    spread = rec.get("per_mask", {}).get(key)
-    if rec[key] is None or not spread:
-        return fmt(rec[key])
-    return f"{fmt(rec[key])} ± {np.std(spread):.3f}"
+    """``rec[key]``, ± its spread over the masks when there were several."""
+    return fmt_spread(rec[key], rec.get("per_mask", {}).get(key))
 
 
 def main(argv=None):

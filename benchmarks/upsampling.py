@@ -40,7 +40,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from fidelity import add_output_arguments, fmt, load_average, publish
+from fidelity import add_output_arguments, fmt, fmt_spread, load_average, publish
 
 START, END = "<!-- upsampling:start -->", "<!-- upsampling:end -->"
 SEED = 0
@@ -334,11 +334,9 @@ def render(all_results, folds, repeats=1):
 
 def _cell(record, key):
     """The mean, with the spread of the runs' means when there are several (not for seconds)."""
-    text = fmt(record.get(key), 1 if key.endswith("_s") else 3)
-    runs = [v for v in record.get("per_repeat", {}).get(key, []) if v is not None and not np.isnan(v)]
-    if len(runs) > 1 and not key.endswith("_s"):
-        text += f" ± {np.std(runs, ddof=1):.3f}"
-    return text
+    if key.endswith("_s"):
+        return fmt(record.get(key), 1)
+    return fmt_spread(record.get(key), record.get("per_repeat", {}).get(key))
 
 
 def main(argv=None):
