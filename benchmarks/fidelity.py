@@ -168,10 +168,31 @@ def load_digits() -> Dataset:
     return Dataset(ds.name, ds.train[varying], ds.test[varying], ds.target)
 
 
+def load_fair() -> Dataset:
+    """statsmodels' Fair (1978) affairs survey: 6,366 rows, the two job codes as categories, and whether the
+    respondent had an affair as a yes / no ``target`` (the hours, ``affairs``, dropped: the target is read off it)."""
+    from imputation import fair
+
+    frame = fair()
+    frame["target"] = np.where(frame.pop("affairs") > 0, "yes", "no")
+    return split(frame, "fair", "target")
+
+
+def load_anes96() -> Dataset:
+    """statsmodels' 1996 American National Election Study: 944 voters, 7-point scales, age, income bracket and
+    the vote (Clinton / Dole) as ``target``; ``logpopul``, the package's log of ``popul``, is dropped (a copy)."""
+    import statsmodels.datasets
+
+    frame = statsmodels.datasets.anes96.load_pandas().data.drop(columns="logpopul")
+    frame["target"] = np.where(frame.pop("vote") == 1, "Dole", "Clinton")
+    return split(frame, "anes96", "target")
+
+
 DATASETS = {"credit": load_credit, "breast_cancer": load_breast_cancer, "digits": load_digits, "wine": load_wine,
-            "iris": load_iris}
+            "iris": load_iris, "fair": load_fair, "anes96": load_anes96}
 # what a run without --datasets covers (digits: wide, and its peers' fits are long; wine and iris: tables of
-# 150–178 rows, opt-in like digits)
+# 150–178 rows, opt-in like digits; fair and anes96: statsmodels' surveys, real tables the models were not
+# developed on)
 DEFAULT_DATASETS = ["credit", "breast_cancer"]
 
 
