@@ -265,11 +265,17 @@ def shrink_epochs(model) -> None:
 
 
 def sdv_synthesizer(cls_name: str, ds: Dataset, quick: bool):
-    """Fit an SDV single-table synthesizer with auto-detected metadata."""
+    """Fit an SDV single-table synthesizer with auto-detected metadata.
+
+    Pandas categories become plain objects first: CTGAN and TVAE refuse the
+    ``category`` dtype (the samples' categorical columns come back as objects).
+    """
     import sdv.single_table
     from sdv.metadata import Metadata
 
     table = ds.name
+    train = ds.train.astype({c: object for c in ds.train.columns if isinstance(ds.train[c].dtype, pd.CategoricalDtype)})
+    ds = Dataset(ds.name, train, ds.test, ds.target)
     if hasattr(Metadata, "detect_from_dataframe"):  # SDV 1.x
         meta = Metadata.detect_from_dataframe(data=ds.train, table_name=table)
     else:  # SDV 2.0 made the single-frame detector private
