@@ -108,6 +108,16 @@ def fair():
     return frame
 
 
+def anes96():
+    """statsmodels' 1996 American National Election Study (944 voters): 7-point scales, age, income bracket and
+    the vote (Clinton / Dole) as a categorical column; ``logpopul``, the package's log of ``popul``, dropped."""
+    import statsmodels.datasets
+
+    frame = statsmodels.datasets.anes96.load_pandas().data.drop(columns="logpopul")
+    frame["vote"] = pd.Categorical(np.where(frame["vote"] == 1, "Dole", "Clinton"))
+    return frame
+
+
 def _keel(name):
     """KEEL's table ``name`` as upsampling.py loads it, its class (``positive`` / ``negative``) a categorical column."""
     def load():
@@ -121,8 +131,8 @@ def _keel(name):
 
 
 DATASETS = {"credit": credit, "breast_cancer": breast_cancer, "diabetes": diabetes, "wine": wine, "iris": iris,
-            "fair": fair, **{f"keel_{name}": _keel(name) for name in KEEL_TABLES}}
-# the issue's tables; diabetes, wine, iris, fair and KEEL's (keel_<name>) are a check on tables the models were
+            "fair": fair, "anes96": anes96, **{f"keel_{name}": _keel(name) for name in KEEL_TABLES}}
+# the issue's tables; diabetes, wine, iris, fair, anes96 and KEEL's (keel_<name>) are a check on tables the models were
 # not developed on
 DEFAULT_DATASETS = ["credit", "breast_cancer"]
 
