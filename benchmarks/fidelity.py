@@ -181,10 +181,10 @@ def load_fair() -> Dataset:
 def load_anes96() -> Dataset:
     """statsmodels' 1996 American National Election Study: 944 voters, 7-point scales, age, income bracket and
     the vote (Clinton / Dole) as ``target``; ``logpopul``, the package's log of ``popul``, is dropped (a copy)."""
-    import statsmodels.datasets
+    from imputation import anes96
 
-    frame = statsmodels.datasets.anes96.load_pandas().data.drop(columns="logpopul")
-    frame["target"] = np.where(frame.pop("vote") == 1, "Dole", "Clinton")
+    frame = anes96()
+    frame["target"] = frame.pop("vote").astype(str)
     return split(frame, "anes96", "target")
 
 
