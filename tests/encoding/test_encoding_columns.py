@@ -40,32 +40,6 @@ def test_a_column_without_spikes_or_missing_has_no_code():
     assert codes is None and z.shape == (2,)
 
 
-def test_a_column_of_few_values_is_encoded_as_levels():
-    x = np.repeat([1.0, 2.0, 5.0, np.nan], [50, 30, 15, 5])
-    col = NumericColumn().fit(x)
-    assert not col.has_continuous and col.has_missing_
-    np.testing.assert_array_equal(col.spikes_, [1.0, 2.0, 5.0])
-    assert col.level_labels() == [1.0, 2.0, 5.0, "<missing>"]
-    codes, z = col.encode(x)
-    assert z is None
-    np.testing.assert_array_equal(col.decode(codes, None), x)
-    # numeric_levels=0, or fewer levels than values: one continuous mode, as before
-    for params in ({"numeric_levels": 0}, {"numeric_levels": 2}):
-        assert NumericColumn(**params).fit(x).has_continuous, params
-
-
-def test_levels_are_counted_on_every_row_when_fitted_on_a_sample():
-    x = np.r_[np.zeros(500), np.ones(499), 7.0]
-    col = NumericColumn().fit(x, sample=np.arange(999))     # the sample misses the lone 7
-    np.testing.assert_array_equal(col.spikes_, [0.0, 1.0, 7.0])
-    np.testing.assert_array_equal(col.decode(col.encode(x)[0], None), x)
-
-
-def test_a_constant_column_is_not_made_a_level():
-    col = NumericColumn().fit(np.full(30, 4.0))
-    assert col.has_continuous and col.n_levels == 0
-
-
 def test_all_missing_column_has_a_single_missing_mode():
     # Regression: fitting an all-NaN column raised "zero-size array to reduction operation".
     col = NumericColumn().fit(np.full(20, np.nan))
@@ -88,7 +62,7 @@ def test_scores_are_standard_normal_on_training_data():
 def test_uniform_positions_invert(n_distinct):
     rng = np.random.default_rng(2)
     x = rng.choice(rng.normal(size=n_distinct), 5000)
-    col = NumericColumn(n_knots=1000, numeric_levels=0).fit(x)
+    col = NumericColumn(n_knots=1000).fit(x)
     assert col.exact_ == (n_distinct <= 1000)
     values = np.unique(x)
     u = col.to_uniform(values)
@@ -100,7 +74,7 @@ def test_uniform_positions_invert(n_distinct):
 
 def test_dequantisation_spreads_ties_inside_their_step():
     x = np.repeat([1.0, 2.0, 3.0], [200, 600, 200])
-    col = NumericColumn(spike_threshold=1.0, numeric_levels=0).fit(x)     # no spikes: one continuous mode
+    col = NumericColumn(spike_threshold=1.0).fit(x)          # no spikes: one continuous mode
     u = col.to_uniform(x, rng=np.random.default_rng(0))
     for value, lo, hi in [(1.0, 0.0, 0.2), (2.0, 0.2, 0.8), (3.0, 0.8, 1.0)]:
         inside = u[x == value]
@@ -129,7 +103,7 @@ def test_z_bounds_hold_the_interval(n_distinct, bounds):
 
 
 def test_z_bounds_is_none_outside_the_training_values():
-    col = NumericColumn(numeric_levels=0).fit(np.arange(10.0))
+    col = NumericColumn().fit(np.arange(10.0))
     assert col.z_bounds(20.0, 30.0) is None
     assert col.z_bounds(3.2, 3.8) is None          # between two training values
     lo, hi = col.z_bounds(3.0, 3.0)
