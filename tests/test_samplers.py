@@ -181,6 +181,25 @@ def test_interval_conditions_keep_the_distribution_inside_the_interval(kind):
 
 
 @pytest.mark.parametrize("kind", ["diffusion", "gan"])
+def test_a_numeric_column_of_few_values_is_modelled_as_levels_and_stays_numeric(kind):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"rating": rng.choice([1.0, 2.0, 4.0], 300), "x": rng.normal(size=300)})   # ~100 rows each
+    model = tiny(kind, random_state=0).fit(df)
+    assert not model.encoder_.encoders_["rating"].has_continuous          # (TableEncoder's numeric_levels)
+    synth = model.sample(200, conditions={"rating": (1.5, 4)}, random_state=0)
+    assert synth["rating"].dtype == np.float64 and set(synth["rating"]) <= {2.0, 4.0}
+    with pytest.raises(ValueError, match="'rating'"):
+        model.sample(5, conditions={"rating": 3.0})                        # not one of its values
+    holes = df.copy()
+    holes.loc[::4, "rating"] = np.nan
+    before = holes.copy()
+    estimates = model.impute(holes, random_state=0).loc[::4, "rating"]
+    pd.testing.assert_frame_equal(holes, before)
+    # the mean of the draws (least squared error), not the most frequent level
+    assert estimates.between(1, 4).all() and not estimates.isin([1.0, 2.0, 4.0]).all()
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "gan"])
 def test_list_conditions_on_numeric_columns(kind):
     rng = np.random.default_rng(0)
     n = 800

@@ -216,6 +216,20 @@ class NumericColumn:
         See ``spike_threshold``.
     max_spikes : int
         Most spikes kept (the most frequent ones).
+    numeric_levels : int
+        A column of at least two and at most this many distinct values, each
+        a common one (``spike_threshold`` of the rows and ``level_min_rows``
+        rows at least), is encoded as levels: every value a spike, with no
+        continuous part (a rating scale, a small count, a 0/1 flag). The
+        model then learns each value's joint with the other columns as it
+        does a category's, where as intervals of one normal score
+        neighbouring values blur into each other. 0 keeps every column
+        continuous.
+    level_min_rows : int
+        Fewest rows of each value for ``numeric_levels``: a value seen in a
+        few dozen rows is better learned with its neighbours, through the
+        score, than as a level of its own, which a model reproduces
+        together with those few rows' other cells.
     n_knots : int
         Continuous parts with more distinct values than this are described by
         ``n_knots`` quantiles and decoded by interpolation; with fewer, the
@@ -228,11 +242,13 @@ class NumericColumn:
 
     CONTINUOUS = 0  # mode code of the continuous part
 
-    def __init__(self, *, spike_threshold=0.02, spike_ratio=3.0, max_spikes=16,
-                 n_knots=1000, integral=False, step=None):
+    def __init__(self, *, spike_threshold=0.02, spike_ratio=3.0, max_spikes=16, numeric_levels=10,
+                 level_min_rows=50, n_knots=1000, integral=False, step=None):
         self.spike_threshold = spike_threshold
         self.spike_ratio = spike_ratio
         self.max_spikes = max_spikes
+        self.numeric_levels = numeric_levels
+        self.level_min_rows = level_min_rows
         self.n_knots = n_knots
         self.integral = integral
         self.step = step
@@ -261,9 +277,16 @@ class NumericColumn:
             fit_values = values[sample]
             n, fit_observed = len(fit_values), fit_values[~np.isnan(fit_values)]
         uniq, counts = np.unique(fit_observed, return_counts=True)
-        freq = counts / max(n, 1)
-        is_spike = (freq >= self.spike_threshold) & (freq >= self.spike_ratio / max(len(uniq), 1))
-        order = np.argsort(-counts[is_spike], kind="stable")[: self.max_spikes]
+        if 2 <= len(uniq) <= self.numeric_levels and len(fit_observed) < len(observed):
+            uniq, counts = np.unique(observed, return_counts=True)   # (a sample may miss a rare value)
+            n, fit_observed = len(values), observed
+        if self._as_levels(counts, n):   # a few values, each common: each its own level
+            is_spike, max_spikes = np.ones(len(uniq), dtype=bool), len(uniq)
+        else:
+            freq = counts / max(n, 1)
+            is_spike = (freq >= self.spike_threshold) & (freq >= self.spike_ratio / max(len(uniq), 1))
+            max_spikes = self.max_spikes
+        order = np.argsort(-counts[is_spike], kind="stable")[:max_spikes]
         spikes = np.sort(uniq[is_spike][order])
         self.spikes_ = spikes
         rest_mask = ~_in_sorted(uniq, spikes)
@@ -299,6 +322,11 @@ class NumericColumn:
                 self.cont_min_, self.cont_max_ = float(rest_vals[0]), float(rest_vals[-1])
         self.mode_values_ = np.concatenate([[np.nan] if self.has_continuous else [], spikes])
         return self
+
+    def _as_levels(self, counts, n_rows):
+        """Are the distinct values with these ``counts`` levels (see ``numeric_levels``)?"""
+        return 2 <= len(counts) <= self.numeric_levels \
+            and counts.min() >= max(self.spike_threshold * n_rows, self.level_min_rows)
 
     def set_step_cdf(self, values, counts):
         """Exact step CDF of the continuous part: value k owns the interval (cdf[k-1], cdf[k]]."""

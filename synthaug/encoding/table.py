@@ -169,6 +169,13 @@ class TableEncoder:
     spike_threshold : float, default=0.02
         Least share of rows for an exact numeric value to become a discrete
         mode (see :class:`~synthaug.encoding.columns.NumericColumn`).
+    numeric_levels : int, default=10
+        A numeric column of two to this many distinct values, each held by
+        2 % of the rows and 50 rows at least, is encoded as levels, each
+        value a discrete mode with no continuous score (see
+        :class:`~synthaug.encoding.columns.NumericColumn`); it stays numeric
+        in every other respect (its dtype, interval conditions, imputation's
+        mean). 0 keeps such columns continuous.
     n_knots : int, default=1000
         Resolution of the empirical CDF of a numeric column's continuous part.
     fit_subsample : int, default=200_000
@@ -217,9 +224,17 @@ class TableEncoder:
     ((4, 1), (4, 1))
     >>> enc.inverse_transform(table).equals(df)
     True
+
+    A rating of three values, each in 60 rows, is levels (``numeric_levels``):
+
+    >>> ratings = pd.DataFrame({"rating": [1, 2, 3] * 60})
+    >>> TableEncoder().fit(ratings).transform(ratings).discrete.shape
+    (180, 1)
+    >>> TableEncoder(numeric_levels=0).fit(ratings).transform(ratings).discrete.shape
+    (180, 0)
     """
 
-    def __init__(self, *, discrete_columns=None, max_levels=100, spike_threshold=0.02,
+    def __init__(self, *, discrete_columns=None, max_levels=100, spike_threshold=0.02, numeric_levels=10,
                  n_knots=1000, fit_subsample=200_000, epsilon=None, delta=None, bounds=None, categories=None,
                  complete_columns=None, transform_chunk=200_000):
         self.discrete_columns = discrete_columns
@@ -231,6 +246,7 @@ class TableEncoder:
         self.complete_columns = complete_columns
         self.max_levels = max_levels
         self.spike_threshold = spike_threshold
+        self.numeric_levels = numeric_levels
         self.n_knots = n_knots
         self.fit_subsample = fit_subsample
 
@@ -266,8 +282,8 @@ class TableEncoder:
                 if kind == "numeric" and pd.api.types.is_integer_dtype(col.dtype) and col.notna().any():
                     self.int_bounds_[name] = (int(col.min()), int(col.max()))
                 integral, step = self._grid(name, col, kind, values)
-                enc = NumericColumn(spike_threshold=self.spike_threshold, n_knots=self.n_knots,
-                                    integral=integral, step=step)
+                enc = NumericColumn(spike_threshold=self.spike_threshold, numeric_levels=self.numeric_levels,
+                                    n_knots=self.n_knots, integral=integral, step=step)
                 # bounds, missing rate and small value sets from every row, CDF from ``sub``
                 enc.fit(values, sample=sub)
             self.encoders_[name] = enc

@@ -40,6 +40,46 @@ def test_a_column_without_spikes_or_missing_has_no_code():
     assert codes is None and z.shape == (2,)
 
 
+def test_a_column_of_few_values_is_encoded_as_levels():
+    x = np.repeat([1.0, 2.0, 5.0, np.nan], [500, 300, 150, 50])
+    col = NumericColumn().fit(x)
+    assert not col.has_continuous and col.has_missing_
+    np.testing.assert_array_equal(col.spikes_, [1.0, 2.0, 5.0])
+    assert col.level_labels() == [1.0, 2.0, 5.0, "<missing>"]
+    codes, z = col.encode(x)
+    assert z is None
+    np.testing.assert_array_equal(col.decode(codes, None), x)
+    # numeric_levels=0, or fewer levels than values: one continuous mode, as before
+    for params in ({"numeric_levels": 0}, {"numeric_levels": 2}):
+        assert NumericColumn(**params).fit(x).has_continuous, params
+
+
+def test_a_rare_value_among_few_keeps_the_column_continuous():
+    x = np.r_[np.zeros(500), np.ones(499), 7.0]
+    col = NumericColumn().fit(x, sample=np.arange(999))     # the sample misses the lone 7
+    assert col.has_continuous and col.spikes_.size == 0     # the lone 7 is no level: the column stays a score
+    codes, z = col.encode(x)
+    np.testing.assert_array_equal(col.decode(codes, z), x)
+    # counted on every row: with the 7 in 60 rows, the three values are levels
+    x = np.r_[np.zeros(500), np.ones(440), np.full(60, 7.0)]
+    col = NumericColumn().fit(x, sample=np.arange(940))     # (the sample holds no 7)
+    np.testing.assert_array_equal(col.spikes_, [0.0, 1.0, 7.0])
+    assert not col.has_continuous
+
+
+@pytest.mark.parametrize("counts", [[30, 30, 30], [5, 500, 495]])
+def test_values_in_few_rows_are_no_levels(counts):
+    """Each value must hold 50 rows (``level_min_rows``) and 2 % of them (``spike_threshold``)."""
+    x = np.repeat([1.0, 2.0, 3.0], counts)
+    assert NumericColumn().fit(x).has_continuous
+    assert not NumericColumn(level_min_rows=5, spike_threshold=0.005).fit(x).has_continuous
+
+
+def test_a_constant_column_is_not_made_a_level():
+    col = NumericColumn().fit(np.full(30, 4.0))
+    assert col.has_continuous and col.n_levels == 0
+
+
 def test_all_missing_column_has_a_single_missing_mode():
     # Regression: fitting an all-NaN column raised "zero-size array to reduction operation".
     col = NumericColumn().fit(np.full(20, np.nan))
@@ -62,7 +102,7 @@ def test_scores_are_standard_normal_on_training_data():
 def test_uniform_positions_invert(n_distinct):
     rng = np.random.default_rng(2)
     x = rng.choice(rng.normal(size=n_distinct), 5000)
-    col = NumericColumn(n_knots=1000).fit(x)
+    col = NumericColumn(n_knots=1000, numeric_levels=0).fit(x)
     assert col.exact_ == (n_distinct <= 1000)
     values = np.unique(x)
     u = col.to_uniform(values)
@@ -74,7 +114,7 @@ def test_uniform_positions_invert(n_distinct):
 
 def test_dequantisation_spreads_ties_inside_their_step():
     x = np.repeat([1.0, 2.0, 3.0], [200, 600, 200])
-    col = NumericColumn(spike_threshold=1.0).fit(x)          # no spikes: one continuous mode
+    col = NumericColumn(spike_threshold=1.0, numeric_levels=0).fit(x)     # no spikes: one continuous mode
     u = col.to_uniform(x, rng=np.random.default_rng(0))
     for value, lo, hi in [(1.0, 0.0, 0.2), (2.0, 0.2, 0.8), (3.0, 0.8, 1.0)]:
         inside = u[x == value]
@@ -103,7 +143,7 @@ def test_z_bounds_hold_the_interval(n_distinct, bounds):
 
 
 def test_z_bounds_is_none_outside_the_training_values():
-    col = NumericColumn().fit(np.arange(10.0))
+    col = NumericColumn(numeric_levels=0).fit(np.arange(10.0))
     assert col.z_bounds(20.0, 30.0) is None
     assert col.z_bounds(3.2, 3.8) is None          # between two training values
     lo, hi = col.z_bounds(3.0, 3.0)
