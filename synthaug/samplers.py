@@ -293,8 +293,10 @@ class DiffusionSampler(BaseGenerativeSampler):
     """Conditional denoising diffusion model (DDPM) for mixed-type tables.
 
     Numeric columns are mapped to normal scores through their empirical CDF,
-    with frequent exact values (spikes) and missingness as discrete modes;
-    categorical columns are one-hot blocks. One Gaussian diffusion runs over
+    with frequent exact values (spikes) and missingness as discrete modes (a
+    column of a few common values is modes alone, see
+    :class:`~synthaug.encoding.TableEncoder`); categorical columns are
+    one-hot blocks. One Gaussian diffusion runs over
     all of it: ε-prediction for scores, cross-entropy x₀-prediction for
     blocks. A residual MLP denoiser with a time embedding is trained with
     random conditioning masks, so the same fitted model samples

@@ -498,7 +498,12 @@ class NumericColumn:
             missing = np.isnan(values) & bad
             if missing.any():
                 raise ValueError(f"Column {name!r} has missing values, but had none during fit.")
-            raise ValueError(f"Column {name!r}: value {values[bad][0]!r} was not seen during fit.")
+            value = float(values[bad][0])
+            if not self.has_continuous and len(self.spikes_):
+                raise ValueError(f"Column {name!r}: value {value!r} was not seen during fit, where the column held "
+                                 f"only {self.spikes_.tolist()} (a column of a few values is modelled as those "
+                                 "levels; TableEncoder's numeric_levels).")
+            raise ValueError(f"Column {name!r}: value {value!r} was not seen during fit.")
         z = None
         if self.has_continuous:
             cont = codes == self.CONTINUOUS

@@ -6,7 +6,8 @@ The encoded form is two dense arrays, cheap to keep on a GPU:
   continuous part (a standard-normal score, 0 where the row sits on a spike or
   is missing);
 * ``discrete`` — int64 codes, one column per categorical column and per
-  numeric column with spikes or missing values (its *mode*).
+  numeric column with spikes or missing values (its *mode*; a column of a
+  few common values is spikes alone, with no continuous part).
 
 :class:`~synthaug.encoding.Layout` records which encoded columns belong to
 which table column; models see one-hot blocks built from the codes on the

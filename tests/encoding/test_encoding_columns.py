@@ -75,6 +75,12 @@ def test_values_in_few_rows_are_no_levels(counts):
     assert not NumericColumn(level_min_rows=5, spike_threshold=0.005).fit(x).has_continuous
 
 
+def test_a_value_outside_the_levels_is_refused_naming_them():
+    col = NumericColumn().fit(np.repeat([1.0, 2.0, 3.0], 60))
+    with pytest.raises(ValueError, match=r"'rating': value 2.5 was not seen.*\[1.0, 2.0, 3.0\]"):
+        col.encode(np.array([2.0, 2.5]), name="rating")
+
+
 def test_a_constant_column_is_not_made_a_level():
     col = NumericColumn().fit(np.full(30, 4.0))
     assert col.has_continuous and col.n_levels == 0
