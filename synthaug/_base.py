@@ -155,8 +155,8 @@ def _training_generator(rng, device):
 
 
 _BASE_PARAMETERS = ("width", "depth", "ema_decay", "p_unconditional", "sampling_strategy", "quality_filter",
-                    "importance_resampling", "max_steps", "batch_size", "lr", "discrete_columns", "epsilon", "delta",
-                    "max_grad_norm",
+                    "importance_resampling", "max_steps", "batch_size", "lr", "discrete_columns", "numeric_levels",
+                    "epsilon", "delta", "max_grad_norm",
                     "bounds", "categories", "warm_start", "checkpoint", "checkpoint_every", "precision", "compile",
                     "device", "random_state", "verbose")
 
@@ -170,6 +170,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "discrete_columns": ["array-like", None],
+        "numeric_levels": [Interval(Integral, 0, None, closed="left")],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["boolean"],
@@ -194,9 +195,9 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
     }
 
     def __init__(self, *, width, depth, ema_decay, p_unconditional, sampling_strategy, quality_filter,
-                 importance_resampling, max_steps, batch_size, lr, discrete_columns, epsilon, delta, max_grad_norm,
-                 bounds, categories, warm_start, checkpoint, checkpoint_every, precision, compile, device,
-                 random_state, verbose):
+                 importance_resampling, max_steps, batch_size, lr, discrete_columns, numeric_levels, epsilon, delta,
+                 max_grad_norm, bounds, categories, warm_start, checkpoint, checkpoint_every, precision, compile,
+                 device, random_state, verbose):
         # parameters every generative model has (network size, EMA, conditioning masks, training, devices)
         self.width = width
         self.depth = depth
@@ -209,6 +210,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
         self.batch_size = batch_size
         self.lr = lr
         self.discrete_columns = discrete_columns
+        self.numeric_levels = numeric_levels
         self.epsilon = epsilon
         self.delta = delta
         self.max_grad_norm = max_grad_norm
@@ -633,7 +635,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
 
     def _new_encoder(self, discrete, with_target, columns):
         if self._budget is None:
-            return TableEncoder(discrete_columns=discrete)
+            return TableEncoder(discrete_columns=discrete, numeric_levels=self.numeric_levels)
         categories = dict(self.categories or {})
         if with_target:
             name = self.target_schema_.name

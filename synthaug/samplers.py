@@ -487,6 +487,15 @@ class DiffusionSampler(BaseGenerativeSampler):
         batches and steps.
     discrete_columns : list of str, default=None
         Numeric columns to treat as categorical.
+    numeric_levels : int, default=10
+        A numeric column of two to this many distinct values, each held by
+        2 % of the rows and 50 rows at least (a rating scale, a small count,
+        a 0/1 flag on a table of a few thousand rows), is modelled as levels
+        rather than one normal score, and stays numeric otherwise (dtype,
+        interval conditions, imputation's mean); a value outside its levels
+        is then refused at ``impute``. 0 keeps every numeric column a score
+        (see :class:`~synthaug.encoding.TableEncoder`). Not used with
+        ``epsilon``, whose encoder releases no value set.
     epsilon : float or None, default=None
         Differential privacy budget; None trains without DP. With a value,
         the encoder's statistics come from DP releases (10 % of ε and δ) and
@@ -635,7 +644,7 @@ class DiffusionSampler(BaseGenerativeSampler):
                  label_dropout=0.1, ema_decay=0.999, p_unconditional=0.8, gaussian_residual=True,
                  timestep_sampling="logit-normal", sampling_strategy="auto", quality_filter="auto",
                  importance_resampling=None, max_steps="auto",
-                 batch_size="auto", lr="auto", discrete_columns=None,
+                 batch_size="auto", lr="auto", discrete_columns=None, numeric_levels=10,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
                  random_state=None, verbose=True):
@@ -1011,7 +1020,9 @@ class GANSampler(BaseGenerativeSampler):
         with ``epsilon`` (docs/gan.md: three times CTGAN's 2e-4 raised the
         quality on iris, wine, breast_cancer and credit at the same
         detection AUC).
-    discrete_columns, warm_start, checkpoint, checkpoint_every, precision, compile, device, random_state, verbose
+    discrete_columns, numeric_levels, warm_start, checkpoint, checkpoint_every
+        As in :class:`DiffusionSampler`.
+    precision, compile, device, random_state, verbose
         As in :class:`DiffusionSampler`.
     epsilon, delta, max_grad_norm, bounds, categories
         Differential privacy, as in :class:`DiffusionSampler`; here the
@@ -1113,7 +1124,7 @@ class GANSampler(BaseGenerativeSampler):
                  ema_decay=0.999, p_unconditional=0.5, p_conditional_rows=0.5, consistency=0.0, energy="auto",
                  gibbs_sweeps="auto", gaussian_residual=True, guidance_scale="auto", sampling_strategy="auto",
                  quality_filter="auto", importance_resampling="auto", max_steps="auto", batch_size="auto", lr="auto",
-                 discrete_columns=None,
+                 discrete_columns=None, numeric_levels=10,
                  epsilon=None, delta=None, max_grad_norm=1.0, bounds=None, categories=None, warm_start=False,
                  checkpoint=None, checkpoint_every=1000, precision="auto", compile=False, device="auto",
                  random_state=None, verbose=True):

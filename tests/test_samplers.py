@@ -185,7 +185,7 @@ def test_a_numeric_column_of_few_values_is_modelled_as_levels_and_stays_numeric(
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"rating": rng.choice([1.0, 2.0, 4.0], 300), "x": rng.normal(size=300)})   # ~100 rows each
     model = tiny(kind, random_state=0).fit(df)
-    assert not model.encoder_.encoders_["rating"].has_continuous          # (TableEncoder's numeric_levels)
+    assert not model.encoder_.encoders_["rating"].has_continuous          # (numeric_levels=10)
     synth = model.sample(200, conditions={"rating": (1.5, 4)}, random_state=0)
     assert synth["rating"].dtype == np.float64 and set(synth["rating"]) <= {2.0, 4.0}
     with pytest.raises(ValueError, match="'rating'"):
@@ -197,6 +197,12 @@ def test_a_numeric_column_of_few_values_is_modelled_as_levels_and_stays_numeric(
     pd.testing.assert_frame_equal(holes, before)
     # the mean of the draws (least squared error), not the most frequent level
     assert estimates.between(1, 4).all() and not estimates.isin([1.0, 2.0, 4.0]).all()
+    unseen = pd.DataFrame({"rating": [3.0], "x": [np.nan]})
+    with pytest.raises(ValueError, match=r"'rating': value 3.0 was not seen.*numeric_levels=0"):
+        model.impute(unseen)
+    scored = tiny(kind, numeric_levels=0, random_state=0).fit(df)           # the column one score, as before 6774e9d
+    assert scored.encoder_.encoders_["rating"].has_continuous
+    assert scored.impute(unseen)["rating"].tolist() == [3.0]                  # an observed cell is kept as given
 
 
 @pytest.mark.parametrize("kind", ["diffusion", "gan"])

@@ -502,7 +502,7 @@ class NumericColumn:
             if not self.has_continuous and len(self.spikes_):
                 raise ValueError(f"Column {name!r}: value {value!r} was not seen during fit, where the column held "
                                  f"only {self.spikes_.tolist()} (a column of a few values is modelled as those "
-                                 "levels; TableEncoder's numeric_levels).")
+                                 "levels; numeric_levels=0 keeps it a score).")
             raise ValueError(f"Column {name!r}: value {value!r} was not seen during fit.")
         z = None
         if self.has_continuous:
