@@ -184,8 +184,8 @@ def test_interval_conditions_keep_the_distribution_inside_the_interval(kind):
 def test_a_numeric_column_of_few_values_is_modelled_as_levels_and_stays_numeric(kind):
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"rating": rng.choice([1.0, 2.0, 4.0], 300), "x": rng.normal(size=300)})   # ~100 rows each
-    model = tiny(kind, random_state=0).fit(df)
-    assert not model.encoder_.encoders_["rating"].has_continuous          # (numeric_levels=10)
+    model = tiny(kind, numeric_levels=10, random_state=0).fit(df)
+    assert not model.encoder_.encoders_["rating"].has_continuous
     synth = model.sample(200, conditions={"rating": (1.5, 4)}, random_state=0)
     assert synth["rating"].dtype == np.float64 and set(synth["rating"]) <= {2.0, 4.0}
     with pytest.raises(ValueError, match="'rating'"):
@@ -200,7 +200,7 @@ def test_a_numeric_column_of_few_values_is_modelled_as_levels_and_stays_numeric(
     unseen = pd.DataFrame({"rating": [3.0], "x": [np.nan]})
     with pytest.raises(ValueError, match=r"'rating': value 3.0 was not seen.*numeric_levels=0"):
         model.impute(unseen)
-    scored = tiny(kind, numeric_levels=0, random_state=0).fit(df)           # the column one score, as before 6774e9d
+    scored = tiny(kind, random_state=0).fit(df)                             # by default the column is one score
     assert scored.encoder_.encoders_["rating"].has_continuous
     assert scored.impute(unseen)["rating"].tolist() == [3.0]                  # an observed cell is kept as given
 

@@ -223,8 +223,8 @@ class NumericColumn:
         continuous part (a rating scale, a small count, a 0/1 flag). The
         model then learns each value's joint with the other columns as it
         does a category's, where as intervals of one normal score
-        neighbouring values blur into each other. 0 keeps every column
-        continuous.
+        neighbouring values blur into each other. 0 (the default) keeps
+        every column continuous.
     level_min_rows : int
         Fewest rows of each value for ``numeric_levels``: a value seen in a
         few dozen rows is better learned with its neighbours, through the
@@ -242,7 +242,7 @@ class NumericColumn:
 
     CONTINUOUS = 0  # mode code of the continuous part
 
-    def __init__(self, *, spike_threshold=0.02, spike_ratio=3.0, max_spikes=16, numeric_levels=10,
+    def __init__(self, *, spike_threshold=0.02, spike_ratio=3.0, max_spikes=16, numeric_levels=0,
                  level_min_rows=50, n_knots=1000, integral=False, step=None):
         self.spike_threshold = spike_threshold
         self.spike_ratio = spike_ratio

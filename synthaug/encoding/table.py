@@ -6,8 +6,8 @@ The encoded form is two dense arrays, cheap to keep on a GPU:
   continuous part (a standard-normal score, 0 where the row sits on a spike or
   is missing);
 * ``discrete`` — int64 codes, one column per categorical column and per
-  numeric column with spikes or missing values (its *mode*; a column of a
-  few common values is spikes alone, with no continuous part).
+  numeric column with spikes or missing values (its *mode*; with
+  ``numeric_levels``, a column of a few common values is spikes alone).
 
 :class:`~synthaug.encoding.Layout` records which encoded columns belong to
 which table column; models see one-hot blocks built from the codes on the
@@ -170,13 +170,13 @@ class TableEncoder:
     spike_threshold : float, default=0.02
         Least share of rows for an exact numeric value to become a discrete
         mode (see :class:`~synthaug.encoding.columns.NumericColumn`).
-    numeric_levels : int, default=10
-        A numeric column of two to this many distinct values, each held by
-        2 % of the rows and 50 rows at least, is encoded as levels, each
-        value a discrete mode with no continuous score (see
+    numeric_levels : int, default=0
+        With ``n`` > 0, a numeric column of two to ``n`` distinct values, each
+        held by 2 % of the rows and 50 rows at least, is encoded as levels,
+        each value a discrete mode with no continuous score (see
         :class:`~synthaug.encoding.columns.NumericColumn`); it stays numeric
         in every other respect (its dtype, interval conditions, imputation's
-        mean). 0 keeps such columns continuous.
+        mean). 0 (the default) keeps such columns continuous.
     n_knots : int, default=1000
         Resolution of the empirical CDF of a numeric column's continuous part.
     fit_subsample : int, default=200_000
@@ -226,16 +226,17 @@ class TableEncoder:
     >>> enc.inverse_transform(table).equals(df)
     True
 
-    A rating of three values, each in 60 rows, is levels (``numeric_levels``):
+    A rating of three values, each in 60 rows, is one score, or levels with
+    ``numeric_levels``:
 
     >>> ratings = pd.DataFrame({"rating": [1, 2, 3] * 60})
     >>> TableEncoder().fit(ratings).transform(ratings).discrete.shape
-    (180, 1)
-    >>> TableEncoder(numeric_levels=0).fit(ratings).transform(ratings).discrete.shape
     (180, 0)
+    >>> TableEncoder(numeric_levels=10).fit(ratings).transform(ratings).discrete.shape
+    (180, 1)
     """
 
-    def __init__(self, *, discrete_columns=None, max_levels=100, spike_threshold=0.02, numeric_levels=10,
+    def __init__(self, *, discrete_columns=None, max_levels=100, spike_threshold=0.02, numeric_levels=0,
                  n_knots=1000, fit_subsample=200_000, epsilon=None, delta=None, bounds=None, categories=None,
                  complete_columns=None, transform_chunk=200_000):
         self.discrete_columns = discrete_columns

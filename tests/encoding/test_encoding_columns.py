@@ -42,27 +42,27 @@ def test_a_column_without_spikes_or_missing_has_no_code():
 
 def test_a_column_of_few_values_is_encoded_as_levels():
     x = np.repeat([1.0, 2.0, 5.0, np.nan], [500, 300, 150, 50])
-    col = NumericColumn().fit(x)
+    col = NumericColumn(numeric_levels=10).fit(x)
     assert not col.has_continuous and col.has_missing_
     np.testing.assert_array_equal(col.spikes_, [1.0, 2.0, 5.0])
     assert col.level_labels() == [1.0, 2.0, 5.0, "<missing>"]
     codes, z = col.encode(x)
     assert z is None
     np.testing.assert_array_equal(col.decode(codes, None), x)
-    # numeric_levels=0, or fewer levels than values: one continuous mode, as before
-    for params in ({"numeric_levels": 0}, {"numeric_levels": 2}):
+    # by default (numeric_levels=0), or with fewer levels than values: one continuous mode
+    for params in ({}, {"numeric_levels": 2}):
         assert NumericColumn(**params).fit(x).has_continuous, params
 
 
 def test_a_rare_value_among_few_keeps_the_column_continuous():
     x = np.r_[np.zeros(500), np.ones(499), 7.0]
-    col = NumericColumn().fit(x, sample=np.arange(999))     # the sample misses the lone 7
+    col = NumericColumn(numeric_levels=10).fit(x, sample=np.arange(999))     # the sample misses the lone 7
     assert col.has_continuous and col.spikes_.size == 0     # the lone 7 is no level: the column stays a score
     codes, z = col.encode(x)
     np.testing.assert_array_equal(col.decode(codes, z), x)
     # counted on every row: with the 7 in 60 rows, the three values are levels
     x = np.r_[np.zeros(500), np.ones(440), np.full(60, 7.0)]
-    col = NumericColumn().fit(x, sample=np.arange(940))     # (the sample holds no 7)
+    col = NumericColumn(numeric_levels=10).fit(x, sample=np.arange(940))     # (the sample holds no 7)
     np.testing.assert_array_equal(col.spikes_, [0.0, 1.0, 7.0])
     assert not col.has_continuous
 
@@ -71,18 +71,18 @@ def test_a_rare_value_among_few_keeps_the_column_continuous():
 def test_values_in_few_rows_are_no_levels(counts):
     """Each value must hold 50 rows (``level_min_rows``) and 2 % of them (``spike_threshold``)."""
     x = np.repeat([1.0, 2.0, 3.0], counts)
-    assert NumericColumn().fit(x).has_continuous
-    assert not NumericColumn(level_min_rows=5, spike_threshold=0.005).fit(x).has_continuous
+    assert NumericColumn(numeric_levels=10).fit(x).has_continuous
+    assert not NumericColumn(numeric_levels=10, level_min_rows=5, spike_threshold=0.005).fit(x).has_continuous
 
 
 def test_a_value_outside_the_levels_is_refused_naming_them():
-    col = NumericColumn().fit(np.repeat([1.0, 2.0, 3.0], 60))
+    col = NumericColumn(numeric_levels=10).fit(np.repeat([1.0, 2.0, 3.0], 60))
     with pytest.raises(ValueError, match=r"'rating': value 2.5 was not seen.*\[1.0, 2.0, 3.0\]"):
         col.encode(np.array([2.0, 2.5]), name="rating")
 
 
 def test_a_constant_column_is_not_made_a_level():
-    col = NumericColumn().fit(np.full(30, 4.0))
+    col = NumericColumn(numeric_levels=10).fit(np.full(30, 4.0))
     assert col.has_continuous and col.n_levels == 0
 
 
