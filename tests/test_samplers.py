@@ -885,3 +885,40 @@ def test_auto_steps_and_batches_of_a_table_smaller_than_a_batch(cls, n_rows, ste
         cls(random_state=0, verbose=False, batch_size=min(n_rows, 128)).fit(mixed_frame(n_rows))
     full = 1500 if cls is DiffusionSampler else max(300, round(100 * n_rows / 128))
     assert seen == {"n_steps": full, "batch": min(n_rows, 128)}
+
+
+def _generators_seen(model, monkeypatch):
+    """The generators ``_sample_encoded`` is handed from now on (recorded, then passed through)."""
+    seen, inner = [], type(model)._sample_encoded
+
+    def record(self, n, parsed, given_frame, generator, **kwargs):
+        seen.append(type(generator).__name__)
+        return inner(self, n, parsed, given_frame, generator, **kwargs)
+
+    monkeypatch.setattr(type(model), "_sample_encoded", record)
+    return seen
+
+
+def test_sample_stratifies_its_noise_when_the_rows_fit_in_one_batch(fitted, credit, monkeypatch, tmp_path):
+    from synthaug import _base
+
+    seen = _generators_seen(fitted, monkeypatch)
+    fitted.sample(50, random_state=0)
+    fitted.sample(20, conditions={"Home": "owner"}, random_state=0)
+    assert set(seen) == {"Stratified"}
+    seen.clear()
+    monkeypatch.setattr(_base, "_STRATIFIED_MAX_ROWS", 40)
+    fitted.sample(50, random_state=0)                       # more rows than a batch: independent draws
+    fitted.sample_to(tmp_path / "rows.csv", 30, random_state=0)   # streaming: independent of the shard size
+    assert set(seen) == {"Generator"}
+    # the same seed gives the same stratified rows
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(fitted.sample(30, random_state=3), fitted.sample(30, random_state=3))
+
+
+def test_fit_resample_draws_independent_rows(credit, kind, monkeypatch):
+    model = tiny(kind, random_state=0, quality_filter=None, importance_resampling=None)
+    seen = _generators_seen(model, monkeypatch)
+    X, y = credit.drop(columns="Status"), credit["Status"]
+    model.fit_resample(X, y)
+    assert seen and set(seen) == {"Generator"}
