@@ -51,8 +51,8 @@ class ForestImputer(OneHotDesign):
     ----------
     forests_ : dict
         Column → fitted :class:`~sklearn.ensemble.ExtraTreesRegressor`
-        (a column with fewer than ``2 * min_samples_leaf`` known cells has
-        none: its mean stands in).
+        (a column with fewer than ``2 * min_samples_leaf`` known cells, or
+        no other column to read, has none: its mean stands in).
     classifiers_, frequencies_ : dict
         Categorical column asked for → fitted
         :class:`~sklearn.ensemble.ExtraTreesClassifier` (of the level's
@@ -105,19 +105,20 @@ class ForestImputer(OneHotDesign):
                 continue
             y = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
             rows = np.flatnonzero(~np.isnan(y))
-            if len(rows) < 2 * self.min_samples_leaf:
+            others = np.delete(design[rows], j, axis=1)
+            if len(rows) < 2 * self.min_samples_leaf or not others.shape[1]:
                 continue
-            self.forests_[col] = self._fitted(ExtraTreesRegressor, np.delete(design[rows], j, axis=1), y[rows], rng)
+            self.forests_[col] = self._fitted(ExtraTreesRegressor, others, y[rows], rng)
         self.classifiers_, self.frequencies_ = {}, {}
         for col in self.levels_:
             if columns is None or col not in columns:
                 continue
             y = self._level_codes(frame, col)
             rows = np.flatnonzero(y >= 0)
-            if len(rows) < 2 * self.min_samples_leaf:
+            others = np.delete(design[rows], self._block(col), axis=1)
+            if len(rows) < 2 * self.min_samples_leaf or not others.shape[1]:
                 continue
-            self.classifiers_[col] = self._fitted(ExtraTreesClassifier,
-                                                  np.delete(design[rows], self._block(col), axis=1), y[rows], rng)
+            self.classifiers_[col] = self._fitted(ExtraTreesClassifier, others, y[rows], rng)
             self.frequencies_[col] = np.bincount(y[rows], minlength=len(self.levels_[col])) / len(rows)
         return self
 

@@ -1207,3 +1207,22 @@ def test_a_model_fitted_on_an_array_imputes_a_frame_by_position(columns):
         assert filled.notna().all().all()
         observed = holes.notna().to_numpy()
         np.testing.assert_array_equal(filled.to_numpy()[observed], holes.to_numpy()[observed])
+
+
+def test_a_table_of_one_column_is_imputed_from_its_own_distribution(kind):
+    # no other column to read: the forests, neighbours and regressions have nothing to fit, the model its marginal
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(3.0, 1.0, 200)})
+    C = pd.DataFrame({"c": pd.Series(rng.choice(["a", "b"], 200, p=[0.8, 0.2]), dtype=object)})
+    for frame in (X, C):
+        holed = frame.mask(rng.random(frame.shape) < 0.2)
+        before = holed.copy()
+        model = tiny(kind, random_state=0).fit(frame)
+        out = model.impute(holed)
+        draws = model.impute(holed, n_draws=3, calibrate=False)
+        assert not out.isna().any().any() and all(not d.isna().any().any() for d in draws)
+        kept = holed.notna().to_numpy()[:, 0]
+        pd.testing.assert_frame_equal(out[kept], holed[kept])
+        pd.testing.assert_frame_equal(holed, before)
+    filled = GenerativeImputer(tiny(kind, random_state=0), random_state=0).fit_transform(X.mask(X > 4))
+    assert filled.notna().all().all()
