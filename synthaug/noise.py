@@ -2,8 +2,7 @@
 
 Every random number a sampler draws while it generates rows — the starting
 noise, the noise of each stochastic step, the uniforms behind each
-categorical draw — goes through :func:`randn` and :func:`rand`, the rows
-along the first dimension of every draw. Given a
+categorical draw — goes through :func:`randn` and :func:`rand`. Given a
 ``torch.Generator`` they are ``torch.randn`` and ``torch.rand``. Given an
 :class:`Antithetic` generator they draw the first half of the batch and
 mirror it into the second: row ``i + ⌈B/2⌉`` gets ``−z`` where row ``i``

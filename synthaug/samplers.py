@@ -251,8 +251,7 @@ def _pick_consistent(log_weights, generator, *rows):
     [2.0, 1.0]
     """
     k, n = log_weights.shape
-    # (rows first, as every draw: a Stratified generator spreads a draw over its first dimension)
-    u = rand((n, k), generator, device=log_weights.device, dtype=log_weights.dtype).t().clamp_(1e-12, 1 - 1e-7)
+    u = rand((k, n), generator, device=log_weights.device, dtype=log_weights.dtype).clamp_(1e-12, 1 - 1e-7)
     pick = (log_weights - torch.log(-torch.log(u))).argmax(0)   # Gumbel-max: one draw per row
     index = pick * n + torch.arange(n, device=pick.device)
     return [None if r is None else r.index_select(0, index) for r in rows]

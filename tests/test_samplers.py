@@ -922,15 +922,3 @@ def test_fit_resample_draws_independent_rows(credit, kind, monkeypatch):
     X, y = credit.drop(columns="Status"), credit["Status"]
     model.fit_resample(X, y)
     assert seen and set(seen) == {"Generator"}
-
-
-def test_candidates_are_picked_in_proportion_under_stratified_noise():
-    # the draws behind a pick are stratified over the rows, never over one row's candidates
-    from synthaug.noise import Stratified
-    from synthaug.samplers import _pick_consistent
-
-    p, n = torch.tensor([0.55, 0.25, 0.15, 0.05]), 20_000
-    ids = torch.arange(4).repeat_interleave(n)                # candidate j of row i at j·n + i
-    for generator in (torch.Generator().manual_seed(0), Stratified(torch.Generator().manual_seed(0))):
-        picked = _pick_consistent(p.log()[:, None].expand(4, n), generator, ids)[0]
-        assert torch.allclose(torch.bincount(picked, minlength=4) / n, p, atol=0.012)
