@@ -56,7 +56,6 @@ from .residual import GaussianResidual
 from .streaming import StreamingMixin
 from .checkpoint import TrainingState, fingerprint
 from .distributed import data_parallel, join_streams, shard_rows, shared_seed, split_stream, world
-from .noise import Stratified
 from .calibration import LevelCalibration, ScoreCalibration, level_frequencies, level_frequency_noise
 from .training import train
 
@@ -71,11 +70,6 @@ TABLE_GUIDANCE = 1.0
 # faster than 4,096 (fewer calls of the Gibbs sweep's small per-column products; the diffusion sampler's time
 # did not move), at a few MiB of activations
 _SAMPLE_BATCH_ROWS = 8_192
-# sample(n) of at most this many table rows (one batch) draws its noise as a Latin hypercube over the rows
-# (synthaug.noise.Stratified): each row an exact draw, the sample's marginals closer to the model's than an
-# independent sample's. Larger samples have little Monte Carlo error to remove, and the strata's permutations
-# would cost a GAN batch a large share of its time
-_STRATIFIED_MAX_ROWS = _SAMPLE_BATCH_ROWS
 
 # parameters that do not change what a fit learns (a checkpoint written under other values still resumes)
 _RUN_PARAMS = {"verbose", "device", "checkpoint", "checkpoint_every", "warm_start",
@@ -904,16 +898,14 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                 raise ValueError("conditions= applies to table columns; an image model is conditioned on the "
                                  "class with y=... (or use impute to fill pixels given the others).")
             return self._sample_images(check_n_samples(n), y, self._call_rng(random_state))
-        frame, labels = self._sample_table(check_n_samples(n), conditions, y, self._call_rng(random_state),
-                                           stratified=True)
+        frame, labels = self._sample_table(check_n_samples(n), conditions, y, self._call_rng(random_state))
         if labels is None:
             return self.schema_.wrap(frame)
         return self.schema_.wrap(frame), self.target_schema_.wrap(labels)
 
-    def _sample_table(self, n, conditions, y, rng, *, resampling=False, stratified=False):
+    def _sample_table(self, n, conditions, y, rng, *, resampling=False):
         """``(frame, labels or None)``: decoded rows under the conditions, and their classes (``resampling``:
-        the rows of :meth:`fit_resample`, see :meth:`_candidates_per_row`; ``stratified``: :meth:`sample`'s
-        rows, see :meth:`_sample_frame`)."""
+        the rows of :meth:`fit_resample`, see :meth:`_candidates_per_row`)."""
         parsed = parse_conditions(self.encoder_, conditions)   # the class is not a condition: it is y=
         conditional = hasattr(self, "classes_")
         given_frame = None
@@ -926,7 +918,7 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
             self._check_requested_y(y)
         # classes asked for (not drawn with their training frequencies): the model may guide rows towards them
         guided = conditional and y is not None
-        frame = self._sample_frame(k * n, parsed, given_frame, rng, guided=guided, stratified=stratified)
+        frame = self._sample_frame(k * n, parsed, given_frame, rng, guided=guided)
         if k > 1:
             frame = frame.iloc[importance_resample(ratio.weights(frame), k, rng)].reset_index(drop=True)
         frame = enforce_conditions(frame, parsed)
@@ -971,13 +963,8 @@ class BaseGenerativeSampler(StreamingMixin, ImageSamplerMixin, OverSamplerMixin,
                              f"classes are {list(known)}.")
         return labels
 
-    def _sample_frame(self, n, parsed, given_frame, rng, *, guided=False, stratified=False):
-        """``n`` decoded rows; with ``stratified`` and at most ``_STRATIFIED_MAX_ROWS`` of them, their noise a
-        Latin hypercube over the rows (:class:`~synthaug.noise.Stratified`)."""
-        generator = _torch_generator(rng, self.device_)
-        if stratified and n <= _STRATIFIED_MAX_ROWS:
-            generator = Stratified(generator)
-        table = self._sample_encoded(n, parsed, given_frame, generator, guided=guided)
+    def _sample_frame(self, n, parsed, given_frame, rng, *, guided=False):
+        table = self._sample_encoded(n, parsed, given_frame, _torch_generator(rng, self.device_), guided=guided)
         return self.encoder_.inverse_transform(table, random_state=np.random.RandomState(rng.integers(2**31)))
 
     @torch.inference_mode()

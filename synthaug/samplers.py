@@ -1541,18 +1541,17 @@ class GANSampler(BaseGenerativeSampler):
         """
         return exact_levels_as_sets(self.encoder_, parsed)
 
-    def _sample_frame(self, n, parsed, given_frame, rng, *, guided=False, stratified=False):
+    def _sample_frame(self, n, parsed, given_frame, rng, *, guided=False):
         """Rows of requested classes (``sample(n, y=...)``, :meth:`fit_resample`, ``sample(n)`` of a model
         fitted with ``y``) are made class by class, the class an exact condition of its rows (drawn as a
         one-level set, :meth:`_sampling_conditions`), and put back in the requested order."""
         if given_frame is None or given_frame.shape[1] != 1 or not len(given_frame):
-            return super()._sample_frame(n, parsed, given_frame, rng, guided=guided, stratified=stratified)
+            return super()._sample_frame(n, parsed, given_frame, rng, guided=guided)
         column = given_frame.iloc[:, 0]
         codes, classes = pd.factorize(column)
         rows = [np.flatnonzero(codes == k) for k in range(len(classes))]
         parts = [super(GANSampler, self)._sample_frame(
-            len(r), dataclasses.replace(parsed, exact={**parsed.exact, column.name: c}), None, rng, guided=guided,
-            stratified=stratified)
+            len(r), dataclasses.replace(parsed, exact={**parsed.exact, column.name: c}), None, rng, guided=guided)
             for c, r in zip(classes, rows)]
         if len(parts) == 1:
             return parts[0]
