@@ -393,13 +393,46 @@ def _expected_closer_share(d, large, X_synth, n):
     share. Returns ``(len(X_synth),)`` shares.
     """
     tol = 1e-12 + 1e-9 * d           # np.isclose's tolerance of the one-subsample share
-    tree = KDTree(large)
-    k_lt = np.where(d - tol > 0, tree.query_radius(X_synth, np.maximum(d - tol, 0.0), count_only=True), 0)
-    # (query_radius counts distances <= r: at r = d - tol the rows strictly closer than the tie band)
-    k_le = tree.query_radius(X_synth, d + tol, count_only=True)
+    # counts of distances <= r: at r = d - tol the rows strictly closer than the tie band
+    k_lt = np.where(d - tol > 0, _count_within(large, X_synth, np.maximum(d - tol, 0.0)), 0)
+    k_le = _count_within(large, X_synth, d + tol)
     none_lt, none_le = _none_drawn(len(large), k_lt, n), _none_drawn(len(large), k_le, n)
     # P(the subsample's nearest is closer than d) = 1 - none_lt; tied = none_lt - none_le
     return 1.0 - none_lt + 0.5 * (none_lt - none_le)
+
+
+#: above this many columns a k-d tree prunes almost nothing (scikit-learn's own cut-off for "auto"), and
+#: counting rows within a radius is done by blocks of distances instead
+_TREE_MAX_COLUMNS = 15
+
+
+def _count_within(reference, X, radius, *, block_cells=4_000_000):
+    """How many rows of ``reference`` lie within Euclidean distance ``radius[i]`` (inclusive) of each row ``X[i]``.
+
+    Few columns: :meth:`sklearn.neighbors.KDTree.query_radius`. More (a
+    one-hot table has hundreds, where a tree's query degrades to far worse
+    than a full scan): squared distances by blocks of rows from matrix
+    products, ``|x|² + |y|² − 2x·y``, whose rounding is bounded by a margin;
+    the pairs within that margin of a radius are measured again exactly, so
+    the counts are those of the exact distances.
+    """
+    radius = np.asarray(radius, dtype=np.float64)
+    if X.shape[1] <= _TREE_MAX_COLUMNS:
+        return KDTree(reference).query_radius(X, radius, count_only=True)
+    ref_sq = np.einsum("ij,ij->i", reference, reference)
+    counts = np.empty(len(X), dtype=np.int64)
+    step = max(1, block_cells // max(len(reference), 1))
+    for start in range(0, len(X), step):
+        x = X[start: start + step]
+        x_sq = np.einsum("ij,ij->i", x, x)
+        d2 = x_sq[:, None] + ref_sq[None, :] - 2.0 * (x @ reference.T)
+        r2 = radius[start: start + step, None] ** 2
+        margin = 1e-9 * (x_sq[:, None] + ref_sq[None, :]) + 1e-12
+        sure = d2 <= r2 - margin
+        rows, cols = np.nonzero(np.abs(d2 - r2) < margin)   # too close to call: exact distances
+        exact = np.sqrt(((x[rows] - reference[cols]) ** 2).sum(axis=1)) <= radius[start + rows]
+        counts[start: start + len(x)] = sure.sum(axis=1) + np.bincount(rows[exact], minlength=len(x))
+    return counts
 
 
 def _none_drawn(total, k, n):

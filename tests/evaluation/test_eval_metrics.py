@@ -135,6 +135,44 @@ def test_dcr_share_is_the_mean_over_subsamples(sizes, discrete):
     assert abs(expected - shares.mean()) < 4 * shares.std() / np.sqrt(len(shares)) + 1e-9   # ...not its mean
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), n_levels=st.integers(2, 4), n_cat=st.integers(7, 12))
+def test_counts_within_a_radius_by_blocks_equal_the_trees(seed, n_levels, n_cat):
+    # wide one-hot rows with repeats and copies: the block scan counts what a k-d tree counts, also a hair
+    # either side of a distance (as the share asks; exactly at one, the two distance computations' last bit decides)
+    from sklearn.neighbors import KDTree, NearestNeighbors
+
+    from synthaug.evaluation.metrics import _count_within
+
+    rng = np.random.default_rng(seed)
+    n, q = 150, 40
+    codes = rng.integers(0, n_levels, (n + q, n_cat))
+    X = np.hstack([np.eye(n_levels)[codes[:, j]] for j in range(n_cat)] + [rng.integers(0, 4, (n + q, 2)) / 3])
+    X[n: n + 5] = X[:5]                                   # exact copies
+    reference, queries = X[:n], X[n:]
+    assert X.shape[1] > 15                                # the block scan's side of the cut-off
+    d = NearestNeighbors(n_neighbors=1).fit(reference).kneighbors(queries)[0][:, 0]
+    tree = KDTree(reference)
+    for radius in (d + 1e-12 + 1e-9 * d, np.maximum(d - 1e-12 - 1e-9 * d, 0), d + rng.random(q)):
+        expected = tree.query_radius(queries, radius, count_only=True)
+        assert np.array_equal(_count_within(reference, queries, radius, block_cells=1_000), expected)
+
+
+def test_dcr_share_of_a_wide_table_is_the_same_by_blocks_and_by_tree(monkeypatch):
+    from synthaug.evaluation import metrics
+
+    rng = np.random.default_rng(0)
+
+    def table(n):
+        return pd.DataFrame({f"c{j}": rng.choice(list("abcd"), n) for j in range(8)}).assign(x=rng.normal(size=n))
+
+    train, holdout = table(300), table(120)
+    synthetic = pd.concat([table(150), train.iloc[:30]], ignore_index=True)   # some copies: ties at distance 0
+    by_blocks = dcr_closer_to_train_share(train, holdout, synthetic)
+    monkeypatch.setattr(metrics, "_TREE_MAX_COLUMNS", 10_000)
+    assert dcr_closer_to_train_share(train, holdout, synthetic) == by_blocks
+
+
 def test_dcr_share_does_not_depend_on_the_seed():
     train, holdout = make_table(300, 0), make_table(100, 1)
     synthetic = make_table(200, 2)
