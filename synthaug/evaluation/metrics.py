@@ -394,8 +394,8 @@ def _expected_closer_share(d, large, X_synth, n):
     """
     tol = 1e-12 + 1e-9 * d           # np.isclose's tolerance of the one-subsample share
     # counts of distances <= r: at r = d - tol the rows strictly closer than the tie band
-    k_lt = np.where(d - tol > 0, _count_within(large, X_synth, np.maximum(d - tol, 0.0)), 0)
-    k_le = _count_within(large, X_synth, d + tol)
+    k_lt, k_le = _count_within(large, X_synth, np.maximum(d - tol, 0.0), d + tol)
+    k_lt = np.where(d - tol > 0, k_lt, 0)
     none_lt, none_le = _none_drawn(len(large), k_lt, n), _none_drawn(len(large), k_le, n)
     # P(the subsample's nearest is closer than d) = 1 - none_lt; tied = none_lt - none_le
     return 1.0 - none_lt + 0.5 * (none_lt - none_le)
@@ -406,8 +406,9 @@ def _expected_closer_share(d, large, X_synth, n):
 _TREE_MAX_COLUMNS = 15
 
 
-def _count_within(reference, X, radius, *, block_cells=4_000_000):
-    """How many rows of ``reference`` lie within Euclidean distance ``radius[i]`` (inclusive) of each row ``X[i]``.
+def _count_within(reference, X, *radii, block_cells=4_000_000):
+    """How many rows of ``reference`` lie within Euclidean distance ``radius[i]`` (inclusive) of each row ``X[i]``,
+    for each of ``radii`` (arrays of ``len(X)``); a list of count arrays, one per radius.
 
     Few columns: :meth:`sklearn.neighbors.KDTree.query_radius`. More (a
     one-hot table has hundreds, where a tree's query degrades to far worse
@@ -416,22 +417,24 @@ def _count_within(reference, X, radius, *, block_cells=4_000_000):
     the pairs within that margin of a radius are measured again exactly, so
     the counts are those of the exact distances.
     """
-    radius = np.asarray(radius, dtype=np.float64)
+    radii = [np.asarray(r, dtype=np.float64) for r in radii]
     if X.shape[1] <= _TREE_MAX_COLUMNS:
-        return KDTree(reference).query_radius(X, radius, count_only=True)
+        tree = KDTree(reference)
+        return [tree.query_radius(X, r, count_only=True) for r in radii]
     ref_sq = np.einsum("ij,ij->i", reference, reference)
-    counts = np.empty(len(X), dtype=np.int64)
+    counts = [np.empty(len(X), dtype=np.int64) for _ in radii]
     step = max(1, block_cells // max(len(reference), 1))
     for start in range(0, len(X), step):
         x = X[start: start + step]
         x_sq = np.einsum("ij,ij->i", x, x)
         d2 = x_sq[:, None] + ref_sq[None, :] - 2.0 * (x @ reference.T)
-        r2 = radius[start: start + step, None] ** 2
         margin = 1e-9 * (x_sq[:, None] + ref_sq[None, :]) + 1e-12
-        sure = d2 <= r2 - margin
-        rows, cols = np.nonzero(np.abs(d2 - r2) < margin)   # too close to call: exact distances
-        exact = np.sqrt(((x[rows] - reference[cols]) ** 2).sum(axis=1)) <= radius[start + rows]
-        counts[start: start + len(x)] = sure.sum(axis=1) + np.bincount(rows[exact], minlength=len(x))
+        for radius, count in zip(radii, counts):
+            r = radius[start: start + step]
+            r2 = r[:, None] ** 2
+            rows, cols = np.nonzero(np.abs(d2 - r2) < margin)   # too close to call: exact distances
+            exact = np.sqrt(((x[rows] - reference[cols]) ** 2).sum(axis=1)) <= r[rows]
+            count[start: start + len(x)] = (d2 <= r2 - margin).sum(axis=1) + np.bincount(rows[exact], minlength=len(x))
     return counts
 
 

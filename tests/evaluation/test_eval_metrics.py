@@ -153,9 +153,10 @@ def test_counts_within_a_radius_by_blocks_equal_the_trees(seed, n_levels, n_cat)
     assert X.shape[1] > 15                                # the block scan's side of the cut-off
     d = NearestNeighbors(n_neighbors=1).fit(reference).kneighbors(queries)[0][:, 0]
     tree = KDTree(reference)
-    for radius in (d + 1e-12 + 1e-9 * d, np.maximum(d - 1e-12 - 1e-9 * d, 0), d + rng.random(q)):
-        expected = tree.query_radius(queries, radius, count_only=True)
-        assert np.array_equal(_count_within(reference, queries, radius, block_cells=1_000), expected)
+    radii = (d + 1e-12 + 1e-9 * d, np.maximum(d - 1e-12 - 1e-9 * d, 0), d + rng.random(q))
+    counts = _count_within(reference, queries, *radii, block_cells=1_000)
+    for radius, count in zip(radii, counts):
+        assert np.array_equal(count, tree.query_radius(queries, radius, count_only=True))
 
 
 def test_dcr_share_of_a_wide_table_is_the_same_by_blocks_and_by_tree(monkeypatch):
