@@ -28,26 +28,44 @@ def with_missing_level(values, missing=MISSING):
     return out
 
 
-def shared_codes(frames, name):
+def shared_codes(frames, name, *, rank_by=None):
     """Integer codes of one categorical column, shared across frames.
 
-    Levels are ranked by their total frequency (most frequent is 0); missing
-    values get code -1. Values that compare equal in Python (``1`` and
-    ``1.0``) share a code.
+    Levels are ranked by their frequency (most frequent is 0) in the frames
+    ``rank_by`` (indices; default: all), ties by first appearance there; the
+    levels found only in the other frames come after them, ranked the same
+    way over all frames. So the codes of the ``rank_by`` frames' rows do not
+    depend on the other frames. Missing values get code -1. Values that
+    compare equal in Python (``1`` and ``1.0``) share a code.
     """
     stacked = pd.concat([f[name] for f in frames], ignore_index=True).astype(object)
     codes, uniques = pd.factorize(stacked, use_na_sentinel=True)
-    if len(uniques):
-        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-        rank = np.empty(len(uniques), dtype=np.int64)
-        rank[np.argsort(-counts, kind="stable")] = np.arange(len(uniques))
-        codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
     bounds = np.cumsum([0] + [len(f) for f in frames])
+    if len(uniques):
+        ranking = np.zeros(len(stacked), dtype=bool)
+        for i in range(len(frames)) if rank_by is None else rank_by:
+            ranking[bounds[i]: bounds[i + 1]] = True
+        n = len(uniques)
+        valid = codes >= 0
+        ref_counts = np.bincount(codes[valid & ranking], minlength=n)
+        counts = np.bincount(codes[valid], minlength=n)
+        positions = np.arange(len(stacked))
+        first_ref = np.full(n, len(stacked))
+        np.minimum.at(first_ref, codes[valid & ranking], positions[valid & ranking])
+        first_any = np.full(n, len(stacked))
+        np.minimum.at(first_any, codes[valid], positions[valid])
+        elsewhere = ref_counts == 0
+        # keys, last the primary: reference levels first, by count, then first appearance; the others after
+        order = np.lexsort((np.where(elsewhere, first_any, first_ref), -np.where(elsewhere, counts, ref_counts),
+                            elsewhere))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        codes = np.where(valid, rank[np.maximum(codes, 0)], -1)
     return [codes[a:b] for a, b in zip(bounds[:-1], bounds[1:])], len(uniques)
 
 
-def tree_matrices(frames, kinds, *, exclude=()):
-    """Encode frames for HistGradientBoosting.
+def tree_matrices(frames, kinds, *, exclude=(), rank_by=None):
+    """Encode frames for HistGradientBoosting (``rank_by``: as in :func:`shared_codes`).
 
     Returns
     -------
@@ -62,7 +80,7 @@ def tree_matrices(frames, kinds, *, exclude=()):
     for name in names:
         kind = kinds[name]
         if kind == "categorical":
-            codes, n_levels = shared_codes(frames, name)
+            codes, n_levels = shared_codes(frames, name, rank_by=rank_by)
             for block, c in zip(blocks, codes):
                 block.append(np.where(c >= 0, c, np.nan).astype("float64"))
             categorical.append(n_levels <= _MAX_TREE_CATEGORIES)

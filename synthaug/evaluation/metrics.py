@@ -230,7 +230,9 @@ def ml_efficacy(train, synthetic, holdout, target, *, metadata=None, random_stat
     frames = [f[f[target].notna().to_numpy()] for f in (train_n, synth_n, hold_n)]
     if len(frames[2]) < 2 or len(frames[0]) < 2:
         return None
-    (X_train, X_synth, X_hold), categorical, _ = tree_matrices(frames, kinds, exclude=(target,))
+    # codes ranked on the real rows alone: the real model must not depend on the synthetic table
+    real = (0, 2)
+    (X_train, X_synth, X_hold), categorical, _ = tree_matrices(frames, kinds, exclude=(target,), rank_by=real)
     kind = kinds[target]
 
     if kind != "categorical":
@@ -246,7 +248,7 @@ def ml_efficacy(train, synthetic, holdout, target, *, metadata=None, random_stat
 
         metric = "r2"
     else:
-        codes, n_classes = shared_codes(frames, target)
+        codes, n_classes = shared_codes(frames, target, rank_by=real)
         y_train, y_synth, y_hold = codes
         present = np.unique(y_hold)
         if present.size < 2:

@@ -297,3 +297,36 @@ def test_association_matrix_is_symmetric_and_bounded(frame):
     np.testing.assert_allclose(np.nan_to_num(m), np.nan_to_num(m.T))
     finite = m[np.isfinite(m)]
     assert np.all((finite >= -1 - 1e-9) & (finite <= 1 + 1e-9))
+
+
+def test_the_real_model_of_ml_efficacy_does_not_depend_on_the_synthetic_table():
+    # the categories' codes are ranked on the real rows: a synthetic table full of one level and one class
+    # (which would reorder frequency-ranked codes) leaves the train-on-real score as it is
+    rng = np.random.default_rng(0)
+
+    def table(n):
+        a, b = rng.choice(list("abcdefgh"), n), rng.choice(list("pqrstu"), n)
+        y = np.where((a < "e") ^ (b < "s"), "yes", "no")
+        y = np.where(rng.random(n) < 0.1, "maybe", y)
+        return pd.DataFrame({"a": a, "b": b, "x": rng.normal(size=n), "y": y})
+
+    train, holdout = table(10_500), table(400)          # (over 10,000 rows the boosting stops early: a split by class)
+    skewed = pd.concat([train, train.iloc[:1].assign(a="h", b="u", y="maybe")], ignore_index=True)
+    skewed = pd.concat([skewed] + [skewed.iloc[-1:]] * 25_000, ignore_index=True)
+    plain = ml_efficacy(train, train, holdout, "y")["ml_efficacy_real"]
+    assert ml_efficacy(train, skewed, holdout, "y")["ml_efficacy_real"] == plain
+    assert ml_efficacy(train, table(200), holdout, "y")["ml_efficacy_real"] == plain
+
+
+def test_shared_codes_of_the_ranking_frames_ignore_the_others():
+    from synthaug.evaluation._encoding import shared_codes
+
+    real = pd.DataFrame({"c": ["b", "a", "b", None, "c", "a"]})
+    synth_1 = pd.DataFrame({"c": ["c"] * 50 + ["z"]})
+    synth_2 = pd.DataFrame({"c": ["a", "z", "z", "y"]})
+    (r1, s1), n1 = shared_codes([real, synth_1], "c", rank_by=[0])
+    (r2, s2), n2 = shared_codes([real, synth_2], "c", rank_by=[0])
+    assert r1.tolist() == r2.tolist() == [0, 1, 0, -1, 2, 1]    # b, a (tie: first seen), c; missing -1
+    assert s1.tolist() == [2] * 50 + [3] and s2.tolist() == [1, 3, 3, 4] and (n1, n2) == (4, 5)
+    (all_codes, _), _ = shared_codes([real, synth_1], "c")        # default: ranked on every frame
+    assert all_codes.tolist() == [1, 2, 1, -1, 0, 2]
