@@ -424,19 +424,25 @@ def _count_within(reference, X, *radii, block_cells=4_000_000):
         tree = KDTree(reference)
         return [tree.query_radius(X, r, count_only=True) for r in radii]
     ref_sq = np.einsum("ij,ij->i", reference, reference)
+    # a bound on the products' rounding, well above it (each term's error is within columns × eps of its size)
+    relative = 8.0 * (X.shape[1] + 2) * np.finfo(np.float64).eps
     counts = [np.empty(len(X), dtype=np.int64) for _ in radii]
     step = max(1, block_cells // max(len(reference), 1))
+    pairs = max(1, block_cells // X.shape[1])
     for start in range(0, len(X), step):
         x = X[start: start + step]
         x_sq = np.einsum("ij,ij->i", x, x)
         d2 = x_sq[:, None] + ref_sq[None, :] - 2.0 * (x @ reference.T)
-        margin = 1e-9 * (x_sq[:, None] + ref_sq[None, :]) + 1e-12
+        margin = relative * (x_sq[:, None] + ref_sq[None, :]) + 1e-300
         for radius, count in zip(radii, counts):
             r = radius[start: start + step]
             r2 = r[:, None] ** 2
+            count[start: start + len(x)] = (d2 <= r2 - margin).sum(axis=1)
             rows, cols = np.nonzero(np.abs(d2 - r2) < margin)   # too close to call: exact distances
-            exact = np.sqrt(((x[rows] - reference[cols]) ** 2).sum(axis=1)) <= r[rows]
-            count[start: start + len(x)] = (d2 <= r2 - margin).sum(axis=1) + np.bincount(rows[exact], minlength=len(x))
+            for a in range(0, len(rows), pairs):                # (a bounded number of pairs at a time)
+                i, j = rows[a: a + pairs], cols[a: a + pairs]
+                within = np.sqrt(((x[i] - reference[j]) ** 2).sum(axis=1)) <= r[i]
+                count[start: start + len(x)] += np.bincount(i[within], minlength=len(x))
     return counts
 
 
