@@ -277,7 +277,7 @@ class NumericColumn:
             fit_values = values[sample]
             n, fit_observed = len(fit_values), fit_values[~np.isnan(fit_values)]
         uniq, counts = np.unique(fit_observed, return_counts=True)
-        if 2 <= len(uniq) <= self.numeric_levels and len(fit_observed) < len(observed):
+        if self._few_values(len(uniq)) and len(fit_observed) < len(observed):
             uniq, counts = np.unique(observed, return_counts=True)   # (a sample may miss a rare value)
             n, fit_observed = len(values), observed
         if self._as_levels(counts, n):   # a few values, each common: each its own level
@@ -323,10 +323,13 @@ class NumericColumn:
         self.mode_values_ = np.concatenate([[np.nan] if self.has_continuous else [], spikes])
         return self
 
+    def _few_values(self, n_distinct):
+        """Few enough distinct values to be levels, if each is common (see ``numeric_levels``)?"""
+        return 2 <= n_distinct <= self.numeric_levels
+
     def _as_levels(self, counts, n_rows):
         """Are the distinct values with these ``counts`` levels (see ``numeric_levels``)?"""
-        return 2 <= len(counts) <= self.numeric_levels \
-            and counts.min() >= max(self.spike_threshold * n_rows, self.level_min_rows)
+        return self._few_values(len(counts)) and counts.min() >= max(self.spike_threshold * n_rows, self.level_min_rows)
 
     def set_step_cdf(self, values, counts):
         """Exact step CDF of the continuous part: value k owns the interval (cdf[k-1], cdf[k]]."""

@@ -52,11 +52,10 @@ def shared_codes(frames, name, *, rank_by=None):
         positions = np.arange(len(stacked))
         first_ref = np.full(n, len(stacked))
         np.minimum.at(first_ref, codes[valid & ranking], positions[valid & ranking])
-        first_any = np.full(n, len(stacked))
-        np.minimum.at(first_any, codes[valid], positions[valid])
         elsewhere = ref_counts == 0
-        # keys, last the primary: reference levels first, by count, then first appearance; the others after
-        order = np.lexsort((np.where(elsewhere, first_any, first_ref), -np.where(elsewhere, counts, ref_counts),
+        # keys, last the primary: reference levels first, by count, then first appearance (over all frames a
+        # level's code from factorize is its order of first appearance); the others after
+        order = np.lexsort((np.where(elsewhere, np.arange(n), first_ref), -np.where(elsewhere, counts, ref_counts),
                             elsewhere))
         rank = np.empty(n, dtype=np.int64)
         rank[order] = np.arange(n)
